@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only (the stage logic lives in the papers package)."""

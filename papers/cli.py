@@ -1,0 +1,127 @@
+"""The `papers` command line: run the build flow, validate the published data."""
+
+from __future__ import annotations
+
+import os
+
+# Before Prefect or Great Expectations are imported: no telemetry, no analytics (no network).
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from papers.config import DEFAULT_OUT, DEFAULT_PARAMS, DEFAULT_RAW, DEFAULT_REPORTS
+from papers.errors import PapersError
+
+app = typer.Typer(
+    name="papers",
+    help="Curate research-paper listings into a versioned, validated Parquet dataset.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Run `action`; any error becomes one readable line on stderr and exit status 1."""
+    try:
+        return action()
+    except PapersError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, not a traceback
+        _fail(f"{type(exc).__name__}: {exc}")
+    raise AssertionError("unreachable")
+
+
+RawOpt = Annotated[Path, typer.Option("--raw", help="Folder of raw listing files.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Folder the dataset is published to.")]
+ParamsOpt = Annotated[Path, typer.Option("--params", help="Pipeline parameters (YAML).")]
+ReportsOpt = Annotated[
+    Path, typer.Option("--reports", help="Folder for the validation result and Data Docs.")
+]
+
+
+def _summary(result: dict[str, Any]) -> str:
+    counts = result["counts"]
+    out = Path(result["out_dir"])
+    stages = ", ".join(f"{k} {v}" for k, v in counts["rejected_by_stage"].items() if v)
+    lines = [
+        f"records in:   {counts['raw_records']} from {counts['input_files']} file(s)",
+        f"papers out:   {counts['papers']} ({counts['merged_duplicates']} duplicate record(s) "
+        "merged)",
+        f"rejected:     {counts['rejected']}" + (f" ({stages})" if stages else ""),
+        f"links:        {counts['links']}",
+        f"tags:         {counts['tags']}",
+        f"version:      {result['dataset_version']}",
+        f"written to:   {out}/ (papers, links, tags, provenance, rejected .parquet; "
+        "manifest.json, metrics.json)",
+    ]
+    return "\n".join(lines)
+
+
+@app.command()
+def run(
+    raw: RawOpt = DEFAULT_RAW,
+    out: OutOpt = DEFAULT_OUT,
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Run the build-dataset Prefect flow end to end and print a summary."""
+
+    def action() -> dict[str, Any]:
+        from flows.build import build_dataset, check_inputs
+
+        check_inputs(raw, params)  # readable errors before Prefect starts a server
+        result: dict[str, Any] = build_dataset(
+            raw_dir=str(raw), out_dir=str(out), params_path=str(params)
+        )
+        return result
+
+    typer.echo(_summary(_guard(action)))
+
+
+@app.command()
+def validate(
+    out: OutOpt = DEFAULT_OUT,
+    reports: ReportsOpt = DEFAULT_REPORTS,
+) -> None:
+    """Check the published files with the Great Expectations suite; non-zero exit on failure."""
+
+    def action() -> Any:
+        from papers.quality import validate_published
+
+        if not out.is_dir():
+            raise PapersError(f"published folder not found: {out}")
+        return validate_published(out, reports)
+
+    result = _guard(action)
+    if result.success:
+        typer.echo(f"validation passed: {result.checks_run} checks on {out}/")
+    else:
+        typer.echo(f"validation FAILED: {len(result.failures)} of {result.checks_run} checks", err=True)
+        for line in result.failures:
+            typer.echo(f"  - {line}", err=True)
+    typer.echo(f"report: {result.result_json}")
+    if result.data_docs_index is not None:
+        typer.echo(f"data docs: {result.data_docs_index}")
+    if not result.success:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app(prog_name="papers")
+    sys.exit(0)

@@ -1,0 +1,101 @@
+"""Typed, frozen parameters loaded from params.yaml (one section per stage) and the repo's paths."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from papers.errors import PapersError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RAW = Path("data/raw")
+DEFAULT_OUT = Path("data/processed")
+DEFAULT_PARAMS = Path("params.yaml")
+DEFAULT_REPORTS = Path("reports")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ParseParams(_Frozen):
+    boilerplate: tuple[str, ...] = ()
+    title_max_chars: int = Field(300, gt=0)
+
+
+class NormalizeParams(_Frozen):
+    title_id_prefix: str = "title:"
+    title_id_hex_chars: int = Field(16, ge=8, le=64)
+
+
+class LinkRule(_Frozen):
+    name: str
+    host: str
+    path: str = ""
+    kind: str
+
+
+class LinksParams(_Frozen):
+    schemeless_hosts: tuple[str, ...] = ()
+    host_aliases: dict[str, str] = Field(default_factory=dict)
+    rules: tuple[LinkRule, ...] = ()
+    own_code_cues: tuple[str, ...] = ()
+    own_code_cue_window: int = Field(80, ge=0)
+
+
+class TagsParams(_Frozen):
+    vocabulary: Path = Path("vocab/topics.yaml")
+    title_weight: float = Field(2.0, gt=0)
+    abstract_weight: float = Field(1.0, gt=0)
+    min_score: float = Field(1.0, gt=0)
+    keyphrases_top_k: int = Field(5, ge=0)
+    keyphrase_max_words: int = Field(3, ge=1)
+
+
+class WriteParams(_Frozen):
+    dataset_name: str = "curated-papers"
+    compression: str = "zstd"
+    compression_level: int = 9
+    row_group_size: int = Field(65536, gt=0)
+
+
+class Params(_Frozen):
+    parse: ParseParams = ParseParams()
+    normalize: NormalizeParams = NormalizeParams()
+    links: LinksParams = LinksParams()
+    tags: TagsParams = TagsParams()
+    write: WriteParams = WriteParams()
+
+    def sha256(self) -> str:
+        """A stable hash of the effective parameters (recorded in the manifest)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_params(path: Path) -> Params:
+    """Read params.yaml into frozen models; a bad file is a PapersError with a readable reason."""
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise PapersError(f"params file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise PapersError(f"params file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PapersError(f"params file {path} must hold a mapping of stage sections")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PapersError(f"params file {path}: {where}: {first['msg']}") from exc
+
+
+def resolve_vocabulary(params: Params, params_path: Path) -> Path:
+    """The vocabulary file, relative to the params file's folder unless absolute."""
+    vocab = params.tags.vocabulary
+    return vocab if vocab.is_absolute() else (params_path.parent / vocab)

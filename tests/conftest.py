@@ -1,0 +1,61 @@
+"""Shared fixtures: repo paths, parameters, a tiny vocabulary, and an isolated Prefect."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# Before anything imports Prefect or Great Expectations: a throwaway Prefect home (its SQLite
+# database is created fresh, so no "database is locked" from a shared one) and no telemetry.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="papers-test-prefect-")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.pop("PREFECT_API_URL", None)
+
+import polars as pl
+import pytest
+
+from papers.config import Params, load_params
+from papers.stages.tags import compile_vocabulary
+from papers.steps import load_vocabulary
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SEED = REPO / "data" / "raw" / "hf_papers_page" / "daily-papers.txt"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def params() -> Params:
+    return load_params(REPO / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def vocab_terms() -> pl.DataFrame:
+    return compile_vocabulary(load_vocabulary(REPO / "vocab" / "topics.yaml"))
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED.read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (it takes seconds to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
