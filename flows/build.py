@@ -1,4 +1,4 @@
-"""The build-dataset flow: parse -> normalize -> links + tags -> validate -> write, as Prefect tasks.
+"""The build-dataset flow: parse, normalize, links + tags, validate, write, as Prefect tasks.
 
 Tasks exchange file paths and small counts, never DataFrames. The flow runs against the Prefect
 API in PREFECT_API_URL when set, and otherwise on a temporary local server Prefect starts itself.

@@ -43,7 +43,7 @@ def _guard(action: Callable[[], T]) -> T:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted")
-    except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, not a traceback
+    except Exception as exc:
         _fail(f"{type(exc).__name__}: {exc}")
     raise AssertionError("unreachable")
 
@@ -112,7 +112,9 @@ def validate(
     if result.success:
         typer.echo(f"validation passed: {result.checks_run} checks on {out}/")
     else:
-        typer.echo(f"validation FAILED: {len(result.failures)} of {result.checks_run} checks", err=True)
+        typer.echo(
+            f"validation FAILED: {len(result.failures)} of {result.checks_run} checks", err=True
+        )
         for line in result.failures:
             typer.echo(f"  - {line}", err=True)
     typer.echo(f"report: {result.result_json}")

@@ -1,4 +1,4 @@
-"""All file I/O of the pipeline in one place: deterministic Parquet and JSON, hashing, atomic publish."""
+"""All file I/O in one place: deterministic Parquet and JSON, hashing, atomic publish."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def write_parquet(
     fixed compression and row-group size, `metadata` in the Parquet key-value metadata.
     """
     ordered = frame.select(polars_schema(model).names()).sort(list(sort_by), nulls_last=True)
-    schema = arrow_schema(model).with_metadata({k: v for k, v in sorted(metadata.items())})
+    schema = arrow_schema(model).with_metadata(dict(sorted(metadata.items())))
     table = ordered.to_arrow().cast(schema)
     pq.write_table(
         table,

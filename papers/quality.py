@@ -305,7 +305,7 @@ def _reconcile(
 
 def _build_plans(tables: Mapping[str, _Table], manifest: Mapping[str, Any] | None) -> list[_Plan]:
     _disable_gx_analytics()
-    import great_expectations as gx  # noqa: PLC0415 - import is slow; keep CLI startup fast
+    import great_expectations as gx
 
     # GX re-exports its expectation classes without `__all__`, so mypy --strict rejects
     # `gx.expectations.X`; go through Any rather than importing 20 private module paths.
@@ -499,9 +499,9 @@ def _run_gx(
     plans: Sequence[_Plan], reports_dir: Path, audit: _Audit
 ) -> tuple[dict[str, Any], Path | None]:
     _disable_gx_analytics()
-    import great_expectations as gx  # noqa: PLC0415 - import is slow; keep CLI startup fast
-    from great_expectations.core.run_identifier import RunIdentifier  # noqa: PLC0415
-    from great_expectations.data_context.types.base import (  # noqa: PLC0415
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,

@@ -70,7 +70,7 @@ def read_file(path: Path, source_file: str, params: Params) -> ReadResult:
     except UnicodeDecodeError as exc:
         return _file_reject(
             source_file,
-            f"not valid UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 4]!r})",
+            f"not valid UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 4]!r})",
             data[:200].decode("utf-8", errors="replace"),
         )
     records, rejects = parse_page_text(text.lstrip("\ufeff"), source_file, params.parse)

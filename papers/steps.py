@@ -129,20 +129,20 @@ def tags_step(papers_path: str, params_path: str, work: str) -> dict[str, Any]:
     }
 
 
-def _assemble_papers(papers: pl.DataFrame, links_pp: pl.DataFrame, tags_pp: pl.DataFrame) -> pl.DataFrame:
+def _assemble_papers(
+    papers: pl.DataFrame, links_pp: pl.DataFrame, tags_pp: pl.DataFrame
+) -> pl.DataFrame:
     empty_list = pl.lit([], pl.List(pl.String))
     return (
         papers.join(links_pp, on="paper_id", how="left")
         .join(tags_pp, on="paper_id", how="left")
         .with_columns(
-            pl.col("links").fill_null(
-                pl.lit([], polars_schema(Papers)["links"])  # type: ignore[arg-type]
-            ),
+            pl.col("links").fill_null(pl.lit([], polars_schema(Papers)["links"])),
             pl.col("tags").fill_null(empty_list),
             pl.col("keyphrases").fill_null(empty_list),
         )
         .select(polars_schema(Papers).names())
-        .cast(polars_schema(Papers))  # type: ignore[arg-type]
+        .cast(polars_schema(Papers))
     )
 
 
@@ -163,8 +163,12 @@ def validate_step(
     kept = good.select("paper_id")
     # Links and tags are derived rows: those of rejected papers go with them; a derived row that
     # fails its own model is dropped and counted (it would be a pipeline bug, not lost input).
-    link_rows, bad_links = split_valid(_read(links["links"]).join(kept, on="paper_id", how="semi"), Links)
-    tag_rows, bad_tags = split_valid(_read(tags["tags"]).join(kept, on="paper_id", how="semi"), Tags)
+    link_rows, bad_links = split_valid(
+        _read(links["links"]).join(kept, on="paper_id", how="semi"), Links
+    )
+    tag_rows, bad_tags = split_valid(
+        _read(tags["tags"]).join(kept, on="paper_id", how="semi"), Tags
+    )
     dropped = [
         {"table": "links", "paper_id": r["paper_id"], "reason": r["reason"]}
         for r in bad_links.iter_rows(named=True)
@@ -182,8 +186,7 @@ def validate_step(
             )
         )
     rejects = pl.concat(
-        [_read(s["rejects"]) for s in parsed]
-        + [_read(normalized["rejects"]), rejected_records]
+        [_read(s["rejects"]) for s in parsed] + [_read(normalized["rejects"]), rejected_records]
     )
     Provenance.validate(provenance)
     Rejected.validate(rejects)
@@ -252,10 +255,14 @@ def write_step(
         "code_version": __version__,
         "params_sha256": params.sha256(),
         "inputs": [
-            {"path": p["file"], "sha256": p["sha256"], "records": p["raw_records"],
-             "reader": p["reader"]}
+            {
+                "path": p["file"],
+                "sha256": p["sha256"],
+                "records": p["raw_records"],
+                "reader": p["reader"],
+            }
             for p in parsed
-        ],  # fmt: skip
+        ],
         "outputs": outputs,
         "counts": counts,
         "dropped": validated["dropped"],

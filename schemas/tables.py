@@ -1,8 +1,8 @@
-"""Pandera models for every stage boundary; the published tables' pyarrow schemas derive from them."""
+"""Pandera models for every stage boundary; the published tables' pyarrow schemas come from them."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import pandera.polars as pa
 import polars as pl
@@ -15,7 +15,7 @@ LINK_KINDS: Final = ("code", "dataset", "model", "demo", "project", "paper", "do
 LINK_ORIGINS: Final = ("abstract", "title", "curated")
 STAGES: Final = ("read", "parse", "normalize", "links", "tags", "validate")
 
-# arXiv ids: new style 2401.01234 (4 or 5 digit suffix), old style hep-th/9901001 or math.AG/0301001.
+# arXiv ids: new style 2401.01234 (4 or 5 digit suffix), old style hep-th/9901001, math.AG/0301001.
 ARXIV_ID_PATTERN: Final = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
 URL_PATTERN: Final = r"^https?://[^\s/$.?#][^\s]*$"
 
@@ -152,9 +152,11 @@ def polars_schema(model: type[pa.DataFrameModel]) -> pl.Schema:
     return pl.Schema({name: col.dtype.type for name, col in schema.columns.items()})
 
 
-def _arrow_type(dtype: pl.DataType) -> arrow.DataType:
+def _arrow_type(dtype: Any) -> arrow.DataType:
     # Explicit mapping (not polars' own export) so the files use the most widely read Arrow types:
     # plain string and list, not large_string/string_view, whatever the polars version.
+    if isinstance(dtype, type):
+        dtype = dtype()
     if dtype == pl.String:
         return arrow.string()
     if dtype == pl.Int64:

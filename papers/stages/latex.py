@@ -1,10 +1,10 @@
-"""LaTeX to readable Unicode as polars expressions: escapes, accents, macros and stripped remnants.
+"""LaTeX to readable Unicode as polars expressions: escapes, accents, macros, stripped remnants.
 
-Abstracts arrive with three kinds of LaTeX: intact markup (`Fr\\'echet`, `{\\tau}`, `\\%`), markup whose
-backslashes and dollars a web page stripped (`ell_p`, `64times 64`, `1leq p<2`), and TeX quotes and
-ties (``` ``x'' ```, `~`). Everything here is a vectorised string expression: one Aho-Corasick pass for
-the literal table, then a fixed list of regex rewrites, each only where its reading is unambiguous.
-"""
+Abstracts arrive with three kinds of LaTeX: intact markup (`Fr\\'echet`, `{\\tau}`, `\\%`),
+markup whose backslashes and dollars a web page stripped (`ell_p`, `64times 64`, `1leq p<2`), and
+TeX quotes and ties (``` ``x'' ```, `~`). Everything here is a vectorised string expression: one
+Aho-Corasick pass for the literal table, then a fixed list of regex rewrites, each only where its
+reading is unambiguous."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ _ACCENTS = {
 }
 
 # Macros with a fixed Unicode reading. Keys are macro names without the backslash.
+# fmt: off
 _SYMBOLS = {
     # Greek
     **{
@@ -46,7 +47,7 @@ _SYMBOLS = {
             "Pi": 0x3A0, "Sigma": 0x3A3, "Upsilon": 0x3A5, "Phi": 0x3A6, "Psi": 0x3A8,
             "Omega": 0x3A9,
         }.items()
-    },  # fmt: skip
+    },
     # Relations and operators
     "times": "×", "cdot": "·", "pm": "±", "mp": "∓", "div": "÷", "leq": "≤", "le": "≤",
     "geq": "≥", "ge": "≥", "neq": "≠", "ne": "≠", "approx": "≈", "sim": "∼", "simeq": "≃",
@@ -65,7 +66,8 @@ _SYMBOLS = {
     # Latin abbreviations defined as macros in many papers' preambles
     "eg": "e.g.", "ie": "i.e.", "etal": "et al.", "wrt": "w.r.t.", "vs": "vs.", "etc": "etc.",
     "cf": "cf.", "aka": "a.k.a.", "iid": "i.i.d.",
-}  # fmt: skip
+}
+# fmt: on
 
 # Font and size switches (`{\em x}`, `\bf x`) carry no text of their own.
 _SWITCHES = (
@@ -77,9 +79,7 @@ _SWITCHES = (
 
 # Characters after which a macro name ends. A macro directly followed by a letter is a different,
 # longer macro, so the literal table only matches a name followed by one of these (or the end).
-_TERMINATORS = (
-    " {}$_^,.;:()[]'\"!?/-+=*|<>~&\n\t\\" + string.digits
-)
+_TERMINATORS = " {}$_^,.;:()[]'\"!?/-+=*|<>~&\n\t\\" + string.digits
 
 _ESCAPES = {"%": "%", "&": "&", "_": "_", "#": "#", "$": "$", "{": "{", "}": "}"}
 _SPACES = {",": " ", ";": " ", ":": " ", "!": "", " ": " "}

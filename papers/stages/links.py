@@ -8,6 +8,7 @@ text before it, so cumulative lengths of those chunks give every match's end off
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import polars as pl
 
@@ -73,9 +74,7 @@ def _split_glued(candidates: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("piece").str.len_chars().cast(pl.Int64).alias("piece_len"))
         .with_columns(
             (
-                pl.col("start")
-                + pl.col("piece_len").cum_sum().over("match")
-                - pl.col("piece_len")
+                pl.col("start") + pl.col("piece_len").cum_sum().over("match") - pl.col("piece_len")
             ).alias("start")
         )
     )
@@ -83,9 +82,10 @@ def _split_glued(candidates: pl.DataFrame) -> pl.DataFrame:
     opens = pl.col("piece").str.starts_with("{")
     return pieces.with_columns(
         pl.when(opens).then(pl.col("start") + 1).otherwise(pl.col("start")).alias("start"),
-        pl.when(opens).then(pl.col("piece").str.slice(1)).otherwise(pl.col("piece")).alias(
-            "url_raw"
-        ),
+        pl.when(opens)
+        .then(pl.col("piece").str.slice(1))
+        .otherwise(pl.col("piece"))
+        .alias("url_raw"),
     ).select("paper_id", "origin", "url_raw", "start")
 
 
@@ -114,7 +114,7 @@ def clean_urls(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 _URL_PARTS = r"^(?:([A-Za-z][A-Za-z0-9+.-]*)://)?([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$"
 
 
-def canonicalize(url: pl.Expr, host_aliases: dict[str, str]) -> pl.Struct | pl.Expr:
+def canonicalize(url: pl.Expr, host_aliases: dict[str, str]) -> pl.Expr:
     """Canonical form of a cleaned URL, as a struct {url, host}.
 
     Lower-case host without a trailing dot, `www.` or default port, mirrors mapped through
@@ -164,17 +164,15 @@ def canonicalize(url: pl.Expr, host_aliases: dict[str, str]) -> pl.Struct | pl.E
 
 
 def classify(host: pl.Expr, url: pl.Expr, params: LinksParams) -> pl.Expr:
-    """Struct {kind, rule}: the first rule (params.links.rules) whose host and path patterns match."""
+    """Struct {kind, rule}: the first rule in params.links.rules whose host and path match."""
     path = url.str.extract(r"^https://[^/]+(/[^?#]*)?", 1).fill_null("")
-    expr: pl.Expr | None = None
-    chain = None
+    chain: Any = None
     for rule in params.rules:
         cond = host.str.contains(rf"^(?:{rule.host})$") & path.str.contains(rf"^(?:{rule.path})")
         value = pl.struct(pl.lit(rule.kind).alias("kind"), pl.lit(rule.name).alias("rule"))
         chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
     default = pl.struct(pl.lit("other").alias("kind"), pl.lit("default").alias("rule"))
-    expr = default if chain is None else chain.otherwise(default)
-    return expr
+    return default if chain is None else chain.otherwise(default)
 
 
 def extract_links(papers: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
@@ -211,7 +209,7 @@ def extract_links(papers: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
         cleaned.sort("paper_id", "origin", "start")
         .unique(subset=["paper_id", "url"], keep="first", maintain_order=True)
         .select(polars_schema(Links).names())
-        .cast(polars_schema(Links))  # type: ignore[arg-type]
+        .cast(polars_schema(Links))
     )
     return links.sort("paper_id", "start", "url")
 
@@ -219,8 +217,9 @@ def extract_links(papers: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
 def code_url(papers: pl.DataFrame, links: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
     """(paper_id, code_url): the paper's own code repository among its mined code links.
 
-    A code link preceded (within params.own_code_cue_window characters) by a cue such as "code is
-    available at" wins over one that is not (a baseline the abstract cites); then the earliest.
+    A code link preceded (within params.own_code_cue_window characters, in the same sentence) by a
+    cue such as "code is available at" wins over one that is not (a baseline the abstract cites);
+    then the earliest.
     """
     window = params.own_code_cue_window
     code = links.filter(pl.col("kind") == "code").join(
@@ -231,7 +230,11 @@ def code_url(papers: pl.DataFrame, links: pl.DataFrame, params: LinksParams) -> 
         (pl.col("start") - window).clip(lower_bound=0),
         pl.min_horizontal(pl.col("start"), pl.lit(window)),
     ).str.to_lowercase()
-    cue = lead.str.contains_any(list(params.own_code_cues)) if params.own_code_cues else pl.lit(False)
+    # only the current sentence counts, and not the text of an earlier link
+    lead = lead.str.replace(r"(?s)^.*(?:[.;!?]\s|https?://\S+)", "")
+    cue = (
+        lead.str.contains_any(list(params.own_code_cues)) if params.own_code_cues else pl.lit(False)
+    )
     return (
         code.with_columns(cue.alias("cue"))
         .sort(["paper_id", "cue", "origin", "start"], descending=[False, True, False, False])

@@ -72,7 +72,7 @@ def normalize_records(
         "raw",
     )
     normalized = out.filter(~bad).select(polars_schema(NormalizedRecords).names())
-    return normalized, rejects.cast(polars_schema(Rejected))  # type: ignore[arg-type]
+    return normalized, rejects.cast(polars_schema(Rejected))
 
 
 def merge_duplicates(normalized: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -118,7 +118,7 @@ def parse_page_text(
             listing_date_from_name(source_file),
             "raw",
         )
-        .cast(polars_schema(RawRecords))  # type: ignore[arg-type]
+        .cast(polars_schema(RawRecords))
     )
     rejects = groups.filter(pl.col("reason").is_not_null()).select(
         "source_file",
@@ -137,4 +137,4 @@ def parse_page_text(
                 "raw": [text[:2000]],
             }
         )
-    return records, rejects.cast(polars_schema(Rejected))  # type: ignore[arg-type]
+    return records, rejects.cast(polars_schema(Rejected))

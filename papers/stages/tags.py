@@ -139,9 +139,9 @@ def tag_papers(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) ->
         ]
     )
     weights = pl.when(pl.col("field") == "title").then(params.title_weight)
-    weighted = hits.join(
-        terms.select("key", "tag", "term"), on="key", how="inner"
-    ).with_columns(weights.otherwise(params.abstract_weight).alias("w"))
+    weighted = hits.join(terms.select("key", "tag", "term"), on="key", how="inner").with_columns(
+        weights.otherwise(params.abstract_weight).alias("w")
+    )
     evidence = (
         weighted.group_by("paper_id", "tag", "term")
         .agg(pl.len().alias("n"))
@@ -182,8 +182,9 @@ def keyphrases(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) ->
     tokens = (
         papers.select(
             "paper_id",
-            text.str.extract_all(r"[\p{L}\p{N}][\p{L}\p{N}'-]*[\p{L}\p{N}]|[\p{L}\p{N}]|[^\s]")
-            .alias("tok"),
+            text.str.extract_all(
+                r"[\p{L}\p{N}][\p{L}\p{N}'-]*[\p{L}\p{N}]|[\p{L}\p{N}]|[^\s]"
+            ).alias("tok"),
         )
         .explode("tok")
         .drop_nulls("tok")
@@ -222,7 +223,8 @@ def keyphrases(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) ->
         .group_by("paper_id", maintain_order=True)
         .agg(pl.col("phrase").head(params.keyphrases_top_k).alias("keyphrases"))
     )
-    return papers.select("paper_id").join(top, on="paper_id", how="left").with_columns(
-        pl.col("keyphrases").fill_null(pl.lit([], pl.List(pl.String)))
+    return (
+        papers.select("paper_id")
+        .join(top, on="paper_id", how="left")
+        .with_columns(pl.col("keyphrases").fill_null(pl.lit([], pl.List(pl.String))))
     )
-

@@ -27,7 +27,7 @@ def row_failures(frame: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.Data
     try:
         model.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
+        cases: pl.DataFrame = exc.failure_cases
         table_level = cases.filter(pl.col("index").is_null())
         if table_level.height:
             first = table_level.row(0, named=True)
@@ -86,7 +86,7 @@ def validate_papers(
             pl.format("paper {}: {}", "paper_id", "reason").alias("reason"),
             "raw",
         )
-        .cast(polars_schema(Rejected))  # type: ignore[arg-type]
+        .cast(polars_schema(Rejected))
     )
     kept = provenance.join(good.select("paper_id"), on="paper_id", how="semi")
     return good, kept, rejected_records

@@ -56,7 +56,9 @@ def test_to_unicode(raw: str, expected: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab \\{}$~`'\"\n%_^-1pleqtimesmathfrakS")), max_size=60))
+@given(
+    st.text(alphabet=st.sampled_from(list("ab \\{}$~`'\"\n%_^-1pleqtimesmathfrakS")), max_size=60)
+)
 def test_normalising_twice_changes_nothing(text: str) -> None:
     once = norm(text)
     assert norm(once) == once

@@ -1,0 +1,206 @@
+"""The build-dataset flow under a real (temporary) Prefect server: seed acceptance, determinism,
+reconciliation of counts, and atomic publishing when a run crashes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from papers import io
+from papers.errors import PapersError
+from papers.io import read_json
+from schemas import Papers
+
+SEED_LINKS = [
+    ("https://anypattern.github.io", "project"),
+    ("https://github.com/AngusDujw/Diversity-Driven-Synthesis", "code"),
+    ("https://github.com/ChenJoya/sampling-free", "code"),
+    ("https://github.com/DeepMed-Lab-ECNU/BCP", "code"),
+    ("https://github.com/LiheYoung/ShrinkMatch", "code"),
+    ("https://github.com/MVP-Harry/SoundnessBench", "code"),
+    ("https://github.com/Mingxiao-Li/TS-DPM", "code"),
+    ("https://github.com/SCLBD/DeepfakeBench", "code"),
+    ("https://github.com/SLAMPAI/generative-models-for-highres-solar-images", "code"),
+    ("https://github.com/WangWenhao0716/ASL", "code"),
+    ("https://github.com/chuangchuangtan/NPR-DeepfakeDetection", "code"),
+    ("https://github.com/devavratTomar/unmixtns", "code"),
+    ("https://github.com/harshays/inputgradients", "code"),
+    ("https://github.com/jiamingzhang94/Unlearnable-Clusters", "code"),
+    ("https://github.com/layer6ai-labs/dgm-eval", "code"),
+    ("https://github.com/locuslab/diffusion-model-hallucination", "code"),
+    ("https://github.com/miccunifi/iamcl2r", "code"),
+    ("https://github.com/mqraitem/From-Fake-to-Real", "code"),
+    ("https://github.com/soobin-um/minority-guidance", "code"),
+    ("https://huggingface.co/datasets/SoundnessBench/SoundnessBench", "dataset"),
+]
+
+# The LaTeX forms the seed's abstracts and titles hold, as they are written there.
+SEED_LATEX_FORMS = [
+    r"\%", r"Fr\'echet", r"{\tau}", r"{\em", "``", "~", r"\eg", "ell_p", "ell_2", "64times 64",
+    "1leq p<2", "pneq 2", "mathfrak S^{2/p}", "scriptsizeFLaws", r"\ssl", "infty", "3.5times",
+]  # fmt: skip
+
+
+def build(raw: Path, out: Path, params: Path) -> dict[str, object]:
+    from flows.build import build_dataset
+
+    result: dict[str, object] = build_dataset(
+        raw_dir=str(raw), out_dir=str(out), params_path=str(params)
+    )
+    return result
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def seed_out(prefect_harness: None, repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("seed-out")
+    build(repo / "data" / "raw", out, repo / "params.yaml")
+    return out
+
+
+def test_seed_outputs(seed_out: Path) -> None:
+    names = sorted(p.name for p in seed_out.iterdir())
+    assert names == [
+        "links.parquet", "manifest.json", "metrics.json", "papers.parquet",
+        "provenance.parquet", "rejected.parquet", "tags.parquet",
+    ]  # fmt: skip
+    papers = pl.read_parquet(seed_out / "papers.parquet")
+    Papers.validate(papers)
+    assert papers.height == 57
+    assert papers["paper_id"].n_unique() == 57
+    assert pl.read_parquet(seed_out / "rejected.parquet").height == 0
+
+
+def test_seed_text_is_free_of_latex(seed_out: Path) -> None:
+    papers = pl.read_parquet(seed_out / "papers.parquet")
+    raw_text = " ".join(papers["title_raw"].to_list() + papers["abstract_raw"].to_list())
+    clean_text = " ".join(papers["title"].to_list() + papers["abstract"].to_list())
+    for form in SEED_LATEX_FORMS:
+        assert form in raw_text, f"fixture drift: {form!r} no longer in the seed"
+        if form == "~":
+            # "~95%" (approximately) is prose; a tie between two words is not
+            assert not re.search(r"\S~", clean_text)
+        else:
+            assert form not in clean_text, form
+    assert not re.search(r"\\[A-Za-z]", clean_text)
+    titles = papers["title"].to_list()
+    assert (
+        "Inference Scaling FLaws: The Limits of LLM Resampling with Imperfect Verifiers" in titles
+    )
+    assert "Fréchet Inception Distance" in clean_text
+    assert "“naive samples”" in clean_text
+    assert "𝔖^{2/p} for 1≤p<2" in clean_text
+
+
+def test_seed_links_are_exactly_those_of_the_abstracts(seed_out: Path) -> None:
+    links = pl.read_parquet(seed_out / "links.parquet")
+    assert sorted(zip(links["url"], links["kind"], strict=True)) == SEED_LINKS
+    papers = pl.read_parquet(seed_out / "papers.parquet")
+    spans = links.join(papers.select("paper_id", "abstract"), on="paper_id")
+    for row in spans.iter_rows(named=True):
+        assert row["abstract"][row["start"] : row["end"]] == row["url_raw"]
+    # each paper's list column agrees with the links table
+    listed = papers.select("paper_id", pl.col("links").list.len().alias("n"))
+    counted = links.group_by("paper_id").len()
+    joined = listed.join(counted, on="paper_id", how="left").fill_null(0)
+    assert (joined["n"] == joined["len"]).all()
+    assert papers["code_url"].drop_nulls().len() == 19
+
+
+def test_seed_tags_and_manifest(seed_out: Path, repo: Path) -> None:
+    papers = pl.read_parquet(seed_out / "papers.parquet")
+    tags = pl.read_parquet(seed_out / "tags.parquet")
+    assert tags.height > 0
+    assert (papers["tags"].list.len() > 0).mean() >= 0.9  # type: ignore[operator]
+    assert (papers["keyphrases"].list.len() > 0).all()
+    manifest = read_json(seed_out / "manifest.json")
+    assert manifest["counts"]["raw_records"] == 57
+    assert manifest["counts"]["papers"] == 57
+    assert manifest["inputs"] == [
+        {
+            "path": "hf_papers_page/daily-papers.txt",
+            "sha256": io.sha256_file(repo / "data/raw/hf_papers_page/daily-papers.txt"),
+            "records": 57,
+            "reader": "hf_papers_page",
+        }
+    ]
+    for entry in manifest["outputs"]:
+        assert io.sha256_file(seed_out / entry["path"]) == entry["sha256"]
+
+
+def test_rerun_is_byte_identical(seed_out: Path, repo: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    build(repo / "data" / "raw", again, repo / "params.yaml")
+    assert digests(again) == digests(seed_out)
+
+
+def test_ugly_inputs_reconcile(
+    prefect_harness: None, repo: Path, fixtures: Path, tmp_path: Path
+) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(fixtures / "pages", raw / "pages")
+    shutil.copy(repo / "data/raw/hf_papers_page/daily-papers.txt", raw / "seed.txt")
+    out = tmp_path / "out"
+    build(raw, out, repo / "params.yaml")
+    manifest = read_json(out / "manifest.json")
+    counts = manifest["counts"]
+    provenance = pl.read_parquet(out / "provenance.parquet")
+    rejected = pl.read_parquet(out / "rejected.parquet")
+    assert counts["raw_records"] == sum(i["records"] for i in manifest["inputs"])
+    assert counts["raw_records"] == provenance.height + rejected.height
+    # ugly page: 4 records (1 rejected, 2 merged), orphan: 2 (1 rejected), seed: 57,
+    # blank, error body, latin1: 1 file-level reject each
+    assert counts["raw_records"] == 4 + 2 + 57 + 3
+    assert counts["papers"] == 2 + 1 + 57
+    assert counts["merged_duplicates"] == 1
+    assert sorted(rejected["stage"].to_list()) == ["parse", "parse", "read", "read", "read"]
+    merged = pl.read_parquet(out / "papers.parquet").filter(
+        pl.col("title_key") == "cafe models frechet distances for everyone"
+    )
+    assert merged.height == 1
+    assert merged["listing_dates"].item().to_list()[0].isoformat() == "2024-05-27"
+
+
+def test_crash_leaves_last_good_dataset(
+    seed_out: Path, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(seed_out, out)
+    before = digests(out)
+    calls = {"n": 0}
+    real = io.write_parquet
+
+    def flaky(*args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full (injected)")
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(io, "write_parquet", flaky)
+    with pytest.raises(OSError, match="injected"):
+        build(repo / "data" / "raw", out, repo / "params.yaml")
+    assert digests(out) == before
+    monkeypatch.setattr(io, "write_parquet", real)
+    build(repo / "data" / "raw", out, repo / "params.yaml")
+    assert digests(out) == before
+    assert not list(out.glob(".staging-*"))
+    assert not list(out.glob(".work-*"))
+
+
+def test_bad_input_folder_is_a_readable_error(
+    prefect_harness: None, repo: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(PapersError, match="no input files under"):
+        build(tmp_path, tmp_path / "out", repo / "params.yaml")

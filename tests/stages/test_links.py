@@ -1,0 +1,127 @@
+"""links: extraction with exact spans, cleaning, canonical forms, classification, code_url."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from papers.config import LinksParams, Params
+from papers.stages.links import code_url, extract_links, links_per_paper
+from schemas import Links
+
+
+def papers(*abstracts: str, titles: list[str] | None = None) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "paper_id": [f"p{i}" for i in range(len(abstracts))],
+            "title": titles or ["Title"] * len(abstracts),
+            "abstract": list(abstracts),
+        }
+    )
+
+
+def one(text: str, params: Params) -> dict[str, object]:
+    links = extract_links(papers(text), params.links)
+    assert links.height == 1, links
+    return links.row(0, named=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "url", "url_raw", "kind", "rule"),
+    [
+        ("at https://github.com/soobin-um/minority-guidance.", "https://github.com/soobin-um/minority-guidance", "https://github.com/soobin-um/minority-guidance", "code", "github-repo"),
+        ("at https://github.com/DeepMed-Lab-ECNU/BCP}.", "https://github.com/DeepMed-Lab-ECNU/BCP", "https://github.com/DeepMed-Lab-ECNU/BCP", "code", "github-repo"),
+        ("(code: https://github.com/a/b.git/tree/main/src).", "https://github.com/a/b", "https://github.com/a/b.git/tree/main/src", "code", "github-repo"),
+        ("see http://WWW.GitHub.com/a/b/?tab=readme-ov-file#top;", "https://github.com/a/b", "http://WWW.GitHub.com/a/b/?tab=readme-ov-file#top", "code", "github-repo"),
+        ("see github.com/AIDC-AI/TeEFusion, too", "https://github.com/AIDC-AI/TeEFusion", "github.com/AIDC-AI/TeEFusion", "code", "github-repo"),
+        ("page https://anypattern.github.io", "https://anypattern.github.io", "https://anypattern.github.io", "project", "github-pages"),
+        ("page https://x.github.io/proj/.", "https://x.github.io/proj", "https://x.github.io/proj/", "project", "github-pages"),
+        ("at https://hf.xwall.us.kg./datasets/SoundnessBench/SoundnessBench.", "https://huggingface.co/datasets/SoundnessBench/SoundnessBench", "https://hf.xwall.us.kg./datasets/SoundnessBench/SoundnessBench", "dataset", "hf-dataset"),
+        ("demo huggingface.co/spaces/x/y/", "https://huggingface.co/spaces/x/y", "huggingface.co/spaces/x/y/", "demo", "hf-space"),
+        ("model https://huggingface.co/org/model/tree/main", "https://huggingface.co/org/model", "https://huggingface.co/org/model/tree/main", "model", "hf-model"),
+        ("cf. https://arxiv.org/pdf/2401.01234v3.pdf;", "https://arxiv.org/abs/2401.01234", "https://arxiv.org/pdf/2401.01234v3.pdf", "paper", "arxiv"),
+        ("doi https://doi.org/10.1000/xyz123,", "https://doi.org/10.1000/xyz123", "https://doi.org/10.1000/xyz123", "paper", "doi"),
+        ("wiki https://en.wikipedia.org/wiki/Foo_(bar)).", "https://en.wikipedia.org/wiki/Foo_(bar)", "https://en.wikipedia.org/wiki/Foo_(bar)", "other", "default"),
+        ('quoted "https://example.org/x?a=1".', "https://example.org/x?a=1", "https://example.org/x?a=1", "other", "default"),
+        ("site www.Example.COM./a/ ok", "https://example.com/a", "www.Example.COM./a/", "other", "default"),
+    ],
+)  # fmt: skip
+def test_single_link(
+    text: str, url: str, url_raw: str, kind: str, rule: str, params: Params
+) -> None:
+    link = one(text, params)
+    assert (link["url"], link["url_raw"], link["kind"], link["rule"]) == (url, url_raw, kind, rule)
+    assert text[link["start"] : link["end"]] == url_raw  # type: ignore[misc]
+
+
+def test_glued_copies_and_brace_remnants(params: Params) -> None:
+    text = (
+        "at https://github.com/AngusDujw/Diversity-Driven-Synthesis.https://github.com/AngusDujw/"
+        "Diversity-Driven-Synthesis. Demo https://aka.ms/denseav{https://aka.ms/denseav}."
+    )
+    links = extract_links(papers(text), params.links)
+    assert links["url"].to_list() == [
+        "https://github.com/AngusDujw/Diversity-Driven-Synthesis",
+        "https://aka.ms/denseav",
+    ]
+    for row in links.iter_rows(named=True):
+        assert text[row["start"] : row["end"]] == row["url_raw"]
+
+
+def test_no_false_links(params: Params) -> None:
+    text = "We use e.g. GPT-4, i.e. a model; accuracy 92.50% vs. 94.76%. See Sec. 3.1 and Fig.2."
+    assert extract_links(papers(text), params.links).height == 0
+
+
+def test_links_in_titles_and_dedup(params: Params) -> None:
+    frame = papers(
+        "code github.com/x/y and again https://github.com/x/y/", titles=["T github.com/x/y"]
+    )
+    links = extract_links(frame, params.links)
+    Links.validate(links)
+    assert links.height == 1
+    assert links.row(0, named=True)["origin"] == "abstract"
+    assert links.row(0, named=True)["start"] == 5
+
+
+def test_code_url_prefers_own_code(params: Params) -> None:
+    text = (
+        "We build on https://github.com/base/line and compare with https://github.com/other/x. "
+        "Our code is available at https://github.com/our/repo."
+    )
+    frame = papers(text)
+    links = extract_links(frame, params.links)
+    chosen = code_url(frame, links, params.links)
+    assert chosen["code_url"].to_list() == ["https://github.com/our/repo"]
+    per_paper = links_per_paper(links)
+    assert [x["url"] for x in per_paper["links"].item()] == links["url"].to_list()
+
+
+def test_alias_table_comes_from_params(params: Params) -> None:
+    custom = LinksParams(**{**params.links.model_dump(), "host_aliases": {}})
+    link = extract_links(papers("https://hf.xwall.us.kg./datasets/a/b"), custom).row(0, named=True)
+    assert link["host"] == "hf.xwall.us.kg"
+    assert link["kind"] == "other"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["https://github.com/a/b", "github.com/c/d", " ", "x", ".", ",", ")", "(", "}", "{",
+             "https://x.github.io/p/", "\n", "www.e.org", "hf.co/datasets/q/r", "https://"]
+        ),
+        max_size=20,
+    ).map("".join)
+)  # fmt: skip
+def test_every_link_comes_from_its_text(text: str) -> None:
+    from papers.config import load_params
+    from tests.conftest import REPO
+
+    params = load_params(REPO / "params.yaml")
+    links = extract_links(papers(text), params.links)
+    Links.validate(links)
+    for row in links.iter_rows(named=True):
+        assert text[row["start"] : row["end"]] == row["url_raw"]

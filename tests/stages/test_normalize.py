@@ -1,0 +1,111 @@
+"""normalize: readable text, identities, and the merge of duplicate records."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from papers.config import NormalizeParams, Params
+from papers.stages.normalize import arxiv_id, merge_duplicates, normalize_records, title_key
+from schemas import NormalizedRecords, RawRecords, empty_frame
+
+
+def raw(**cols: list[object]) -> pl.DataFrame:
+    n = len(next(iter(cols.values())))
+    base: dict[str, list[object]] = {
+        "source_file": ["a.txt"] * n,
+        "source": ["hf_papers_page"] * n,
+        "record_index": list(range(n)),
+        "line": [1] * n,
+        "title_raw": ["T"] * n,
+        "abstract_raw": ["A"] * n,
+        "arxiv_id_raw": [None] * n,
+        "authors": [[]] * n,
+        "published_at": [None] * n,
+        "listing_date": [None] * n,
+        "raw": ["r"] * n,
+    }
+    base.update(cols)
+    return pl.DataFrame(base, schema=empty_frame(RawRecords).schema)
+
+
+@pytest.mark.parametrize(
+    ("title", "key"),
+    [
+        ("Café Models: Fréchet Distances!", "cafe models frechet distances"),
+        ("  BT-GAN:  Generating Fair Data ", "bt gan generating fair data"),
+        ("Ünïcödé — ümlauts", "unicode umlauts"),
+        ("ℓ_p Embeddings", "l p embeddings"),  # NFKD folds compatibility letters
+    ],
+)
+def test_title_key(title: str, key: str) -> None:
+    assert pl.select(title_key(pl.lit(title))).item() == key
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2401.01234", "2401.01234"),
+        ("arXiv:2401.01234v3", "2401.01234"),
+        ("https://arxiv.org/abs/2401.01234v2", "2401.01234"),
+        ("http://arxiv.org/pdf/2312.00001v1.pdf", "2312.00001"),
+        ("hep-th/9901001v2", "hep-th/9901001"),
+        ("math.ag/0301001", "math.AG/0301001"),
+        ("not an id", None),
+        ("", None),
+    ],
+)
+def test_arxiv_id(written: str, expected: str | None) -> None:
+    assert pl.select(arxiv_id(pl.lit(written))).item() == expected
+
+
+def test_normalize_records(params: Params) -> None:
+    records = raw(
+        title_raw=[r"Fr\'echet  {\em Models}", "  ", None],
+        abstract_raw=[r"52\% of ell_p", "x", "y"],
+        arxiv_id_raw=[None, None, "arXiv:2401.00001v2"],
+    )
+    normalized, rejects = normalize_records(records, params.normalize)
+    NormalizedRecords.validate(normalized)
+    # an empty title cannot identify a paper: both the blank and the null title are rejected
+    assert normalized.height == 1
+    assert rejects["record_index"].to_list() == [1, 2]
+    assert (rejects["stage"] == "normalize").all()
+    row = normalized.row(0, named=True)
+    assert row["title"] == "Fréchet Models"
+    assert row["abstract"] == "52% of ℓ_p"
+    assert row["title_raw"] == r"Fr\'echet  {\em Models}"
+    assert row["paper_id"].startswith("title:")
+    assert len(row["paper_id"]) == len("title:") + 16
+
+
+def test_paper_id_prefers_arxiv_and_is_stable() -> None:
+    records = raw(title_raw=["Same", "Same"], arxiv_id_raw=["2401.00001v1", None])
+    normalized, _ = normalize_records(records, NormalizeParams())
+    ids = normalized["paper_id"].to_list()
+    assert ids[0] == "2401.00001"
+    # sha256("same")[:16], independent of polars' internal hashing
+    assert ids[1] == "title:0967115f2813a3541eaef77de9d9d577"[:22]
+
+
+def test_merge_duplicates_is_order_independent() -> None:
+    records = raw(
+        title_raw=["Café Models", "cafe models!", "Other"],
+        abstract_raw=["short", "the longer abstract", "o"],
+        listing_date=[dt.date(2024, 5, 28), dt.date(2024, 5, 27), None],
+        source_file=["b.txt", "a.txt", "a.txt"],
+    )
+    normalized, _ = normalize_records(records, NormalizeParams())
+    papers, provenance = merge_duplicates(normalized)
+    again, _ = merge_duplicates(normalized.reverse())
+    assert_frame_equal(papers, again)
+    assert papers.height == 2
+    merged = papers.filter(pl.col("title_key") == "cafe models").row(0, named=True)
+    assert merged["abstract"] == "the longer abstract"
+    assert merged["listing_dates"] == [dt.date(2024, 5, 27), dt.date(2024, 5, 28)]
+    assert merged["sources"] == ["hf_papers_page"]
+    assert provenance.height == 3
+    assert provenance.filter(pl.col("paper_id") == merged["paper_id"]).height == 2

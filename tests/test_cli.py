@@ -1,0 +1,119 @@
+"""The `papers` CLI: summaries, readable one-line errors, and the Great Expectations gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from papers import io
+from papers.cli import app
+
+runner = CliRunner()
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def built(prefect_harness: None, repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli-out")
+    code, stdout, stderr = run_cli(
+        "run",
+        "--raw",
+        str(repo / "data/raw"),
+        "--out",
+        str(out),
+        "--params",
+        str(repo / "params.yaml"),
+    )
+    assert code == 0, stderr
+    assert "papers out:   57" in stdout
+    assert "records in:   57 from 1 file(s)" in stdout
+    assert "links:        20" in stdout
+    return out
+
+
+def test_validate_passes_on_published_data(built: Path, tmp_path: Path) -> None:
+    code, stdout, _ = run_cli("validate", "--out", str(built), "--reports", str(tmp_path / "r"))
+    assert code == 0
+    assert stdout.startswith("validation passed")
+    assert (tmp_path / "r" / "validation.json").exists()
+    assert (tmp_path / "r" / "data_docs" / "index.html").exists()
+
+
+def test_validate_fails_readably_on_duplicate_id_and_null_title(
+    built: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(built, bad)
+    papers = pl.read_parquet(bad / "papers.parquet")
+    first = papers["paper_id"][0]
+    papers = papers.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1)
+        .then(pl.lit(first))
+        .otherwise("paper_id")
+        .alias("paper_id"),
+        pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise("title").alias("title"),
+    )
+    papers.write_parquet(bad / "papers.parquet")
+    # keep the manifest consistent, as a careless (not malicious) writer would
+    manifest = json.loads((bad / "manifest.json").read_text())
+    for entry in manifest["outputs"]:
+        if entry["path"] == "papers.parquet":
+            entry["sha256"] = io.sha256_file(bad / "papers.parquet")
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    code, _, stderr = run_cli("validate", "--out", str(bad), "--reports", str(tmp_path / "r"))
+    assert code == 1
+    assert "validation FAILED" in stderr
+    assert f"papers.parquet: paper_id has 1 duplicated value(s), e.g. '{first}'" in stderr
+    assert "papers.parquet: title is null in 1 row(s)" in stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["run", "--raw", "/nonexistent/raw"],
+            "error: raw input folder not found: /nonexistent/raw",
+        ),
+        (["run", "--params", "/nonexistent/params.yaml"], "error: params file not found"),
+        (["validate", "--out", "/nonexistent/out"], "error: published folder not found"),
+    ],
+)
+def test_errors_are_one_line(args: list[str], message: str) -> None:
+    code, _, stderr = run_cli(*args)
+    assert code == 1
+    assert stderr.strip().splitlines() == [stderr.strip()]
+    assert stderr.startswith(message)
+
+
+def test_bad_params_value_is_named(tmp_path: Path, repo: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        (repo / "params.yaml").read_text().replace("title_max_chars: 300", "title_max_chars: -1")
+    )
+    code, _, stderr = run_cli("run", "--params", str(params))
+    assert code == 1
+    assert stderr.startswith(f"error: params file {params}: parse.title_max_chars:")
+
+
+def test_module_entry_point_prints_no_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "papers", "run", "--raw", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: raw input folder not found: {tmp_path / 'missing'}"

@@ -1,0 +1,80 @@
+"""dvc.yaml and the CLI agree: every stage calls a real command with real options, and lists
+the code, params and data it reads and the files it writes."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from papers.cli import app
+from schemas import PUBLISHED
+
+
+def load(repo: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((repo / "dvc.yaml").read_text())
+    return data["stages"]
+
+
+def command(name: str) -> Any:
+    group: Any = typer.main.get_command(app)
+    commands: dict[str, Any] = group.commands
+    assert name in commands, f"dvc.yaml calls unknown command papers {name}"
+    return commands[name]
+
+
+def test_every_stage_calls_an_existing_command_with_existing_options(repo: Path) -> None:
+    for stage_name, stage in load(repo).items():
+        argv = shlex.split(stage["cmd"])
+        assert argv[0] == "papers", stage_name
+        cmd = command(argv[1])
+        known = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+        used = {a for a in argv[2:] if a.startswith("--")}
+        assert used <= known, (stage_name, used - known)
+
+
+def option_value(stage: dict[str, Any], option: str) -> str:
+    argv = shlex.split(stage["cmd"])
+    return argv[argv.index(option) + 1]
+
+
+def outs(stage: dict[str, Any], key: str = "outs") -> list[str]:
+    return [next(iter(o)) if isinstance(o, dict) else o for o in stage.get(key, [])]
+
+
+def test_build_stage_lists_what_it_reads_and_writes(repo: Path) -> None:
+    stage = load(repo)["build-dataset"]
+    out = option_value(stage, "--out")
+    raw = option_value(stage, "--raw")
+    params_file = option_value(stage, "--params")
+    assert params_file == "params.yaml"
+    # every source package and data folder the run reads is a dependency
+    for dep in (raw, "flows", "papers", "schemas", "vocab"):
+        assert dep in stage["deps"], dep
+    # every params section is listed, and only existing ones
+    sections = set(yaml.safe_load((repo / params_file).read_text()))
+    assert set(stage["params"]) == sections
+    # the outputs are exactly the published tables plus the manifest; metrics separately
+    expected = {f"{out}/{name}.parquet" for name in PUBLISHED} | {f"{out}/manifest.json"}
+    assert set(outs(stage)) == expected
+    assert outs(stage, "metrics") == [f"{out}/metrics.json"]
+    # the vocabulary the params point at lives inside a listed dependency
+    vocab = yaml.safe_load((repo / params_file).read_text())["tags"]["vocabulary"]
+    assert any(Path(vocab).is_relative_to(d) for d in stage["deps"])
+
+
+def test_validate_stage_reads_the_published_files(repo: Path) -> None:
+    stages = load(repo)
+    published = set(outs(stages["build-dataset"]))
+    validate = stages["validate"]
+    assert published <= set(validate["deps"])
+    assert option_value(validate, "--out") == option_value(stages["build-dataset"], "--out")
+
+
+def test_published_outputs_are_git_ignored(repo: Path) -> None:
+    ignore = (repo / "data/processed/.gitignore").read_text()
+    assert "/*.parquet" in ignore
+    assert "/manifest.json" in ignore

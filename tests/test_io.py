@@ -1,0 +1,102 @@
+"""io: deterministic Parquet bytes, metadata, atomic publish and stale-run clean-up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from papers import io
+from papers.config import WriteParams
+from schemas import Tags, polars_schema
+
+
+def tags_frame(rows: list[tuple[str, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(p, t, s, "e") for p, t, s in rows], schema=polars_schema(Tags), orient="row"
+    )
+
+
+def test_same_rows_any_order_same_bytes(tmp_path: Path) -> None:
+    rows = [("b", "x", 1.0), ("a", "y", 2.0), ("a", "x", 3.0)]
+    meta = {"papers.schema_version": "1", "papers.table": "tags"}
+    io.write_parquet(
+        tags_frame(rows), Tags, tmp_path / "1.parquet", WriteParams(), meta, ["paper_id", "tag"]
+    )
+    io.write_parquet(
+        tags_frame(rows[::-1]),
+        Tags,
+        tmp_path / "2.parquet",
+        WriteParams(),
+        meta,
+        ["paper_id", "tag"],
+    )
+    assert (tmp_path / "1.parquet").read_bytes() == (tmp_path / "2.parquet").read_bytes()
+    back = pl.read_parquet(tmp_path / "1.parquet")
+    assert back["paper_id"].to_list() == ["a", "a", "b"]
+    kv = pq.read_metadata(tmp_path / "1.parquet").metadata
+    assert kv[b"papers.table"] == b"tags"
+    assert kv[b"papers.schema_version"] == b"1"
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=5), st.text(max_size=5), st.floats(0.1, 1e6)),
+        max_size=20,
+    )
+)
+def test_parquet_round_trip(tmp_path: Path, rows: list[tuple[str, str, float]]) -> None:
+    path = tmp_path / "t.parquet"
+    frame = tags_frame(rows)
+    io.write_parquet(frame, Tags, path, WriteParams(), {}, ["paper_id", "tag", "score"])
+    back = pl.read_parquet(path)
+    assert back.schema == frame.schema
+    assert back.sort("paper_id", "tag", "score").equals(frame.sort("paper_id", "tag", "score"))
+
+
+def test_json_is_deterministic(tmp_path: Path) -> None:
+    io.write_json({"b": 1, "a": [1, "é"]}, tmp_path / "x.json")
+    assert (tmp_path / "x.json").read_text(
+        "utf-8"
+    ) == '{\n  "a": [\n    1,\n    "é"\n  ],\n  "b": 1\n}\n'
+    assert json.loads((tmp_path / "x.json").read_text("utf-8")) == {"a": [1, "é"], "b": 1}
+
+
+def test_publish_replaces_files_and_removes_staging(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.parquet").write_text("old")
+    (out / io.MANIFEST).write_text("old manifest")
+    staging = io.staging_dir(out, "run1")
+    (staging / "a.parquet").write_text("new")
+    (staging / io.MANIFEST).write_text("new manifest")
+    io.publish(staging, out, ["a.parquet", io.MANIFEST])
+    assert (out / "a.parquet").read_text() == "new"
+    assert (out / io.MANIFEST).read_text() == "new manifest"
+    assert not staging.exists()
+
+
+def test_clean_stale_removes_leftovers_only(tmp_path: Path) -> None:
+    (tmp_path / ".staging-x").mkdir()
+    (tmp_path / ".work-y").mkdir()
+    (tmp_path / "papers.parquet").write_text("keep")
+    removed = io.clean_stale(tmp_path)
+    assert sorted(p.name for p in removed) == [".staging-x", ".work-y"]
+    assert (tmp_path / "papers.parquet").exists()
+
+
+def test_list_inputs_sorted_and_skips_dotfiles(tmp_path: Path) -> None:
+    for name in ["b/2.txt", "a.txt", ".hidden/x.txt", "b/.gitkeep", "b/1.txt"]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    assert [p.relative_to(tmp_path).as_posix() for p in io.list_inputs(tmp_path)] == [
+        "a.txt", "b/1.txt", "b/2.txt"
+    ]  # fmt: skip
