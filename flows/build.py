@@ -18,10 +18,14 @@ from papers import io, steps
 from papers.config import load_params, resolve_vocabulary
 from papers.errors import PapersError
 
+# Files per parse task: one task per file would spend more time in orchestration than in parsing
+# when a folder holds hundreds of small daily files.
+FILES_PER_PARSE_TASK = 64
+
 
 @task(name="parse", cache_policy=NONE)
-def parse(raw_dir: str, relative: str, params_path: str, work: str) -> dict[str, Any]:
-    return steps.parse_step(raw_dir, relative, params_path, work)
+def parse(raw_dir: str, relatives: list[str], params_path: str, work: str) -> list[dict[str, Any]]:
+    return [steps.parse_step(raw_dir, r, params_path, work) for r in relatives]
 
 
 @task(name="normalize", cache_policy=NONE)
@@ -89,8 +93,11 @@ def build_dataset(
     work = out / f".work-{run_id}"
     work.mkdir()
     try:
-        futures = [parse.submit(raw_dir, f, params_path, str(work)) for f in files]
-        parsed = [f.result() for f in futures]
+        batches = [
+            files[i : i + FILES_PER_PARSE_TASK] for i in range(0, len(files), FILES_PER_PARSE_TASK)
+        ]
+        futures = [parse.submit(raw_dir, batch, params_path, str(work)) for batch in batches]
+        parsed = [shard for future in futures for shard in future.result()]
         logger.info("parsed %d files, %d raw records", len(parsed),
                     sum(p["raw_records"] for p in parsed))  # fmt: skip
         normalized = normalize(parsed, params_path, str(work))

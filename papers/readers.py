@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from papers.stages.parse import parse_page_text
 from schemas import RawRecords, Rejected, empty_frame
 
 _SNIFF_BYTES = 4096
+# First lines that mark other text formats: Markdown headings, lists, quotes, tables, code fences,
+# and "Title: ... / PDF: ... / Summary:" blocks (a scrape layout of its own, not the page layout).
+_NOT_PAGE_TEXT = re.compile(r"^(#{1,6}\s|\||---|```|[-*+]\s|>\s|Title:\s)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ def sniff(head: bytes) -> str | None:
         return None
     if b"\x00" in head:
         return None
+    first = text.decode("utf-8", errors="replace").lstrip().split("\n", 1)[0]
+    if _NOT_PAGE_TEXT.match(first):
+        return None
     return "hf_papers_page"
 
 
@@ -74,4 +81,13 @@ def read_file(path: Path, source_file: str, params: Params) -> ReadResult:
             data[:200].decode("utf-8", errors="replace"),
         )
     records, rejects = parse_page_text(text.lstrip("\ufeff"), source_file, params.parse)
+    if records.height and rejects.height > records.height:
+        # Mostly unpaired blocks: this is some other text, not a papers page. Rejecting the file
+        # as a whole is more honest than publishing the few blocks that happen to pair up.
+        return _file_reject(
+            source_file,
+            f"text does not have the papers-page layout: {rejects.height} of "
+            f"{records.height + rejects.height} blocks are not a title line with an abstract",
+            text[:200],
+        )
     return ReadResult(reader, records, rejects)

@@ -201,6 +201,21 @@ def validate_step(
     }
 
 
+def code_sha256() -> str:
+    """Hash of the pipeline's own source (the stage, schema and flow packages)."""
+    import flows
+    import papers
+    import schemas
+
+    digest = hashlib.sha256()
+    for package in (papers, schemas, flows):
+        root = Path(package.__file__ or "").parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def dataset_version(input_hashes: list[str], params: Params, vocabulary_version: str) -> str:
     """Content-derived version: the same inputs, params, vocabulary and code give the same id."""
     blob = json.dumps(
@@ -209,7 +224,7 @@ def dataset_version(input_hashes: list[str], params: Params, vocabulary_version:
             "params": params.sha256(),
             "vocabulary": vocabulary_version,
             "schema": SCHEMA_VERSION,
-            "code": __version__,
+            "code": code_sha256(),
         },
         sort_keys=True,
     )
@@ -253,6 +268,7 @@ def write_step(
         "schema_version": SCHEMA_VERSION,
         "vocabulary_version": vocabulary_version,
         "code_version": __version__,
+        "code_sha256": code_sha256(),
         "params_sha256": params.sha256(),
         "inputs": [
             {

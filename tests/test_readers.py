@@ -53,3 +53,28 @@ def test_page_file_is_parsed(fixtures: Path, params: Params) -> None:
     result = read_file(fixtures / "pages" / "2024-05-27-ugly.txt", "ugly.txt", params)
     assert result.reader == "hf_papers_page"
     assert (result.records.height, result.rejects.height, result.raw_records) == (3, 1, 4)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"# Real raw data\n\nSome text",
+        b"## Per-file listing\n",
+        b"| a | b |\n|---|---|\n",
+        b"Title: A paper\nPDF: https://arxiv.org/pdf/2401.00001\nSummary: ...\n---\n",
+        b"- item\n- item\n",
+    ],
+)
+def test_other_text_formats_are_not_page_text(head: bytes) -> None:
+    assert sniff(head) is None
+
+
+def test_mostly_unpaired_text_is_rejected_whole(tmp_path: Path, params: Params) -> None:
+    # a list of names, one per paragraph, with one title/paragraph pair by chance
+    text = "Ada Lovelace\n\nAlan Turing\n\nGrace Hopper\n\nA title\n\nIts abstract paragraph."
+    path = tmp_path / "notes.txt"
+    path.write_text(text)
+    result = read_file(path, "notes.txt", params)
+    assert result.records.height == 0
+    assert result.raw_records == 1
+    assert result.rejects["reason"].item().startswith("text does not have the papers-page layout")
