@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test test-all lint validate install lock clean
+.PHONY: run test test-slow test-all lint validate install lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "python3 >= 3.11 is required")'
@@ -34,6 +34,9 @@ run: $(STAMP)
 ## The default test suite (fast); slow tests run with `make test-all`.
 test: $(STAMP)
 	$(BIN)/pytest
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
 
 test-all: $(STAMP)
 	$(BIN)/pytest -m ''
