@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from papers.io import sha256_file
 from schemas import LINK_KINDS, LINK_ORIGINS, PUBLISHED, STAGES, polars_schema
 from schemas.tables import ARXIV_ID_PATTERN, URL_PATTERN
 
@@ -102,7 +102,8 @@ class _Plan:
 def validate_published(out_dir: Path, reports_dir: Path) -> QualityResult:
     """Validate `out_dir` against the published-folder contract and write reports."""
     out_dir = Path(out_dir)
-    reports_dir = Path(reports_dir)
+    # GX's filesystem store needs an absolute base directory
+    reports_dir = Path(reports_dir).resolve()
     reports_dir.mkdir(parents=True, exist_ok=True)
     audit = _Audit()
 
@@ -147,14 +148,6 @@ def validate_published(out_dir: Path, reports_dir: Path) -> QualityResult:
 
 
 # --------------------------------------------------------------------------- files + manifest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _load_manifest(out_dir: Path, audit: _Audit) -> dict[str, Any] | None:
@@ -230,7 +223,7 @@ def _load_table(out_dir: Path, name: str, audit: _Audit) -> _Table:
     path = out_dir / name
     if not audit.check(path.is_file(), f"{name}: file is missing"):
         return table
-    table.sha256 = _sha256(path)
+    table.sha256 = sha256_file(path)
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # any reader error means the file is unusable, not a crash

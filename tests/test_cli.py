@@ -50,6 +50,16 @@ def test_validate_passes_on_published_data(built: Path, tmp_path: Path) -> None:
     assert (tmp_path / "r" / "data_docs" / "index.html").exists()
 
 
+def test_validate_with_relative_folders(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(built, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    code, _, stderr = run_cli("validate", "--out", "data", "--reports", "reports")
+    assert code == 0, stderr
+    assert (tmp_path / "reports" / "data_docs" / "index.html").exists()
+
+
 def test_validate_fails_readably_on_duplicate_id_and_null_title(
     built: Path, tmp_path: Path
 ) -> None:

@@ -42,6 +42,15 @@ STOPWORDS = frozenset(
     frameworks first two three various different well-known effective efficient key main
     able across large small high low better best good furthermore moreover specifically
     particular general code available github https http com www org io
+    achieving allow allows apply applied applies become becomes bring brings called can't
+    carry compared comparing consider considered considers contain contains containing
+    describe described describes design designed develop developed develops enable enables
+    enabling evaluate evaluated evaluates explore explored explores find finds found focus
+    focuses gain gains get gets give gives giving help helps hold holds hurt hurts improve
+    improved improves improving include includes including lead leads leverage leverages
+    make needs obtain obtained offer offers outperform outperforms perform performs provide
+    provided provides providing reach reaches reduce reduces remain remains require requires
+    reveal reveals see seek seen suggest suggests take takes tend tends yield yields
     """.split()
 )
 
@@ -176,9 +185,14 @@ def keyphrases(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) ->
     """
     if params.keyphrases_top_k == 0 or papers.height == 0:
         return papers.select("paper_id", pl.lit([], pl.List(pl.String)).alias("keyphrases"))
-    text = pl.concat_str(
-        [pl.col("title").fill_null(""), pl.col("abstract").fill_null("")], separator=" . "
-    ).str.to_lowercase()
+    text = (
+        pl.concat_str(
+            [pl.col("title").fill_null(""), pl.col("abstract").fill_null("")], separator=" . "
+        )
+        # a URL is a link, not a phrase: cut it out, leaving a phrase boundary
+        .str.replace_all(r"(?:https?://|www\.)\S+|\S+\.(?:com|org|io|net)/\S*", " . ")
+        .str.to_lowercase()
+    )
     tokens = (
         papers.select(
             "paper_id",
@@ -193,6 +207,8 @@ def keyphrases(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) ->
                 pl.col("tok").is_in(list(STOPWORDS))
                 | ~pl.col("tok").str.contains(r"\p{L}")
                 | (pl.col("tok").str.len_chars() < 2)
+                # adverbs (-ly) end a noun phrase ("roughly", "seriously")
+                | (pl.col("tok").str.ends_with("ly") & (pl.col("tok").str.len_chars() > 4))
             ).alias("stop")
         )
         .with_columns(pl.col("stop").cum_sum().over("paper_id").alias("run"))
@@ -203,11 +219,15 @@ def keyphrases(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) ->
         tokens.group_by("paper_id", "run", maintain_order=True)
         .agg(pl.col("tok").tail(params.keyphrase_max_words).str.join(" ").alias("phrase"))
         .filter(pl.col("phrase").str.len_chars() >= 3)
+        # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
+        # acronym of one is already a tag
+        .with_columns(pl.col("phrase").str.replace_all(_NON_WORD, " ").alias("match_key"))
         .join(
-            terms.filter(~pl.col("cased")).select(pl.col("key").str.strip_chars().alias("phrase")),
-            on="phrase",
+            terms.select(pl.col("key").str.strip_chars().str.to_lowercase().alias("match_key")),
+            on="match_key",
             how="anti",
         )
+        .drop("match_key")
     )
     tf = candidates.group_by("paper_id", "phrase").agg(pl.len().alias("tf"))
     df = tf.group_by("phrase").agg(pl.len().alias("df"))

@@ -122,3 +122,15 @@ def test_keyphrases(terms: pl.DataFrame) -> None:
     assert "diffusion model" not in first  # a vocabulary term is a tag, not a keyphrase
     assert all(w not in {"we", "propose", "the"} for p in first for w in p.split())
     assert len(first) == 3
+
+
+def test_keyphrases_skip_urls_adverbs_and_spelled_terms(terms: pl.DataFrame) -> None:
+    rows = frame(
+        ("Robust Watermarks", "Self-supervised learning of robust watermarks roughly doubles "
+         "detection rates. Code: https://github.com/AngusDujw/Robust-Watermarks."),
+    )  # fmt: skip
+    phrases = keyphrases(rows, terms, TagsParams(keyphrases_top_k=10))["keyphrases"].item()
+    assert "robust watermarks" in phrases.to_list()
+    assert not any("angusdujw" in p or "github" in p for p in phrases)
+    assert "self-supervised learning" not in phrases  # a vocabulary term, hyphenated
+    assert not any("roughly" in p.split() for p in phrases)
