@@ -14,6 +14,7 @@ from schemas.tables import (
     Rejected,
     Tags,
     arrow_schema,
+    conform,
     empty_frame,
     polars_schema,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Rejected",
     "Tags",
     "arrow_schema",
+    "conform",
     "empty_frame",
     "polars_schema",
 ]

@@ -21,22 +21,36 @@ URL_PATTERN: Final = r"^https?://[^\s/$.?#][^\s]*$"
 
 UTC_DATETIME: Final = pl.Datetime("us", "UTC")
 LINK_STRUCT: Final = pl.Struct({"url": pl.String, "kind": pl.String, "origin": pl.String})
+# A link a source curates (HF API githubRepo / projectPage), as given, with the field it came from.
+CURATED_LINK_STRUCT: Final = pl.Struct({"url": pl.String, "field": pl.String})
 
 
 class RawRecords(pa.DataFrameModel):
-    """Output of parse: one row per raw record, with its lineage."""
+    """Output of every reader: one row per raw record, with its lineage.
 
-    source_file: str
-    source: str
-    record_index: int = pa.Field(ge=0)
-    line: int = pa.Field(nullable=True, ge=1)
+    Readers fill what their source has and leave the rest null (or an empty list).
+    """
+
+    source_file: str  # path relative to the raw folder
+    source: str  # reader name: hf_papers_page, hf_daily_papers, arxiv_snapshot, ...
+    record_index: int = pa.Field(ge=0)  # 0-based position of the record in its file
+    line: int = pa.Field(nullable=True, ge=1)  # 1-based line where it starts, when meaningful
     title_raw: str = pa.Field(nullable=True)
     abstract_raw: str = pa.Field(nullable=True)
-    arxiv_id_raw: str = pa.Field(nullable=True)
+    arxiv_id_raw: str = pa.Field(nullable=True)  # as written: 2401.01234v2, arXiv:..., a URL
+    doi: str = pa.Field(nullable=True)
     authors: pl.List(pl.String)  # type: ignore[valid-type]
+    categories: pl.List(pl.String)  # type: ignore[valid-type]  # arXiv categories, primary first
     published_at: UTC_DATETIME = pa.Field(nullable=True)  # type: ignore[valid-type]
-    listing_date: pl.Date = pa.Field(nullable=True)
-    raw: str
+    updated_at: UTC_DATETIME = pa.Field(nullable=True)  # type: ignore[valid-type]
+    listing_date: pl.Date = pa.Field(nullable=True)  # the daily listing that showed it
+    upvotes: int = pa.Field(nullable=True, ge=0)
+    comments: str = pa.Field(nullable=True)  # arXiv comments ("12 pages, 3 figures")
+    journal_ref: str = pa.Field(nullable=True)
+    license: str = pa.Field(nullable=True)
+    hf_keywords: pl.List(pl.String)  # type: ignore[valid-type]  # HF API ai_keywords
+    curated_links: pl.List(CURATED_LINK_STRUCT)  # type: ignore[valid-type]
+    raw: str  # the record as it came in (JSON text, XML element, text block)
 
     class Config:
         strict = True
@@ -187,6 +201,21 @@ def arrow_schema(model: type[pa.DataFrameModel]) -> arrow.Schema:
         for name, col in schema.columns.items()
     ]
     return arrow.schema(fields)
+
+
+def conform(frame: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.DataFrame:
+    """`frame` with exactly the model's columns, in order, cast to its dtypes.
+
+    Columns the frame lacks are added as null, or as empty lists for list columns (a reader fills
+    only what its source has).
+    """
+    schema = polars_schema(model)
+    missing = [
+        (pl.lit([], dtype) if isinstance(dtype, pl.List) else pl.lit(None, dtype)).alias(name)
+        for name, dtype in schema.items()
+        if name not in frame.columns
+    ]
+    return frame.with_columns(missing).select(schema.names()).cast(dict(schema))
 
 
 def empty_frame(model: type[pa.DataFrameModel]) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from papers.config import ParseParams
-from schemas import RawRecords, Rejected, polars_schema
+from schemas import RawRecords, Rejected, conform, polars_schema
 
 SOURCE_PAGE = "hf_papers_page"
 
@@ -112,13 +112,10 @@ def parse_page_text(
             "line",
             pl.col("first_text").alias("title_raw"),
             pl.col("rest_text").alias("abstract_raw"),
-            pl.lit(None, pl.String).alias("arxiv_id_raw"),
-            pl.lit([], pl.List(pl.String)).alias("authors"),
-            pl.lit(None, pl.Datetime("us", "UTC")).alias("published_at"),
             listing_date_from_name(source_file),
             "raw",
         )
-        .cast(polars_schema(RawRecords))
+        .pipe(conform, RawRecords)
     )
     rejects = groups.filter(pl.col("reason").is_not_null()).select(
         "source_file",

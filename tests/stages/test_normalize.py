@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 from papers.config import NormalizeParams, Params
 from papers.stages.normalize import arxiv_id, merge_duplicates, normalize_records, title_key
-from schemas import NormalizedRecords, RawRecords, empty_frame
+from schemas import NormalizedRecords, RawRecords, conform, empty_frame
 
 
 def raw(**cols: list[object]) -> pl.DataFrame:
@@ -23,13 +23,12 @@ def raw(**cols: list[object]) -> pl.DataFrame:
         "title_raw": ["T"] * n,
         "abstract_raw": ["A"] * n,
         "arxiv_id_raw": [None] * n,
-        "authors": [[]] * n,
-        "published_at": [None] * n,
         "listing_date": [None] * n,
         "raw": ["r"] * n,
     }
     base.update(cols)
-    return pl.DataFrame(base, schema=empty_frame(RawRecords).schema)
+    schema = empty_frame(RawRecords).schema
+    return conform(pl.DataFrame(base, schema={k: schema[k] for k in base}), RawRecords)
 
 
 @pytest.mark.parametrize(
