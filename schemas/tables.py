@@ -215,7 +215,7 @@ def conform(frame: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.DataFrame
         for name, dtype in schema.items()
         if name not in frame.columns
     ]
-    return frame.with_columns(missing).select(schema.names()).cast(dict(schema))
+    return frame.with_columns(missing).select(schema.names()).cast(schema)
 
 
 def empty_frame(model: type[pa.DataFrameModel]) -> pl.DataFrame:
