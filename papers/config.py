@@ -31,6 +31,8 @@ class ParseParams(_Frozen):
 class NormalizeParams(_Frozen):
     title_id_prefix: str = "title:"
     title_id_hex_chars: int = Field(16, ge=8, le=64)
+    abstract_agreement: float = Field(0.5, ge=0, le=1)
+    source_precedence: tuple[str, ...] = ()
 
 
 class LinkRule(_Frozen):

@@ -21,7 +21,7 @@ from papers.config import Params, load_params, resolve_vocabulary
 from papers.errors import PapersError
 from papers.readers import read_file
 from papers.stages.links import code_url, extract_links, links_per_paper
-from papers.stages.normalize import merge_duplicates, normalize_records
+from papers.stages.normalize import merge_duplicates, normalize_records, resolve_identity
 from papers.stages.tags import compile_vocabulary, keyphrases, tag_papers, tags_per_paper
 from papers.stages.validate import split_valid, validate_papers
 from schemas import (
@@ -85,7 +85,8 @@ def normalize_step(shards: list[dict[str, Any]], params_path: str, work: str) ->
     frames = [_read(s["records"]) for s in shards]
     records = pl.concat(frames) if frames else empty_frame(RawRecords)
     normalized, rejects = normalize_records(records, params.normalize)
-    papers, provenance = merge_duplicates(normalized)
+    normalized = resolve_identity(normalized, params.normalize)
+    papers, provenance = merge_duplicates(normalized, params.normalize)
     out = Path(work)
     return {
         "papers": _write(papers, out, "papers-base"),

@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as arrow
 
 # Bump on any change to a published table: minor for added columns, major for removed or renamed.
-SCHEMA_VERSION: Final = "1.0.0"
+SCHEMA_VERSION: Final = "1.1.0"
 
 LINK_KINDS: Final = ("code", "dataset", "model", "demo", "project", "paper", "docs", "other")
 LINK_ORIGINS: Final = ("abstract", "title", "curated")
@@ -87,6 +87,13 @@ class Papers(pa.DataFrameModel):
     code_url: str = pa.Field(nullable=True, str_matches=URL_PATTERN)
     tags: pl.List(pl.String)  # type: ignore[valid-type]
     keyphrases: pl.List(pl.String)  # type: ignore[valid-type]
+    # 1.1.0: fields real sources bring
+    doi: str = pa.Field(nullable=True)
+    categories: pl.List(pl.String)  # type: ignore[valid-type]
+    upvotes: int = pa.Field(nullable=True, ge=0)
+    comments: str = pa.Field(nullable=True)
+    license: str = pa.Field(nullable=True)
+    hf_keywords: pl.List(pl.String)  # type: ignore[valid-type]
 
     class Config:
         strict = True
@@ -102,8 +109,9 @@ class Links(pa.DataFrameModel):
     host: str = pa.Field(str_length={"min_value": 1})
     origin: str = pa.Field(isin=list(LINK_ORIGINS))
     rule: str
-    start: int = pa.Field(ge=0)
-    end: int = pa.Field(ge=1)
+    start: int = pa.Field(nullable=True, ge=0)  # null for curated links (no text span)
+    end: int = pa.Field(nullable=True, ge=1)
+    curated: bool  # 1.1.0: a source's curated field (HF githubRepo/projectPage) names this link
 
     class Config:
         strict = True

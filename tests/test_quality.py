@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from papers.quality import QualityResult, validate_published
+from schemas import PUBLISHED, conform
 
 LINK = pl.Struct({"url": pl.String, "kind": pl.String, "origin": pl.String})
 UTC = dt.UTC
@@ -143,12 +144,17 @@ def base_tables() -> Tables:
         },
         schema=PROVENANCE_SCHEMA,
     )
-    return {
+    tables = {
         "papers.parquet": papers,
-        "links.parquet": links,
+        "links.parquet": links.with_columns(pl.lit(False).alias("curated")),
         "tags.parquet": tags,
         "rejected.parquet": rejected,
         "provenance.parquet": provenance,
+    }
+    # columns added by later schema versions, filled as a reader without them would
+    return {
+        name: conform(frame, PUBLISHED[name.removesuffix(".parquet")][0])
+        for name, frame in tables.items()
     }
 
 

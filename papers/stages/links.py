@@ -175,11 +175,36 @@ def classify(host: pl.Expr, url: pl.Expr, params: LinksParams) -> pl.Expr:
     return default if chain is None else chain.otherwise(default)
 
 
+_ORIGIN_ORDER = {"abstract": 0, "title": 1, "curated": 2}
+
+
+def _curated(papers: pl.DataFrame) -> pl.DataFrame:
+    """Curated links (HF githubRepo, projectPage) as candidates with origin "curated", no span."""
+    if "curated_links" not in papers.columns:
+        return pl.DataFrame(
+            schema={"paper_id": pl.String, "origin": pl.String, "url_raw": pl.String,
+                    "start": pl.Int64, "end": pl.Int64}
+        )  # fmt: skip
+    return (
+        papers.select("paper_id", "curated_links")
+        .explode("curated_links")
+        .drop_nulls("curated_links")
+        .select(
+            "paper_id",
+            pl.lit("curated").alias("origin"),
+            pl.col("curated_links").struct.field("url").str.strip_chars().alias("url_raw"),
+            pl.lit(None, pl.Int64).alias("start"),
+            pl.lit(None, pl.Int64).alias("end"),
+        )
+    )
+
+
 def extract_links(papers: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
-    """Papers (paper_id, title, abstract) -> Links table, one row per (paper, canonical url).
+    """Papers (paper_id, title, abstract[, curated_links]) -> Links, one row per (paper, url).
 
     Reads params.links: schemeless_hosts, host_aliases, rules. Spans are character offsets into
-    the normalised `title` (origin "title") or `abstract` (origin "abstract").
+    the normalised `title` (origin "title") or `abstract` (origin "abstract"); curated links have
+    none.
     """
     pattern = url_pattern(params.schemeless_hosts)
     candidates = pl.concat(
@@ -188,12 +213,12 @@ def extract_links(papers: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
             _candidates(papers, "title", "title", pattern),
         ]
     )
-    bare_host = url_pattern(params.schemeless_hosts)
+    mined = _split_glued(candidates).with_columns(pl.lit(None, pl.Int64).alias("end"))
     cleaned = (
-        _split_glued(candidates)
+        pl.concat([mined, _curated(papers)], how="vertical_relaxed")
         .pipe(clean_urls, "url_raw")
         # a piece that is no longer a URL (an empty remnant, "{" alone, a lone word)
-        .filter(pl.col("url_raw").str.contains(rf"^{bare_host}$"))
+        .filter(pl.col("url_raw").str.contains(rf"^{pattern}$"))
         .with_columns(
             (pl.col("start") + pl.col("url_raw").str.len_chars()).cast(pl.Int64).alias("end")
         )
@@ -205,19 +230,25 @@ def extract_links(papers: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
         .with_columns(classify(pl.col("host"), pl.col("url"), params).alias("cls"))
         .unnest("cls")
     )
+    # One row per (paper, url): the mined occurrence (it has a span) wins over the curated one,
+    # and `curated` records that a source's curated field named it too.
+    origin_rank = pl.col("origin").replace_strict(_ORIGIN_ORDER, return_dtype=pl.Int64)
     links = (
-        cleaned.sort("paper_id", "origin", "start")
+        cleaned.with_columns(
+            (pl.col("origin") == "curated").any().over("paper_id", "url").alias("curated")
+        )
+        .sort(pl.col("paper_id"), origin_rank, pl.col("start"), nulls_last=True)
         .unique(subset=["paper_id", "url"], keep="first", maintain_order=True)
         .select(polars_schema(Links).names())
         .cast(polars_schema(Links))
     )
-    return links.sort("paper_id", "start", "url")
+    return links.sort("paper_id", "start", "url", nulls_last=True)
 
 
 def code_url(papers: pl.DataFrame, links: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
-    """(paper_id, code_url): the paper's own code repository among its mined code links.
+    """(paper_id, code_url): the paper's own code repository.
 
-    A code link preceded (within params.own_code_cue_window characters, in the same sentence) by a
+    A code link a source curates (HF githubRepo) comes first. Otherwise a mined code link preceded (within params.own_code_cue_window characters, in the same sentence) by a
     cue such as "code is available at" wins over one that is not (a baseline the abstract cites);
     then the earliest.
     """
@@ -236,8 +267,12 @@ def code_url(papers: pl.DataFrame, links: pl.DataFrame, params: LinksParams) -> 
         lead.str.contains_any(list(params.own_code_cues)) if params.own_code_cues else pl.lit(False)
     )
     return (
-        code.with_columns(cue.alias("cue"))
-        .sort(["paper_id", "cue", "origin", "start"], descending=[False, True, False, False])
+        code.with_columns(cue.fill_null(False).alias("cue"))
+        .sort(
+            ["paper_id", "curated", "cue", "origin", "start"],
+            descending=[False, True, True, False, False],
+            nulls_last=True,
+        )
         .group_by("paper_id", maintain_order=True)
         .agg(pl.col("url").first().alias("code_url"))
     )
@@ -246,7 +281,7 @@ def code_url(papers: pl.DataFrame, links: pl.DataFrame, params: LinksParams) -> 
 def links_per_paper(links: pl.DataFrame) -> pl.DataFrame:
     """(paper_id, links): each paper's links as a list of {url, kind, origin} in text order."""
     return (
-        links.sort("paper_id", "origin", "start")
+        links.sort("paper_id", "origin", "start", nulls_last=True)
         .group_by("paper_id", maintain_order=True)
         .agg(pl.struct("url", "kind", "origin").alias("links"))
     )

@@ -39,25 +39,57 @@ def arxiv_id(raw: pl.Expr) -> pl.Expr:
     return pl.when(found.str.contains("/")).then(old_style).otherwise(found)
 
 
+# Titles that many different papers share ("Preface", "Editorial"): the title alone never
+# identifies such a paper, so their title-based id includes the abstract.
+GENERIC_TITLES = (
+    "preface", "foreword", "editorial", "introduction", "erratum", "corrigendum", "errata",
+    "index", "contents", "table of contents", "reply", "discussion", "comment", "comments",
+    "rejoinder", "obituary", "in memoriam", "acknowledgments", "acknowledgements", "untitled",
+)  # fmt: skip
+_DOI = r"(?i)^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)?(10\.\d{4,9}/\S+)$"
+
+
+def doi(raw: pl.Expr) -> pl.Expr:
+    """A DOI in its canonical form (lower case, no resolver prefix); null when it is not one."""
+    return raw.str.strip_chars().str.extract(_DOI, 1).str.to_lowercase()
+
+
+def _abstract_words(abstract: pl.Expr) -> pl.Expr:
+    # the set of words of an abstract: formatting differences between sources (wrapping, LaTeX,
+    # punctuation) do not change it much, so set overlap tells the same abstract from another
+    return abstract.str.to_lowercase().str.extract_all(r"\p{L}{3,}").list.unique()
+
+
 def normalize_records(
     records: pl.DataFrame, params: NormalizeParams
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """RawRecords -> (NormalizedRecords, Rejected).
 
-    Adds title and abstract as readable Unicode, title_key, arxiv_id and paper_id (the arXiv id
-    when known, else params.title_id_prefix + the first params.title_id_hex_chars hex digits of
-    sha256(title_key)). Records with no usable title are rejected.
+    Adds title and abstract as readable Unicode, title_key, arxiv_id, doi, authors without LaTeX,
+    and the record's own paper_id: its arXiv id, else `doi:<doi>`, else
+    params.title_id_prefix + params.title_id_hex_chars hex digits of sha256(title_key) (with the
+    abstract for generic titles). `resolve_identity` later links records across sources.
+    Records with no usable title are rejected.
     """
     out = records.with_columns(
         to_unicode(pl.col("title_raw").fill_null("")).alias("title"),
         to_unicode(pl.col("abstract_raw").fill_null("")).alias("abstract"),
         arxiv_id(pl.col("arxiv_id_raw")).alias("arxiv_id"),
+        doi(pl.col("doi")).alias("doi"),
+        pl.col("authors").list.eval(to_unicode(pl.element())),
     ).with_columns(title_key(pl.col("title")).alias("title_key"))
+    generic = pl.col("title_key").is_in(list(GENERIC_TITLES))
     out = out.with_columns(
+        pl.when(generic)
+        .then(pl.col("title_key") + pl.lit("\u0000") + title_key(pl.col("abstract")))
+        .otherwise(pl.col("title_key"))
+        .alias("_id_text")
+    ).with_columns(
         pl.coalesce(
             pl.col("arxiv_id"),
+            pl.lit("doi:") + pl.col("doi"),
             pl.lit(params.title_id_prefix)
-            + plh.col("title_key").chash.sha2_256().str.head(params.title_id_hex_chars),
+            + plh.col("_id_text").chash.sha2_256().str.head(params.title_id_hex_chars),
         ).alias("paper_id")
     )
     bad = pl.col("title_key") == ""
@@ -75,33 +107,130 @@ def normalize_records(
     return normalized, rejects.cast(polars_schema(Rejected))
 
 
-def merge_duplicates(normalized: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """NormalizedRecords -> (one row per paper_id, provenance rows).
+def resolve_identity(normalized: pl.DataFrame, params: NormalizeParams) -> pl.DataFrame:
+    """NormalizedRecords -> the same rows, paper_id linked across sources.
 
-    Records sharing a paper_id are one paper. The representative record (whose text is kept) is
-    the one with the longest abstract, ties broken by source file and record index, so the result
-    does not depend on input order. Sources and listing dates are the sorted union over records.
+    A record with no arXiv id joins the paper of a record that has one when their DOIs match
+    (and that DOI names one arXiv paper only), or else when their title keys match one arXiv
+    paper only, no DOI disagrees, the title is not generic, and the abstracts agree (word-set
+    overlap >= params.abstract_agreement, or one abstract is empty).
     """
-    ordered = normalized.sort(
+    known = normalized.filter(pl.col("arxiv_id").is_not_null())
+    by_doi = (
+        known.filter(pl.col("doi").is_not_null())
+        .group_by("doi")
+        .agg(pl.col("arxiv_id").unique().alias("ids"))
+        .filter(pl.col("ids").list.len() == 1)
+        .select("doi", pl.col("ids").list.first().alias("_via_doi"))
+    )
+    by_title = (
+        known.filter(~pl.col("title_key").is_in(list(GENERIC_TITLES)))
+        .sort("arxiv_id", "source_file", "record_index")
+        .group_by("title_key", maintain_order=True)
+        .agg(
+            pl.col("arxiv_id").unique().alias("ids"),
+            pl.col("doi").drop_nulls().first().alias("_ref_doi"),
+            pl.col("abstract").filter(pl.col("abstract") != "").first().alias("_ref_abstract"),
+        )
+        .filter(pl.col("ids").list.len() == 1)
+        .select(
+            "title_key", pl.col("ids").list.first().alias("_via_title"), "_ref_doi", "_ref_abstract"
+        )  # fmt: skip
+    )
+    words = _abstract_words(pl.col("abstract"))
+    ref_words = _abstract_words(pl.col("_ref_abstract").fill_null(""))
+    overlap = words.list.set_intersection(ref_words).list.len() / words.list.set_union(
+        ref_words
+    ).list.len().clip(lower_bound=1)
+    agree = (
+        (words.list.len() == 0)
+        | (ref_words.list.len() == 0)
+        | (overlap >= params.abstract_agreement)
+    ) & (
+        pl.col("doi").is_null()
+        | pl.col("_ref_doi").is_null()
+        | (pl.col("doi") == pl.col("_ref_doi"))
+    )
+    linked = (
+        normalized.join(by_doi, on="doi", how="left")
+        .join(by_title, on="title_key", how="left")
+        .with_columns(
+            pl.when(pl.col("arxiv_id").is_not_null())
+            .then(pl.col("paper_id"))
+            .when(pl.col("_via_doi").is_not_null())
+            .then(pl.col("_via_doi"))
+            .when(pl.col("_via_title").is_not_null() & agree)
+            .then(pl.col("_via_title"))
+            .otherwise(pl.col("paper_id"))
+            .alias("paper_id")
+        )
+    )
+    return linked.select(normalized.columns)
+
+
+def _rank(precedence: tuple[str, ...]) -> pl.Expr:
+    # sources not listed come after the listed ones, in name order (a stable, documented rule)
+    return pl.col("source").replace_strict(
+        {name: i for i, name in enumerate(precedence)},
+        default=len(precedence),
+        return_dtype=pl.Int64,
+    )
+
+
+def merge_duplicates(
+    normalized: pl.DataFrame, params: NormalizeParams
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """NormalizedRecords (identity resolved) -> (one row per paper_id, provenance rows).
+
+    Each field comes from the first record that has it, records ordered by
+    params.source_precedence (then longest abstract, latest update, file, index), so the result
+    does not depend on input order. `upvotes` and `hf_keywords` come from the latest listing;
+    `published_at` is the earliest; sources, listing dates and curated links are unions.
+    """
+    ordered = normalized.with_columns(_rank(params.source_precedence).alias("_rank")).sort(
         pl.col("paper_id"),
+        pl.col("_rank"),
+        pl.col("source"),
         pl.col("abstract").str.len_chars(),
+        pl.col("updated_at"),
         pl.col("source_file"),
         pl.col("record_index"),
-        descending=[False, True, False, False],
+        descending=[False, False, False, True, True, False, False],
+        nulls_last=True,
     )
+    nonempty_text = pl.col("abstract") != ""
+    latest = {"by": "listing_date", "descending": True, "nulls_last": True}
     papers = ordered.group_by("paper_id", maintain_order=True).agg(
         pl.col("arxiv_id").drop_nulls().first(),
         pl.col("title").first(),
         pl.col("title_raw").first().fill_null(""),
-        pl.col("abstract").first(),
-        pl.col("abstract_raw").first().fill_null(""),
+        pl.col("abstract").filter(nonempty_text).first().fill_null(""),
+        pl.col("abstract_raw").filter(nonempty_text).first().fill_null(""),
         pl.col("title_key").first(),
-        # the first record that names authors (a page listing names none)
         pl.col("authors").filter(pl.col("authors").list.len() > 0).first(),
         pl.col("published_at").min(),
         pl.col("listing_date").drop_nulls().unique().sort().alias("listing_dates"),
         pl.col("source").unique().sort().alias("sources"),
+        pl.col("doi").drop_nulls().first(),
+        pl.col("categories").filter(pl.col("categories").list.len() > 0).first(),
+        pl.col("upvotes").sort_by(**latest).drop_nulls().first(),  # type: ignore[arg-type]
+        pl.col("comments").drop_nulls().first(),
+        pl.col("license").drop_nulls().first(),
+        pl.col("hf_keywords")
+        .sort_by(**latest)  # type: ignore[arg-type]
+        .filter(pl.col("hf_keywords").sort_by(**latest).list.len() > 0)  # type: ignore[arg-type]
+        .first(),
+        pl.col("curated_links")
+        .list.explode(keep_nulls=False, empty_as_null=False)
+        .unique()
+        .sort()
+        .alias("curated_links"),
     )
-    papers = papers.with_columns(pl.col("authors").fill_null(pl.lit([], pl.List(pl.String))))
+    empty = pl.lit([], pl.List(pl.String))
+    papers = papers.with_columns(
+        pl.col("authors").fill_null(empty),
+        pl.col("categories").fill_null(empty),
+        pl.col("hf_keywords").fill_null(empty),
+    )
     provenance = normalized.select("paper_id", "source_file", "source", "record_index", "line")
     return papers.sort("paper_id"), provenance.sort("source_file", "record_index")

@@ -48,7 +48,8 @@ def bad(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> None:
 
 def test_bad_links_fail() -> None:
     row = {"paper_id": "p", "url": "https://github.com/a/b", "url_raw": "x", "kind": "code",
-           "host": "github.com", "origin": "abstract", "rule": "r", "start": 0, "end": 5}  # fmt: skip
+           "host": "github.com", "origin": "abstract", "rule": "r", "start": 0, "end": 5,
+           "curated": False}  # fmt: skip
     good = pl.DataFrame([row], schema=polars_schema(Links))
     Links.validate(good)
     bad(Links, good.with_columns(pl.lit("weird").alias("kind")))
@@ -56,6 +57,11 @@ def test_bad_links_fail() -> None:
     bad(Links, good.with_columns(pl.lit("not a url").alias("url")))
     bad(Links, pl.concat([good, good]))  # (paper_id, url) must be unique
     bad(Links, good.with_columns(pl.lit(-1, pl.Int64).alias("start")))
+    Links.validate(
+        good.with_columns(
+            pl.lit(None, pl.Int64).alias("start"), pl.lit(None, pl.Int64).alias("end")
+        )
+    )  # curated: no span
     bad(Links, good.with_columns(pl.lit("x").alias("extra")))  # strict: no unknown columns
 
 

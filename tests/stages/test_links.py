@@ -125,3 +125,30 @@ def test_every_link_comes_from_its_text(text: str) -> None:
     Links.validate(links)
     for row in links.iter_rows(named=True):
         assert text[row["start"] : row["end"]] == row["url_raw"]
+
+
+def test_curated_links_merge_with_mined_and_win_code_url(params: Params) -> None:
+    frame = papers(
+        "We compare with https://github.com/base/line. Code: https://github.com/our/repo."
+    ).with_columns(
+        pl.lit(
+            [
+                {"url": "https://github.com/curated/repo/tree/main/", "field": "githubRepo"},
+                {"url": "https://github.com/our/repo", "field": "projectPage"},
+            ],
+            dtype=pl.List(pl.Struct({"url": pl.String, "field": pl.String})),
+        ).alias("curated_links")
+    )
+    links = extract_links(frame, params.links)
+    Links.validate(links)
+    rows = {r["url"]: r for r in links.iter_rows(named=True)}
+    assert set(rows) == {
+        "https://github.com/base/line", "https://github.com/our/repo", "https://github.com/curated/repo"
+    }  # fmt: skip
+    assert rows["https://github.com/our/repo"]["origin"] == "abstract"  # mined, with its span
+    assert rows["https://github.com/our/repo"]["curated"] is True
+    assert rows["https://github.com/curated/repo"]["origin"] == "curated"
+    assert rows["https://github.com/curated/repo"]["start"] is None
+    assert rows["https://github.com/base/line"]["curated"] is False
+    chosen = code_url(frame, links, params.links)["code_url"].to_list()
+    assert chosen == ["https://github.com/our/repo"]  # curated and presented as own

@@ -9,7 +9,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from papers.config import NormalizeParams, Params
-from papers.stages.normalize import arxiv_id, merge_duplicates, normalize_records, title_key
+from papers.stages.normalize import (
+    arxiv_id,
+    doi,
+    merge_duplicates,
+    normalize_records,
+    resolve_identity,
+    title_key,
+)
 from schemas import NormalizedRecords, RawRecords, conform, empty_frame
 
 
@@ -98,8 +105,8 @@ def test_merge_duplicates_is_order_independent() -> None:
         source_file=["b.txt", "a.txt", "a.txt"],
     )
     normalized, _ = normalize_records(records, NormalizeParams())
-    papers, provenance = merge_duplicates(normalized)
-    again, _ = merge_duplicates(normalized.reverse())
+    papers, provenance = merge_duplicates(normalized, NormalizeParams())
+    again, _ = merge_duplicates(normalized.reverse(), NormalizeParams())
     assert_frame_equal(papers, again)
     assert papers.height == 2
     merged = papers.filter(pl.col("title_key") == "cafe models").row(0, named=True)
@@ -108,3 +115,94 @@ def test_merge_duplicates_is_order_independent() -> None:
     assert merged["sources"] == ["hf_papers_page"]
     assert provenance.height == 3
     assert provenance.filter(pl.col("paper_id") == merged["paper_id"]).height == 2
+
+
+ABSTRACT = "We propose a sparse attention method for long documents and evaluate it on benchmarks."
+
+
+def test_doi_forms() -> None:
+    frame = pl.DataFrame(
+        {
+            "d": [
+                "10.1000/ABC.1",
+                "https://doi.org/10.1000/abc.1",
+                "doi: 10.1000/abc.1",
+                "nope",
+                None,
+            ]
+        }
+    )
+    assert frame.select(doi(pl.col("d")))["d"].to_list() == ["10.1000/abc.1"] * 3 + [None, None]
+
+
+def resolved(records: pl.DataFrame) -> list[str]:
+    normalized, _ = normalize_records(records, NormalizeParams())
+    return (
+        resolve_identity(normalized, NormalizeParams()).sort("record_index")["paper_id"].to_list()
+    )
+
+
+def test_identity_links_by_doi_and_by_title_when_abstracts_agree() -> None:
+    records = raw(
+        source=["arxiv_snapshot", "feed", "hf_papers_page", "hf_papers_page", "hf_papers_page"],
+        title_raw=["Sparse Attention", "Another Name", "Sparse  attention!", "Sparse Attention", "Sparse Attention"],
+        abstract_raw=[ABSTRACT, "x", ABSTRACT.upper(), "", "A different paper about protein folding with the same title."],
+        arxiv_id_raw=["2401.00001v2", None, None, None, None],
+        doi=["10.1000/x", "https://doi.org/10.1000/X", None, None, None],
+    )  # fmt: skip
+    ids = resolved(records)
+    assert (
+        ids[:4] == ["2401.00001"] * 4
+    )  # by id, by DOI, by title + agreeing abstract, empty abstract
+    assert ids[4].startswith("title:")  # same title, different abstract: a different paper
+
+
+def test_identity_never_links_on_disagreeing_ids_or_generic_titles() -> None:
+    records = raw(
+        source=["arxiv_snapshot", "feed", "arxiv_snapshot", "feed", "feed"],
+        title_raw=["Sparse Attention", "Sparse Attention", "Preface", "Preface", "Preface"],
+        abstract_raw=[ABSTRACT, ABSTRACT, "Volume one.", "Volume one.", "Volume two of the series."],
+        arxiv_id_raw=["2401.00001", None, "2401.00002", None, None],
+        doi=["10.1000/x", "10.1000/other", None, None, None],
+    )  # fmt: skip
+    ids = resolved(records)
+    assert ids[1] == "doi:10.1000/other"  # its DOI disagrees with the arXiv paper's
+    assert ids[3].startswith("title:")  # a generic title never links by title alone
+    assert ids[3] != ids[4]  # and two prefaces with different abstracts stay apart
+
+
+def test_numbered_parts_do_not_collapse() -> None:
+    records = raw(
+        title_raw=["Deep Learning Theory I", "Deep Learning Theory II", "Deep learning theory I."]
+    )
+    ids = resolved(records)
+    assert ids[0] == ids[2]
+    assert ids[0] != ids[1]
+
+
+def test_merge_follows_source_precedence(params: Params) -> None:
+    records = raw(
+        source=["hf_daily_papers", "arxiv_snapshot", "hf_daily_papers"],
+        title_raw=["HF Title", "arXiv Title", "HF Title"],
+        abstract_raw=["hf abstract that is the longest of all of them", "arxiv abstract", "hf"],
+        arxiv_id_raw=["2401.00001", "2401.00001v3", "2401.00001"],
+        listing_date=[dt.date(2024, 1, 2), None, dt.date(2024, 1, 5)],
+        upvotes=[2, None, 42],
+        categories=[[], ["cs.CL", "cs.LG"], []],
+        hf_keywords=[["old"], [], ["new", "kw"]],
+        curated_links=[[{"url": "https://github.com/a/b/", "field": "githubRepo"}], [], []],
+    )  # fmt: skip
+    normalized, _ = normalize_records(records, params.normalize)
+    papers, provenance = merge_duplicates(
+        resolve_identity(normalized, params.normalize), params.normalize
+    )
+    row = papers.row(0, named=True)
+    assert papers.height == 1
+    assert provenance.height == 3
+    assert (row["title"], row["abstract"]) == ("arXiv Title", "arxiv abstract")
+    assert row["categories"] == ["cs.CL", "cs.LG"]
+    assert row["upvotes"] == 42  # the latest listing
+    assert row["hf_keywords"] == ["new", "kw"]
+    assert row["sources"] == ["arxiv_snapshot", "hf_daily_papers"]
+    assert row["listing_dates"] == [dt.date(2024, 1, 2), dt.date(2024, 1, 5)]
+    assert row["curated_links"] == [{"url": "https://github.com/a/b/", "field": "githubRepo"}]

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from papers.stages.validate import SchemaBugError, row_failures, split_valid, validate_papers
-from schemas import Papers, Tags, empty_frame, polars_schema
+from schemas import Papers, Tags, conform, empty_frame, polars_schema
 
 
 def papers_frame(ids: list[str], titles: list[str | None]) -> pl.DataFrame:
@@ -28,7 +28,8 @@ def papers_frame(ids: list[str], titles: list[str | None]) -> pl.DataFrame:
         "tags": [[]] * n,
         "keyphrases": [[]] * n,
     }
-    return pl.DataFrame(data, schema=polars_schema(Papers))
+    schema = polars_schema(Papers)
+    return conform(pl.DataFrame(data, schema={k: schema[k] for k in data}), Papers)
 
 
 def test_row_failures_name_the_column_and_check() -> None:
