@@ -16,7 +16,7 @@ BODY = b'[{"paper": {"id": "2501.00001", "title": "A Paper", "summary": "Text."}
 
 
 class Handler(BaseHTTPRequestHandler):
-    requests: list[str] = []  # noqa: RUF012 - shared log across handler instances
+    requests: list[str] = []
 
     def do_GET(self) -> None:
         Handler.requests.append(self.path)
