@@ -24,8 +24,10 @@ FILES_PER_PARSE_TASK = 64
 
 
 @task(name="parse", cache_policy=NONE)
-def parse(raw_dir: str, relatives: list[str], params_path: str, work: str) -> list[dict[str, Any]]:
-    return [steps.parse_step(raw_dir, r, params_path, work) for r in relatives]
+def parse(
+    raw_dir: str, relatives: list[str], params_path: str, work: str, cache_dir: str | None
+) -> list[dict[str, Any]]:
+    return [steps.parse_step(raw_dir, r, params_path, work, cache_dir) for r in relatives]
 
 
 @task(name="normalize", cache_policy=NONE)
@@ -80,7 +82,10 @@ def check_inputs(raw_dir: Path, params_path: Path) -> list[str]:
 
 @flow(name="build-dataset", validate_parameters=True)
 def build_dataset(
-    raw_dir: str = "data/raw", out_dir: str = "data/processed", params_path: str = "params.yaml"
+    raw_dir: str = "data/raw",
+    out_dir: str = "data/processed",
+    params_path: str = "params.yaml",
+    cache_dir: str | None = None,
 ) -> dict[str, Any]:
     """Build the curated dataset from every file under raw_dir into out_dir (atomically)."""
     logger = get_run_logger()
@@ -96,10 +101,15 @@ def build_dataset(
         batches = [
             files[i : i + FILES_PER_PARSE_TASK] for i in range(0, len(files), FILES_PER_PARSE_TASK)
         ]
-        futures = [parse.submit(raw_dir, batch, params_path, str(work)) for batch in batches]
+        futures = [
+            parse.submit(raw_dir, batch, params_path, str(work), cache_dir) for batch in batches
+        ]
         parsed = [shard for future in futures for shard in future.result()]
-        logger.info("parsed %d files, %d raw records", len(parsed),
-                    sum(p["raw_records"] for p in parsed))  # fmt: skip
+        logger.info(
+            "parsed %d files (%d from the parse cache), %d raw records",
+            len(parsed), sum(bool(p["cached"]) for p in parsed),
+            sum(p["raw_records"] for p in parsed),
+        )  # fmt: skip
         normalized = normalize(parsed, params_path, str(work))
         links_future = links.submit(normalized["papers"], params_path, str(work))
         tags_future = tags.submit(normalized["papers"], params_path, str(work))

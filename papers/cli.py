@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from papers.config import DEFAULT_OUT, DEFAULT_PARAMS, DEFAULT_RAW, DEFAULT_REPORTS
+from papers.config import DEFAULT_CACHE, DEFAULT_OUT, DEFAULT_PARAMS, DEFAULT_RAW, DEFAULT_REPORTS
 from papers.errors import PapersError
 
 app = typer.Typer(
@@ -80,6 +80,13 @@ def run(
     raw: RawOpt = DEFAULT_RAW,
     out: OutOpt = DEFAULT_OUT,
     params: ParamsOpt = DEFAULT_PARAMS,
+    cache_dir: Annotated[
+        Path,
+        typer.Option("--cache-dir", help="Parsed shards kept by file content, for quick reruns."),
+    ] = DEFAULT_CACHE,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Parse every file again, keep nothing.")
+    ] = False,
 ) -> None:
     """Run the build-dataset Prefect flow end to end and print a summary."""
 
@@ -88,7 +95,10 @@ def run(
 
         check_inputs(raw, params)  # readable errors before Prefect starts a server
         result: dict[str, Any] = build_dataset(
-            raw_dir=str(raw), out_dir=str(out), params_path=str(params)
+            raw_dir=str(raw),
+            out_dir=str(out),
+            params_path=str(params),
+            cache_dir=None if no_cache else str(cache_dir),
         )
         return result
 

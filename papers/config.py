@@ -11,21 +11,29 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from papers.errors import PapersError
+from papers.readers.generic import GenericSource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW = Path("data/raw")
 DEFAULT_OUT = Path("data/processed")
 DEFAULT_PARAMS = Path("params.yaml")
 DEFAULT_REPORTS = Path("reports")
+DEFAULT_CACHE = Path("data/interim/parse-cache")
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ReadParams(_Frozen):
+    # Third-party layouts read by field mapping (path glob -> fields); see papers/readers/generic.py
+    sources: tuple[GenericSource, ...] = ()
+
+
 class ParseParams(_Frozen):
     boilerplate: tuple[str, ...] = ()
     title_max_chars: int = Field(300, gt=0)
+    batch_rows: int = Field(100_000, gt=0)
 
 
 class NormalizeParams(_Frozen):
@@ -67,6 +75,7 @@ class WriteParams(_Frozen):
 
 
 class Params(_Frozen):
+    read: ReadParams = ReadParams()
     parse: ParseParams = ParseParams()
     normalize: NormalizeParams = NormalizeParams()
     links: LinksParams = LinksParams()

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,29 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def cache_tmp_dir(entry: Path) -> Path:
+    """A fresh folder beside a cache entry, to build it in before committing it."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.parent / f".tmp-{entry.name}-{os.getpid()}-{threading.get_ident()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    return tmp
+
+
+def commit_cache_entry(tmp: Path, entry: Path) -> Path:
+    """Rename a fully written entry into place; return where it now is.
+
+    Built under a temporary name and renamed only when complete, a crash or a concurrent run
+    never leaves a half-written entry that a later run would trust.
+    """
+    try:
+        os.rename(tmp, entry)
+    except OSError:
+        # another run committed the same entry first; both are identical by construction
+        shutil.rmtree(tmp, ignore_errors=True)
+    return entry
 
 
 def staging_dir(out_dir: Path, run_id: str) -> Path:

@@ -19,7 +19,7 @@ import yaml
 from papers import __version__, io
 from papers.config import Params, load_params, resolve_vocabulary
 from papers.errors import PapersError
-from papers.readers import read_file
+from papers.readers import iter_file
 from papers.stages.links import code_url, extract_links, links_per_paper
 from papers.stages.normalize import merge_duplicates, normalize_records, resolve_identity
 from papers.stages.tags import compile_vocabulary, keyphrases, tag_papers, tags_per_paper
@@ -63,26 +63,66 @@ def load_vocabulary(path: Path) -> dict[str, Any]:
     return data
 
 
-def parse_step(raw_dir: str, relative: str, params_path: str, work: str) -> dict[str, Any]:
-    """Read one raw file into record and reject shards; returns their paths and counts."""
+def parse_cache_key(file_sha256: str, relative: str, params: Params) -> str:
+    """What a parsed shard depends on: the file's bytes and name, the read params, the code."""
+    blob = json.dumps(
+        {
+            "file": file_sha256,
+            "name": relative,  # listing dates and lineage come from the name
+            "read": params.read.model_dump(mode="json"),
+            "parse": params.parse.model_dump(mode="json"),
+            "code": code_sha256(),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def parse_step(
+    raw_dir: str, relative: str, params_path: str, work: str, cache_dir: str | None = None
+) -> dict[str, Any]:
+    """Read one raw file into record and reject shards (one pair per batch); paths and counts.
+
+    With a cache_dir, shards are kept there under a key of the file's content, name, the read
+    and parse params and the code, so a rerun parses only new or changed files.
+    """
     params = load_params(Path(params_path))
     path = Path(raw_dir) / relative
-    result = read_file(path, relative, params)
-    stem = hashlib.sha256(relative.encode()).hexdigest()[:16]
+    sha = io.sha256_file(path)
+    key = parse_cache_key(sha, relative, params)
+    if cache_dir:
+        entry = Path(cache_dir) / key[:2] / key
+        if (entry / "meta.json").exists():
+            return {**io.read_json(entry / "meta.json"), **_shards(entry), "cached": True}
+        target = io.cache_tmp_dir(entry)
+    else:
+        entry = None
+        target = Path(work) / f"parsed-{key[:16]}"
+        target.mkdir(parents=True, exist_ok=True)
+    reader, batches = iter_file(path, relative, params)
+    raw_records = 0
+    for number, (records, rejects) in enumerate(batches):
+        records.write_parquet(target / f"records-{number:05d}.parquet")
+        rejects.write_parquet(target / f"rejects-{number:05d}.parquet")
+        raw_records += records.height + rejects.height
+    meta = {"file": relative, "sha256": sha, "reader": reader, "raw_records": raw_records}
+    if entry is not None:
+        io.write_json(meta, target / "meta.json")
+        target = io.commit_cache_entry(target, entry)
+    return {**meta, **_shards(target), "cached": False}
+
+
+def _shards(folder: Path) -> dict[str, list[str]]:
     return {
-        "file": relative,
-        "sha256": io.sha256_file(path),
-        "reader": result.reader,
-        "raw_records": result.raw_records,
-        "records": _write(result.records, Path(work), f"parsed-{stem}"),
-        "rejects": _write(result.rejects, Path(work), f"parse-rejects-{stem}"),
+        "records": [str(p) for p in sorted(folder.glob("records-*.parquet"))],
+        "rejects": [str(p) for p in sorted(folder.glob("rejects-*.parquet"))],
     }
 
 
 def normalize_step(shards: list[dict[str, Any]], params_path: str, work: str) -> dict[str, Any]:
     """Normalise every parsed shard and merge duplicates into one row per paper."""
     params = load_params(Path(params_path))
-    frames = [_read(s["records"]) for s in shards]
+    frames = [_read(path) for s in shards for path in s["records"]]
     records = pl.concat(frames) if frames else empty_frame(RawRecords)
     normalized, rejects = normalize_records(records, params.normalize)
     normalized = resolve_identity(normalized, params.normalize)
@@ -187,7 +227,8 @@ def validate_step(
             )
         )
     rejects = pl.concat(
-        [_read(s["rejects"]) for s in parsed] + [_read(normalized["rejects"]), rejected_records]
+        [_read(path) for s in parsed for path in s["rejects"]]
+        + [_read(normalized["rejects"]), rejected_records]
     )
     Provenance.validate(provenance)
     Rejected.validate(rejects)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from papers.config import Params
-from papers.readers import read_file, sniff
+from papers.readers import read_file, sniff, sniff_page_text
 
 
 @pytest.mark.parametrize(
@@ -15,7 +15,19 @@ from papers.readers import read_file, sniff
     [
         (b"new\n\nDaily Papers\n", "hf_papers_page"),
         (b"\xef\xbb\xbfTitle\n\nAbstract.", "hf_papers_page"),
-        (b'{"error": "x"}', None),
+        (
+            b'{"error": "x"}',
+            "hf_daily_papers",
+        ),  # a saved HF API error body: rejected with its reason
+        (b'[{"paper": {"id": "2405.00001"', "hf_daily_papers"),
+        (
+            b'{"id": "0704.0001", "submitter": "A", "authors": "B", "title": "T"}\n',
+            "arxiv_snapshot",
+        ),
+        (
+            b"Title: A paper\nPDF: https://arxiv.org/pdf/2401.00001\nSummary: x\n",
+            "hf_title_pdf_summary",
+        ),
         (b"  [{}]", None),
         (b"<?xml version='1.0'?><feed/>", None),
         (b"\x1f\x8b\x08\x00", None),
@@ -25,14 +37,14 @@ from papers.readers import read_file, sniff
         (b"bin\x00ary", None),
     ],
 )
-def test_sniff(head: bytes, reader: str | None) -> None:
-    assert sniff(head) == reader
+def test_sniff(head: bytes, reader: str | None, params: Params) -> None:
+    assert sniff(head, params) == reader
 
 
 @pytest.mark.parametrize(
     ("name", "stage", "reason"),
     [
-        ("error-body.json", "read", "no reader recognises this file's format"),
+        ("error-body.json", "read", "saved API error body: Sorry, we cannot find the page"),
         ("latin1.txt", "read", "not valid UTF-8 text (byte 6"),
         ("blank.txt", "read", "no reader recognises this file's format"),
     ],
@@ -66,7 +78,7 @@ def test_page_file_is_parsed(fixtures: Path, params: Params) -> None:
     ],
 )
 def test_other_text_formats_are_not_page_text(head: bytes) -> None:
-    assert sniff(head) is None
+    assert not sniff_page_text(head)
 
 
 def test_mostly_unpaired_text_is_rejected_whole(tmp_path: Path, params: Params) -> None:
@@ -78,3 +90,35 @@ def test_mostly_unpaired_text_is_rejected_whole(tmp_path: Path, params: Params) 
     assert result.records.height == 0
     assert result.raw_records == 1
     assert result.rejects["reason"].item().startswith("text does not have the papers-page layout")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reader"),
+    [
+        ("fetch/oai-page-1.xml", "arxiv_oai"),
+        ("fetch/atom-page-0.xml", "arxiv_atom"),
+        ("feeds/hf-papers-2024-05-27.rss.xml", "feed"),
+        ("feeds/hf-papers-2024-05-28.json", "feed"),
+        ("feeds/hf-papers.atom.xml", "feed"),
+        ("scrapes/paper_metadata_2025-03-14.txt", "hf_title_pdf_summary"),
+        ("scrapes/abstracts5.txt", "abstract_lines"),
+        ("hf_api/2024-12-13.json", "hf_daily_papers"),
+        ("hf_api/2025-01-10.json", "hf_daily_papers"),
+        ("pages/2024-05-27-ugly.txt", "hf_papers_page"),
+    ],
+)
+def test_each_format_reaches_its_reader(
+    fixtures: Path, params: Params, fixture: str, reader: str
+) -> None:
+    result = read_file(fixtures / fixture, fixture, params)
+    assert result.reader == reader
+    assert result.raw_records > 0
+
+
+def test_generic_source_by_glob(fixtures: Path, params: Params) -> None:
+    # the params' BinChang mapping matches by path, whatever the content looks like
+    name = "x/BinChang__hf-daily-paper-scraper/papers/2024-01-02.json"
+    result = read_file(fixtures / "generic" / "binchang-2024-01-02.json", name, params)
+    assert result.reader == "hf_daily_scrape_binchang"
+    assert result.records.height > 0
+    assert (result.records["source"] == "hf_daily_scrape_binchang").all()

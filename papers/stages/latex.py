@@ -54,7 +54,8 @@ _SYMBOLS = {
     "equiv": "≡", "propto": "∝", "infty": "∞", "ell": "ℓ", "partial": "∂", "nabla": "∇",
     "sum": "∑", "prod": "∏", "int": "∫", "in": "∈", "notin": "∉", "subset": "⊂",
     "subseteq": "⊆", "cup": "∪", "cap": "∩", "forall": "∀", "exists": "∃", "emptyset": "∅",
-    "to": "→", "rightarrow": "→", "leftarrow": "←", "Rightarrow": "⇒", "Leftarrow": "⇐",
+    "to": "→", "rightarrow": "→", "longrightarrow": "⟶", "Longrightarrow": "⟹", "leftarrow": "←",
+    "Rightarrow": "⇒", "Leftarrow": "⇐",
     "leftrightarrow": "↔", "mapsto": "↦", "ll": "≪", "gg": "≫", "circ": "∘", "star": "⋆",
     "dagger": "†", "ddagger": "‡", "ldots": "…", "dots": "…", "cdots": "⋯",
     "sqrt": "√", "log": "log", "exp": "exp", "max": "max", "min": "min",
@@ -74,12 +75,17 @@ _SWITCHES = (
     "em", "it", "bf", "sc", "sl", "rm", "tt", "sf", "bfseries", "itshape", "scshape",
     "ttfamily", "normalfont", "tiny", "scriptsize", "footnotesize", "small", "normalsize",
     "large", "Large", "LARGE", "huge", "Huge", "displaystyle", "textstyle", "boldmath",
-    "left", "right", "big", "Big", "bigg", "Bigg", "noindent", "newline", "par", "quad", "qquad",
+    "cal", "left", "right", "big", "Big", "bigg", "Bigg", "noindent", "newline", "par", "quad",
+    "qquad",
 )  # fmt: skip
+
+# Marks the end of a macro directly followed by another (`\\Theta\\left(`): matches may not overlap,
+# so the second backslash cannot also serve as the first macro's terminator.
+_SPLIT = "\u0001"
 
 # Characters after which a macro name ends. A macro directly followed by a letter is a different,
 # longer macro, so the literal table only matches a name followed by one of these (or the end).
-_TERMINATORS = " {}$_^,.;:()[]'\"!?/-+=*|<>~&\n\t\\" + string.digits
+_TERMINATORS = " {}$_^,.;:()[]'\"!?/-+=*|<>~&\n\t" + string.digits + _SPLIT
 
 _ESCAPES = {"%": "%", "&": "&", "_": "_", "#": "#", "$": "$", "{": "{", "}": "}"}
 _SPACES = {",": " ", ";": " ", ":": " ", "!": "", " ": " "}
@@ -133,11 +139,11 @@ def literal_table() -> tuple[tuple[str, ...], tuple[str, ...]]:
     for name, text in _SYMBOLS.items():
         table[f"{{\\{name}}}"] = text
         for end in _TERMINATORS:
-            # The terminator is kept, except a space that only ended the macro name.
-            table[f"\\{name}{end}"] = text + (end if end != "\\" else "\\")
+            # The terminator is kept (a space too: in prose it separates words).
+            table[f"\\{name}{end}"] = text + ("" if end == _SPLIT else end)
     for name in _SWITCHES:
         for end in _TERMINATORS:
-            table[f"\\{name}{end}"] = "" if end == " " else end
+            table[f"\\{name}{end}"] = "" if end in (" ", _SPLIT) else end
     for char, text in _ESCAPES.items():
         table[f"\\{char}"] = text
     for char, text in _SPACES.items():
@@ -169,12 +175,16 @@ def _rewrites() -> list[tuple[str, str]]:
         (r"\\url\s*\{([^{}]*)\}", "${1}"),
         # citations and cross-references have no readable text of their own
         (r"\s*~?\\(?:cite[tp]?|citeauthor|ref|eqref|autoref|cref|Cref|label)\*?\s*\{[^{}]*\}", ""),
+        # fractions keep their structure: \frac{a}{b} -> (a)/(b)
+        (r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", "(${1})/(${2})"),
         # an unknown command applied to an argument (\textbf{x}, \emph{x}) keeps the argument
         (r"\\[A-Za-z]+\*?\s*\{", "{"),
         # any other unknown macro (\ssl): keep its name as a word
         (r"\\([A-Za-z]+)", "${1}"),
-        # inline math $...$: keep the content
+        # display math $$...$$, then inline math $...$: keep the content
+        (r"\$\$([^$]{1,1000})\$\$", "${1}"),
         (r"\$([^$]{1,300})\$", "${1}"),
+        (r"\$([^$]{1,300})\$", "${1}"),  # again: pairs that only meet once the first are gone
         # grouping braces (not ^{..} or _{..} which carry meaning), innermost first, twice
         (r"(^|[^\^_{}])\{([^{}]*)\}", "${1}${2}"),
         (r"(^|[^\^_{}])\{([^{}]*)\}", "${1}${2}"),
@@ -227,7 +237,9 @@ def to_unicode(expr: pl.Expr) -> pl.Expr:
     # A sentinel space lets the literal table see the end of the text as a macro terminator.
     out = (
         (expr.str.normalize("NFC") + pl.lit(" "))
+        .str.replace_all(r"(\\[A-Za-z]+)\\", "${1}" + _SPLIT + "\\")
         .str.replace_many(list(patterns), list(replacements), leftmost=True)
+        .str.replace_all(_SPLIT, "", literal=True)
         .str.strip_suffix(" ")
     )
     for pattern, replacement in _rewrites():

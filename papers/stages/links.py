@@ -248,9 +248,10 @@ def extract_links(papers: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
 def code_url(papers: pl.DataFrame, links: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
     """(paper_id, code_url): the paper's own code repository.
 
-    A code link a source curates (HF githubRepo) comes first. Otherwise a mined code link preceded (within params.own_code_cue_window characters, in the same sentence) by a
-    cue such as "code is available at" wins over one that is not (a baseline the abstract cites);
-    then the earliest.
+    A code link a source curates (HF githubRepo) comes first. Otherwise a mined code link
+    preceded (within params.own_code_cue_window characters, in the same sentence) by a cue such
+    as "code is available at" wins over one that is not (a baseline the abstract cites); then
+    the earliest.
     """
     window = params.own_code_cue_window
     code = links.filter(pl.col("kind") == "code").join(

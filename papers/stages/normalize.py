@@ -12,7 +12,8 @@ from schemas import NormalizedRecords, Rejected, polars_schema
 # arXiv ids as they appear in listings: bare, with an "arXiv:" prefix, or as an abs/pdf URL,
 # optionally with a version suffix. Group 1 is the id without version.
 _ARXIV_ID = (
-    r"(?i)^(?:arxiv:|https?://(?:export\.|www\.)?arxiv\.org/(?:abs|pdf)/)?"
+    r"(?i)^(?:arxiv:\s*|https?://(?:export\.|www\.)?arxiv\.org/(?:abs|pdf)/"
+    r"|https?://(?:www\.)?(?:huggingface|hf)\.co/papers/)?"
     r"(\d{4}\.\d{4,5}|[a-z-]+(?:\.[a-z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?$"
 )
 
@@ -135,7 +136,7 @@ def resolve_identity(normalized: pl.DataFrame, params: NormalizeParams) -> pl.Da
         .filter(pl.col("ids").list.len() == 1)
         .select(
             "title_key", pl.col("ids").list.first().alias("_via_title"), "_ref_doi", "_ref_abstract"
-        )  # fmt: skip
+        )
     )
     words = _abstract_words(pl.col("abstract"))
     ref_words = _abstract_words(pl.col("_ref_abstract").fill_null(""))

@@ -8,10 +8,14 @@ block starts a record whose following blocks form its abstract.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from papers.config import ParseParams
 from schemas import RawRecords, Rejected, conform, polars_schema
+
+if TYPE_CHECKING:  # the config imports the readers, which import this module
+    from papers.config import ParseParams
 
 SOURCE_PAGE = "hf_papers_page"
 

@@ -49,6 +49,16 @@ def norm(text: str) -> str:
         ("cafe\u0301 zero\u200bwidth soft\u00adhyphen", "café zerowidth softhyphen"),
         (r"\index stays a word, \in is a symbol", "index stays a word, ∈ is a symbol"),
         ("organic, gain, plain English", "organic, gain, plain English"),
+        # display math and macros directly followed by macros (real arXiv abstracts)
+        (
+            r"like $$\Theta\left( n! \right),$$ where $a_1\approx-2.3$",
+            "like Θ( n! ), where a_1≈-2.3",
+        ),
+        (
+            r"$\sqrt{\frac{n}{2\log n}} \stackrel{d}{\longrightarrow} {\cal N}$",
+            "√(n)/(2log n) d⟶ N",
+        ),
+        (r"\alpha\beta", "αβ"),
     ],
 )
 def test_to_unicode(raw: str, expected: str) -> None:

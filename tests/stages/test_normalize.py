@@ -59,6 +59,7 @@ def test_title_key(title: str, key: str) -> None:
         ("https://arxiv.org/abs/2401.01234v2", "2401.01234"),
         ("http://arxiv.org/pdf/2312.00001v1.pdf", "2312.00001"),
         ("hep-th/9901001v2", "hep-th/9901001"),
+        ("https://huggingface.co/papers/2401.01234", "2401.01234"),
         ("math.ag/0301001", "math.AG/0301001"),
         ("not an id", None),
         ("", None),
