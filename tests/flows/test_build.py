@@ -205,3 +205,54 @@ def test_bad_input_folder_is_a_readable_error(
 ) -> None:
     with pytest.raises(PapersError, match="no input files under"):
         build(tmp_path, tmp_path / "out", repo / "params.yaml")
+
+
+def test_one_paper_from_three_sources(prefect_harness: None, repo: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    (raw / "hf").mkdir(parents=True)
+    (raw / "arxiv").mkdir()
+    (raw / "scrape").mkdir()
+    (raw / "hf" / "2024-01-05.json").write_text(
+        '[{"paper": {"id": "2401.00001", "title": "Sparse\\n  Attention for Long Documents",'
+        ' "summary": "We propose sparse attention.", "upvotes": 7,'
+        ' "githubRepo": "https://github.com/acme/sparse/tree/main", "ai_keywords": ["sparse attention"],'
+        ' "authors": [{"name": "Ada Lovelace", "hidden": false}]}, "publishedAt": "2024-01-05T00:00:00.000Z"}]'
+    )
+    (raw / "hf" / "2024-01-08.json").write_text(
+        '[{"paper": {"id": "2401.00001", "title": "Sparse Attention for Long Documents",'
+        ' "summary": "We propose sparse attention.", "upvotes": 42}}]'
+    )
+    (raw / "arxiv" / "snapshot.jsonl").write_text(
+        '{"id": "2401.00001", "submitter": "Ada", "authors": "Ada Lovelace and Alan Turing",'
+        ' "title": "Sparse Attention for Long\\n  Documents", "comments": "9 pages", "journal-ref": null,'
+        ' "doi": null, "report-no": null, "categories": "cs.CL cs.LG", "license": null,'
+        ' "abstract": "  We propose sparse attention for long documents.\\n",'
+        ' "versions": [{"version": "v1", "created": "Mon, 1 Jan 2024 10:00:00 GMT"}],'
+        ' "update_date": "2024-01-02", "authors_parsed": [["Lovelace", "Ada", ""], ["Turing", "Alan", ""]]}\n'
+    )
+    (raw / "scrape" / "paper_metadata_2024-01-12.txt").write_text(
+        "Title: Sparse Attention for Long Documents\nPDF: https://arxiv.org/pdf/2401.00001\n"
+        "Summary: We propose sparse attention.\n---\n"
+    )
+    out = tmp_path / "out"
+    build(raw, out, repo / "params.yaml")
+    papers = pl.read_parquet(out / "papers.parquet")
+    assert papers.height == 1
+    row = papers.row(0, named=True)
+    assert row["paper_id"] == "2401.00001"
+    assert row["sources"] == ["arxiv_snapshot", "hf_daily_papers", "hf_title_pdf_summary"]
+    assert [d.isoformat() for d in row["listing_dates"]] == [
+        "2024-01-05",
+        "2024-01-08",
+        "2024-01-12",
+    ]
+    # arXiv metadata wins for text and authors; the HF API for upvotes (latest) and curated links
+    assert row["abstract"] == "We propose sparse attention for long documents."
+    assert row["authors"] == ["Ada Lovelace", "Alan Turing"]
+    assert row["categories"] == ["cs.CL", "cs.LG"]
+    assert row["upvotes"] == 42
+    assert row["hf_keywords"] == ["sparse attention"]
+    assert row["code_url"] == "https://github.com/acme/sparse"
+    provenance = pl.read_parquet(out / "provenance.parquet")
+    assert provenance.height == 4
+    assert (provenance["paper_id"] == "2401.00001").all()
