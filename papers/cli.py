@@ -105,6 +105,28 @@ def run(
     typer.echo(_summary(_guard(action)))
 
 
+def _write_quality_summary(out: Path, reports: Path, result: Any) -> None:
+    """reports/quality.json: the gate's outcome in deterministic form (a DVC metric).
+
+    The full GX result (reports/validation.json) carries run ids and times; this summary does
+    not, so the same data always gives the same file.
+    """
+    from papers import io
+
+    manifest_path = out / io.MANIFEST
+    manifest = io.read_json(manifest_path) if manifest_path.exists() else {}
+    io.write_json(
+        {
+            "success": result.success,
+            "checks_run": result.checks_run,
+            "failures": list(result.failures),
+            "dataset_version": manifest.get("dataset", {}).get("version"),
+            "schema_version": manifest.get("schema_version"),
+        },
+        reports / "quality.json",
+    )
+
+
 @app.command()
 def validate(
     out: OutOpt = DEFAULT_OUT,
@@ -120,6 +142,7 @@ def validate(
         return validate_published(out, reports)
 
     result = _guard(action)
+    _write_quality_summary(out, reports, result)
     if result.success:
         typer.echo(f"validation passed: {result.checks_run} checks on {out}/")
     else:

@@ -48,6 +48,12 @@ def test_validate_passes_on_published_data(built: Path, tmp_path: Path) -> None:
     assert stdout.startswith("validation passed")
     assert (tmp_path / "r" / "validation.json").exists()
     assert (tmp_path / "r" / "data_docs" / "index.html").exists()
+    summary = json.loads((tmp_path / "r" / "quality.json").read_text())
+    assert summary["success"] is True
+    assert summary["failures"] == []
+    first = (tmp_path / "r" / "quality.json").read_bytes()
+    run_cli("validate", "--out", str(built), "--reports", str(tmp_path / "r"))
+    assert (tmp_path / "r" / "quality.json").read_bytes() == first  # deterministic
 
 
 def test_validate_with_relative_folders(
