@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,9 @@ def parse_step(
     key = parse_cache_key(sha, relative, params)
     if cache_dir:
         entry = Path(cache_dir) / key[:2] / key
-        if (entry / "meta.json").exists():
-            return {**io.read_json(entry / "meta.json"), **_shards(entry), "cached": True}
+        hit = _cache_hit(entry)
+        if hit is not None:
+            return hit
         target = io.cache_tmp_dir(entry)
     else:
         entry = None
@@ -101,15 +103,35 @@ def parse_step(
         target.mkdir(parents=True, exist_ok=True)
     reader, batches = iter_file(path, relative, params)
     raw_records = 0
+    shards = 0
     for number, (records, rejects) in enumerate(batches):
         records.write_parquet(target / f"records-{number:05d}.parquet")
         rejects.write_parquet(target / f"rejects-{number:05d}.parquet")
         raw_records += records.height + rejects.height
-    meta = {"file": relative, "sha256": sha, "reader": reader, "raw_records": raw_records}
+        shards += 1
+    meta = {"file": relative, "sha256": sha, "reader": reader, "raw_records": raw_records,
+            "shards": shards}  # fmt: skip
     if entry is not None:
         io.write_json(meta, target / "meta.json")
         target = io.commit_cache_entry(target, entry)
     return {**meta, **_shards(target), "cached": False}
+
+
+def _cache_hit(entry: Path) -> dict[str, Any] | None:
+    """A cache entry's result, or None when it is absent or incomplete (then it is rebuilt).
+
+    An entry is trusted only when every shard its meta.json names is there: a copied or
+    damaged cache must cost a re-parse, never a silently emptier dataset.
+    """
+    if not (entry / "meta.json").exists():
+        return None
+    meta: dict[str, Any] = io.read_json(entry / "meta.json")
+    shards = _shards(entry)
+    expected = meta.get("shards")
+    if not isinstance(expected, int) or any(len(paths) != expected for paths in shards.values()):
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
+    return {**meta, **shards, "cached": True}
 
 
 def _shards(folder: Path) -> dict[str, list[str]]:

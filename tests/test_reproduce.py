@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 IGNORED = shutil.ignore_patterns(
     ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", "reports",
-    ".prefect", "*.egg-info", "cache", "tmp", "*.parquet", "manifest.json", "metrics.json",
+    ".prefect", "*.egg-info", "cache", "tmp", "interim", "*.parquet", "manifest.json",
 )  # fmt: skip
 
 
