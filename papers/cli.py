@@ -158,6 +158,75 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command()
+def evaluate(
+    out: OutOpt = DEFAULT_OUT,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    gold: Annotated[
+        Path | None,
+        typer.Option("--gold", help="Hand-checked links (JSON lines); default: the repo's set."),
+    ] = None,
+    reports: ReportsOpt = DEFAULT_REPORTS,
+) -> None:
+    """Measure links, code links and tags: against the gold set and the sources' curated fields."""
+
+    def action() -> dict[str, Any]:
+        from papers.config import load_params, resolve_vocabulary
+        from papers.evaluate import GOLD_LINKS
+        from papers.evaluate import evaluate as run_evaluation
+        from papers.stages.tags import compile_vocabulary
+        from papers.steps import load_vocabulary
+
+        if not (out / "papers.parquet").exists():
+            raise PapersError(f"no published dataset in {out} (run `papers run` first)")
+        loaded = load_params(params)
+        terms = compile_vocabulary(load_vocabulary(resolve_vocabulary(loaded, params)))
+        gold_path = gold or GOLD_LINKS
+        if gold is not None and not gold.exists():
+            raise PapersError(f"gold file not found: {gold}")
+        return run_evaluation(out, loaded, terms, gold_path)
+
+    figures = _guard(action)
+    typer.echo(_evaluation_table(figures))
+    reports.mkdir(parents=True, exist_ok=True)
+    from papers import io
+
+    io.write_json(figures, reports / "evaluation.json")
+    typer.echo(f"report: {reports / 'evaluation.json'}")
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _evaluation_table(f: dict[str, Any]) -> str:
+    lines = []
+    if "links_gold" in f:
+        g = f["links_gold"]
+        lines.append(
+            f"links vs gold ({g['abstracts']} abstracts, {g['gold_links']} links): "
+            f"precision {_pct(g['precision'])}, recall {_pct(g['recall'])}, "
+            f"kind accuracy {_pct(g['kind_accuracy'])}, own code {_pct(g['own_code_accuracy'])}"
+        )
+    c = f["code_links"]
+    lines.append(
+        f"code link from the abstract vs curated githubRepo: {_pct(c['agreement'])} "
+        f"({c['agree']} of {c['papers']} papers)"
+    )
+    t = f["tags"]
+    lines.append(f"tag coverage: {_pct(t['coverage'])} of {t['papers']} papers")
+    supported = t["supported_share"] if t["our_tags_on_those"] else None
+    found = t["keyword_tags_found_share"] if t["keyword_tags"] else None
+    lines.append(
+        f"tags vs hf_keywords ({t['papers_with_mapped_keywords']} papers with mapped keywords): "
+        f"{_pct(supported)} of our tags supported "
+        f"({t['our_tags_supported']} of {t['our_tags_on_those']}), "
+        f"{_pct(found)} of keyword topics found "
+        f"({t['keyword_tags_found']} of {t['keyword_tags']})"
+    )
+    return "\n".join(lines)
+
+
 fetch_app = typer.Typer(
     help="Save raw listings under the raw folder, exactly as the services return them.",
     no_args_is_help=True,

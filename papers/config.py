@@ -63,6 +63,7 @@ class TagsParams(_Frozen):
     title_weight: float = Field(2.0, gt=0)
     abstract_weight: float = Field(1.0, gt=0)
     min_score: float = Field(1.0, gt=0)
+    category_weight: float = Field(1.0, ge=0)
     keyphrases_top_k: int = Field(5, ge=0)
     keyphrase_max_words: int = Field(3, ge=1)
 

@@ -23,7 +23,13 @@ from papers.errors import PapersError
 from papers.readers import iter_file
 from papers.stages.links import code_url, extract_links, links_per_paper
 from papers.stages.normalize import merge_duplicates, normalize_records, resolve_identity
-from papers.stages.tags import compile_vocabulary, keyphrases, tag_papers, tags_per_paper
+from papers.stages.tags import (
+    category_matches,
+    compile_vocabulary,
+    keyphrases,
+    tag_papers,
+    tags_per_paper,
+)
 from papers.stages.validate import split_valid, validate_papers
 from schemas import (
     PUBLISHED,
@@ -179,7 +185,13 @@ def tags_step(papers_path: str, params_path: str, work: str) -> dict[str, Any]:
     vocabulary = load_vocabulary(resolve_vocabulary(params, Path(params_path)))
     terms = compile_vocabulary(vocabulary)
     papers = _read(papers_path)
-    tags = tag_papers(papers, terms, params.tags)
+    tags = tag_papers(
+        papers,
+        terms,
+        params.tags,
+        categories=category_matches(papers, vocabulary),
+        category_weight=params.tags.category_weight,
+    )
     per_paper = (
         papers.select("paper_id")
         .join(tags_per_paper(tags), on="paper_id", how="left")
@@ -348,7 +360,10 @@ def write_step(
         "dropped": validated["dropped"],
     }
     io.write_json(manifest, staging / io.MANIFEST)
-    io.write_json(_metrics(frames, counts), staging / io.METRICS)
+    io.write_json(
+        {**_metrics(frames, counts), "quality": _quality(frames, params, Path(params_path))},
+        staging / io.METRICS,
+    )
     names = [f"{n}.parquet" for n in PUBLISHED] + [io.METRICS, io.MANIFEST]
     io.publish(staging, out, names)
     return {"dataset_version": version, "counts": counts, "out_dir": str(out)}
@@ -379,6 +394,26 @@ def _counts(
         )
         raise PapersError(msg)
     return counts
+
+
+def _quality(frames: dict[str, pl.DataFrame], params: Params, params_path: Path) -> dict[str, Any]:
+    """The enrichment quality figures (papers evaluate), so DVC shows how they move."""
+    from papers.evaluate import (
+        GOLD_LINKS,
+        code_link_agreement,
+        links_against_gold,
+        load_gold,
+        tag_quality,
+    )
+
+    terms = compile_vocabulary(load_vocabulary(resolve_vocabulary(params, params_path)))
+    quality: dict[str, Any] = {
+        "code_links": code_link_agreement(frames["papers"], frames["links"], params),
+        "tags": tag_quality(frames["papers"], frames["tags"], terms),
+    }
+    if GOLD_LINKS.exists():
+        quality["links_gold"] = links_against_gold(load_gold(GOLD_LINKS), params)
+    return quality
 
 
 def _metrics(frames: dict[str, pl.DataFrame], counts: dict[str, Any]) -> dict[str, Any]:

@@ -133,3 +133,15 @@ def test_module_entry_point_prints_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"error: raw input folder not found: {tmp_path / 'missing'}"
+
+
+def test_evaluate_prints_and_writes_the_figures(built: Path, tmp_path: Path) -> None:
+    code, stdout, stderr = run_cli("evaluate", "--out", str(built), "--reports", str(tmp_path))
+    assert code == 0, stderr
+    assert "links vs gold" in stdout
+    assert "of 57 papers" in stdout
+    assert "tags vs hf_keywords (0 papers with mapped keywords): n/a" in stdout  # the seed has none
+    figures = json.loads((tmp_path / "evaluation.json").read_text())
+    assert figures["links_gold"]["precision"] >= 0.98
+    metrics = json.loads((built / "metrics.json").read_text())
+    assert metrics["quality"]["links_gold"] == figures["links_gold"]  # the same figures, tracked

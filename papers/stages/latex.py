@@ -237,6 +237,8 @@ def to_unicode(expr: pl.Expr) -> pl.Expr:
     # A sentinel space lets the literal table see the end of the text as a macro terminator.
     out = (
         (expr.str.normalize("NFC") + pl.lit(" "))
+        # an escaped tilde in a URL path (/\~user) is the character, not an accent or a tie
+        .str.replace_all("/\\~", "/~", literal=True)
         .str.replace_all(r"(\\[A-Za-z]+)\\", "${1}" + _SPLIT + "\\")
         .str.replace_many(list(patterns), list(replacements), leftmost=True)
         .str.replace_all(_SPLIT, "", literal=True)

@@ -3,6 +3,13 @@
 All steps are polars expressions over one row per candidate URL. Character spans are computed
 without a per-record loop: extracting `(?s).*?URL` returns, in order, each URL together with the
 text before it, so cumulative lengths of those chunks give every match's end offset.
+
+The text is the normalised one (`papers.stages.latex.to_unicode`): LaTeX braces and backslashes
+are gone, so `\\url{u}{u}` and `\\href{u}{text}` leave the URL glued to a copy of itself or to its
+link text, and hard line wraps are single spaces. Candidates are matched (`url_pattern`), split
+where URLs are glued together (`_split_glued`), cleaned of sentence punctuation (`clean_urls`) and
+of glued prose (`trim_glued`), then canonicalised and classified. Every step only cuts a piece
+off either end of a match, so a mined link's `url_raw` is always `text[start:end]`.
 """
 
 from __future__ import annotations
@@ -18,28 +25,86 @@ from schemas import Links, polars_schema
 # Characters that never belong to a URL in running text.
 _URL_BODY = r"[^\s<>\"“”‘’|]"
 # Sentence punctuation that ends a URL in prose rather than belonging to it.
-_TRAILING = ".,;:!?'\"*”’`"
+_TRAILING = ".,;:!?'\"*”’`$"
 _CLEANING_PASSES = 4
+
+# Top-level domains under which a schemeless `host.tld/path` in prose is read as a link
+# (`aka.ms/x`, `zenodo.org/records/1`, `en.wikipedia.org/wiki/X`). A path is required: a bare
+# `Amazon.com` or `arXiv.org` names a site, it does not link to anything.
+_TLDS = (
+    "com", "org", "net", "edu", "gov", "io", "ai", "co", "me", "ms", "ly", "gl", "be", "cn", "uk",
+    "de", "fr", "jp", "kr", "in", "ch", "nl", "eu", "us", "ca", "au", "dev", "app", "page", "site",
+    "info", "xyz", "top", "tech", "science", "link", "cc", "tv", "gg", "space",
+)  # fmt: skip
+# Hosts whose repositories live at /<owner>/<repo>: an owner URL that ends in "/ " followed by a
+# repository-like word was broken by a hard line wrap ("github.com/lingo-iitgn/ eka-eval").
+_REPO_HOSTS = (r"github\.com", r"gitlab\.com", r"huggingface\.co")
+
+# What `\href{url}{text}` and `\textcolor{blue}{...}` leave glued to a URL once the braces are
+# gone: a LaTeX colour name and/or a link text ("...FUTGAblue", "...Frugal-AIGitHub").
+_COLOURS = (
+    "black", "blue", "brown", "cyan", "darkgray", "gray", "green", "lightgray", "lime", "magenta",
+    "olive", "orange", "pink", "purple", "red", "teal", "violet", "white", "yellow",
+)  # fmt: skip
+# Link texts glued after a camel-case boundary ("4ZdcuiwFU7IYoutube", "...bcHugging Face").
+_GLUED_LINK_TEXTS = (
+    "GitHub", "Github", "HuggingFace", "Huggingface", "Hugging", "YouTube", "Youtube", "Website",
+    "Webpage", "Homepage", "Here", "Our", "The", "This",
+)  # fmt: skip
+# Link texts glued after the URL's last slash ("https://x.github.io/proj/Our code is ...").
+_GLUED_AFTER_SLASH = ("Website", "Webpage", "Homepage", "Here", "Our", "The", "This")
+# A short link text glued to the URL, recognised by the words that follow it: arXiv's
+# "this http URL", or "{our webpage}" leaving "...MUG-Vour webpage".
+_GLUED_DETERMINERS = r"(?:this|our|the|here)"
+_LINK_NOUNS = (
+    r"^ (?i:https? URL|URL|link|page|web ?page|web ?site|home ?page|project page|repository|repo"
+    r"|github)\b"
+)
+# A doubled URL tail at least this long is a copy glued on, not a name like "BenchBench".
+_DOUBLED_MIN_HALF = 10
+# A file name glued to the next sentence's first word ("Bridging.htmlThe project page ...").
+_GLUED_AFTER_FILE = r"\.(?:html?|php|pdf|zip)([A-Z][a-z]+)$"
 
 
 def url_pattern(schemeless_hosts: tuple[str, ...]) -> str:
-    """Regex for URL candidates: anything with an http(s) scheme, or a known host without one."""
-    hosts = "|".join(re.escape(h) for h in sorted(schemeless_hosts, key=len, reverse=True))
-    schemed = rf"https?://{_URL_BODY}+"
-    www = rf"\bwww\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\.?(?:/{_URL_BODY}*)?"
-    if not hosts:
-        return rf"(?:{schemed}|{www})"
-    # A known host, optionally under subdomains (user.github.io), with or without a path.
-    bare = rf"\b(?:www\.)?(?:[A-Za-z0-9-]+\.)*(?:{hosts})\b(?:/{_URL_BODY}*)?"
-    return rf"(?:{schemed}|{bare}|{www})"
+    """Regex for URL candidates, tried in this order at each position (leftmost-first).
+
+    - an owner URL on a code host broken by a line wrap before the repository name;
+    - a URL whose host was broken by a line wrap after a "." or "-" ("https://atomo- video.io");
+    - anything with an http(s) scheme; `www.` hosts;
+    - a schemeless `host.tld/path` (see `_TLDS`);
+    - a known host (params.links.schemeless_hosts) with a path or under a subdomain
+      (`user.github.io`, `github.com/owner/repo`, but not a bare `arXiv.org`).
+    """
+    label = r"[A-Za-z0-9-]+"
+    tlds = "|".join(_TLDS)
+    scheme = r"(?i:https?)://"
+    repo_hosts = "|".join(_REPO_HOSTS)
+    repo_word = r"[A-Za-z][A-Za-z0-9_.]*(?:[-_0-9]|[a-z][A-Z])[A-Za-z0-9_.-]*"
+    repo_break = rf"(?:{scheme})?(?i:www\.)?(?i:{repo_hosts})/[A-Za-z0-9_.-]+/ {repo_word}"
+    host_break = (
+        rf"{scheme}(?:{label}\.)*[A-Za-z0-9-]*[A-Za-z0-9][.-] (?:[a-z0-9-]+\.)+[a-z]{{2,}}\b"
+        rf"(?:/{_URL_BODY}*)?"
+    )
+    schemed = rf"{scheme}{_URL_BODY}+"
+    www = rf"\b(?i:www)\.{label}(?:\.{label})+\.?(?:/{_URL_BODY}*)?"
+    domain_path = rf"\b(?:{label}\.)+(?i:{tlds})/{_URL_BODY}+"
+    forms = [repo_break, host_break, schemed, www, domain_path]
+    if schemeless_hosts:
+        hosts = "|".join(re.escape(h) for h in sorted(schemeless_hosts, key=len, reverse=True))
+        forms.append(
+            rf"\b(?:(?:{label}\.)+(?i:{hosts})\b(?:/{_URL_BODY}*)?|(?i:{hosts})/{_URL_BODY}+)"
+        )
+    return "(?:" + "|".join(forms) + ")"
 
 
 def _candidates(papers: pl.DataFrame, field: str, origin: str, pattern: str) -> pl.DataFrame:
-    """One row per regex match in `field`: paper_id, origin, url_raw, start, end (char offsets)."""
+    """One row per regex match in `field`: paper_id, origin, text, url_raw, start (char offset)."""
     text = pl.col(field).fill_null("")
     return (
         papers.select(
             "paper_id",
+            text.alias("text"),
             text.str.extract_all(pattern).alias("url_raw"),
             text.str.extract_all(rf"(?s).*?{pattern}").alias("chunk"),
         )
@@ -57,16 +122,18 @@ def _candidates(papers: pl.DataFrame, field: str, origin: str, pattern: str) -> 
 def _split_glued(candidates: pl.DataFrame) -> pl.DataFrame:
     """Split a match where a second URL or a `{...}` remnant is glued on, keeping exact offsets.
 
-    `https://a.b/xhttps://a.b/x` and `https://aka.ms/x{https://aka.ms/x}` become separate pieces;
-    inserted newlines mark the cuts (a match never contains whitespace), and each piece's start is
-    the match start plus the lengths of the pieces before it.
+    `https://a.b/xhttps://a.b/x`, `https://aka.ms/x{https://aka.ms/x}` and the Markdown
+    `[url](url)` become separate pieces; inserted newlines mark the cuts (a match never contains
+    a newline), and each piece's start is the match start plus the lengths of the pieces before
+    it. `after` is the text that follows each piece (the next piece, for all but the last one).
     """
     pieces = (
         candidates.with_row_index("match")
         .with_columns(
             pl.col("url_raw")
-            .str.replace_all(r"(.)(https?://)", "${1}\n${2}")
+            .str.replace_all(r"(.)((?i:https?)://)", "${1}\n${2}")
             .str.replace_all(r"\{", "\n{")
+            .str.replace_all(r"\]\(", "]\n(")
             .str.split("\n")
             .alias("piece")
         )
@@ -77,16 +144,21 @@ def _split_glued(candidates: pl.DataFrame) -> pl.DataFrame:
                 pl.col("start") + pl.col("piece_len").cum_sum().over("match") - pl.col("piece_len")
             ).alias("start")
         )
+        .with_columns(
+            pl.col("text")
+            .str.slice(pl.col("start") + pl.col("piece_len"), pl.col("piece_len") + 16)
+            .alias("after")
+        )
     )
-    # A piece cut at "{" starts with it; the brace is LaTeX, not part of the URL.
-    opens = pl.col("piece").str.starts_with("{")
+    # A piece cut at "{" (LaTeX) or at "](" (Markdown) starts with a bracket that is not the URL's.
+    opens = pl.col("piece").str.contains(r"^[{(]")
     return pieces.with_columns(
         pl.when(opens).then(pl.col("start") + 1).otherwise(pl.col("start")).alias("start"),
         pl.when(opens)
         .then(pl.col("piece").str.slice(1))
         .otherwise(pl.col("piece"))
         .alias("url_raw"),
-    ).select("paper_id", "origin", "url_raw", "start")
+    ).select("paper_id", "origin", "url_raw", "start", "after")
 
 
 def _strip_unbalanced(url: pl.Expr, close: str, open_: str) -> pl.Expr:
@@ -111,6 +183,58 @@ def clean_urls(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame
 
 
+def _drop_end(url: pl.Expr, chars: pl.Expr) -> pl.Expr:
+    return url.str.slice(0, url.str.len_chars() - chars.fill_null(0))
+
+
+def trim_glued(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Prose glued to the end of a cleaned URL removed; `after` is the text that followed it.
+
+    What LaTeX markup leaves once its braces are gone: a link text or colour name
+    (`...FUTGAblue` before a copy of the URL, `...Frugal-AIGitHub`, `.../proj/Our code`,
+    `.../x.htmlThe`, `...this http URL`), a possessive (`.../project's homepage`), and a URL glued
+    to a copy of itself (`github.com/a/bgithub.com/a/b`) or its last segment glued to its own
+    link text (`.../opengvlOpenGVL`).
+    """
+    url = pl.col(column)
+    after = pl.col("after").fill_null("")
+    colours = "|".join(_COLOURS)
+    texts = "|".join(_GLUED_LINK_TEXTS)
+    # "...FUTGAblue" followed by its copy "https://.../FUTGA": the copy has the URL without the
+    # colour, not with it ("...Qwen-Image-Layered" glued to its copy keeps its "red").
+    colour = url.str.extract(rf"[A-Za-z0-9]((?:{colours}))$", 1)
+    uncoloured = _drop_end(url, colour.str.len_chars())
+    colour_before_copy = pl.when(
+        colour.is_not_null() & after.str.starts_with(uncoloured) & ~after.str.starts_with(url)
+    ).then(colour)
+    glued = pl.coalesce(
+        url.str.extract(rf"[A-Za-z0-9]((?:{colours})?(?:{texts}))$", 1),
+        url.str.extract(rf"/((?:{'|'.join(_GLUED_AFTER_SLASH)}))$", 1),
+        url.str.extract(r"/?([A-Za-z]*['’]s)$", 1),
+        url.str.extract(_GLUED_AFTER_FILE, 1),
+        pl.when(after.str.contains(_LINK_NOUNS)).then(
+            url.str.extract(rf"[A-Za-z0-9/]({_GLUED_DETERMINERS})$", 1)
+        ),
+        colour_before_copy,
+    )
+    frame = frame.with_columns(_drop_end(url, glued.str.len_chars()))
+    # A copy glued on: the scheme-less remainder (or the last path segment) is a string twice.
+    rest = url.str.replace(r"^(?i:https?)://", "").str.replace(r"^(?i:www\.)", "")
+    segment = url.str.extract(r"/([^/]+)$", 1)
+
+    def doubled(part: pl.Expr) -> pl.Expr:
+        # A short word said twice can be a name ("BenchBench"); a long one, or one whose second
+        # half differs in case only ("opengvlOpenGVL"), is a link text glued to its URL.
+        n = part.str.len_chars()
+        half = n // 2
+        first, second = part.str.slice(0, half), part.str.slice(half)
+        same = first.str.to_lowercase() == second.str.to_lowercase()
+        glued = (half >= _DOUBLED_MIN_HALF) | (first != second)
+        return pl.when((n % 2 == 0) & (half >= 4) & same & glued).then(half)
+
+    return frame.with_columns(_drop_end(url, pl.coalesce(doubled(rest), doubled(segment))))
+
+
 _URL_PARTS = r"^(?:([A-Za-z][A-Za-z0-9+.-]*)://)?([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$"
 
 
@@ -118,9 +242,12 @@ def canonicalize(url: pl.Expr, host_aliases: dict[str, str]) -> pl.Expr:
     """Canonical form of a cleaned URL, as a struct {url, host}.
 
     Lower-case host without a trailing dot, `www.` or default port, mirrors mapped through
-    `host_aliases`; https; no fragment or trailing slash; code hosts cut to owner/repo; arXiv
-    links as https://arxiv.org/abs/<id without version>.
+    `host_aliases`; https; no fragment or trailing slash; code hosts cut to owner/repo (GitLab,
+    self-hosted ones too, to the path before `/-/`; a Bitbucket `/<ws>/workspace/...` page kept
+    whole); arXiv links as https://arxiv.org/abs/<id without version>. Whitespace (a URL rejoined
+    across a line wrap) is dropped.
     """
+    url = url.str.replace_all(r"\s+", "")
     host = (
         url.str.extract(_URL_PARTS, 2)
         .str.to_lowercase()
@@ -136,14 +263,17 @@ def canonicalize(url: pl.Expr, host_aliases: dict[str, str]) -> pl.Expr:
     segments2 = path.str.extract(r"^(/[^/]+/[^/]+)", 1)
     github_path = segments2.str.replace(r"\.git$", "").fill_null(path)
     gitlab_path = path.str.replace(r"/-/.*$", "").str.replace(r"\.git$", "")
-    bitbucket_path = segments2.fill_null(path)
+    # "workspace" is reserved on Bitbucket: /<ws>/workspace/projects/<key> is not a repository
+    bitbucket_path = (
+        pl.when(path.str.contains(r"^/[^/]+/workspace(/|$)")).then(path).otherwise(segments2)
+    ).fill_null(path)
     hf_path = path.str.replace(r"/(tree|blob|resolve|viewer|discussions|commits?)/.*$", "")
     arxiv_path = path.str.extract(r"^/(?:abs|pdf)/(.+?)(?:v\d+)?(?:\.pdf)?$", 1)
 
     canonical_path = (
         pl.when(host == "github.com")
         .then(github_path)
-        .when(host == "gitlab.com")
+        .when((host == "gitlab.com") | host.str.contains(r"^(?:[a-z0-9-]+\.)*gitlab\.[a-z]"))
         .then(gitlab_path)
         .when(host == "bitbucket.org")
         .then(bitbucket_path)
@@ -213,7 +343,13 @@ def extract_links(papers: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
             _candidates(papers, "title", "title", pattern),
         ]
     )
-    mined = _split_glued(candidates).with_columns(pl.lit(None, pl.Int64).alias("end"))
+    mined = (
+        _split_glued(candidates)
+        .pipe(clean_urls, "url_raw")
+        .pipe(trim_glued, "url_raw")
+        .drop("after")
+        .with_columns(pl.lit(None, pl.Int64).alias("end"))
+    )
     cleaned = (
         pl.concat([mined, _curated(papers)], how="vertical_relaxed")
         .pipe(clean_urls, "url_raw")
@@ -249,20 +385,32 @@ def code_url(papers: pl.DataFrame, links: pl.DataFrame, params: LinksParams) -> 
     """(paper_id, code_url): the paper's own code repository.
 
     A code link a source curates (HF githubRepo) comes first. Otherwise a mined code link
-    preceded (within params.own_code_cue_window characters, in the same sentence) by a cue such
-    as "code is available at" wins over one that is not (a baseline the abstract cites); then
-    the earliest.
+    preceded (within params.own_code_cue_window characters, in the same sentence, after the end
+    of the link before it) by a cue such as "code is available at" wins over one that is not (a
+    baseline the abstract cites); then the earliest.
     """
     window = params.own_code_cue_window
-    code = links.filter(pl.col("kind") == "code").join(
-        papers.select("paper_id", "abstract", "title"), on="paper_id", how="left"
+    # where the link before each mined link ends, in the same text
+    previous = (
+        links.filter(pl.col("start").is_not_null())
+        .sort("paper_id", "origin", "start")
+        .select(
+            "paper_id",
+            "url",
+            pl.col("end").shift(1).over("paper_id", "origin").alias("previous_end"),
+        )
+    )
+    code = (
+        links.filter(pl.col("kind") == "code")
+        .join(previous, on=["paper_id", "url"], how="left")
+        .join(papers.select("paper_id", "abstract", "title"), on="paper_id", how="left")
     )
     text = pl.when(pl.col("origin") == "title").then(pl.col("title")).otherwise(pl.col("abstract"))
-    lead = text.str.slice(
-        (pl.col("start") - window).clip(lower_bound=0),
-        pl.min_horizontal(pl.col("start"), pl.lit(window)),
-    ).str.to_lowercase()
-    # only the current sentence counts, and not the text of an earlier link
+    lead_start = pl.max_horizontal(
+        pl.col("start") - window, pl.col("previous_end").fill_null(0), pl.lit(0)
+    )
+    lead = text.str.slice(lead_start, pl.col("start") - lead_start).str.to_lowercase()
+    # only the current sentence counts
     lead = lead.str.replace(r"(?s)^.*(?:[.;!?]\s|https?://\S+)", "")
     cue = (
         lead.str.contains_any(list(params.own_code_cues)) if params.own_code_cues else pl.lit(False)

@@ -4,12 +4,16 @@ Topic matching is one Aho-Corasick pass per field over a padded token string: th
 to words separated by single spaces with a space at each end, and every vocabulary term is
 likewise padded, so a literal match is a whole-word match. Terms match lower-cased text;
 acronyms match the original case, so `GAN` does not fire on "organ" or on "gan" in prose.
+
+Tags come from the title and abstract alone (optionally plus the record's arXiv categories, see
+category_matches). The HF `hf_keywords` are never tags: keyword_tags maps them onto the same
+vocabulary as a reference, and agreement measures our tags against it.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -17,6 +21,12 @@ from papers.config import TagsParams
 from schemas import Tags, polars_schema
 
 _NON_WORD = r"[^\p{L}\p{N}]+"
+# Clause punctuation (and a full stop that ends a sentence) becomes a token of its own in the
+# padded string, so no term matches across it: "code, models and data" is not "code models".
+# Brackets and braces are not boundaries: they occur inside names ("W[1]-hard") and LaTeX.
+_BOUNDARY = r"[,;:!?()\"“”]|\.(?:\s|$)"
+_MARK = "¶"
+_NON_WORD_OR_MARK = r"[^\p{L}\p{N}¶]+"
 
 # Words that end a keyphrase candidate: English function words and the generic vocabulary of
 # abstracts ("we propose a novel method"), which carries no topic.
@@ -83,29 +93,38 @@ def _token_split(text: str) -> list[str]:
 
 
 def compile_vocabulary(vocabulary: dict[str, Any]) -> pl.DataFrame:
-    """Vocabulary mapping -> one row per matchable form: key (padded), tag, term, cased.
+    """Vocabulary mapping -> one row per matchable form: key (padded), tag, term, cased, generic.
 
     Terms are lower-cased and matched case-insensitively; acronyms keep their case and are
-    matched exactly (plural `GANs` included). The result is sorted, so matching is deterministic.
+    matched exactly (plural `GANs` included). `generic` copies the topic's `generic: true` flag
+    (see tag_papers). The result is sorted, so matching is deterministic.
     """
-    rows: dict[tuple[str, bool], tuple[str, str]] = {}
+    rows: dict[tuple[str, bool], tuple[str, str, bool]] = {}
     for topic in vocabulary.get("topics", []):
         tag = str(topic["id"])
+        generic = bool(topic.get("generic", False))
         for term in topic.get("terms", []) or []:
             for form in _variants(str(term).lower()):
-                rows.setdefault((f" {form} ", False), (tag, str(term)))
+                rows.setdefault((f" {form} ", False), (tag, str(term), generic))
         for acronym in topic.get("acronyms", []) or []:
             acr = " ".join(_token_split(str(acronym)))
             for form in (acr, acr + "s"):
-                rows.setdefault((f" {form} ", True), (tag, str(acronym)))
+                rows.setdefault((f" {form} ", True), (tag, str(acronym), generic))
     return pl.DataFrame(
         {
             "key": [k for k, _ in rows],
             "cased": [c for _, c in rows],
             "tag": [v[0] for v in rows.values()],
             "term": [v[1] for v in rows.values()],
+            "generic": [v[2] for v in rows.values()],
         },
-        schema={"key": pl.String, "cased": pl.Boolean, "tag": pl.String, "term": pl.String},
+        schema={
+            "key": pl.String,
+            "cased": pl.Boolean,
+            "tag": pl.String,
+            "term": pl.String,
+            "generic": pl.Boolean,
+        },
     ).sort("cased", "key")
 
 
@@ -113,7 +132,8 @@ def _padded(text: pl.Expr, *, lower: bool) -> pl.Expr:
     base = text.fill_null("")
     if lower:
         base = base.str.to_lowercase()
-    return pl.lit(" ") + base.str.replace_all(_NON_WORD, " ").str.strip_chars() + pl.lit(" ")
+    words = base.str.replace_all(_BOUNDARY, f" {_MARK} ").str.replace_all(_NON_WORD_OR_MARK, " ")
+    return pl.lit(" ") + words.str.strip_chars() + pl.lit(" ")
 
 
 def _hits(papers: pl.DataFrame, terms: pl.DataFrame, field: str, *, cased: bool) -> pl.DataFrame:
@@ -134,11 +154,30 @@ def _hits(papers: pl.DataFrame, terms: pl.DataFrame, field: str, *, cased: bool)
     )
 
 
-def tag_papers(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) -> pl.DataFrame:
+CATEGORY_WEIGHT = 1.0
+"""Default score an arXiv category adds to the topic it maps to (one abstract mention's worth)."""
+
+
+def tag_papers(
+    papers: pl.DataFrame,
+    terms: pl.DataFrame,
+    params: TagsParams,
+    *,
+    categories: pl.DataFrame | None = None,
+    category_weight: float = CATEGORY_WEIGHT,
+) -> pl.DataFrame:
     """Papers (paper_id, title, abstract) + compiled vocabulary -> Tags table.
 
     score = params.title_weight x title hits + params.abstract_weight x abstract hits, kept when
-    >= params.min_score; evidence is the vocabulary term matched most often (ties: alphabetical).
+    >= params.min_score. A topic flagged `generic: true` in the vocabulary (an umbrella topic
+    that abstracts mention in passing: "LLMs", "foundation models", "a new benchmark") needs
+    the evidence of a title mention: score >= max(params.min_score, params.title_weight), i.e.
+    a title hit or repeated abstract hits. Evidence is the vocabulary term matched most often
+    (ties: alphabetical).
+
+    categories (optional; paper_id, category, tag as from `category_matches`): each arXiv
+    category that maps to a topic adds `category_weight` to that topic's score, with evidence
+    "arXiv <category>" when no term matched. Default None: tags from the text alone.
     """
     hits = pl.concat(
         [
@@ -148,23 +187,224 @@ def tag_papers(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) ->
         ]
     )
     weights = pl.when(pl.col("field") == "title").then(params.title_weight)
-    weighted = hits.join(terms.select("key", "tag", "term"), on="key", how="inner").with_columns(
-        weights.otherwise(params.abstract_weight).alias("w")
+    weighted = hits.join(terms.select("key", "tag", "term"), on="key", how="inner").select(
+        "paper_id",
+        "tag",
+        "term",
+        weights.otherwise(params.abstract_weight).cast(pl.Float64).alias("w"),
+        pl.lit(False).alias("from_category"),
     )
+    if categories is not None and categories.height:
+        weighted = pl.concat(
+            [
+                weighted,
+                categories.select(
+                    "paper_id",
+                    "tag",
+                    pl.format("arXiv {}", "category").alias("term"),
+                    pl.lit(category_weight, pl.Float64).alias("w"),
+                    pl.lit(True).alias("from_category"),
+                ),
+            ]
+        )
     evidence = (
         weighted.group_by("paper_id", "tag", "term")
-        .agg(pl.len().alias("n"))
-        .sort(["paper_id", "tag", "n", "term"], descending=[False, False, True, False])
+        .agg(pl.len().alias("n"), pl.col("from_category").first())
+        .sort(
+            ["paper_id", "tag", "from_category", "n", "term"],
+            descending=[False, False, False, True, False],
+        )
         .group_by("paper_id", "tag", maintain_order=True)
         .agg(pl.col("term").first().alias("evidence"))
     )
+    generic = (
+        terms.filter(pl.col("generic")).select("tag").unique()
+        if "generic" in terms.columns
+        else pl.DataFrame(schema={"tag": pl.String})
+    )
+    strict = max(params.min_score, params.title_weight)
     scored = (
         weighted.group_by("paper_id", "tag")
-        .agg(pl.col("w").sum().cast(pl.Float64).alias("score"))
-        .filter(pl.col("score") >= params.min_score)
+        .agg(pl.col("w").sum().alias("score"))
+        .with_columns(pl.col("tag").is_in(generic["tag"].implode()).alias("generic"))
+        .filter(
+            pl.col("score") >= pl.when(pl.col("generic")).then(strict).otherwise(params.min_score)
+        )
         .join(evidence, on=["paper_id", "tag"], how="left")
     )
     return scored.select(polars_schema(Tags).names()).sort("paper_id", "tag")
+
+
+def _keyword_hits(
+    keywords: pl.DataFrame, terms: pl.DataFrame, *, cased: bool, exact: bool
+) -> pl.DataFrame:
+    """(paper_id, keyword, tag) for the cased or uncased vocabulary forms found in each keyword."""
+    compiled = terms.filter(pl.col("cased") == cased).select("key", "tag")
+    if compiled.height == 0:
+        return keywords.select("paper_id", "keyword", pl.lit(None, pl.String).alias("tag")).head(0)
+    padded = _padded(pl.col("keyword"), lower=not cased)
+    if exact:
+        found = keywords.with_columns(padded.alias("key"))
+    else:
+        found = (
+            keywords.with_columns(
+                padded.str.extract_many(compiled["key"].to_list(), overlapping=True).alias("key")
+            )
+            .explode("key")
+            .drop_nulls("key")
+        )
+    return found.join(compiled, on="key", how="inner").select("paper_id", "keyword", "tag")
+
+
+KeywordMatch = Literal["contains", "exact"]
+
+
+def keyword_matches(
+    papers: pl.DataFrame, terms: pl.DataFrame, *, match: KeywordMatch = "contains"
+) -> pl.DataFrame:
+    """(paper_id, keyword, tag): each hf_keyword of a paper with a topic it maps to (or null).
+
+    A keyword is normalised exactly like the text the tagger reads (the padded token string:
+    lower-cased for terms, as written for acronyms) and maps to every topic one of whose
+    compiled forms (term variants, acronyms) it holds. `match="contains"` finds a form as whole
+    words anywhere in the keyword ("latent diffusion models" -> diffusion-models), as the tagger
+    finds it in a title; `match="exact"` needs the whole keyword to be that form. A keyword that
+    maps to no topic keeps one row with a null tag, so mappable keywords can be counted.
+    """
+    keywords = (
+        papers.select("paper_id", pl.col("hf_keywords").alias("keyword"))
+        .explode("keyword")
+        .filter(pl.col("keyword").str.contains(r"[\p{L}\p{N}]"))
+        .unique()
+    )
+    if keywords.height == 0 or terms.height == 0:
+        return keywords.with_columns(pl.lit(None, pl.String).alias("tag"))
+    exact = match == "exact"
+    mapped = pl.concat(
+        [_keyword_hits(keywords, terms, cased=c, exact=exact) for c in (False, True)]
+    ).unique()
+    return keywords.join(mapped, on=["paper_id", "keyword"], how="left").sort(
+        "paper_id", "keyword", "tag", nulls_last=True
+    )
+
+
+def keyword_tags(
+    papers: pl.DataFrame, terms: pl.DataFrame, *, match: KeywordMatch = "contains"
+) -> pl.DataFrame:
+    """(paper_id, tag), unique: the topics a paper's `hf_keywords` map to (see keyword_matches).
+
+    These are an external reference to measure the text tags against (see `agreement`), never
+    tags: tags come from the title and abstract alone. The default, `contains`, is the faithful
+    reading of "where a synonym matches": HF keywords are noun phrases ("multimodal large
+    language models", "text-to-image diffusion"), and a vocabulary term inside one means what it
+    means inside a title. `exact` maps about half as many keywords (0.19 vs 0.38 of them on the
+    real data, vocabulary 3.0.0), mostly losing such phrases, so it is kept for comparison.
+    """
+    return (
+        keyword_matches(papers, terms, match=match)
+        .drop_nulls("tag")
+        .select("paper_id", "tag")
+        .unique()
+        .sort("paper_id", "tag")
+    )
+
+
+def category_matches(papers: pl.DataFrame, vocabulary: dict[str, Any]) -> pl.DataFrame:
+    """(paper_id, category, tag): each arXiv category of a paper that maps to a topic id.
+
+    Mapped through the vocabulary's `arxiv_categories`. A category that maps to an area id (or
+    is not listed, as `cs.AI` is not) gives nothing: an area is too broad to be a tag.
+    """
+    topic_ids = {str(t["id"]) for t in vocabulary.get("topics", []) or []}
+    mapping = {
+        str(cat): str(tag)
+        for cat, tag in (vocabulary.get("arxiv_categories") or {}).items()
+        if str(tag) in topic_ids
+    }
+    table = pl.DataFrame(
+        {"category": list(mapping), "tag": list(mapping.values())},
+        schema={"category": pl.String, "tag": pl.String},
+    )
+    return (
+        papers.select("paper_id", pl.col("categories").alias("category"))
+        .explode("category")
+        .drop_nulls("category")
+        .join(table, on="category", how="inner")
+        .unique()
+        .sort("paper_id", "tag", "category")
+    )
+
+
+def category_tags(papers: pl.DataFrame, vocabulary: dict[str, Any]) -> pl.DataFrame:
+    """(paper_id, tag), unique: the topics a paper's arXiv `categories` imply.
+
+    See category_matches. To publish them as tags, pass category_matches(...) to tag_papers as
+    `categories`: each adds `category_weight` to the topic's score (default CATEGORY_WEIGHT,
+    one abstract mention's worth), so a category alone makes an ordinary tag but not a generic
+    one, and its evidence reads "arXiv <category>".
+    """
+    return (
+        category_matches(papers, vocabulary)
+        .select("paper_id", "tag")
+        .unique()
+        .sort("paper_id", "tag")
+    )
+
+
+def agreement(
+    our_tags: pl.DataFrame,
+    kw_tags: pl.DataFrame,
+    related: pl.DataFrame | None = None,
+) -> dict[str, float | int]:
+    """How our tags agree with the keyword tags, counted on the papers that have keyword tags.
+
+    our_tags: (paper_id, tag, ...) as from tag_papers; kw_tags: (paper_id, tag) as from
+    keyword_tags. Only papers with at least one keyword tag are counted: a paper whose keywords
+    map to nothing says nothing about its tags. Strict figures:
+
+    - supported_share: of our tags on those papers, the share that are among that paper's
+      keyword tags (precision against the reference);
+    - keyword_tags_found_share: of the keyword tags, the share we tagged (recall);
+    - covered_share: of those papers, the share with at least one of our tags.
+
+    related (optional; columns tag, related_tag): our tag also counts as supported when the
+    paper has a keyword tag related to it (a hierarchy-aware reading, e.g. the same area); this
+    adds supported_share_related beside, never instead of, the strict supported_share.
+    """
+    ours = our_tags.select("paper_id", "tag").unique()
+    ref = kw_tags.select("paper_id", "tag").unique()
+    papers = ref.select("paper_id").unique()
+    ours_there = ours.join(papers, on="paper_id", how="semi")
+    supported = ours_there.join(ref, on=["paper_id", "tag"], how="semi").height
+    found = ref.join(ours, on=["paper_id", "tag"], how="semi").height
+    covered = ours_there.select("paper_id").unique().height
+    n_ours, n_ref, n_papers = ours_there.height, ref.height, papers.height
+    out: dict[str, float | int] = {
+        "papers_with_mapped_keywords": n_papers,
+        "papers_with_mapped_keywords_and_our_tags": covered,
+        "covered_share": covered / n_papers if n_papers else 0.0,
+        "our_tags_on_those": n_ours,
+        "our_tags_supported": supported,
+        "supported_share": supported / n_ours if n_ours else 0.0,
+        "keyword_tags": n_ref,
+        "keyword_tags_found": found,
+        "keyword_tags_found_share": found / n_ref if n_ref else 0.0,
+        "our_tags_all": ours.height,
+        "papers_with_our_tags": ours.select("paper_id").unique().height,
+    }
+    if related is not None:
+        widened = pl.concat(
+            [
+                ref,
+                ref.join(
+                    related.select("tag", "related_tag"), left_on="tag", right_on="related_tag"
+                ).select("paper_id", pl.col("tag_right").alias("tag")),
+            ]
+        ).unique()
+        loose = ours_there.join(widened, on=["paper_id", "tag"], how="semi").height
+        out["our_tags_supported_related"] = loose
+        out["supported_share_related"] = loose / n_ours if n_ours else 0.0
+    return out
 
 
 def tags_per_paper(tags: pl.DataFrame) -> pl.DataFrame:

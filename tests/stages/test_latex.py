@@ -45,6 +45,7 @@ def norm(text: str) -> str:
         ("tokens -- are detectable", "tokens – are detectable"),
         ("robustness to ~95% of measurements", "robustness to ~95% of measurements"),
         ("https://x.org/~user/a_b stays", "https://x.org/~user/a_b stays"),
+        (r"http://cs.x.edu/\~dimitris/ page", "http://cs.x.edu/~dimitris/ page"),
         ("hard\nwrapped   line\n\n\nnew paragraph", "hard wrapped line\n\nnew paragraph"),
         ("cafe\u0301 zero\u200bwidth soft\u00adhyphen", "café zerowidth softhyphen"),
         (r"\index stays a word, \in is a symbol", "index stays a word, ∈ is a symbol"),

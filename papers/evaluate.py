@@ -1,0 +1,126 @@
+"""Measured enrichment quality: links against a hand-checked gold set, code links and tags against
+the curated fields real sources carry (which the pipeline itself never copies)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from papers.config import Params
+from papers.stages.latex import to_unicode
+from papers.stages.links import code_url, extract_links
+from papers.stages.tags import agreement, keyword_tags
+
+GOLD_LINKS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "links" / "gold.jsonl"
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def load_gold(path: Path) -> pl.DataFrame:
+    """The gold set: one row per abstract with its hand-checked links and own code link."""
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return pl.DataFrame(
+        {
+            "paper_id": [str(r["id"]) for r in rows],
+            "title_raw": [r.get("title") or "" for r in rows],
+            "abstract_raw": [r.get("abstract") or "" for r in rows],
+            "gold": [[(link["url"], link["kind"]) for link in r.get("links", [])] for r in rows],
+            "own_code": [r.get("own_code") for r in rows],
+        },
+        schema_overrides={"gold": pl.List(pl.List(pl.String))},
+    )
+
+
+def links_against_gold(gold: pl.DataFrame, params: Params) -> dict[str, Any]:
+    """Precision and recall of (abstract, canonical url) pairs, kind accuracy, own-code accuracy.
+
+    The gold text is normalised exactly as the pipeline normalises it before extraction.
+    """
+    papers = gold.select(
+        "paper_id",
+        to_unicode(pl.col("title_raw")).alias("title"),
+        to_unicode(pl.col("abstract_raw")).alias("abstract"),
+    )
+    mined = extract_links(papers, params.links)
+    predicted = mined.select("paper_id", "url", "kind")
+    truth = (
+        gold.select("paper_id", "gold")
+        .explode("gold")
+        .drop_nulls("gold")
+        .select(
+            "paper_id",
+            pl.col("gold").list.get(0).alias("url"),
+            pl.col("gold").list.get(1).alias("gold_kind"),
+        )
+    )
+    hits = predicted.join(truth, on=["paper_id", "url"], how="inner")
+    chosen = code_url(papers, mined, params.links)
+    own = gold.select("paper_id", "own_code").join(chosen, on="paper_id", how="left")
+    own_right = own.filter(
+        pl.col("own_code").fill_null("").str.to_lowercase()
+        == pl.col("code_url").fill_null("").str.to_lowercase()
+    ).height
+    return {
+        "abstracts": gold.height,
+        "gold_links": truth.height,
+        "predicted_links": predicted.height,
+        "precision": _ratio(hits.height, predicted.height),
+        "recall": _ratio(hits.height, truth.height),
+        "kind_accuracy": _ratio(
+            hits.filter(pl.col("kind") == pl.col("gold_kind")).height, hits.height
+        ),
+        "own_code_accuracy": _ratio(own_right, own.height),
+    }
+
+
+def code_link_agreement(
+    papers: pl.DataFrame, links: pl.DataFrame, params: Params
+) -> dict[str, Any]:
+    """Does the code link chosen from the abstract alone match the curated githubRepo?
+
+    Counted over papers that have a curated GitHub repository and whose title or abstract names a
+    GitHub repository; compared canonically and case-insensitively (GitHub names are).
+    """
+    curated = links.filter(pl.col("curated") & (pl.col("rule") == "github-repo")).select(
+        "paper_id", pl.col("url").str.to_lowercase().alias("curated_repo")
+    )
+    curated = curated.group_by("paper_id").agg(pl.col("curated_repo"))
+    text_only = papers.select("paper_id", "title", "abstract")
+    mined = extract_links(text_only, params.links)
+    with_repo = mined.filter(pl.col("rule") == "github-repo").select("paper_id").unique()
+    chosen = code_url(text_only, mined, params.links)
+    pool = curated.join(with_repo, on="paper_id", how="semi").join(
+        chosen, on="paper_id", how="left"
+    )
+    agree = pool.filter(
+        pl.col("curated_repo").list.contains(pl.col("code_url").fill_null("").str.to_lowercase())
+    ).height
+    return {"papers": pool.height, "agree": agree, "agreement": _ratio(agree, pool.height)}
+
+
+def tag_quality(papers: pl.DataFrame, tags: pl.DataFrame, terms: pl.DataFrame) -> dict[str, Any]:
+    """Tag coverage, and agreement of our tags with the papers' hf_keywords mapped to topics."""
+    coverage = _ratio(int((papers["tags"].list.len() > 0).sum()), papers.height)
+    kw = keyword_tags(papers.select("paper_id", "hf_keywords"), terms)
+    return {"papers": papers.height, "coverage": coverage, **agreement(tags, kw)}
+
+
+def evaluate(
+    out_dir: Path, params: Params, terms: pl.DataFrame, gold_path: Path | None
+) -> dict[str, Any]:
+    """Every figure, for a published folder and (when given) the gold link set."""
+    papers = pl.read_parquet(out_dir / "papers.parquet")
+    links = pl.read_parquet(out_dir / "links.parquet")
+    tags = pl.read_parquet(out_dir / "tags.parquet")
+    result: dict[str, Any] = {
+        "code_links": code_link_agreement(papers, links, params),
+        "tags": tag_quality(papers, tags, terms),
+    }
+    if gold_path is not None and gold_path.exists():
+        result["links_gold"] = links_against_gold(load_gold(gold_path), params)
+    return result
