@@ -86,14 +86,26 @@ def build_dataset(
     out_dir: str = "data/processed",
     params_path: str = "params.yaml",
     cache_dir: str | None = None,
+    wait_s: float = 0.0,
 ) -> dict[str, Any]:
-    """Build the curated dataset from every file under raw_dir into out_dir (atomically)."""
-    logger = get_run_logger()
+    """Build the curated dataset from every file under raw_dir into out_dir (atomically).
+
+    One run at a time per out_dir: a second run waits up to wait_s seconds for the lock, then
+    fails with a clear error. A publish interrupted by a crash is completed first.
+    """
     files = check_inputs(Path(raw_dir), Path(params_path))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in io.clean_stale(out):
-        logger.warning("removed %s left by an interrupted run", stale)
+    with io.output_lock(out, wait_s):
+        return _build(raw_dir, files, out, params_path, cache_dir)
+
+
+def _build(
+    raw_dir: str, files: list[str], out: Path, params_path: str, cache_dir: str | None
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    out_dir = str(out)
+    for line in io.recover(out):
+        logger.warning("%s", line)
     run_id = uuid.uuid4().hex[:12]
     work = out / f".work-{run_id}"
     work.mkdir()
@@ -105,6 +117,7 @@ def build_dataset(
             parse.submit(raw_dir, batch, params_path, str(work), cache_dir) for batch in batches
         ]
         parsed = [shard for future in futures for shard in future.result()]
+        io.fault_point("parse")
         logger.info(
             "parsed %d files (%d from the parse cache), %d raw records",
             len(parsed), sum(bool(p["cached"]) for p in parsed),
@@ -114,6 +127,7 @@ def build_dataset(
         links_future = links.submit(normalized["papers"], params_path, str(work))
         tags_future = tags.submit(normalized["papers"], params_path, str(work))
         links_out, tags_out = links_future.result(), tags_future.result()
+        io.fault_point("enrich")
         validated = validate(normalized, links_out, tags_out, parsed, str(work))
         summary = write(validated, parsed, tags_out["vocabulary_version"], params_path,
                         out_dir, run_id)  # fmt: skip

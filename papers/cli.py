@@ -87,6 +87,10 @@ def run(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Parse every file again, keep nothing.")
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="Seconds to wait for another run on --out to finish."),
+    ] = 0.0,
 ) -> None:
     """Run the build-dataset Prefect flow end to end and print a summary."""
 
@@ -99,6 +103,7 @@ def run(
             out_dir=str(out),
             params_path=str(params),
             cache_dir=None if no_cache else str(cache_dir),
+            wait_s=wait,
         )
         return result
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import signal
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from papers.config import WriteParams
+from papers.errors import PapersError
 from schemas import arrow_schema, polars_schema
 
 _CHUNK = 1 << 20
@@ -118,31 +123,105 @@ def staging_dir(out_dir: Path, run_id: str) -> Path:
     return path
 
 
-def clean_stale(out_dir: Path) -> list[Path]:
-    """Remove staging and work folders left by runs that crashed; return what was removed."""
-    removed = []
-    if out_dir.exists():
-        for path in sorted(out_dir.glob(".staging-*")) + sorted(out_dir.glob(".work-*")):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
+JOURNAL = ".publish-journal.json"
+LOCK = ".lock"
+
+
+def fault_point(name: str) -> None:
+    """Fault injection for the crash tests: SIGKILL this process at the named point.
+
+    Inert unless PAPERS_KILL_AT names the point (tests/test_crash.py kills real runs with it).
+    """
+    if os.environ.get("PAPERS_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextmanager
+def output_lock(out_dir: Path, wait_s: float = 0.0) -> Iterator[None]:
+    """Hold an exclusive lock on out_dir for a whole run; a second run waits or fails clearly.
+
+    The lock is an flock on out_dir/.lock, released by the kernel if the holder dies, so a killed
+    run never leaves the folder locked.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / LOCK
+    with path.open("a+") as handle:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    msg = (
+                        f"another run is writing to {out_dir} (pid {holder}); "
+                        "wait for it to finish or pass --wait SECONDS"
+                    )
+                    raise PapersError(msg) from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def recover(out_dir: Path) -> list[str]:
+    """Finish a publish that a crash interrupted (roll forward), then clear leftovers.
+
+    The journal names a staging folder whose files were all complete and fsynced before the
+    first rename, so completing the renames yields exactly the set that run meant to publish.
+    Returns what was done, for the log. Must run under output_lock.
+    """
+    done: list[str] = []
+    journal = out_dir / JOURNAL
+    if journal.exists():
+        entry = read_json(journal)
+        staging = out_dir / entry["staging"]
+        for name in entry["names"]:
+            if (staging / name).exists():
+                os.replace(staging / name, out_dir / name)
+                done.append(f"completed the interrupted publish of {name}")
+        journal.unlink()
+    for path in sorted(out_dir.glob(".staging-*")) + sorted(out_dir.glob(".work-*")):
+        shutil.rmtree(path, ignore_errors=True)
+        done.append(f"removed {path.name} left by an interrupted run")
+    return done
 
 
 def publish(staging: Path, out_dir: Path, names: list[str]) -> None:
     """Move the staged files into out_dir, the manifest last.
 
-    Every file is complete and fsynced before the first rename; each rename is atomic, and the
-    manifest (which names every output's sha256) replaces the old one only after all the data
-    files, so a reader that checks the manifest never accepts a mixed set.
+    Every file is complete and fsynced before the first rename, and a journal naming them is
+    written (and fsynced) first: if the process dies between two renames, the next run's
+    `recover` completes the set. The manifest (which names every output's sha256) replaces the old
+    one last, so a reader that checks it never accepts a mixed set.
     """
     for name in names:
         _fsync(staging / name)
     data_first = [n for n in names if n != MANIFEST] + [n for n in names if n == MANIFEST]
-    for name in data_first:
+    journal = out_dir / JOURNAL
+    write_json({"staging": staging.name, "names": data_first}, journal)
+    _fsync(journal)
+    _fsync_dir(out_dir)
+    for number, name in enumerate(data_first):
         os.replace(staging / name, out_dir / name)
-    dir_fd = os.open(out_dir, os.O_RDONLY)
+        if number == 1:
+            fault_point("publish")
+    _fsync_dir(out_dir)
+    journal.unlink()
+    _fsync_dir(out_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    dir_fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    shutil.rmtree(staging, ignore_errors=True)

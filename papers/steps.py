@@ -365,6 +365,7 @@ def write_step(
         staging / io.METRICS,
     )
     names = [f"{n}.parquet" for n in PUBLISHED] + [io.METRICS, io.MANIFEST]
+    io.fault_point("write")
     io.publish(staging, out, names)
     return {"dataset_version": version, "counts": counts, "out_dir": str(out)}
 

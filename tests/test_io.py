@@ -83,13 +83,50 @@ def test_publish_replaces_files_and_removes_staging(tmp_path: Path) -> None:
     assert not staging.exists()
 
 
-def test_clean_stale_removes_leftovers_only(tmp_path: Path) -> None:
+def test_recover_removes_leftovers_only(tmp_path: Path) -> None:
     (tmp_path / ".staging-x").mkdir()
     (tmp_path / ".work-y").mkdir()
     (tmp_path / "papers.parquet").write_text("keep")
-    removed = io.clean_stale(tmp_path)
-    assert sorted(p.name for p in removed) == [".staging-x", ".work-y"]
-    assert (tmp_path / "papers.parquet").exists()
+    done = io.recover(tmp_path)
+    assert done == [
+        "removed .staging-x left by an interrupted run",
+        "removed .work-y left by an interrupted run",
+    ]
+    assert (tmp_path / "papers.parquet").read_text() == "keep"
+
+
+def test_recover_completes_an_interrupted_publish(tmp_path: Path) -> None:
+    out = tmp_path
+    for name in ("a.parquet", "b.parquet", io.MANIFEST):
+        (out / name).write_text("old")
+    staging = io.staging_dir(out, "run1")
+    for name in ("a.parquet", "b.parquet", io.MANIFEST):
+        (staging / name).write_text("new")
+    # the crash happened after the first rename
+    io.write_json(
+        {"staging": staging.name, "names": ["a.parquet", "b.parquet", io.MANIFEST]},
+        out / io.JOURNAL,
+    )
+    (staging / "a.parquet").rename(out / "a.parquet")
+    io.recover(out)
+    assert [(out / n).read_text() for n in ("a.parquet", "b.parquet", io.MANIFEST)] == ["new"] * 3
+    assert not (out / io.JOURNAL).exists()
+    assert not staging.exists()
+
+
+def test_second_run_fails_clearly_while_the_first_holds_the_lock(tmp_path: Path) -> None:
+    import pytest
+
+    from papers.errors import PapersError
+
+    with (
+        io.output_lock(tmp_path),
+        pytest.raises(PapersError, match="another run is writing to"),
+        io.output_lock(tmp_path, wait_s=0.3),
+    ):
+        pass
+    with io.output_lock(tmp_path):  # released: the next run proceeds
+        pass
 
 
 def test_list_inputs_sorted_and_skips_dotfiles(tmp_path: Path) -> None:

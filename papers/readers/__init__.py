@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +128,7 @@ def _head(path: Path) -> bytes:
         try:
             with gzip.open(path, "rb") as handle:
                 return handle.read(_SNIFF_BYTES)
-        except (OSError, EOFError):
+        except (OSError, EOFError, zlib.error):
             return head
     return head
 

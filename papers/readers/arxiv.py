@@ -224,7 +224,7 @@ def _decode_one_authors_parsed(text: str | None) -> list[list[str | None]] | Non
     """One authors_parsed JSON text -> its entries; None when it is not a list of lists."""
     try:
         value = json.loads(text) if text is not None else None
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(value, list) or not all(isinstance(entry, list) for entry in value):
         return None
@@ -306,6 +306,8 @@ def _bad_line_reason(line: bytes, polars_error: str) -> str:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"invalid JSON: {exc.msg} (column {exc.colno})"
+    except RecursionError:
+        return "invalid JSON: nested too deeply to read"
     if not isinstance(value, dict):
         return f"not a JSON object but a JSON {type(value).__name__}"
     return f"JSON object does not fit the snapshot layout: {polars_error}"
@@ -478,6 +480,10 @@ def _array_elements(text: str) -> tuple[list[_Element], str | None]:
                 f"malformed JSON array after {len(elements)} elements: {exc.msg} "
                 f"at line {exc.lineno} column {exc.colno}"
             )
+        except RecursionError:
+            return elements, (
+                f"malformed JSON array after {len(elements)} elements: nested too deeply to read"
+            )
         line += text.count("\n", counted, pos)
         counted = pos
         elements.append(_Element(text[pos:end], line))
@@ -626,6 +632,42 @@ def _spans(data: bytes, local: str) -> list[tuple[int, int, int]]:
     return spans
 
 
+class _EntityDeclaredError(Exception):
+    """The document declares an entity in its DTD."""
+
+
+class _RootReachedError(Exception):
+    """The root element starts: the DTD, where entities are declared, is behind."""
+
+
+# A document that declares entities is refused: ElementTree would expand internal ones into
+# record fields (a billion-laughs DTD is only stopped by expat's amplification limit), and an
+# external entity (SYSTEM "file:///etc/passwd") silently ends the parse, losing every record.
+ENTITIES_REFUSED: Final = "XML declares entities in a DTD: refused"
+
+
+def _declares_entities(data: bytes) -> bool:
+    """Whether the document's prolog declares any (general, parameter or unparsed) entity."""
+    parser = expat.ParserCreate()
+
+    def declared(*_: Any) -> None:
+        raise _EntityDeclaredError
+
+    def root(*_: Any) -> None:
+        raise _RootReachedError
+
+    parser.EntityDeclHandler = declared
+    parser.UnparsedEntityDeclHandler = declared
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(data, True)
+    except _EntityDeclaredError:
+        return True
+    except (_RootReachedError, expat.ExpatError, ValueError):
+        return False  # malformed XML is reported by the reading pass
+    return False
+
+
 def _xml_document(data: bytes, local: str) -> _XmlDocument:
     """An XML document -> its root and its complete `local` elements with their source text.
 
@@ -649,8 +691,11 @@ def _xml_document(data: bytes, local: str) -> _XmlDocument:
                 root = element
             if event == "end" and _local(element.tag) == local:
                 elements.append(element)
-    except ET.ParseError:
-        pass  # the queued parse error, already recorded above
+    except ET.ParseError as exc:
+        # Usually the parse error already recorded above; but some (an undefined entity under an
+        # external DTD) are only raised here, and ignoring them would silently lose the rest.
+        if error is None:
+            error = str(exc)
     spans = _spans(data, local)
     if len(spans) == len(elements):
         records = [
@@ -761,13 +806,28 @@ def _oai_record(record: ET.Element) -> dict[str, Any] | str:
     }
 
 
+def _read_xml_guarded(
+    read: Callable[[bytes, str], tuple[pl.DataFrame, pl.DataFrame]], data: bytes, source_file: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`read` on the document unless it declares entities; parser exhaustion is a file reject."""
+    if _declares_entities(data):
+        return _not_this_format(source_file, ENTITIES_REFUSED, data)
+    try:
+        return read(data, source_file)
+    except RecursionError:
+        return _not_this_format(source_file, "XML nested too deeply to read", data)
+    except MemoryError:
+        return _not_this_format(source_file, "XML too large to read in memory", data)
+
+
 def read_arxiv_oai(data: bytes, source_file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One OAI-PMH ListRecords page (metadataPrefix=arXiv) -> (records: RawRecords, rejects).
 
     record_index counts <record> elements (deleted ones included; the resumptionToken is not a
     record); line is where each starts. Deleted records and records without id and title are parse
     rejects; an OAI-PMH <error> response, a page that is not this format, or malformed XML is one
-    read reject (records completed before a break in the XML are kept).
+    read reject (records completed before a break in the XML are kept). A document that declares
+    entities is refused whole (one read reject).
     """
     if not sniff_arxiv_oai(data[:_SNIFF_BYTES]):
         return _not_this_format(
@@ -775,6 +835,10 @@ def read_arxiv_oai(data: bytes, source_file: str) -> tuple[pl.DataFrame, pl.Data
             "not an arXiv OAI-PMH page: expected an OAI-PMH response with metadataPrefix=arXiv",
             data,
         )
+    return _read_xml_guarded(_read_oai, data, source_file)
+
+
+def _read_oai(data: bytes, source_file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     document = _xml_document(data, "record")
     if document.root is None:
         return _not_this_format(source_file, f"malformed XML: {document.error}", data)
@@ -806,6 +870,8 @@ def oai_resumption_token(data: bytes) -> str | None:
     Raises ValueError when `data` is not a complete OAI-PMH response or is any other OAI-PMH error:
     a truncated download has no token either, and must be fetched again, not end the harvest.
     """
+    if _declares_entities(data):
+        raise ValueError(ENTITIES_REFUSED)
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
@@ -884,12 +950,17 @@ def read_arxiv_atom(data: bytes, source_file: str) -> tuple[pl.DataFrame, pl.Dat
     record_index counts <entry> elements; line is where each starts. API error entries and entries
     without id and title are parse rejects; a file that is not this format, or malformed XML, is one
     read reject (entries completed before a break in the XML are kept). A feed with no entries (a
-    query without results) gives no records and no rejects.
+    query without results) gives no records and no rejects. A document that declares entities is
+    refused whole (one read reject).
     """
     if not sniff_arxiv_atom(data[:_SNIFF_BYTES]):
         return _not_this_format(
             source_file, "not an arXiv API Atom response: expected <feed> or <entry> elements", data
         )
+    return _read_xml_guarded(_read_atom, data, source_file)
+
+
+def _read_atom(data: bytes, source_file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     document = _xml_document(data, "entry")
     if document.root is None:
         return _not_this_format(source_file, f"malformed XML: {document.error}", data)

@@ -17,6 +17,7 @@ from papers.readers.generic import (
     file_reject,
     finish,
     no_records,
+    no_surrogates,
     paper_url,
     preview,
     split_names,
@@ -155,7 +156,13 @@ class _Items:
             msg = f"unknown item fields {sorted(set(values) - set(columns))}"
             raise TypeError(msg)
         for name, column in columns.items():
-            column.append(values.get(name, [] if name == "authors" else None))
+            value = values.get(name, [] if name == "authors" else None)
+            # JSON "\ud800" escapes decode to lone surrogates, which polars strings cannot hold
+            if isinstance(value, str):
+                value = no_surrogates(value)
+            elif isinstance(value, list):
+                value = [no_surrogates(v) for v in value]
+            column.append(value)
 
 
 class _RefusedError(Exception):
@@ -369,6 +376,10 @@ def read_feed(data: bytes, source_file: str) -> tuple[pl.DataFrame, pl.DataFrame
             items = f"not well-formed XML: {exc}"
         except RecursionError:
             items = "XML nested too deeply"
+        except MemoryError:
+            items = "XML too large to read in memory"
+        except ValueError as exc:  # a span that cannot be located, an unknown encoding
+            items = f"XML not readable: {exc}"
         except _RefusedError:
             items = "XML declares entities in a DTD: refused"
     if isinstance(items, str):

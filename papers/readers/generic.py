@@ -90,6 +90,26 @@ def utc_datetime(text: pl.Expr) -> pl.Expr:
     ).dt.convert_time_zone("UTC")
 
 
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def no_surrogates(text: str) -> str:
+    """`text` with lone surrogates (from \\ud800-style JSON escapes) replaced by U+FFFD.
+
+    Polars strings are UTF-8, which cannot hold a lone surrogate: building a frame would raise.
+    """
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+def _clean(value: Any) -> Any:
+    """A mapped value (text, list of texts or other) without lone surrogates."""
+    if isinstance(value, str):
+        return no_surrogates(value)
+    if isinstance(value, list):
+        return [no_surrogates(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
 def split_names(text: str) -> list[str]:
     """An author string ("A, B and C") as a list of names."""
     return [name for name in (n.strip() for n in _NAME_SEPARATOR.split(text)) if name]
@@ -107,8 +127,8 @@ def file_reject(source_file: str, reason: str, raw: str | None) -> pl.DataFrame:
             "source_file": [source_file],
             "record_index": [None],
             "stage": ["read"],
-            "reason": [reason],
-            "raw": [None if raw is None else raw[:RAW_MAX_CHARS]],
+            "reason": [no_surrogates(reason)],
+            "raw": [None if raw is None else no_surrogates(raw[:RAW_MAX_CHARS])],
         },
         schema=polars_schema(Rejected),
     )
@@ -245,7 +265,7 @@ def _lookup(item: Mapping[str, Any], path: str) -> tuple[Any, str | None]:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return no_surrogates(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _load_json(data: bytes, source: GenericSource) -> _Loaded:
@@ -272,7 +292,7 @@ def _load_json(data: bytes, source: GenericSource) -> _Loaded:
         raise _UnreadableError(f"the top level is {_kind(doc)}, not records")
     listing: Any = None
     if source.listing_date_field and isinstance(doc, dict):
-        listing, _ = _lookup(doc, source.listing_date_field)
+        listing = _clean(_lookup(doc, source.listing_date_field)[0])
     return _Loaded(
         items=items,
         raws=[_dumps(item) for item in items],
@@ -300,7 +320,7 @@ def _load_jsonl(data: bytes) -> _Loaded:
         except RecursionError:
             error = f"line {number} is nested too deeply"
         loaded.items.append(item)
-        loaded.raws.append(line.rstrip("\r"))
+        loaded.raws.append(no_surrogates(line.rstrip("\r")))
         loaded.lines.append(number)
         loaded.errors.append(error)
     if loaded.items and all(loaded.errors):
@@ -409,7 +429,7 @@ def _map_fields(loaded: _Loaded, source: GenericSource) -> pl.DataFrame:
                 value, problem = coerce(found)
                 if problem and error is None:
                     error = f"field {path!r} ({target}) {problem}"
-            columns[target].append(value if error is None else _COERCE[target][0](None)[0])
+            columns[target].append(_clean(value) if error is None else _COERCE[target][0](None)[0])
         errors.append(error)
     schema = {target: _COERCE[target][1] for target in source.fields}
     return pl.DataFrame(columns, schema=schema).with_columns(

@@ -167,7 +167,8 @@ def _listing(data: bytes) -> tuple[list[Any], str | None]:
             raise _NotAListingError(f"saved API error body: {_one_line(str(top['error']))}")
         if isinstance(top.get("data"), list):
             date = top.get("date")
-            return top["data"], date if isinstance(date, str) else None
+            # a lone surrogate (\ud800) cannot go into a polars string
+            return top["data"], _utf8(date) if isinstance(date, str) else None
         keys = ", ".join(sorted(str(key) for key in top)[:8]) or "none"
         raise _NotAListingError(f"JSON object without a data array is not a listing (keys: {keys})")
     raise _NotAListingError(f"top-level JSON {_kind(top)} is not a listing")
@@ -337,7 +338,7 @@ def _file_reject(source_file: str, reason: str, raw: str) -> pl.DataFrame:
             "source_file": [source_file],
             "record_index": [None],
             "stage": ["read"],
-            "reason": [reason],
+            "reason": [_utf8(reason)],
             "raw": [_utf8(raw)],
         },
         schema=polars_schema(Rejected),
