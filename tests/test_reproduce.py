@@ -32,7 +32,12 @@ def sh(cwd: Path, *args: str) -> str:
 
 
 def digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.*"))}
+    # the dataset's files, not run state such as .lock (which holds the last run's pid)
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.glob("*.*"))
+        if not p.name.startswith(".")
+    }
 
 
 def test_dvc_repro_then_nothing_to_do(repo: Path, tmp_path: Path) -> None:
