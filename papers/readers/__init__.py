@@ -27,7 +27,7 @@ from papers.readers.arxiv import (
     sniff_arxiv_snapshot,
 )
 from papers.readers.feeds import read_feed, sniff_feed
-from papers.readers.generic import match_source, read_generic
+from papers.readers.generic import file_reject, match_source, read_generic
 from papers.readers.hf_api import read_hf_api, sniff_hf_api
 from papers.readers.scrapes import (
     read_abstract_lines,
@@ -64,17 +64,7 @@ class ReadResult:
 
 
 def _file_reject(source_file: str, reason: str, raw: str | None) -> ReadResult:
-    rejects = pl.DataFrame(
-        {
-            "source_file": [source_file],
-            "record_index": [None],
-            "stage": ["read"],
-            "reason": [reason],
-            "raw": [raw],
-        },
-        schema=empty_frame(Rejected).schema,
-    )
-    return ReadResult(None, empty_frame(RawRecords), rejects)
+    return ReadResult(None, empty_frame(RawRecords), file_reject(source_file, reason, raw))
 
 
 def sniff_page_text(head: bytes) -> bool:

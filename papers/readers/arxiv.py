@@ -16,6 +16,7 @@ from xml.parsers import expat
 
 import polars as pl
 
+from papers.readers.generic import file_reject
 from schemas import RawRecords, Rejected, conform, empty_frame
 
 SOURCE_SNAPSHOT: Final = "arxiv_snapshot"
@@ -117,18 +118,8 @@ def _head_text(data: bytes) -> str:
 
 
 def _file_reject(source_file: str, reason: str, raw: str | None) -> pl.DataFrame:
-    """One read-stage reject for a whole file (record_index null)."""
-    frame = pl.DataFrame(
-        {
-            "source_file": [source_file],
-            "record_index": [None],
-            "stage": ["read"],
-            "reason": [reason],
-            "raw": [raw],
-        },
-        schema=empty_frame(Rejected).schema,
-    )
-    return conform(frame, Rejected)
+    """One read-stage reject for a whole file (record_index null): the readers' shared builder."""
+    return file_reject(source_file, reason, raw)
 
 
 def _record_rejects(source_file: str, rows: list[tuple[int, str, str]]) -> pl.DataFrame:
