@@ -72,28 +72,63 @@ class NormalizedRecords(RawRecords):
 class Papers(pa.DataFrameModel):
     """Published: one row per paper."""
 
-    paper_id: str = pa.Field(unique=True)
-    arxiv_id: str = pa.Field(nullable=True, str_matches=ARXIV_ID_PATTERN)
-    title: str = pa.Field(str_matches=r"\S")
-    title_raw: str
-    abstract: str
-    abstract_raw: str
-    title_key: str = pa.Field(str_length={"min_value": 1})
-    authors: pl.List(pl.String)  # type: ignore[valid-type]
-    published_at: UTC_DATETIME = pa.Field(nullable=True)  # type: ignore[valid-type]
-    listing_dates: pl.List(pl.Date)  # type: ignore[valid-type]
-    sources: pl.List(pl.String)  # type: ignore[valid-type]
-    links: pl.List(LINK_STRUCT)  # type: ignore[valid-type]
-    code_url: str = pa.Field(nullable=True, str_matches=URL_PATTERN)
-    tags: pl.List(pl.String)  # type: ignore[valid-type]
-    keyphrases: pl.List(pl.String)  # type: ignore[valid-type]
+    paper_id: str = pa.Field(
+        unique=True,
+        description="arXiv id without version when known, else doi:<doi> or title:<hash>",
+    )
+    arxiv_id: str = pa.Field(
+        nullable=True,
+        str_matches=ARXIV_ID_PATTERN,
+        description="arXiv id without version (2401.01234, hep-th/9901001)",
+    )
+    title: str = pa.Field(
+        str_matches=r"\S",
+        description="readable title: Unicode NFC, whitespace collapsed, LaTeX turned into Unicode",
+    )
+    title_raw: str = pa.Field(description="the title exactly as listed")
+    abstract: str = pa.Field(
+        description="readable abstract: NFC, whitespace collapsed, LaTeX turned into Unicode"
+    )
+    abstract_raw: str = pa.Field(description="the abstract exactly as listed")
+    title_key: str = pa.Field(
+        str_length={"min_value": 1},
+        description="case-folded title without accents or punctuation (identity key)",
+    )
+    authors: pl.List(pl.String) = pa.Field(  # type: ignore[valid-type]
+        description="author names (empty for listings that carry none)"
+    )
+    published_at: UTC_DATETIME = pa.Field(  # type: ignore[valid-type]
+        nullable=True, description="publication time (UTC) when a source gives one; the earliest"
+    )
+    listing_dates: pl.List(pl.Date) = pa.Field(  # type: ignore[valid-type]
+        description="dates of the daily listings the paper appeared in"
+    )
+    sources: pl.List(pl.String) = pa.Field(description="the sources (readers) that listed it")  # type: ignore[valid-type]
+    links: pl.List(LINK_STRUCT) = pa.Field(  # type: ignore[valid-type]
+        description="the paper's links in text order: url, kind, origin (as links.parquet)"
+    )
+    code_url: str = pa.Field(
+        nullable=True,
+        str_matches=URL_PATTERN,
+        description="the paper's own code repository, when it names one",
+    )
+    tags: pl.List(pl.String) = pa.Field(  # type: ignore[valid-type]
+        description="topic ids from the vocabulary, strongest first"
+    )
+    keyphrases: pl.List(pl.String) = pa.Field(  # type: ignore[valid-type]
+        description="up to 5 TF-IDF keyphrases, never a vocabulary term"
+    )
     # 1.1.0: fields real sources bring
-    doi: str = pa.Field(nullable=True)
-    categories: pl.List(pl.String)  # type: ignore[valid-type]
-    upvotes: int = pa.Field(nullable=True, ge=0)
-    comments: str = pa.Field(nullable=True)
-    license: str = pa.Field(nullable=True)
-    hf_keywords: pl.List(pl.String)  # type: ignore[valid-type]
+    doi: str = pa.Field(nullable=True, description="DOI, lower case, without resolver prefix")
+    categories: pl.List(pl.String) = pa.Field(description="arXiv categories, primary first")  # type: ignore[valid-type]
+    upvotes: int = pa.Field(
+        nullable=True, ge=0, description="Hugging Face upvotes in the latest daily listing"
+    )
+    comments: str = pa.Field(nullable=True, description='arXiv comments ("12 pages, 3 figures")')
+    license: str = pa.Field(nullable=True, description="license URL the source gives for the paper")
+    hf_keywords: pl.List(pl.String) = pa.Field(  # type: ignore[valid-type]
+        description="the HF API's ai_keywords, kept apart from our own tags"
+    )
 
     class Config:
         strict = True
@@ -102,16 +137,37 @@ class Papers(pa.DataFrameModel):
 class Links(pa.DataFrameModel):
     """Published: one row per (paper, canonical link)."""
 
-    paper_id: str
-    url: str = pa.Field(str_matches=URL_PATTERN)
-    url_raw: str
-    kind: str = pa.Field(isin=list(LINK_KINDS))
-    host: str = pa.Field(str_length={"min_value": 1})
-    origin: str = pa.Field(isin=list(LINK_ORIGINS))
-    rule: str
-    start: int = pa.Field(nullable=True, ge=0)  # null for curated links (no text span)
-    end: int = pa.Field(nullable=True, ge=1)
-    curated: bool  # 1.1.0: a source's curated field (HF githubRepo/projectPage) names this link
+    paper_id: str = pa.Field(description="the paper the link belongs to (papers.paper_id)")
+    url: str = pa.Field(
+        str_matches=URL_PATTERN,
+        description="canonical URL: https, lower-case host, mirrors mapped, repository root",
+    )
+    url_raw: str = pa.Field(description="the URL as written, after trimming sentence punctuation")
+    kind: str = pa.Field(
+        isin=list(LINK_KINDS),
+        description="code, dataset, model, demo, project, paper, docs or other",
+    )
+    host: str = pa.Field(str_length={"min_value": 1}, description="host of the canonical URL")
+    origin: str = pa.Field(
+        isin=list(LINK_ORIGINS),
+        description="where it was found: abstract, title, or curated (a source's field only)",
+    )
+    rule: str = pa.Field(
+        description="the classification rule in params.yaml that matched (default when none)"
+    )
+    start: int = pa.Field(
+        nullable=True,
+        ge=0,
+        description="start of url_raw in the normalised abstract or title (null for curated links)",
+    )
+    end: int = pa.Field(
+        nullable=True,
+        ge=1,
+        description="end of url_raw in the normalised abstract or title (null for curated links)",
+    )
+    curated: bool = pa.Field(
+        description="a source's curated field (HF githubRepo or projectPage) names this link"
+    )  # 1.1.0
 
     class Config:
         strict = True
@@ -121,10 +177,13 @@ class Links(pa.DataFrameModel):
 class Tags(pa.DataFrameModel):
     """Published: one row per (paper, topic tag) with its score and evidence."""
 
-    paper_id: str
-    tag: str
-    score: float = pa.Field(gt=0)
-    evidence: str
+    paper_id: str = pa.Field(description="the tagged paper (papers.paper_id)")
+    tag: str = pa.Field(description="topic id from the vocabulary")
+    score: float = pa.Field(
+        gt=0,
+        description="title hits x title_weight + abstract hits x abstract_weight",
+    )
+    evidence: str = pa.Field(description="the vocabulary term matched most often")
 
     class Config:
         strict = True
@@ -134,11 +193,20 @@ class Tags(pa.DataFrameModel):
 class Rejected(pa.DataFrameModel):
     """Published: every raw record (or derived row) that did not make it, with where and why."""
 
-    source_file: str
-    record_index: int = pa.Field(nullable=True, ge=0)
-    stage: str = pa.Field(isin=list(STAGES))
-    reason: str = pa.Field(str_length={"min_value": 1})
-    raw: str = pa.Field(nullable=True)
+    source_file: str = pa.Field(
+        description="raw file the record came from (relative to the raw folder)"
+    )
+    record_index: int = pa.Field(
+        nullable=True,
+        ge=0,
+        description="0-based position in its file (null when the whole file was rejected)",
+    )
+    stage: str = pa.Field(
+        isin=list(STAGES),
+        description="stage that rejected it: read, parse, normalize, links, tags, validate",
+    )
+    reason: str = pa.Field(str_length={"min_value": 1}, description="why it was rejected")
+    raw: str = pa.Field(nullable=True, description="the record as it came in")
 
     class Config:
         strict = True
@@ -147,11 +215,17 @@ class Rejected(pa.DataFrameModel):
 class Provenance(pa.DataFrameModel):
     """Published: which raw record contributed to which paper (one row per contributing record)."""
 
-    paper_id: str
-    source_file: str
-    source: str
-    record_index: int = pa.Field(ge=0)
-    line: int = pa.Field(nullable=True, ge=1)
+    paper_id: str = pa.Field(description="the paper the record contributed to (papers.paper_id)")
+    source_file: str = pa.Field(
+        description="raw file the record came from (relative to the raw folder)"
+    )
+    source: str = pa.Field(
+        description="the reader that read it (hf_papers_page, arxiv_snapshot, ...)"
+    )
+    record_index: int = pa.Field(ge=0, description="0-based position of the record in its file")
+    line: int = pa.Field(
+        nullable=True, ge=1, description="1-based line where the record starts, when meaningful"
+    )
 
     class Config:
         strict = True
