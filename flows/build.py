@@ -64,8 +64,11 @@ def write(
     params_path: str,
     out_dir: str,
     run_id: str,
+    gates: bool = True,
 ) -> dict[str, Any]:
-    return steps.write_step(validated, parsed, vocabulary_version, params_path, out_dir, run_id)
+    return steps.write_step(
+        validated, parsed, vocabulary_version, params_path, out_dir, run_id, gates=gates
+    )
 
 
 def check_inputs(raw_dir: Path, params_path: Path) -> list[str]:
@@ -87,8 +90,12 @@ def build_dataset(
     params_path: str = "params.yaml",
     cache_dir: str | None = None,
     wait_s: float = 0.0,
+    gates: bool = True,
 ) -> dict[str, Any]:
     """Build the curated dataset from every file under raw_dir into out_dir (atomically).
+
+    With gates (params.yaml: gates), a build that falls too far behind the dataset already in
+    out_dir fails with the reasons and publishes nothing.
 
     One run at a time per out_dir: a second run waits up to wait_s seconds for the lock, then
     fails with a clear error. A publish interrupted by a crash is completed first.
@@ -96,11 +103,16 @@ def build_dataset(
     files = check_inputs(Path(raw_dir), Path(params_path))
     out = Path(out_dir)
     with io.output_lock(out, wait_s):
-        return _build(raw_dir, files, out, params_path, cache_dir)
+        return _build(raw_dir, files, out, params_path, cache_dir, gates)
 
 
 def _build(
-    raw_dir: str, files: list[str], out: Path, params_path: str, cache_dir: str | None
+    raw_dir: str,
+    files: list[str],
+    out: Path,
+    params_path: str,
+    cache_dir: str | None,
+    gates: bool = True,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     out_dir = str(out)
@@ -130,7 +142,7 @@ def _build(
         io.fault_point("enrich")
         validated = validate(normalized, links_out, tags_out, parsed, str(work))
         summary = write(validated, parsed, tags_out["vocabulary_version"], params_path,
-                        out_dir, run_id)  # fmt: skip
+                        out_dir, run_id, gates)  # fmt: skip
         logger.info("published dataset version %s: %s", summary["dataset_version"],
                     summary["counts"])  # fmt: skip
         return summary

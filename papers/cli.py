@@ -10,6 +10,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import datetime as dt
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +92,10 @@ def run(
         float,
         typer.Option("--wait", min=0, help="Seconds to wait for another run on --out to finish."),
     ] = 0.0,
+    no_gates: Annotated[
+        bool,
+        typer.Option("--no-gates", help="Publish even when the build fails a quality gate."),
+    ] = False,
 ) -> None:
     """Run the build-dataset Prefect flow end to end and print a summary."""
 
@@ -104,6 +109,7 @@ def run(
             params_path=str(params),
             cache_dir=None if no_cache else str(cache_dir),
             wait_s=wait,
+            gates=not no_gates,
         )
         return result
 
@@ -200,6 +206,19 @@ def evaluate(
     typer.echo(f"report: {reports / 'evaluation.json'}")
 
 
+@app.command()
+def report(out: OutOpt = DEFAULT_OUT, reports: ReportsOpt = DEFAULT_REPORTS) -> None:
+    """Write REPORTS/index.html: one self-contained page of charts and a searchable paper table."""
+
+    def action() -> Path:
+        from papers.report import write_report
+
+        return write_report(out, reports)
+
+    page = _guard(action)
+    typer.echo(f"report: {page} ({page.stat().st_size:,} bytes)")
+
+
 def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{100 * float(value):.1f}%"
 
@@ -230,6 +249,108 @@ def _evaluation_table(f: dict[str, Any]) -> str:
         f"({t['keyword_tags_found']} of {t['keyword_tags']})"
     )
     return "\n".join(lines)
+
+
+@app.command()
+def serve(
+    raw: RawOpt = DEFAULT_RAW,
+    out: OutOpt = DEFAULT_OUT,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    reports: ReportsOpt = DEFAULT_REPORTS,
+    cache_dir: Annotated[
+        Path, typer.Option("--cache-dir", help="Parse cache of the scheduled builds.")
+    ] = DEFAULT_CACHE,
+    hf_base_url: Annotated[
+        str | None,
+        typer.Option("--hf-base-url", help="HF API root (default: params.yaml, else the public)."),
+    ] = None,
+) -> None:
+    """Serve the daily deployment (fetch, build, validate) on the cron schedule in params.yaml."""
+
+    def action() -> tuple[Any, dict[str, Any]]:
+        from prefect.settings import PREFECT_API_URL
+
+        from flows.daily import deployment_parameters
+        from papers.config import load_params
+
+        loaded = load_params(params)
+        if not PREFECT_API_URL.value():
+            raise PapersError(
+                "papers serve needs a Prefect server that stays up: start one with "
+                "`prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+            )
+        # absolute paths: the scheduled runs must not depend on where they are started from
+        parameters = deployment_parameters(
+            loaded, raw_dir=str(raw.resolve()), out_dir=str(out.resolve()),
+            params_path=str(params.resolve()), reports_dir=str(reports.resolve()),
+            cache_dir=str(cache_dir.resolve()), hf_base_url=hf_base_url,
+        )  # fmt: skip
+        return loaded, parameters
+
+    loaded, parameters = _guard(action)
+    schedule = loaded.schedule
+    typer.echo(
+        f"serving daily/{schedule.deployment}: cron {schedule.cron!r} in {schedule.timezone} "
+        "(Ctrl-C stops it and pauses the schedule)"
+    )
+    from flows.daily import serve_daily
+
+    _guard(lambda: serve_daily(loaded, parameters))
+
+
+@app.command()
+def versions(
+    repo: Annotated[Path, typer.Option("--repo", help="A folder inside the git work tree.")] = Path(
+        "."
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """List the dataset versions DVC knows: each commit of dvc.lock with its counts."""
+
+    def action() -> list[dict[str, Any]]:
+        from papers.history import list_versions, repo_root
+
+        return list_versions(repo_root(repo))
+
+    found = _guard(action)
+    from papers.history import format_versions
+
+    typer.echo(json.dumps(found, indent=2) if as_json else format_versions(found))
+
+
+@app.command()
+def diff(
+    a: Annotated[str, typer.Argument(help="Git revision or published folder (the old side).")],
+    b: Annotated[str, typer.Argument(help="Git revision or published folder (the new side).")],
+    repo: Annotated[Path, typer.Option("--repo", help="A folder inside the git work tree.")] = Path(
+        "."
+    ),
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Dataset folder inside the repo, for revisions.")
+    ] = "data/processed",
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Papers listed per side.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """What changed from A to B: papers added/removed, changed fields, count and metric deltas."""
+
+    def action() -> dict[str, Any]:
+        from papers.history import diff_datasets, load_dataset, repo_root
+
+        def root() -> Path | None:
+            try:
+                return repo_root(repo)
+            except PapersError:
+                return None  # folders need no git
+
+        git = None if Path(a).is_dir() and Path(b).is_dir() else root()
+        return diff_datasets(
+            load_dataset(a, git, dataset), load_dataset(b, git, dataset), limit=limit
+        )
+
+    result = _guard(action)
+    from papers.history import format_diff
+
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else format_diff(result))
 
 
 fetch_app = typer.Typer(

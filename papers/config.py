@@ -6,12 +6,14 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from papers.errors import PapersError
 from papers.readers.generic import GenericSource
+from papers.readers.limits import ReadLimits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW = Path("data/raw")
@@ -28,6 +30,8 @@ class _Frozen(BaseModel):
 class ReadParams(_Frozen):
     # Third-party layouts read by field mapping (path glob -> fields); see papers/readers/generic.py
     sources: tuple[GenericSource, ...] = ()
+    # Size limits for raw input (file, record, decompressed bytes, authors); see readers/limits.py
+    limits: ReadLimits = ReadLimits()
 
 
 class ParseParams(_Frozen):
@@ -75,6 +79,45 @@ class WriteParams(_Frozen):
     row_group_size: int = Field(65536, gt=0)
 
 
+class ScheduleFetchParams(_Frozen):
+    # The scheduled run fetches the HF daily listing of the scheduled day minus days_back (in the
+    # schedule's timezone); hf_base_url None means the public API (papers.fetch.HF_BASE_URL).
+    days_back: int = Field(1, ge=0)
+    hf_base_url: str | None = None
+    # Retries of the whole fetch-listings subflow (each request is already retried with backoff).
+    retries: int = Field(2, ge=0)
+    retry_delay_seconds: float = Field(300.0, ge=0)
+
+
+class ScheduleParams(_Frozen):
+    """The daily deployment `papers serve` starts (and prefect.yaml declares)."""
+
+    deployment: str = "curated-papers"
+    cron: str = "30 6 * * *"
+    timezone: str = "UTC"
+    fetch: ScheduleFetchParams = ScheduleFetchParams()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name like UTC)") from exc
+        return value
+
+
+class GatesParams(_Frozen):
+    """Quality gates between the published dataset and a new build (papers/gates.py)."""
+
+    # share of the previously published papers that may be missing from the new build
+    max_paper_loss_share: float = Field(0.05, ge=0, le=1)
+    # absolute increase of rejected / raw records allowed
+    max_reject_rate_increase: float = Field(0.02, ge=0, le=1)
+    # absolute drop of the share of papers with at least one tag allowed
+    max_tag_coverage_drop: float = Field(0.05, ge=0, le=1)
+
+
 class Params(_Frozen):
     read: ReadParams = ReadParams()
     parse: ParseParams = ParseParams()
@@ -82,10 +125,17 @@ class Params(_Frozen):
     links: LinksParams = LinksParams()
     tags: TagsParams = TagsParams()
     write: WriteParams = WriteParams()
+    schedule: ScheduleParams = ScheduleParams()
+    gates: GatesParams = GatesParams()
 
     def sha256(self) -> str:
-        """A stable hash of the effective parameters (recorded in the manifest)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """A stable hash of the parameters that shape the data (recorded in the manifest).
+
+        The schedule and the gates decide when a build runs and whether it is published, not
+        what it contains, so they are left out: changing them keeps the dataset version.
+        """
+        shaping = self.model_dump(mode="json", exclude={"schedule", "gates"})
+        blob = json.dumps(shaping, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -17,9 +17,10 @@ from typing import Any
 import polars as pl
 import yaml
 
-from papers import __version__, io
+from papers import __version__, history, io
 from papers.config import Params, load_params, resolve_vocabulary
 from papers.errors import PapersError
+from papers.gates import enforce as enforce_gates
 from papers.readers import iter_file
 from papers.stages.links import code_url, extract_links, links_per_paper
 from papers.stages.normalize import merge_duplicates, normalize_records, resolve_identity
@@ -314,8 +315,13 @@ def write_step(
     params_path: str,
     out_dir: str,
     run_id: str,
+    gates: bool = True,
 ) -> dict[str, Any]:
-    """Write the published tables, manifest and metrics to a staging folder, then publish."""
+    """Write the published tables, manifest and metrics to a staging folder, then publish.
+
+    With gates, the staged build is first compared with the dataset in out_dir (papers/gates.py)
+    and nothing is published when it fails one.
+    """
     params = load_params(Path(params_path))
     out = Path(out_dir)
     version = dataset_version([p["sha256"] for p in parsed], params, vocabulary_version)
@@ -365,6 +371,9 @@ def write_step(
         staging / io.METRICS,
     )
     names = [f"{n}.parquet" for n in PUBLISHED] + [io.METRICS, io.MANIFEST]
+    names += history.write_plots(frames["papers"], staging)
+    if gates:
+        enforce_gates(out, staging, params.gates)
     io.fault_point("write")
     io.publish(staging, out, names)
     return {"dataset_version": version, "counts": counts, "out_dir": str(out)}

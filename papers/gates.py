@@ -1,0 +1,121 @@
+"""Quality gates between versions: a new build is compared with the dataset it would replace.
+
+A build that loses more than a set share of the published papers, or whose reject rate or tag
+coverage moves past a threshold (`params.yaml: gates`), is not published: write_step calls
+`enforce` just before the publish, and the previous dataset stays as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from papers.config import GatesParams
+from papers.errors import PapersError
+
+# How many missing papers a reason names.
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the gates compare of one dataset: its papers' identities and three figures."""
+
+    papers: pl.DataFrame  # paper_id, title_key, title
+    raw_records: int
+    rejected: int
+    tag_coverage: float
+
+    @property
+    def reject_rate(self) -> float:
+        return self.rejected / self.raw_records if self.raw_records else 0.0
+
+
+def load_snapshot(folder: Path) -> Snapshot | None:
+    """The published (or staged) dataset in folder, or None when there is none to compare with."""
+    metrics_path = folder / "metrics.json"
+    papers_path = folder / "papers.parquet"
+    if not (metrics_path.is_file() and papers_path.is_file()):
+        return None
+    try:
+        metrics = json.loads(metrics_path.read_text("utf-8"))
+        papers = pl.read_parquet(papers_path, columns=["paper_id", "title_key", "title"])
+        return Snapshot(
+            papers=papers,
+            raw_records=int(metrics["raw_records"]),
+            rejected=int(metrics["rejected"]),
+            tag_coverage=float(metrics["tag_coverage"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as exc:
+        raise PapersError(f"cannot read the dataset in {folder} to compare with: {exc}") from exc
+
+
+def lost_papers(previous: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """Previous papers found in current neither by paper_id nor by title_key.
+
+    A paper that was re-identified (a page listing's `title:` id replaced by its arXiv id once an
+    arXiv or HF API record of it arrived) keeps its title key, so it is not lost.
+    """
+    return (
+        previous.join(current.select("paper_id"), on="paper_id", how="anti")
+        .join(current.select("title_key"), on="title_key", how="anti")
+        .sort("paper_id")
+    )
+
+
+def check(previous: Snapshot, current: Snapshot, gates: GatesParams) -> list[str]:
+    """One readable reason per gate the current build fails against the previous one."""
+    reasons: list[str] = []
+    lost = lost_papers(previous.papers, current.papers)
+    share = lost.height / previous.papers.height if previous.papers.height else 0.0
+    if share > gates.max_paper_loss_share:
+        examples = ", ".join(
+            f"{r['paper_id']} ({_short(r['title'])})" for r in lost.head(EXAMPLES).to_dicts()
+        )
+        reasons.append(
+            f"{lost.height} of {previous.papers.height} published papers ({share:.1%}) are "
+            f"missing from the new build (max_paper_loss_share {gates.max_paper_loss_share:.1%}),"
+            f" e.g. {examples}"
+        )
+    rise = current.reject_rate - previous.reject_rate
+    if rise > gates.max_reject_rate_increase:
+        reasons.append(
+            f"reject rate rose from {previous.reject_rate:.1%} to {current.reject_rate:.1%} "
+            f"({current.rejected} of {current.raw_records} records; max_reject_rate_increase "
+            f"{gates.max_reject_rate_increase:.1%})"
+        )
+    drop = previous.tag_coverage - current.tag_coverage
+    if drop > gates.max_tag_coverage_drop:
+        reasons.append(
+            f"tag coverage fell from {previous.tag_coverage:.1%} to {current.tag_coverage:.1%} "
+            f"(max_tag_coverage_drop {gates.max_tag_coverage_drop:.1%})"
+        )
+    return reasons
+
+
+def enforce(out_dir: Path, staging: Path, gates: GatesParams) -> None:
+    """Raise PapersError (after discarding the staged files) when the staged build fails a gate.
+
+    The first build into a folder has nothing to compare with and always passes.
+    """
+    previous = load_snapshot(out_dir)
+    if previous is None:
+        return
+    current = load_snapshot(staging)
+    if current is None:
+        raise PapersError(f"the staged build in {staging} has no papers.parquet or metrics.json")
+    reasons = check(previous, current, gates)
+    if reasons:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PapersError(
+            f"quality gates failed, nothing published (the dataset in {out_dir} is unchanged; "
+            f"`papers run --no-gates` publishes anyway): " + "; ".join(reasons)
+        )
+
+
+def _short(title: str, width: int = 60) -> str:
+    return title if len(title) <= width else title[: width - 1] + "…"
