@@ -79,6 +79,14 @@ def write_json(obj: Any, path: Path) -> None:
     path.write_text(json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
+def write_text(text: str, path: Path) -> None:
+    """A UTF-8 text file (report, dataset card) written whole: temp file, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, path)
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text("utf-8"))
 
