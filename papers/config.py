@@ -77,6 +77,8 @@ class WriteParams(_Frozen):
     compression: str = "zstd"
     compression_level: int = 9
     row_group_size: int = Field(65536, gt=0)
+    # Hugging Face license id written into the dataset card (data/processed/README.md).
+    license: str = "other"
 
 
 class ScheduleFetchParams(_Frozen):
