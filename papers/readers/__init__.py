@@ -29,6 +29,7 @@ from papers.readers.arxiv import (
 from papers.readers.feeds import read_feed, sniff_feed
 from papers.readers.generic import file_reject, match_source, read_generic
 from papers.readers.hf_api import read_hf_api, sniff_hf_api
+from papers.readers.limits import ReadLimits, enforce_record_limits, file_size_problem
 from papers.readers.scrapes import (
     read_abstract_lines,
     read_title_pdf_summary,
@@ -133,18 +134,27 @@ def iter_file(path: Path, source_file: str, params: Params) -> tuple[str | None,
     if match_source(source_file, params.read.sources) is None and sniff(head, params) == (
         "arxiv_snapshot"
     ):
-        batches = read_arxiv_snapshot(path, source_file, params.parse.batch_rows)
-        return "arxiv_snapshot", (_checked_frames(r, j) for r, j in batches)
+        limits = params.read.limits
+        batches = read_arxiv_snapshot(path, source_file, params.parse.batch_rows, limits)
+        return "arxiv_snapshot", (_checked_frames(r, j, limits) for r, j in batches)
     result = read_file(path, source_file, params)
     return result.reader, iter([(result.records, result.rejects)])
 
 
 def read_file(path: Path, source_file: str, params: Params) -> ReadResult:
-    """Read one raw file with the reader its content calls for; never raises on bad content."""
+    """Read one raw file with the reader its content calls for; never raises on bad content.
+
+    Enforces params.read.limits: a file over max_file_bytes (other than a streamed snapshot) is
+    one read reject, records over max_record_bytes or max_authors are record rejects.
+    """
+    limits = params.read.limits
     generic = match_source(source_file, params.read.sources)
+    too_large = file_size_problem(path.stat().st_size, limits)
     if generic is not None:
+        if too_large:
+            return _file_reject(source_file, f"{generic.name}: {too_large}", None)
         records, rejects = read_generic(path.read_bytes(), source_file, generic)
-        return _checked(generic.name, records, rejects)
+        return _checked(generic.name, records, rejects, limits)
     head = _head(path)
     reader = sniff(head, params)
     if reader is None:
@@ -152,13 +162,15 @@ def read_file(path: Path, source_file: str, params: Params) -> ReadResult:
         return _file_reject(source_file, "no reader recognises this file's format", preview)
     if reader == "arxiv_snapshot":
         # all batches at once: callers that must bound memory use iter_file
-        batches = list(read_arxiv_snapshot(path, source_file, params.parse.batch_rows))
+        batches = list(read_arxiv_snapshot(path, source_file, params.parse.batch_rows, limits))
         records = pl.concat([b[0] for b in batches]) if batches else empty_frame(RawRecords)
         rejects = pl.concat([b[1] for b in batches]) if batches else empty_frame(Rejected)
-        return _checked(reader, records, rejects)
-    data = path.read_bytes()
-    if head[:2] == b"\x1f\x8b":
+        return _checked(reader, records, rejects, limits)
+    if _is_gzip(path):
         return _file_reject(source_file, f"a gzipped {reader} file is not supported", None)
+    if too_large:
+        return _file_reject(source_file, too_large, head[:200].decode("utf-8", errors="replace"))
+    data = path.read_bytes()
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -178,15 +190,23 @@ def read_file(path: Path, source_file: str, params: Params) -> ReadResult:
             f"{records.height + rejects.height} blocks are not a title line with an abstract",
             data[:200].decode("utf-8", errors="replace"),
         )
-    return _checked(reader, records, rejects)
+    return _checked(reader, records, rejects, limits)
 
 
-def _checked_frames(records: pl.DataFrame, rejects: pl.DataFrame) -> Frames:
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def _checked_frames(records: pl.DataFrame, rejects: pl.DataFrame, limits: ReadLimits) -> Frames:
     # Every reader promises these schemas; a reader that breaks the promise is a bug to surface.
+    records, rejects = enforce_record_limits(records, rejects, limits)
     RawRecords.validate(records)
     Rejected.validate(rejects)
     return records, rejects
 
 
-def _checked(reader: str, records: pl.DataFrame, rejects: pl.DataFrame) -> ReadResult:
-    return ReadResult(reader, *_checked_frames(records, rejects))
+def _checked(
+    reader: str, records: pl.DataFrame, rejects: pl.DataFrame, limits: ReadLimits
+) -> ReadResult:
+    return ReadResult(reader, *_checked_frames(records, rejects, limits))
