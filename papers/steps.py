@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from papers import __version__, history, io
+from papers import __version__, card, history, io
 from papers.config import Params, load_params, resolve_vocabulary
 from papers.errors import PapersError
 from papers.gates import enforce as enforce_gates
@@ -372,6 +372,7 @@ def write_step(
     )
     names = [f"{n}.parquet" for n in PUBLISHED] + [io.METRICS, io.MANIFEST]
     names += history.write_plots(frames["papers"], staging)
+    names.append(card.write_card(staging, params))  # README.md: the dataset card
     if gates:
         enforce_gates(out, staging, params.gates)
     io.fault_point("write")
