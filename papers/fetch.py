@@ -60,6 +60,8 @@ class FetchPolicy:
     timeout_s: float = 30.0
     min_interval_s: float = 0.0  # between requests to the same host; arXiv hosts get at least 3 s
     user_agent: str = "papers-pipeline/0.1 (+https://example.invalid)"
+    # A body past this is refused (a gzip bomb: httpx inflates Content-Encoding while reading).
+    max_body_bytes: int = 256 << 20
 
     def __post_init__(self) -> None:
         if self.retries < 0:
@@ -69,6 +71,8 @@ class FetchPolicy:
                 raise PapersError(f"fetch {name} must be 0 or more, not {getattr(self, name)}")
         if self.timeout_s <= 0:
             raise PapersError(f"fetch timeout_s must be positive, not {self.timeout_s}")
+        if self.max_body_bytes <= 0:
+            raise PapersError(f"fetch max_body_bytes must be positive, not {self.max_body_bytes}")
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,11 @@ class Fetcher:
             self._wait_turn(host, interval)
             retry_after: float | None = None
             try:
-                response = self._client.send(request)
+                response = self._client.send(request, stream=True)
+                try:
+                    body = self._body(response, shown)
+                finally:
+                    response.close()
             except (httpx.UnsupportedProtocol, httpx.TooManyRedirects) as exc:
                 raise PapersError(f"cannot fetch {shown}: {exc}") from exc
             except httpx.TimeoutException as exc:
@@ -169,7 +177,6 @@ class Fetcher:
             else:
                 status = response.status_code
                 if response.is_success:
-                    body = response.content
                     if check is None:
                         return body
                     try:
@@ -182,7 +189,7 @@ class Fetcher:
                     problem = f"HTTP {status}"
                     retry_after = _retry_after_s(response.headers.get("Retry-After"))
                 else:
-                    raise PapersError(f"HTTP {status} for {shown}: {_snippet(response.content)}")
+                    raise PapersError(f"HTTP {status} for {shown}: {_snippet(body)}")
             finally:
                 self._last[host] = self._clock()
             if attempt == attempts - 1:
@@ -195,6 +202,22 @@ class Fetcher:
             )
             self._sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _body(self, response: httpx.Response, shown: str) -> bytes:
+        """The (decoded) body, read in chunks and refused past policy.max_body_bytes."""
+        limit = self.policy.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                msg = (
+                    f"refusing the response from {shown}: its body is over {limit:,} bytes "
+                    "(FetchPolicy.max_body_bytes)"
+                )
+                raise PapersError(msg)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _interval(self, host: str, hostname: str, min_interval_s: float) -> float:
         floor = max(self._floors.get(host, 0.0), min_interval_s)
@@ -244,6 +267,33 @@ def _slug(text: str) -> str:
     if slug and len(slug) <= _SLUG_MAX:
         return slug
     return "-".join(p for p in (slug[:_SLUG_MAX].rstrip("-"), _sha8(text)) if p)
+
+
+# A saved file's name: letters, digits, dot, dash and underscore, not starting with a dot (a
+# dotfile is not an input), at most _NAME_MAX characters. Folder names are our constants.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_NAME_MAX = 120
+
+
+def raw_path(raw_dir: Path, folder: str, name: str) -> Path:
+    """raw_dir/folder/name for a file name built from network or user input, made safe.
+
+    Anything outside [A-Za-z0-9._-] (a slash, "..", NUL, a drive or an absolute path), a leading
+    dot and an over-long name are replaced by a slug plus a hash of the original, so the file
+    always lands directly in raw_dir/folder, whatever the id, date, set or query said.
+    """
+    if not (_SAFE_NAME.fullmatch(name) and len(name) <= _NAME_MAX and ".." not in name):
+        stem, dot, suffix = name.rpartition(".")
+        ext = f".{suffix}" if dot and re.fullmatch(r"[a-z0-9]{1,8}", suffix) else ""
+        base = stem if ext else name
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", base).strip("-")[:_SLUG_MAX].strip("-")
+        name = f"{slug or 'file'}-{_sha8(name)}{ext}"
+    target = raw_dir / folder / name
+    # belt and braces: the name above cannot climb, and a symlinked folder is not followed out
+    resolved, root = target.resolve(), raw_dir.resolve()
+    if not resolved.is_relative_to(root) or resolved.parent != (root / folder).resolve():
+        raise PapersError(f"refusing to save {name!r} outside {raw_dir / folder}")
+    return target
 
 
 def save_response(body: bytes, path: Path) -> Saved:
@@ -348,7 +398,7 @@ def fetch_hf_daily(fetcher: Fetcher, base_url: str, day: date, raw_dir: Path) ->
         {"date": day.isoformat()},
         check=_check_json,
     )
-    return save_response(body, raw_dir / HF_DIR / f"{day.isoformat()}.json")
+    return save_response(body, raw_path(raw_dir, HF_DIR, f"{day.isoformat()}.json"))
 
 
 def fetch_hf_range(
@@ -400,7 +450,7 @@ def fetch_arxiv_atom(
         size = page_size if max_results is None else min(page_size, max_results - start)
         page_params = {**selector, "start": str(start), "max_results": str(size)}
         body = fetcher.get(url, page_params, check=_check_atom, min_interval_s=ARXIV_MIN_INTERVAL_S)
-        saved.append(save_response(body, raw_dir / ATOM_DIR / f"{name}-{start}.xml"))
+        saved.append(save_response(body, raw_path(raw_dir, ATOM_DIR, f"{name}-{start}.xml")))
         root = _parse_xml(body, f"{_ATOM}feed", "an Atom feed")
         if root.find(f"{_ATOM}entry") is None:
             break
@@ -456,7 +506,7 @@ def harvest_arxiv_oai(
             message = " ".join((error.text or "").split())
             raise PapersError(f"OAI-PMH error {code} from {url}: {message}")
         page = len(saved) + 1
-        saved.append(save_response(body, raw_dir / OAI_DIR / f"{prefix}-{page:04d}.xml"))
+        saved.append(save_response(body, raw_path(raw_dir, OAI_DIR, f"{prefix}-{page:04d}.xml")))
         token = (root.findtext(f"{_OAI}ListRecords/{_OAI}resumptionToken") or "").strip()
         if not token:
             return saved

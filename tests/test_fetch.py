@@ -595,3 +595,81 @@ def test_arxiv_hosts_get_three_seconds_by_name(fake: FakeTime) -> None:
     finally:
         fetcher.close()
     assert fetch.ARXIV_API_BASE_URL.startswith("https://")
+
+
+# --- file names from the network stay in data/raw ------------------------------------------------
+
+HOSTILE_NAMES = [
+    "../../etc/x.json",
+    "/etc/passwd",
+    "..",
+    ".hidden.xml",
+    "a\x00b.json",
+    "x/../../y.xml",
+    "C:\\Windows\\evil.xml",
+    "q" * 5000 + ".xml",
+    "\u202eslmx.exe",
+    "",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_raw_path_never_leaves_its_folder(tmp_path: Path, name: str) -> None:
+    raw = tmp_path / "raw"
+    path = fetch.raw_path(raw, "arxiv_atom", name)
+    assert path.parent == raw / "arxiv_atom"
+    assert not path.name.startswith(".")
+    assert len(path.name) <= 120
+    for bad in ("\x00", "/", "\\", ".."):
+        assert bad not in path.name
+    saved = save_response(b"body", path)
+    assert saved.path.resolve().is_relative_to(raw.resolve())
+    assert files(tmp_path) == [f"raw/arxiv_atom/{saved.path.name}"]
+
+
+def test_raw_path_keeps_safe_names_and_keeps_hostile_ones_apart(tmp_path: Path) -> None:
+    assert fetch.raw_path(tmp_path, "hf", "2025-01-21.json") == tmp_path / "hf" / "2025-01-21.json"
+    names = {fetch.raw_path(tmp_path, "hf", n).name for n in ("../a.json", "..a.json", "/a.json")}
+    assert len(names) == 3  # a hash of the original keeps distinct inputs distinct
+
+
+def test_raw_path_refuses_a_symlinked_folder_pointing_out(tmp_path: Path) -> None:
+    raw, outside = tmp_path / "raw", tmp_path / "outside"
+    raw.mkdir()
+    outside.mkdir()
+    (raw / "arxiv_oai").symlink_to(outside)
+    with pytest.raises(PapersError, match="outside"):
+        fetch.raw_path(raw, "arxiv_oai", "page.xml")
+
+
+def test_hostile_query_set_and_date_become_safe_file_names(
+    server: ScriptedServer, make_fetcher: Callable[..., Fetcher], tmp_path: Path
+) -> None:
+    server.script("/api/query", Reply(body=fixture("atom-empty.xml")))
+    server.script("/oai", Reply(body=fixture("oai-page-3.xml")))
+    raw = tmp_path / "raw"
+    fetcher = make_fetcher()
+    saved = fetch_arxiv_atom(fetcher, server.url, raw, query="../../../etc/passwd\x00" + "x" * 500)
+    saved += fetch_arxiv_atom(fetcher, server.url, raw, ids=["../../etc/x", "/abs/1"])
+    saved += harvest_arxiv_oai(fetcher, server.url, raw, set_spec="../../etc/\x00")
+    for item in saved:
+        assert item.path.resolve().parent in {
+            (raw / "arxiv_atom").resolve(),
+            (raw / "arxiv_oai").resolve(),
+        }
+        assert len(item.path.name) <= 120
+    assert all(p.startswith("raw/") for p in files(tmp_path))
+
+
+def test_a_body_over_max_body_bytes_is_refused_and_not_saved(
+    server: ScriptedServer, make_fetcher: Callable[..., Fetcher], tmp_path: Path
+) -> None:
+    import gzip
+
+    # a gzip bomb as Content-Encoding: 64 MiB of zeros in ~64 KB on the wire
+    bomb = gzip.compress(b"\0" * (64 << 20), compresslevel=9)
+    server.script("/api/daily_papers", Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
+    with pytest.raises(PapersError, match=r"over 1,048,576 bytes \(FetchPolicy.max_body_bytes\)"):
+        fetch_hf_daily(make_fetcher(max_body_bytes=1 << 20), server.url, DAY, tmp_path)
+    assert files(tmp_path) == []
+    assert len(server.hits) == 1  # refused at once, not retried

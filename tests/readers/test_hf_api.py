@@ -475,3 +475,46 @@ def test_lone_surrogate_escape_does_not_break_the_frame() -> None:
     data = b'[{"paper": {"id": "1", "title": "Bad \\ud800 escape"}}]'
     records, _ = read_hf_api(data, "x/2025-01-04.json")
     assert records["title_raw"].item() == "Bad \ufffd escape"
+
+
+# --- repr records are read with a literal parser, never evaluated --------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "__import__('pathlib').Path({target!r}).write_text('pwned')",
+        "{{'paper': {{'id': __import__('os').system('touch ' + {target!r}), 'title': 'T'}}}}",
+        "{{'paper': {{'id': '1', 'title': (lambda: open({target!r}, 'w'))()}}}}",
+        "{{'paper': {{'id': '1', 'title': [x for x in open({target!r}, 'w')]}}}}",
+        "{{'paper': {{'id': '1', 'title': f'{{open({target!r}, \"w\")}}'}}}}",
+        "exec(\"open({target!r}, 'w')\")",
+    ],
+)
+def test_malicious_repr_record_is_a_reject_and_runs_nothing(tmp_path: Path, template: str) -> None:
+    target = tmp_path / "pwned"
+    element = template.format(target=str(target))
+    data = listing([paper("2501.00001", "First"), element])
+    records, rejects = read_hf_api(data, "x/2025-02-04.json")
+    assert not target.exists(), "a repr record was executed"
+    assert records["record_index"].to_list() == [0]
+    row = rejects.row(0, named=True)
+    assert (row["record_index"], row["stage"]) == (1, "parse")
+    assert row["reason"].startswith("string record is not a Python literal")
+    assert row["raw"] == element
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        "{'a': " * 100_000 + "1" + "}" * 100_000,  # nesting past the parser's depth
+        "{'paper': {'id': " + "9" * 100_000 + "}}",  # an int too long to convert
+        "{'paper': {'id': 10**10**10}}",  # an operator literal_eval refuses to compute
+    ],
+    ids=["deep", "long-int", "power"],
+)
+def test_hostile_repr_literals_are_rejects_not_crashes(element: str) -> None:
+    records, rejects = read_hf_api(listing([element]), "x/2025-02-04.json")
+    assert records.height == 0
+    assert rejects.select("record_index", "stage").rows() == [(0, "parse")]
+    assert rejects["reason"].item().startswith("string record")
