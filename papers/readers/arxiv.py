@@ -649,7 +649,7 @@ def _spans(data: bytes, local: str) -> list[tuple[int, int, int]]:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     # A parse error is reported by the ElementTree pass; spans so far match the elements it kept.
-    with contextlib.suppress(expat.ExpatError):
+    with contextlib.suppress(expat.ExpatError, ValueError, LookupError):
         parser.Parse(data, True)
     return spans
 
@@ -685,8 +685,8 @@ def _declares_entities(data: bytes) -> bool:
         parser.Parse(data, True)
     except _EntityDeclaredError:
         return True
-    except (_RootReachedError, expat.ExpatError, ValueError):
-        return False  # malformed XML is reported by the reading pass
+    except (_RootReachedError, expat.ExpatError, ValueError, LookupError):
+        return False  # malformed XML (or an unknown encoding) is reported by the reading pass
     return False
 
 
@@ -840,6 +840,10 @@ def _read_xml_guarded(
         return _not_this_format(source_file, "XML nested too deeply to read", data)
     except MemoryError:
         return _not_this_format(source_file, "XML too large to read in memory", data)
+    except (ValueError, LookupError) as exc:
+        # ElementTree refuses some declared encodings outright ("UTF-7": multi-byte encodings
+        # are not supported; "bogus": unknown encoding); found by the atheris harness
+        return _not_this_format(source_file, f"XML not readable: {exc}", data)
 
 
 def read_arxiv_oai(data: bytes, source_file: str) -> tuple[pl.DataFrame, pl.DataFrame]:

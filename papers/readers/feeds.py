@@ -378,7 +378,7 @@ def read_feed(data: bytes, source_file: str) -> tuple[pl.DataFrame, pl.DataFrame
             items = "XML nested too deeply"
         except MemoryError:
             items = "XML too large to read in memory"
-        except ValueError as exc:  # a span that cannot be located, an unknown encoding
+        except (ValueError, LookupError) as exc:  # a span not found, an unknown encoding
             items = f"XML not readable: {exc}"
         except _RefusedError:
             items = "XML declares entities in a DTD: refused"

@@ -7,6 +7,7 @@ The default slice is small (fast CI); `-m slow` runs the same properties with ma
 from __future__ import annotations
 
 import gzip
+import html
 import json
 import re
 import signal
@@ -19,9 +20,11 @@ from typing import Any, Final
 
 import polars as pl
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from papers import steps
 from papers.config import Params, load_params
 from papers.readers import ReadResult, read_file
 from papers.readers.generic import GenericSource
@@ -652,3 +655,340 @@ def test_corrupt_gzip_is_a_reject() -> None:
     packed = gzip.compress(original)
     data = packed[:10] + bytes(b ^ 0x55 for b in packed[10:60]) + packed[60:]
     check(name, data, read(name, data))
+
+
+# --- 2b. no record lost: every layout, and through the pipeline steps ----------------------------
+
+_OAI_HEAD: Final = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+    '\n<request verb="ListRecords" metadataPrefix="arXiv">http://export.arxiv.org/oai2</request>'
+    "\n<ListRecords>\n"
+)
+_OAI_META: Final = '<metadata><arXiv xmlns="http://arxiv.org/OAI/arXiv/">{}</arXiv></metadata>'
+
+
+def _x(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _good_oai(i: int, title: str, abstract: str) -> str:
+    fields = (
+        f"<id>2404.{i:05d}</id><created>2024-04-01</created><authors><author><keyname>One"
+        f"</keyname><forenames>A.</forenames></author></authors><title>{_x(title)}</title>"
+        f"<categories>cs.CL</categories><abstract>{_x(abstract)}</abstract>"
+    )
+    return f"<record><header><identifier>oai:arXiv.org:2404.{i:05d}</identifier></header>" + (
+        _OAI_META.format(fields) + "</record>\n"
+    )
+
+
+_BAD_OAI: Final = (
+    '<record><header status="deleted"><identifier>oai:arXiv.org:1</identifier></header></record>\n',
+    '<record status="deleted"><header><identifier>oai:arXiv.org:2</identifier></header></record>\n',
+    "<record><header><identifier>oai:arXiv.org:3</identifier></header></record>\n",
+    "<record><header><identifier>oai:x:4</identifier></header>"
+    + _OAI_META.format("<id> </id><title>\n</title><abstract>only this</abstract>")
+    + "</record>\n",
+)
+
+_ATOM_HEAD: Final = (
+    "<?xml version='1.0' encoding='UTF-8'?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" "
+    'xmlns:arxiv="http://arxiv.org/schemas/atom">\n<id>https://arxiv.org/api/x</id>\n'
+)
+
+
+def _good_atom(i: int, title: str, abstract: str) -> str:
+    return (
+        f"<entry><id>http://arxiv.org/abs/2405.{i:05d}v1</id><title>{_x(title)}</title>"
+        f"<summary>{_x(abstract)}</summary><published>2024-05-01T00:00:00Z</published>"
+        '<author><name>A. One</name></author><category term="cs.CL"/></entry>\n'
+    )
+
+
+_BAD_ATOM: Final = (
+    "<entry><summary>no id, no title</summary></entry>\n",
+    "<entry><id>http://arxiv.org/api/errors#incorrect_id</id><title>Error</title>"
+    "<summary>incorrect id format</summary></entry>\n",
+    "<entry><id> </id><title> </title></entry>\n",
+)
+
+
+def _good_rss(i: int, title: str, abstract: str) -> str:
+    return (
+        f"<item><title>{_x(title)}</title><link>https://arxiv.org/abs/2406.{i:05d}</link>"
+        f"<description>{_x('<p>' + abstract + '</p>')}</description>"
+        "<pubDate>Mon, 03 Jun 2024 00:00:00 GMT</pubDate></item>\n"
+    )
+
+
+_BAD_RSS: Final = (
+    "<item><description>no title and no link</description></item>\n",
+    "<item><link>https://example.com/not-a-paper</link></item>\n",
+    "<item><title> </title><guid>urn:x</guid></item>\n",
+)
+
+
+def _good_jsonfeed(i: int, title: str, abstract: str) -> Any:
+    return {
+        "id": f"https://huggingface.co/papers/2407.{i:05d}",
+        "url": f"https://huggingface.co/papers/2407.{i:05d}",
+        "title": title,
+        "content_html": f"<p>{_x(abstract)}</p><script>alert(1)</script>",
+        "date_published": "2024-07-01T00:00:00Z",
+    }
+
+
+_BAD_JSONFEED: Final[tuple[Any, ...]] = (
+    42,
+    "a string item",
+    None,
+    {"content_text": "no title, no url"},
+    {"title": ["a", "list"], "url": 7},
+)
+
+
+def _good_generic(i: int, title: str, abstract: str) -> str:
+    return json.dumps(
+        {"paper": {"id": f"2408.{i:05d}", "title": title, "authors": ["A. One"]}, "upvotes": i},
+        ensure_ascii=False,
+    )
+
+
+_BAD_GENERIC: Final = (
+    '{"paper": {"id": "2408.0',
+    "[1, 2]",
+    '{"paper": "flat"}',
+    '{"paper": {"title": ["not", "text"]}}',
+    '{"paper": {"authors": {"not": "a list"}}}',
+    '{"upvotes": 3}',
+)
+
+
+def _page_title(title: str) -> str:
+    # a page title is one line that does not end like a sentence
+    return " ".join(title.split()) + " x"
+
+
+def _good_page(i: int, title: str, abstract: str) -> str:
+    return f"{_page_title(title)}\n\n{' '.join(abstract.split())} end."
+
+
+# name -> (file name, build file bytes from [(good, i, title, abstract, pick)])
+Mix = list[tuple[bool, str, str, Any]]
+
+
+def _lines_file(good: Callable[..., str], bad: tuple[Any, ...], head: str, tail: str) -> Any:
+    def build(mix: Mix) -> bytes:
+        parts = [
+            good(i, title, abstract) if ok else bad[pick % len(bad)]
+            for i, (ok, title, abstract, pick) in enumerate(mix)
+        ]
+        return (head + "".join(parts) + tail).encode()
+
+    return build
+
+
+def _jsonl_file(good: Callable[..., str], bad: tuple[str, ...], latin1: bool = False) -> Any:
+    def build(mix: Mix) -> bytes:
+        lines = [
+            good(i, title, abstract).encode()
+            if ok
+            else bad[pick % len(bad)].encode("latin-1" if latin1 else "utf-8")
+            for i, (ok, title, abstract, pick) in enumerate(mix)
+        ]
+        return b"\n".join(lines) + b"\n"
+
+    return build
+
+
+def _jsonfeed_file(mix: Mix) -> bytes:
+    items = [
+        _good_jsonfeed(i, t, a) if ok else _BAD_JSONFEED[p % len(_BAD_JSONFEED)]
+        for i, (ok, t, a, p) in enumerate(mix)
+    ]
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "HF papers", "items": items}
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def _hf_file(mix: Mix) -> bytes:
+    elements = [
+        _good_hf(i, t, a) if ok else _BAD_HF[p % len(_BAD_HF)]
+        for i, (ok, t, a, p) in enumerate(mix)
+    ]
+    return json.dumps(elements, ensure_ascii=False).encode()
+
+
+def _tps_file(mix: Mix) -> bytes:
+    blocks = [
+        _good_tps(i, t, a) if ok else _BAD_TPS[p % len(_BAD_TPS)]
+        for i, (ok, t, a, p) in enumerate(mix)
+    ]
+    return ("\n---\n".join(blocks) + "\n").encode()
+
+
+def _page_file(mix: Mix) -> bytes:
+    # a bad block is a title line without its abstract; at most as many as good ones (a page of
+    # mostly unpaired blocks is, rightly, rejected whole as not being a papers page)
+    blocks = [
+        _good_page(i, t, a) if ok or i % 2 == 0 else _page_title(t)
+        for i, (ok, t, a, _) in enumerate(mix)
+    ]
+    return ("Daily Papers\n\n" + "\n\n".join(blocks) + "\n").encode()
+
+
+# Bad snapshot lines, some not even UTF-8 (a Latin-1 byte in the title).
+_BAD_SNAPSHOT_BYTES: Final = (*_BAD_SNAPSHOT, '{"id": "2401.99999", "title": "caf\xe9 \xff"}')
+
+MIXED_FILES: Final[dict[str, tuple[str, str, Callable[[Mix], bytes]]]] = {
+    # layout: (file name, reader expected, builder)
+    "snapshot": (
+        "arxiv/mix.jsonl",
+        "arxiv_snapshot",
+        _jsonl_file(_good_snapshot, _BAD_SNAPSHOT_BYTES, latin1=True),
+    ),
+    "hf_api": ("hf_api/2024-02-01.json", "hf_daily_papers", _hf_file),
+    "title_pdf_summary": (
+        "scrapes/paper_metadata_2024-03-01.txt",
+        "hf_title_pdf_summary",
+        _tps_file,
+    ),
+    "oai": (
+        "arxiv/oai-0001.xml",
+        "arxiv_oai",
+        _lines_file(_good_oai, _BAD_OAI, _OAI_HEAD, "</ListRecords>\n</OAI-PMH>\n"),
+    ),
+    "atom": (
+        "arxiv/atom-0.xml",
+        "arxiv_atom",
+        _lines_file(_good_atom, _BAD_ATOM, _ATOM_HEAD, "</feed>\n"),
+    ),
+    "rss": (
+        "feeds/2024-06-03.rss.xml",
+        "feed",
+        _lines_file(
+            _good_rss,
+            _BAD_RSS,
+            '<?xml version="1.0"?>\n<rss version="2.0"><channel><title>HF</title>\n',
+            "</channel></rss>\n",
+        ),
+    ),
+    "jsonfeed": ("feeds/2024-07-01.json", "feed", _jsonfeed_file),
+    "generic_jsonl": (
+        "generic/dump/2024-08-01.jsonl",
+        "fuzz_jsonl",
+        _jsonl_file(_good_generic, _BAD_GENERIC),
+    ),
+    "page": ("hf_papers_page/2024-09-01.txt", "hf_papers_page", _page_file),
+}
+
+
+def _good_titles(layout: str, mix: Mix) -> list[str]:
+    if layout == "page":
+        return [_page_title(t) for i, (ok, t, _, _) in enumerate(mix) if ok or i % 2 == 0]
+    return [t for ok, t, _, _ in mix if ok]
+
+
+@pytest.mark.parametrize("layout", sorted(set(MIXED_FILES) - set(LAYOUTS)))
+@settings(max_examples=10, deadline=DEADLINE_MS, derandomize=True, database=None)
+@given(mix=mixtures())
+def test_no_record_lost_more_layouts(layout: str, mix: Mix) -> None:
+    name, reader, build = MIXED_FILES[layout]
+    result = read(name, build(mix))
+    assert result.reader == reader, result.rejects.to_dicts()[:3]
+    _account(name, result, len(mix), _good_titles(layout, mix))
+
+
+def _pipeline_params(tmp: Path) -> Path:
+    """params.yaml with the fuzz generic sources and an absolute vocabulary path, in tmp."""
+    text = (REPO / "params.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    data["read"]["sources"] = [*data["read"].get("sources", []), *_EXTRA_SOURCES]
+    data["tags"]["vocabulary"] = str(REPO / "vocab" / "topics.yaml")
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    return path
+
+
+def run_steps(
+    raw: Path, params_path: Path, work: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """parse (per file), normalize, links, tags and validate: the build flow's steps, in process."""
+    relatives = [p.relative_to(raw).as_posix() for p in sorted(raw.rglob("*")) if p.is_file()]
+    parsed = [
+        steps.parse_step(str(raw), rel, str(params_path), str(work), None) for rel in relatives
+    ]
+    normalized = steps.normalize_step(parsed, str(params_path), str(work))
+    links = steps.links_step(normalized["papers"], str(params_path), str(work))
+    tags = steps.tags_step(normalized["papers"], str(params_path), str(work))
+    validated = steps.validate_step(normalized, links, tags, parsed, str(work))
+    return parsed, validated
+
+
+def _no_record_lost_pipeline(mixes: dict[str, Mix], tmp: Path) -> None:
+    raw, work = tmp / "raw", tmp / "work"
+    work.mkdir(parents=True)
+    generated: dict[str, int] = {}
+    for layout, mix in mixes.items():
+        name, _, build = MIXED_FILES[layout]
+        (raw / name).parent.mkdir(parents=True, exist_ok=True)
+        (raw / name).write_bytes(build(mix))
+        generated[name] = len(mix)
+    parsed, validated = run_steps(raw, _pipeline_params(tmp), work)
+    provenance = pl.read_parquet(validated["provenance"])
+    rejected = pl.read_parquet(validated["rejected"])
+    papers = pl.read_parquet(validated["papers"])
+    Rejected.validate(rejected)
+    # counts reconcile, file by file and in total
+    assert {p["file"]: p["raw_records"] for p in parsed} == generated
+    assert provenance.height + rejected.height == sum(generated.values())
+    # every generated record is in provenance or rejected, exactly once, by file and position
+    assert rejected["record_index"].null_count() == 0, rejected.filter(
+        pl.col("record_index").is_null()
+    ).to_dicts()
+    seen = pl.concat(
+        [
+            provenance.select("source_file", "record_index"),
+            rejected.select("source_file", "record_index"),
+        ]
+    )
+    expected = pl.DataFrame(
+        [(name, i) for name, count in generated.items() for i in range(count)],
+        schema={"source_file": pl.String, "record_index": pl.Int64},
+        orient="row",
+    )
+    assert seen.sort(seen.columns).equals(expected.sort(expected.columns))
+    # each reject says where and why; every provenance row points at a published paper
+    assert set(rejected["stage"].to_list()) <= set(steps.STAGE_REJECT_ORDER)
+    assert all(r.strip() for r in rejected["reason"].to_list())
+    assert provenance.join(papers, on="paper_id", how="anti").height == 0
+
+
+@st.composite
+def mixtures_per_layout(draw: st.DrawFn) -> dict[str, Mix]:
+    return {layout: draw(mixtures()) for layout in sorted(MIXED_FILES)}
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(mixes=mixtures_per_layout())
+def test_no_record_lost_through_the_pipeline(mixes: dict[str, Mix]) -> None:
+    with tempfile.TemporaryDirectory(prefix="papers-mix-") as tmp:
+        _no_record_lost_pipeline(mixes, Path(tmp))
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(mixes=mixtures_per_layout())
+def test_no_record_lost_through_the_pipeline_long(mixes: dict[str, Mix]) -> None:
+    with tempfile.TemporaryDirectory(prefix="papers-mix-") as tmp:
+        _no_record_lost_pipeline(mixes, Path(tmp))

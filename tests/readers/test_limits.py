@@ -492,3 +492,18 @@ def test_xml_entities_are_never_expanded_nor_fetched(
         assert "entities" in result.rejects["reason"].item()
     # an external DTD is never loaded: &secret; stays undefined (a malformed-XML reject, or expat
     # skips it under a DTD it did not read); either way nothing of the local files comes in
+
+
+@pytest.mark.parametrize(
+    "encoding", ["UTF-7", "UTF-32", "utf_16_be", "bogus-enc", "rot13", "idna", "punycode", "cp037"]
+)
+@pytest.mark.parametrize("layout", sorted(_LAYOUTS))
+def test_a_declared_encoding_the_parser_refuses_is_a_file_reject(
+    tmp_path: Path, layout: str, encoding: str
+) -> None:
+    # found by atheris: ElementTree raised ValueError (UTF-7) and expat LookupError (unknown names)
+    data = f'<?xml version="1.0" encoding="{encoding}"?>\n{_LAYOUTS[layout].format(ref="")}'
+    path = write(tmp_path, layout, data.encode())
+    result = read_file(path, layout, _params())
+    assert result.records.height == 0
+    assert result.rejects.select("record_index", "stage").rows() == [(None, "read")]
