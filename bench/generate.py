@@ -1,0 +1,361 @@
+"""Synthetic arXiv-snapshot JSON lines of N records, assembled from real records.
+
+    python bench/generate.py 1000000 [--out PATH] [--seed 0] [--from DIR] [--daily-out PATH]
+
+The text is real: a pool of records is read once, with the project's own readers, from
+`../shared/realdata` when that folder exists (about 15k distinct papers from arXiv snapshot,
+OAI-PMH and Atom files and Hugging Face listings), else from the repository's seed and test
+fixtures; the pool is cached under data/interim/bench/. Record i of the output is paper i, built
+from two pool records a and b (title of a with a subtitle from b, abstract = first sentences of a
++ last sentences of b), so titles and abstracts are unique yet keep the LaTeX, URLs and wording of
+real ones. The pair (a, b) is a bijection of i (for i < pool size squared), so no two papers share
+a text by construction.
+
+Rows whose (i + 37 * seed) % 100 falls in the duplicate residues re-list an earlier paper, as a
+merged multi-source listing does (6% by default):
+
+- 3% the same arXiv id again (a later version: unwrapped abstract, other comments, later date);
+- 2% no id, the same title written differently (unwrapped, a trailing full stop) and the same
+  abstract: linked to the paper by its title key;
+- 1% no id and the paper's DOI (papers without a DOI: as the title duplicate).
+
+Fresh ids are new-style arXiv ids (`YYMM.NNNNN`, unique); abstracts are hard-wrapped at 80
+columns and titles at 70 with the snapshot's two-space continuation indent. The output is the
+same bytes for the same N, seed and pool, and is written in chunks of --chunk rows (memory is
+bounded by the chunk, not by N). `--daily-out` also writes the next --daily-n records (ids after
+the N ones, duplicates of earlier papers included) as one day's listing for incremental runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+REALDATA = ROOT.parent / "shared" / "realdata"
+CACHE = ROOT / "data" / "interim" / "bench"
+# Seed and fixtures: the pool when no realdata folder is there (a fresh clone).
+FALLBACK = (ROOT / "data" / "raw", ROOT / "tests" / "fixtures")
+
+ID_DUP, TITLE_DUP, DOI_DUP = 3, 2, 1  # percent of rows of each duplicate kind
+_PER_MONTH = 99_999  # new-style ids YYMM.NNNNN, NNNNN from 00001
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_CATEGORIES = ("cs.CL", "cs.CV", "cs.LG", "cs.AI", "stat.ML", "cs.RO", "cs.IR", "eess.AS")
+
+
+def _mix(x: np.ndarray, salt: int) -> np.ndarray:
+    """splitmix64 of x + salt: a fixed, platform-independent hash of each index."""
+    with np.errstate(over="ignore"):
+        z = x.astype(np.uint64) + np.uint64((salt * 0x9E3779B97F4A7C15) & (2**64 - 1))
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+# --- the pool of real records -----------------------------------------------------------------
+
+
+def _source_files(source: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in source.rglob("*")
+        if p.is_file() and p.suffix.lower() not in (".md", ".py") and not p.name.startswith(".")
+    )
+
+
+def _read_records(sources: tuple[Path, ...]) -> pl.DataFrame:
+    """Every record the project's readers make of the files under `sources`."""
+    from papers.config import load_params
+    from papers.readers import read_file
+
+    params = load_params(ROOT / "params.yaml")
+    frames = []
+    for source in sources:
+        for path in _source_files(source):
+            result = read_file(path, path.relative_to(source).as_posix(), params)
+            if result.records.height:
+                frames.append(
+                    result.records.select(
+                        "title_raw",
+                        "abstract_raw",
+                        "authors",
+                        "categories",
+                        "comments",
+                        "license",
+                        "journal_ref",
+                    )
+                )
+    return pl.concat(frames)
+
+
+def _wrap(text: str, width: int, indent: str = "") -> str:
+    return textwrap.fill(
+        text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+
+
+def _halves(abstract: str) -> tuple[str, str]:
+    sentences = _SENTENCE.split(abstract)
+    cut = (len(sentences) + 1) // 2
+    return " ".join(sentences[:cut]), " ".join(sentences[cut:])
+
+
+def _subtitle(title: str) -> str:
+    after = title.split(": ", 1)[1] if ": " in title else title
+    return " ".join(after.split()[:5])
+
+
+def build_pool(sources: tuple[Path, ...]) -> pl.DataFrame:
+    """Distinct real records -> the text parts papers are assembled from (small: Python is fine)."""
+    records = (
+        _read_records(sources)
+        .with_columns(
+            pl.col("title_raw").str.replace_all(r"\s+", " ").str.strip_chars(),
+            pl.col("abstract_raw").str.replace_all(r"\s+", " ").str.strip_chars(),
+        )
+        .filter(
+            pl.col("title_raw").str.len_chars().is_between(10, 250),
+            pl.col("abstract_raw").str.len_chars() >= 200,
+        )
+        .unique("title_raw", keep="first", maintain_order=True)
+        .unique("abstract_raw", keep="first", maintain_order=True)
+    )
+    rows = []
+    for r in records.iter_rows(named=True):
+        head, tail = _halves(r["abstract_raw"])
+        authors = [a for a in (r["authors"] or []) if a and a.strip()][:12] or ["A. Nonymous"]
+        rows.append(
+            {
+                "title": r["title_raw"],
+                "subtitle": _subtitle(r["title_raw"]),
+                "head": _wrap(head, 80),
+                "tail": _wrap(tail, 80),
+                "authors": ", ".join(authors[:-1])
+                + (" and " if len(authors) > 1 else "")
+                + authors[-1],
+                "authors_parsed": [[a.split()[-1], " ".join(a.split()[:-1]), ""] for a in authors],
+                "submitter": authors[0],
+                "categories": " ".join(r["categories"] or []) or None,
+                "comments": r["comments"],
+                "license": r["license"],
+                "journal_ref": r["journal_ref"],
+            }
+        )
+    schema = {
+        "title": pl.String,
+        "subtitle": pl.String,
+        "head": pl.String,
+        "tail": pl.String,
+        "authors": pl.String,
+        "authors_parsed": pl.List(pl.List(pl.String)),
+        "submitter": pl.String,
+        "categories": pl.String,
+        "comments": pl.String,
+        "license": pl.String,
+        "journal_ref": pl.String,
+    }
+    # sorted: independent of the order the files were read in
+    return pl.DataFrame(rows, schema=schema).sort("title")
+
+
+def load_pool(sources: tuple[Path, ...], cache: Path = CACHE) -> pl.DataFrame:
+    """The pool for `sources`, cached in `cache` by the source files' names and sizes and code."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for source in sources:
+        for path in _source_files(source):
+            digest.update(f"{path.relative_to(source)}\0{path.stat().st_size}\0".encode())
+    cached = cache / f"pool-{digest.hexdigest()[:16]}.parquet"
+    if cached.exists():
+        return pl.read_parquet(cached)
+    pool = build_pool(sources)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    pool.write_parquet(tmp)
+    tmp.replace(cached)
+    return pool
+
+
+def default_sources() -> tuple[Path, ...]:
+    return (REALDATA,) if REALDATA.is_dir() else FALLBACK
+
+
+# --- the records ------------------------------------------------------------------------------
+
+
+def _arxiv_ids(p: np.ndarray) -> pl.Series:
+    month = p // _PER_MONTH
+    year, mm = 15 + month // 12, month % 12 + 1
+    number = p % _PER_MONTH + 1
+    return pl.select(
+        pl.format(
+            "{}{}.{}",
+            pl.Series(year).cast(pl.String).str.zfill(2),
+            pl.Series(mm).cast(pl.String).str.zfill(2),
+            pl.Series(number).cast(pl.String).str.zfill(5),
+        )
+    ).to_series()
+
+
+def plan(start: int, stop: int, seed: int, pool_size: int) -> pl.DataFrame:
+    """Rows start..stop-1: kind, the paper each row lists (p) and that paper's pool pair (a, b)."""
+    i = np.arange(start, stop, dtype=np.int64)
+    residue = (i + 37 * seed) % 100
+    kind = np.select(
+        [residue < ID_DUP, residue < ID_DUP + TITLE_DUP, residue < ID_DUP + TITLE_DUP + DOI_DUP],
+        [1, 2, 3],
+        0,
+    )
+    kind[i < 100] = 0  # the first rows have no earlier paper to repeat
+    # an earlier paper: one of the base rows before i's block of 100
+    blocks = np.maximum(i // 100, 1)
+    k = (_mix(i, seed * 2 + 1) % blocks.astype(np.uint64)).astype(np.int64)
+    dups = ID_DUP + TITLE_DUP + DOI_DUP
+    c = (dups + (_mix(i, seed * 2 + 2) % np.uint64(100 - dups)).astype(np.int64) - 37 * seed) % 100
+    p = np.where(kind == 0, i, 100 * k + c)
+    perm = np.random.default_rng(seed).permutation(pool_size)
+    q, r = p // pool_size, p % pool_size
+    return pl.DataFrame(
+        {
+            "i": i,
+            "kind": kind.astype(np.int8),
+            "p": p,
+            "a": perm[r],
+            "b": perm[(q + 1 + r) % pool_size],
+            "h": _mix(p, seed * 2 + 3),
+        }
+    )
+
+
+def records(start: int, stop: int, seed: int, pool: pl.DataFrame) -> pl.DataFrame:
+    """Snapshot records for rows start..stop-1, columns in the snapshot's key order."""
+    rows = plan(start, stop, seed, pool.height)
+    a = pool[rows["a"].to_numpy()]
+    b = pool.select("subtitle", "tail")[rows["b"].to_numpy()]
+    ids = _arxiv_ids(rows["p"].to_numpy())
+    frame = pl.concat(
+        [rows, a, b.rename({"subtitle": "b_subtitle", "tail": "b_tail"})], how="horizontal"
+    )
+    frame = frame.with_columns(ids.alias("arxiv_id"))
+    kind, h = pl.col("kind"), pl.col("h")
+    title = pl.format("{}: {}", "title", "b_subtitle")
+    wrapped_title = title.str.replace_all(
+        r"(.{50,69}?) ", "${1}\n  "
+    )  # ~70 columns, 2-space indent
+    abstract = pl.format("  {}\n{}\n", "head", "b_tail")
+    has_doi = (h % 10) < 4
+    doi = pl.when(has_doi).then(pl.format("10.{}/gen.{}", (h // 10 % 9000 + 1000), "arxiv_id"))
+    month = pl.col("p") // _PER_MONTH
+    day = pl.col("p") % 28 + 1
+    when = pl.datetime(
+        (2015 + month // 12).cast(pl.Int32),
+        (month % 12 + 1).cast(pl.Int8),
+        day.cast(pl.Int8),
+        (h % 24).cast(pl.Int8),
+        (h // 24 % 60).cast(pl.Int8),
+        (h // 1440 % 60).cast(pl.Int8),
+    )
+    created = when.dt.strftime("%a, %-d %b %Y %H:%M:%S GMT")  # RFC 1123, as the snapshot has it
+    v1 = pl.struct(pl.lit("v1").alias("version"), created.alias("created"))
+    v2 = pl.struct(pl.lit("v2").alias("version"), created.alias("created"))
+    updated = when.dt.strftime("%Y-%m-%d")
+    later = pl.format("{}-12-28", (2016 + month // 12).cast(pl.String))
+    unwrapped = pl.col("_abstract").str.replace_all(r"\n", " ")
+    out = frame.with_columns(
+        wrapped_title.alias("_title"),
+        abstract.alias("_abstract"),
+        doi.alias("_doi"),
+        pl.coalesce(
+            "categories",
+            pl.lit(pl.Series(_CATEGORIES)).gather((h // 7 % len(_CATEGORIES)).cast(pl.Int64)),
+        ).alias("categories"),
+    )
+    return out.select(
+        pl.when(kind <= 1).then(pl.col("arxiv_id")).otherwise(pl.lit("")).alias("id"),
+        "submitter",
+        "authors",
+        pl.when(kind >= 2)
+        .then(title.str.replace_all(r"\s+", " ") + ".")
+        .otherwise("_title")
+        .alias("title"),
+        pl.when(kind == 1)
+        .then(pl.format("v2: {}", pl.col("comments").fill_null("revised")))
+        .otherwise("comments")
+        .alias("comments"),
+        pl.col("journal_ref").alias("journal-ref"),
+        pl.when(kind == 2).then(None).otherwise("_doi").alias("doi"),
+        pl.lit(None, pl.String).alias("report-no"),
+        "categories",
+        "license",
+        pl.when(kind == 0).then("_abstract").otherwise(unwrapped).alias("abstract"),
+        pl.when(kind == 1)
+        .then(pl.concat_list(v1, v2))
+        .otherwise(pl.concat_list(v1))
+        .alias("versions"),
+        pl.when(kind == 1).then(later).otherwise(updated).alias("update_date"),
+        "authors_parsed",
+    )
+
+
+def generate(
+    n: int,
+    out: Path,
+    seed: int = 0,
+    pool: pl.DataFrame | None = None,
+    *,
+    start: int = 0,
+    chunk: int = 200_000,
+) -> Path:
+    """Write rows start..start+n-1 to `out` as JSON lines (atomically); return `out`."""
+    pool = load_pool(default_sources()) if pool is None else pool
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("wb") as handle:
+        for low in range(start, start + n, chunk):
+            records(low, min(low + chunk, start + n), seed, pool).write_ndjson(handle)
+    tmp.replace(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("n", type=int, help="records to write")
+    parser.add_argument("--out", type=Path, help="output file (default data/interim/bench/...)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--from",
+        dest="sources",
+        type=Path,
+        action="append",
+        help="folder(s) of real records for the pool (default: ../shared/realdata "
+        "when present, else data/raw and tests/fixtures)",
+    )
+    parser.add_argument("--daily-out", type=Path, help="also write the next --daily-n records here")
+    parser.add_argument("--daily-n", type=int, default=100)
+    parser.add_argument("--chunk", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    pool = load_pool(tuple(args.sources) if args.sources else default_sources())
+    out = args.out or CACHE / f"arxiv-snapshot-{args.n}-s{args.seed}.jsonl"
+    generate(args.n, out, args.seed, pool, chunk=args.chunk)
+    print(
+        f"{out}: {args.n} records from a pool of {pool.height}, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    if args.daily_out:
+        generate(args.daily_n, args.daily_out, args.seed, pool, start=args.n, chunk=args.chunk)
+        print(
+            f"{args.daily_out}: {args.daily_n} records (rows {args.n}..{args.n + args.daily_n - 1})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

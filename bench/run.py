@@ -1,0 +1,549 @@
+"""Benchmark: the pipeline against the I/O floor and a straightforward baseline, per input size.
+
+    python bench/run.py [--sizes 100000,1000000] [--skip-baseline-above N] [--json PATH]
+                        [--profile] [--prefect] [--incremental] [--no-floor] [--no-baseline]
+
+For each size N, one measurement after another, each in a child process of its own (so one run's
+memory and caches do not flatter or burden the next; peak RSS is the child's ru_maxrss from
+wait4):
+
+- generate: bench/generate.py writes (or reuses, cached under data/interim/bench/) N records;
+- pipeline: the build-dataset flow's steps (papers.steps, in the order flows/build.py runs
+  them) called directly in one process, no Prefect, each stage timed; the published files are
+  written exactly as `papers run` writes them;
+- floor: the I/O floor, polars reading the same raw file and writing its rows to Parquet with the
+  dataset's compression, no processing;
+- baseline: bench/baseline.py, the same stages written per record over dicts (see there);
+  above --skip-baseline-above it runs on the first M records (the generator's output for M is a
+  prefix of the one for N) and its time is extrapolated linearly, and labelled so;
+- prefect (--prefect): the real `build_dataset` flow on a temporary Prefect server, so the
+  orchestration overhead is flow time minus steps time;
+- incremental (--incremental): a full build with a parse cache, the same plus one day's listing
+  (100 new records), then a rerun with nothing changed.
+
+It prints a table and writes the figures with the machine's facts to --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "data" / "interim" / "bench"
+DEFAULT_JSON = ROOT / "bench" / "results.json"
+RAW_NAME = "arxiv-metadata-oai-snapshot.jsonl"
+
+sys.path.insert(0, str(ROOT))
+
+
+# --- measurements, each run in a child: `python bench/run.py --child KIND ARGS_JSON` ----------
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Stages:
+    """Wall time and peak RSS so far after each stage."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, float]] = {}
+        self._t = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.rows[name] = {"seconds": now - self._t, "peak_rss_mib_so_far": _rss_mib()}
+        self._t = now
+
+
+def run_steps(
+    raw_dir: Path, out: Path, params_path: Path, cache_dir: Path | None
+) -> dict[str, Any]:
+    """The build-dataset flow's work without Prefect: papers.steps in flows/build.py's order."""
+    from papers import io, steps
+
+    stages = _Stages()
+    out.mkdir(parents=True, exist_ok=True)
+    files = [p.relative_to(raw_dir).as_posix() for p in io.list_inputs(raw_dir)]
+    run_id = uuid.uuid4().hex[:12]
+    work = out / f".work-{run_id}"
+    work.mkdir()
+    p, w = str(params_path), str(work)
+    cache = str(cache_dir) if cache_dir else None
+    try:
+        parsed = [steps.parse_step(str(raw_dir), f, p, w, cache) for f in files]
+        stages.done("parse")
+        normalized = steps.normalize_step(parsed, p, w)
+        stages.done("normalize")
+        links = steps.links_step(normalized["papers"], p, w)
+        stages.done("links")
+        tags = steps.tags_step(normalized["papers"], p, w)
+        stages.done("tags")
+        validated = steps.validate_step(normalized, links, tags, parsed, w)
+        stages.done("validate")
+        extra = (
+            {"gates": False} if "gates" in inspect.signature(steps.write_step).parameters else {}
+        )
+        summary = steps.write_step(
+            validated, parsed, tags["vocabulary_version"], p, str(out), run_id, **extra
+        )
+        stages.done("write")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    seconds = sum(stage["seconds"] for stage in stages.rows.values())
+    return {"stages": stages.rows, "counts": summary["counts"], "seconds": seconds}
+
+
+def _child_pipeline(args: dict[str, Any]) -> dict[str, Any]:
+    import papers.steps  # noqa: F401 - imported before the clock (and the profiler) starts
+
+    out = Path(args["out"])
+    shutil.rmtree(out, ignore_errors=True)
+    raw, params = Path(args["raw"]), Path(args["params"])
+    if args.get("profile"):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
+        result = run_steps(raw, out, params, None)
+        profiler.stop()
+        Path(args["profile"]).write_text(profiler.output_html(), "utf-8")
+        text = profiler.output_text(unicode=False, color=False, show_all=False)
+        Path(args["profile"]).with_suffix(".txt").write_text(text, "utf-8")
+        return result
+    return run_steps(raw, out, params, None)
+
+
+def _child_floor(args: dict[str, Any]) -> dict[str, Any]:
+    import polars as pl
+
+    from papers.config import load_params
+    from papers.readers.arxiv import _SNAPSHOT_SCHEMA
+
+    write = load_params(Path(args["params"])).write
+    out = Path(args["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "floor.parquet"
+    started = time.perf_counter()
+    # Streaming read and write: the least any pipeline must do to turn these lines into Parquet.
+    pl.scan_ndjson(Path(args["raw"]) / RAW_NAME, schema=_SNAPSHOT_SCHEMA).sink_parquet(
+        target,
+        compression=write.compression,
+        compression_level=write.compression_level,
+        row_group_size=write.row_group_size,
+    )
+    seconds = time.perf_counter() - started
+    rows = pl.scan_parquet(target).select(pl.len()).collect().item()
+    return {"rows": rows, "seconds": seconds}
+
+
+def _child_baseline(args: dict[str, Any]) -> dict[str, Any]:
+    from bench import baseline
+
+    out = Path(args["out"])
+    shutil.rmtree(out, ignore_errors=True)
+    timings, counts = baseline.run(Path(args["raw"]), out, Path(args["params"]))
+    return {
+        "stages": {k: {"seconds": v} for k, v in timings.items()},
+        "counts": counts,
+        "seconds": sum(timings.values()),
+    }
+
+
+def _child_prefect(args: dict[str, Any]) -> dict[str, Any]:
+    from flows.build import build_dataset
+
+    out = Path(args["out"])
+    shutil.rmtree(out, ignore_errors=True)
+    extra = {"gates": False} if "gates" in inspect.signature(build_dataset.fn).parameters else {}
+    started = time.perf_counter()
+    build_dataset(raw_dir=args["raw"], out_dir=str(out), params_path=args["params"], **extra)
+    return {"flow_seconds": time.perf_counter() - started}
+
+
+def _child_incremental(args: dict[str, Any]) -> dict[str, Any]:
+    raw, params, out = Path(args["raw"]), Path(args["params"]), Path(args["out"])
+    shutil.rmtree(out, ignore_errors=True)
+    cache = out.parent / (out.name + "-cache")
+    shutil.rmtree(cache, ignore_errors=True)
+    day = out.parent / (out.name + "-raw")
+    shutil.rmtree(day, ignore_errors=True)
+    day.mkdir(parents=True)
+    (day / RAW_NAME).symlink_to((raw / RAW_NAME).resolve())
+    result: dict[str, Any] = {}
+    for label in ("full", "plus_one_day", "unchanged"):
+        if label == "plus_one_day":
+            shutil.copyfile(args["daily"], day / "daily-listing.jsonl")
+        started = time.perf_counter()
+        steps_out = run_steps(day, out, params, cache)
+        result[label] = {"seconds": time.perf_counter() - started, "stages": steps_out["stages"]}
+    shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(day, ignore_errors=True)
+    return result
+
+
+def _child_generate(args: dict[str, Any]) -> dict[str, Any]:
+    from bench import generate
+
+    started = time.perf_counter()
+    sources = tuple(Path(s) for s in args["sources"]) if args["sources"] else None
+    pool = generate.load_pool(sources or generate.default_sources(), Path(args["work"]))
+    generate.generate(args["n"], Path(args["path"]), args["seed"], pool, start=args["start"])
+    return {"seconds": time.perf_counter() - started}
+
+
+CHILDREN = {
+    "pipeline": _child_pipeline,
+    "floor": _child_floor,
+    "baseline": _child_baseline,
+    "prefect": _child_prefect,
+    "incremental": _child_incremental,
+    "generate": _child_generate,
+}
+
+
+def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run one measurement in a child process; its result plus wall seconds and peak RSS."""
+    result_path = WORK / f".result-{uuid.uuid4().hex[:8]}.json"
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            kind,
+            json.dumps(args),
+            str(result_path),
+        ],
+        cwd=ROOT,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: the {kind} measurement failed (exit {proc.returncode})")
+    result: dict[str, Any] = json.loads(result_path.read_text("utf-8"))
+    result_path.unlink()
+    return {**result, "wall_seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024}
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    import polars as pl
+
+    mem = 0
+    with open("/proc/meminfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
+                cpu,
+            )
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "cores_available": len(os.sched_getaffinity(0)),
+        "ram_gib": round(mem / 2**30, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "polars": pl.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _generate(n: int, path: Path, opts: argparse.Namespace, start: int = 0) -> None:
+    print(f"generating {n} records ...", flush=True)
+    sources = [str(s) for s in opts.sources] if opts.sources else None
+    done = measure(
+        "generate",
+        {
+            "n": n,
+            "path": str(path),
+            "seed": opts.seed,
+            "start": start,
+            "sources": sources,
+            "work": str(opts.work),
+        },
+    )
+    print(f"  {done['wall_seconds']:.1f} s", flush=True)
+
+
+def raw_dir_for(n: int, opts: argparse.Namespace) -> Path:
+    """The generated input for n records, made once and kept (it is large: reused across runs).
+
+    Kept by size and seed only: delete the work folder after changing the generator or --from.
+    """
+    raw = opts.work / f"raw-{n}-s{opts.seed}"
+    if not (raw / RAW_NAME).exists():
+        _generate(n, raw / RAW_NAME, opts)
+    return raw
+
+
+def daily_for(n: int, opts: argparse.Namespace) -> Path:
+    """One day's listing after the n records: the next 100 the generator makes."""
+    path = opts.work / f"daily-{n}-s{opts.seed}.jsonl"
+    if not path.exists():
+        _generate(100, path, opts, start=n)
+    return path
+
+
+def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
+    raw = raw_dir_for(n, opts)
+    params = str(opts.params)
+    out = opts.work / f"out-{n}"
+    entry: dict[str, Any] = {"n": n, "input_bytes": (raw / RAW_NAME).stat().st_size}
+
+    print(f"[{n}] pipeline ...", flush=True)
+    pipe_args = {"raw": str(raw), "out": str(out), "params": params}
+    if opts.profile:
+        pipe_args["profile"] = str(opts.json.parent / f"profile-{n}.html")
+    entry["pipeline"] = measure("pipeline", pipe_args)
+    if opts.profile:
+        entry["pipeline"]["profile"] = os.path.relpath(pipe_args["profile"], ROOT)
+    if not opts.no_floor:
+        print(f"[{n}] I/O floor ...", flush=True)
+        entry["floor"] = measure(
+            "floor", {"raw": str(raw), "out": str(out) + "-floor", "params": params}
+        )
+        shutil.rmtree(str(out) + "-floor", ignore_errors=True)
+    if not opts.no_baseline:
+        m = min(n, opts.skip_baseline_above) if opts.skip_baseline_above else n
+        base_raw = raw if m == n else raw_dir_for(m, opts)
+        print(f"[{n}] baseline on {m} records ...", flush=True)
+        base = measure(
+            "baseline", {"raw": str(base_raw), "out": str(out) + "-baseline", "params": params}
+        )
+        shutil.rmtree(str(out) + "-baseline", ignore_errors=True)
+        base["measured_n"] = m
+        base["extrapolated"] = m != n
+        if m != n:
+            base["measured_seconds"] = base["seconds"]
+            base["seconds"] = base["seconds"] * n / m
+        entry["baseline"] = base
+    if opts.prefect:
+        print(f"[{n}] Prefect flow ...", flush=True)
+        entry["prefect"] = measure("prefect", pipe_args | {"profile": None})
+        entry["prefect"]["overhead_seconds"] = (
+            entry["prefect"]["flow_seconds"] - entry["pipeline"]["seconds"]
+        )
+    if opts.incremental:
+        print(f"[{n}] incremental ...", flush=True)
+        entry["incremental"] = measure(
+            "incremental", pipe_args | {"profile": None, "daily": str(daily_for(n, opts))}
+        )
+        inc = entry["incremental"]
+        inc["plus_one_day_share"] = inc["plus_one_day"]["seconds"] / inc["full"]["seconds"]
+        inc["unchanged_share"] = inc["unchanged"]["seconds"] / inc["full"]["seconds"]
+    shutil.rmtree(out, ignore_errors=True)
+    _ratios(entry)
+    return entry
+
+
+def _ratios(entry: dict[str, Any]) -> None:
+    n = entry["n"]
+    pipe = entry["pipeline"]
+    pipe["records_per_s"] = n / pipe["seconds"]
+    for stage in pipe["stages"].values():
+        stage["records_per_s"] = n / stage["seconds"] if stage["seconds"] else None
+    if "floor" in entry:
+        entry["floor"]["records_per_s"] = n / entry["floor"]["seconds"]
+        pipe["ratio_to_floor"] = pipe["seconds"] / entry["floor"]["seconds"]
+    if "baseline" in entry:
+        base = entry["baseline"]
+        base["records_per_s"] = n / base["seconds"]
+        pipe["speedup_vs_baseline"] = base["seconds"] / pipe["seconds"]
+        if "floor" in entry:
+            base["ratio_to_floor"] = base["seconds"] / entry["floor"]["seconds"]
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    header = (
+        f"{'N':>9}  {'run':<24} {'seconds':>9} {'records/s':>11} {'peak RSS':>10} "
+        f"{'x floor':>8} {'speedup':>8}"
+    )
+    lines = [header, "-" * len(header)]
+
+    def row(
+        n: int,
+        name: str,
+        seconds: float,
+        rss: float | None,
+        floor: float | None,
+        speedup: float | None,
+    ) -> None:
+        lines.append(
+            f"{n:>9}  {name:<24} {seconds:>9.2f} {n / seconds if seconds else 0:>11,.0f} "
+            f"{_fmt(rss, ',.0f') + ' MiB' if rss else '':>10} "
+            f"{_fmt(floor, '.2f'):>8} {_fmt(speedup, '.1f'):>8}"
+        )
+
+    for e in results:
+        n, pipe = e["n"], e["pipeline"]
+        lines.append(
+            f"{n:>9}  (pipeline child process: {pipe['wall_seconds']:.1f} s wall with "
+            "interpreter start and imports)"
+        )
+        floor_s = e["floor"]["seconds"] if "floor" in e else None
+        row(
+            n,
+            "pipeline (total)",
+            pipe["seconds"],
+            pipe["peak_rss_mib"],
+            pipe.get("ratio_to_floor"),
+            pipe.get("speedup_vs_baseline"),
+        )
+        for name, stage in pipe["stages"].items():
+            row(
+                n,
+                f"  {name}",
+                stage["seconds"],
+                stage["peak_rss_mib_so_far"],
+                stage["seconds"] / floor_s if floor_s else None,
+                None,
+            )
+        if "floor" in e:
+            row(n, "I/O floor", floor_s, e["floor"]["peak_rss_mib"], 1.0, None)  # type: ignore[arg-type]
+        if "baseline" in e:
+            b = e["baseline"]
+            label = "baseline" + (f" (extrap. {b['measured_n']})" if b["extrapolated"] else "")
+            row(
+                n,
+                label,
+                b["seconds"],
+                None if b["extrapolated"] else b["peak_rss_mib"],
+                b.get("ratio_to_floor"),
+                1.0,
+            )
+            for name, stage in b["stages"].items():
+                scale = n / b["measured_n"]
+                row(n, f"  {name}", stage["seconds"] * scale, None, None, None)
+        if "prefect" in e:
+            p = e["prefect"]
+            row(n, "Prefect flow", p["flow_seconds"], p["peak_rss_mib"], None, None)
+            lines.append(
+                f"{'':>11}Prefect overhead: {p['overhead_seconds']:+.1f} s "
+                "(temporary server start included)"
+            )
+        if "incremental" in e:
+            inc = e["incremental"]
+            for label in ("full", "plus_one_day", "unchanged"):
+                row(n, f"incremental: {label}", inc[label]["seconds"], None, None, None)
+            lines.append(
+                f"{'':>11}one more day costs {inc['plus_one_day_share']:.0%} of a full "
+                f"build; a rerun with no change {inc['unchanged_share']:.0%}"
+            )
+    lines.append(
+        "seconds: work inside each measuring process (interpreter start and imports "
+        "excluded); peak RSS: the process's ru_maxrss (per stage: the peak so far)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    global WORK  # noqa: PLW0603 - where measure() puts its children's results
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        kind, args, result_path = argv[1], json.loads(argv[2]), Path(argv[3])
+        result = CHILDREN[kind](args)
+        result_path.write_text(json.dumps(result), "utf-8")
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="100000,1000000",
+        help="comma-separated record counts (default 100000,1000000)",
+    )
+    parser.add_argument(
+        "--skip-baseline-above",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="above N records, time the baseline on N and extrapolate linearly",
+    )
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="write a pyinstrument profile of each pipeline run beside --json",
+    )
+    parser.add_argument(
+        "--prefect",
+        action="store_true",
+        help="also run the real Prefect flow to measure its overhead",
+    )
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="also measure a rebuild with one more day and one with no change",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=WORK,
+        help="folder for generated inputs and outputs (default data/interim/bench)",
+    )
+    parser.add_argument(
+        "--from",
+        dest="sources",
+        type=Path,
+        action="append",
+        help="folder(s) of real records for the generator's pool (default: "
+        "../shared/realdata when present, else data/raw and tests/fixtures)",
+    )
+    parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true")
+    opts = parser.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in opts.sizes.split(",") if s.strip()]
+    opts.work = opts.work.resolve()
+    opts.work.mkdir(parents=True, exist_ok=True)
+    WORK = opts.work
+    facts = machine()
+    print(
+        f"machine: {facts['cpu']}, {facts['cores_available']} cores, {facts['ram_gib']} GiB, "
+        f"load {facts['load_average_at_start']}, Python {facts['python']}, "
+        f"polars {facts['polars']}",
+        flush=True,
+    )
+    results = [bench_size(n, opts) for n in sizes]
+    print()
+    print(table(results))
+    payload = {
+        "machine": facts,
+        "command": "python bench/run.py " + " ".join(argv),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": results,
+    }
+    opts.json.parent.mkdir(parents=True, exist_ok=True)
+    opts.json.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", "utf-8")
+    print(f"\nwrote {opts.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
