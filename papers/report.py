@@ -468,7 +468,9 @@ h2{font-size:17px;margin:0 0 10px}.grid{display:grid;grid-template-columns:1fr 1
 padding:8px 14px;min-width:110px}.card b{display:block;font-size:20px}.card span{font-size:12px;
 color:#4a5568}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;
-border-bottom:1px solid #edf0f4;vertical-align:top}th{background:#f1f3f6;position:sticky;top:0}
+border-bottom:1px solid #edf0f4;vertical-align:top}th{background:#f1f3f6}
+.scroll th{position:sticky;top:0}#papers-table td:nth-child(2),#papers-table td:nth-child(3){
+white-space:nowrap}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 svg.chart{max-width:100%;height:auto;display:block}
 .note{color:#5a6475;font-size:12.5px}.empty{color:#5a6475}

@@ -1,0 +1,143 @@
+"""The dataset card (data/processed/README.md) a build writes: its header, its schema, hostile text
+shown as text, and Hugging Face `datasets` loading every table offline through the card's configs.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+
+from papers.card import CARD, md, size_category
+from papers.io import read_json
+from schemas import PUBLISHED, arrow_schema
+
+SCRIPT_TITLE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def built(
+    prefect_harness: None, repo: Path, fixtures: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A build of the hostile listing (3 papers, so all are example rows) and an error body."""
+    from flows.build import build_dataset
+
+    raw = tmp_path_factory.mktemp("card-raw")
+    shutil.copy(fixtures / "report" / "2025-01-11.txt", raw / "2025-01-11.txt")
+    shutil.copy(fixtures / "hf_api" / "papers.json", raw / "error.json")  # one reject
+    out = tmp_path_factory.mktemp("card-out")
+    build_dataset(raw_dir=str(raw), out_dir=str(out), params_path=str(repo / "params.yaml"))
+    return out
+
+
+def split_card(text: str) -> tuple[dict[str, Any], str]:
+    match = re.match(r"---\n(.*?)\n---\n(.*)", text, flags=re.S)
+    assert match, "the card starts with a YAML header between --- lines"
+    header = yaml.safe_load(match.group(1))
+    assert isinstance(header, dict)
+    return header, match.group(2)
+
+
+def test_header_parses_and_points_at_every_table(built: Path) -> None:
+    header, _ = split_card((built / CARD).read_text("utf-8"))
+    manifest = read_json(built / "manifest.json")
+    assert header["license"] == "other"  # params.yaml write.license
+    assert header["size_categories"] == ["n<1K"]
+    assert header["dataset_version"] == manifest["dataset"]["version"]
+    assert header["pretty_name"] == "Curated Papers"
+    assert [c["config_name"] for c in header["configs"]] == list(PUBLISHED)
+    for config in header["configs"]:
+        for data_file in config["data_files"]:
+            assert (built / data_file["path"]).is_file()
+    assert sum(bool(c.get("default")) for c in header["configs"]) == 1
+
+
+def test_card_lists_every_column_of_every_table_with_its_meaning(built: Path) -> None:
+    _, body = split_card((built / CARD).read_text("utf-8"))
+    for name, (model, _) in PUBLISHED.items():
+        section = body.split(f"### `{name}.parquet`")[1].split("###")[0]
+        on_disk = pl.read_parquet_schema(built / f"{name}.parquet")
+        for field in arrow_schema(model):
+            row = re.search(
+                rf"^\| `{field.name}` \| `[^`]+` \| (yes|no) \| (.+) \|$", section, re.M
+            )
+            assert row, (name, field.name)
+            assert row.group(2).strip(), f"{name}.{field.name} has no meaning"
+            assert field.name in on_disk
+        assert len(on_disk) == len(arrow_schema(model))
+
+
+def test_hostile_titles_are_text_in_the_card(built: Path) -> None:
+    from markdown_it import MarkdownIt
+
+    text = (built / CARD).read_text("utf-8")
+    titles = pl.read_parquet(built / "papers.parquet")["title"].to_list()
+    assert SCRIPT_TITLE in titles  # the build kept it as data
+    assert "<script" not in text
+    assert "<img" not in text
+    _, body = split_card(text)
+    rendered = MarkdownIt("commonmark").enable("table").render(body)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered  # shown as text
+    for tag in ("<script", "<img", "<b>", "<iframe", 'href="javascript'):
+        assert tag not in rendered, tag
+    # the title's `|` and `[..](..)` did not break the examples table or make a link
+    examples = rendered.split("Example rows")[1].split("</table>")[0]
+    for row in re.findall(r"<tr>(.*?)</tr>", examples, flags=re.S)[1:]:
+        assert row.count("<td") == 4, row
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("a | b", r"a \| b"),
+        ("[x](javascript:y)", r"\[x\](javascript:y)"),
+        ("*bold* _it_ `code`", r"\*bold\* \_it\_ \`code\`"),
+        ("two\nlines", "two lines"),
+    ],
+)
+def test_md_escapes_text_from_the_data(text: str, escaped: str) -> None:
+    assert md(text) == escaped
+
+
+@pytest.mark.parametrize(
+    ("rows", "category"),
+    [(0, "n<1K"), (999, "n<1K"), (1_000, "1K<n<10K"), (13_556, "10K<n<100K"),
+     (100_000, "100K<n<1M"), (20_000_000, "n>10M")],
+)  # fmt: skip
+def test_size_category(rows: int, category: str) -> None:
+    assert size_category(rows) == category
+
+
+def test_card_loads_in_datasets_offline(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    import datasets
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    datasets.disable_progress_bars()
+
+    header, _ = split_card((built / CARD).read_text("utf-8"))
+    rows = {o["path"]: o["rows"] for o in read_json(built / "manifest.json")["outputs"]}
+    for config in header["configs"]:
+        files = {f["split"]: str(built / f["path"]) for f in config["data_files"]}
+        loaded = datasets.load_dataset("parquet", data_files=files, cache_dir=str(tmp_path))
+        path = config["data_files"][0]["path"]
+        assert loaded["train"].num_rows == rows[path] > 0, path
+        assert loaded["train"].column_names == pl.read_parquet_schema(built / path).names()
+        # and by config name from the folder: `datasets` reads the card's configs itself
+        by_name = datasets.load_dataset(str(built), config["config_name"], cache_dir=str(tmp_path))
+        assert by_name["train"].num_rows == rows[path]
+    papers = datasets.load_dataset(str(built), cache_dir=str(tmp_path))  # the default config
+    assert papers["train"].num_rows == rows["papers.parquet"]
