@@ -73,6 +73,7 @@ def seed_out(prefect_harness: None, repo: Path, tmp_path_factory: pytest.TempPat
 def test_seed_outputs(seed_out: Path) -> None:
     names = sorted(p.name for p in seed_out.iterdir() if p.name != ".lock")
     assert names == [
+        "README.md",  # the dataset card
         "links.parquet", "manifest.json", "metrics.json", "papers.parquet",
         "provenance.parquet", "rejected.parquet", "tags.parquet",
     ]  # fmt: skip
