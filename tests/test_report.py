@@ -34,7 +34,7 @@ from papers.report import (
     write_report,
 )
 
-CHROMIUM = os.environ.get("PAPERS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("PAPERS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
