@@ -157,9 +157,12 @@ def run(
     def action() -> dict[str, Any]:
         from flows.build import build_dataset, check_inputs
         from flows.runners import make_task_runner, shared_api
+        from papers.lifeline import temporary_server_dies_with_us
 
         runner = make_task_runner(executor, address, workers)
         check_inputs(raw, params)  # readable errors before Prefect starts a server
+        # Prefect's temporary server (no PREFECT_API_URL) dies with this run, even on SIGKILL
+        temporary_server_dies_with_us()
         flow = build_dataset.with_options(
             task_runner=runner, on_running=[*build_dataset.on_running_hooks, watcher.hook]
         )

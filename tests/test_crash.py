@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,13 @@ import pytest
 pytestmark = pytest.mark.slow
 
 KILL_POINTS = ["parse", "enrich", "write", "publish"]
+# No telemetry, and room for the temporary server to start on a loaded 2-core machine (20 s by
+# default: it timed out there).
+QUIET_PREFECT = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -36,7 +44,7 @@ def run(repo: Path, out: Path, tmp: Path, kill_at: str | None = None) -> tuple[i
     A SIGKILLed run cannot stop the temporary Prefect server it started, so the whole group is
     killed afterwards; the log goes to a file because the orphan would hold a pipe open.
     """
-    env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect"), "DO_NOT_TRACK": "1"}
+    env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect"), **QUIET_PREFECT}
     env.pop("PREFECT_API_URL", None)
     if kill_at:
         env["PAPERS_KILL_AT"] = kill_at
@@ -89,3 +97,45 @@ def test_sigkill_leaves_last_good_dataset(
     assert not list(out.glob(".staging-*"))
     assert not list(out.glob(".work-*"))
     assert not (out / ".publish-journal.json").exists()
+
+
+def process_group(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in a process group, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(stat.parent.name))
+    return members
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_sigkilled_run_leaves_no_prefect_server_behind(repo: Path, tmp_path: Path) -> None:
+    """Prefect's temporary server is started with a parent-death signal (papers/lifeline.py):
+    when the run is SIGKILLed, the kernel kills the server too instead of orphaning it."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), **QUIET_PREFECT}
+    env.pop("PREFECT_API_URL", None)
+    env["PAPERS_KILL_AT"] = "parse"
+    argv = [
+        sys.executable, "-m", "papers", "run", "--raw", str(repo / "data/raw"),
+        "--out", str(tmp_path / "out"), "--params", str(repo / "params.yaml"), "--no-cache",
+    ]  # fmt: skip
+    log = tmp_path / "run.log"
+    with log.open("w") as handle:
+        proc = subprocess.Popen(
+            argv, cwd=tmp_path, env=env, stdout=handle, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            assert proc.wait(timeout=300) == -signal.SIGKILL, log.read_text()[-2000:]
+            deadline = time.monotonic() + 10
+            while process_group(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            left = process_group(proc.pid)
+            cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
+            assert not left, f"orphaned after SIGKILL: {cmdlines}"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
