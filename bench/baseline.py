@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import regex as re  # the `regex` module: \p{L} classes, as polars' Rust regex has them
 import yaml
 
@@ -814,6 +815,22 @@ class Tagger:
 # --- the run -----------------------------------------------------------------------------------
 
 
+_STRINGS = pa.list_(pa.string())
+PAPERS_SCHEMA = pa.schema(
+    [
+        ("paper_id", pa.string()), ("arxiv_id", pa.string()), ("title", pa.string()),
+        ("title_raw", pa.string()), ("abstract", pa.string()), ("abstract_raw", pa.string()),
+        ("title_key", pa.string()), ("authors", _STRINGS),
+        ("published_at", pa.timestamp("us", "UTC")), ("listing_dates", _STRINGS),
+        ("sources", _STRINGS), ("doi", pa.string()), ("categories", _STRINGS),
+        ("comments", pa.string()), ("license", pa.string()),
+        ("links", pa.list_(pa.struct([("url", pa.string()), ("kind", pa.string()),
+                                      ("origin", pa.string())]))),
+        ("tags", _STRINGS),
+    ]
+)  # fmt: skip
+
+
 def run(raw_dir: Path, out_dir: Path, params_path: Path) -> tuple[dict[str, float], dict[str, int]]:
     """Build raw_dir into out_dir; (seconds per stage, counts)."""
     timings: dict[str, float] = {}
@@ -875,7 +892,12 @@ def run(raw_dir: Path, out_dir: Path, params_path: Path) -> tuple[dict[str, floa
         "rejected": rejects,
     }
     for name, rows in tables.items():
-        pd.DataFrame(rows).to_parquet(out_dir / f"{name}.parquet", compression="zstd", index=False)
+        pd.DataFrame(rows).to_parquet(
+            out_dir / f"{name}.parquet",
+            compression="zstd",
+            index=False,
+            schema=PAPERS_SCHEMA if name == "papers" else None,
+        )
     lap("write")
     counts = {name: len(rows) for name, rows in tables.items()}
     counts["raw_records"] = len(records) + sum(

@@ -1,0 +1,162 @@
+"""bench/: the generator is deterministic and readable, the baseline agrees with the pipeline, and
+bench/run.py measures end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from bench import baseline, generate
+from bench.run import run_steps
+from papers.config import load_params
+from papers.readers import iter_file
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+POOL_SOURCES = (FIXTURES, REPO / "data" / "raw")  # what a fresh clone has: no ../shared/realdata
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench")
+
+
+@pytest.fixture(scope="module")
+def pool(work: Path) -> pl.DataFrame:
+    return generate.load_pool(POOL_SOURCES, cache=work)
+
+
+@pytest.fixture(scope="module")
+def generated(work: Path, pool: pl.DataFrame) -> Path:
+    raw = work / "raw-600"
+    generate.generate(600, raw / "arxiv-snapshot.jsonl", seed=3, pool=pool, chunk=128)
+    return raw
+
+
+def _read(path: Path) -> pl.DataFrame:
+    _, batches = iter_file(path, path.name, load_params(REPO / "params.yaml"))
+    frames = list(batches)
+    assert all(rejects.height == 0 for _, rejects in frames)
+    return pl.concat([records for records, _ in frames])
+
+
+def test_pool_holds_distinct_real_texts(pool: pl.DataFrame) -> None:
+    assert pool.height >= 100
+    assert pool["title"].n_unique() == pool.height
+    assert pool["tail"].str.contains("http").any()  # URLs survive into the pool
+
+
+def test_generate_is_deterministic_and_a_prefix_of_larger_runs(
+    tmp_path: Path, pool: pl.DataFrame, generated: Path
+) -> None:
+    data = (generated / "arxiv-snapshot.jsonl").read_bytes()
+    again = generate.generate(600, tmp_path / "again.jsonl", seed=3, pool=pool, chunk=1000)
+    assert again.read_bytes() == data  # chunking does not change the bytes
+    head = generate.generate(250, tmp_path / "head.jsonl", seed=3, pool=pool)
+    assert data.startswith(head.read_bytes())
+    other = generate.generate(600, tmp_path / "other.jsonl", seed=4, pool=pool)
+    assert other.read_bytes() != data
+
+
+def test_generated_records_read_with_the_shares_of_duplicates(generated: Path) -> None:
+    records = _read(generated / "arxiv-snapshot.jsonl")
+    assert records.height == 600
+    ids = records["arxiv_id_raw"]
+    # rows 100..599 cycle through every residue five times: 3% id, 2% title, 1% DOI duplicates
+    assert (ids == "").sum() == 15
+    assert ids.filter(ids != "").n_unique() == 600 - 15 - 15
+    assert records["published_at"].null_count() == 0
+    assert records["abstract_raw"].str.contains("\n").mean() > 0.9  # hard-wrapped
+    assert records["title_raw"].str.contains("\n  ").any()
+    assert records["abstract_raw"].str.contains(r"https?://").any()
+    assert records["abstract_raw"].str.contains(r"\$|\\").any()
+
+
+def _compare(raw: Path, out: Path) -> dict[str, int]:
+    """Pipeline and baseline on raw: the same papers, links and tags; their row counts."""
+    params = REPO / "params.yaml"
+    run_steps(raw, out / "pipeline", params, None)
+    baseline.run(raw, out / "baseline", params)
+    tables = {
+        "papers": ["paper_id", "arxiv_id", "title", "abstract", "title_key", "doi", "categories",
+                   "sources", "tags"],
+        "links": ["paper_id", "url", "url_raw", "kind", "host", "origin", "rule", "start", "end",
+                  "curated"],
+        "tags": ["paper_id", "tag", "score", "evidence"],
+        "provenance": ["paper_id", "source_file", "source", "record_index", "line"],
+    }  # fmt: skip
+    counts = {}
+    for name, columns in tables.items():
+        ours = pl.read_parquet(out / "pipeline" / f"{name}.parquet").select(columns)
+        theirs = pl.read_parquet(out / "baseline" / f"{name}.parquet")
+        theirs = (theirs if theirs.height else pl.DataFrame(schema=ours.schema)).select(columns)
+        ours, theirs = ours.sort(columns[:2]), theirs.cast(ours.schema).sort(columns[:2])
+        assert ours.equals(theirs, null_equal=True), f"{name} differ"
+        counts[name] = ours.height
+    # each paper's links in text order
+    link_lists = [
+        pl.read_parquet(out / side / "papers.parquet")
+        .select("paper_id", pl.col("links").list.eval(pl.element().struct.field("url")))
+        .sort("paper_id")
+        for side in ("pipeline", "baseline")
+    ]
+    assert link_lists[0].equals(link_lists[1])
+    return counts
+
+
+def test_baseline_matches_pipeline_on_the_seed(tmp_path: Path) -> None:
+    counts = _compare(REPO / "data" / "raw", tmp_path)
+    assert counts["papers"] == 57
+    assert counts["links"] > 0
+    assert counts["tags"] > 0
+
+
+def test_baseline_matches_pipeline_on_real_snapshot_records(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "snapshot.jsonl").write_bytes(
+        (FIXTURES / "bench" / "arxiv-snapshot-excerpt.jsonl").read_bytes()
+    )
+    counts = _compare(raw, tmp_path / "out")
+    assert counts["papers"] == 36
+    assert counts["links"] > 0
+    assert counts["tags"] > 0
+
+
+def test_baseline_matches_pipeline_on_generated_records(generated: Path, tmp_path: Path) -> None:
+    counts = _compare(generated, tmp_path)
+    # 15 re-listed ids merge, and the 15 records without an id join their papers by DOI or title
+    assert counts["provenance"] == 600
+    assert counts["papers"] == 600 - 30
+    assert counts["links"] > 20
+
+
+def test_run_measures_end_to_end(work: Path, pool: pl.DataFrame, tmp_path: Path) -> None:
+    del pool  # built into `work` already: run.py finds it there
+    result = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--sizes", "400", "--work", str(work),
+         "--json", str(result), *[f"--from={s}" for s in POOL_SOURCES]],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "I/O floor" in done.stdout
+    assert "baseline" in done.stdout
+    payload = json.loads(result.read_text())
+    assert {"cores", "ram_gib", "python", "polars", "cpu"} <= payload["machine"].keys()
+    (entry,) = payload["results"]
+    assert entry["n"] == 400
+    pipe = entry["pipeline"]
+    assert set(pipe["stages"]) == {"parse", "normalize", "links", "tags", "validate", "write"}
+    assert pipe["counts"]["raw_records"] == 400
+    for key in ("seconds", "records_per_s", "peak_rss_mib", "ratio_to_floor",
+                "speedup_vs_baseline"):  # fmt: skip
+        assert pipe[key] > 0
+    assert entry["floor"]["seconds"] > 0
+    assert entry["baseline"]["counts"]["papers"] == pipe["counts"]["papers"]
+    assert entry["baseline"]["extrapolated"] is False
