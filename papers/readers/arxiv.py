@@ -287,9 +287,14 @@ def _snapshot_frames(parsed: pl.DataFrame, source_file: str) -> tuple[pl.DataFra
 def _read_ndjson(buffer: bytes, rows: int) -> tuple[pl.DataFrame | None, str]:
     """NDJSON text expected to hold `rows` records -> their frame, or None and the reason when any
     line does not parse (or blank-line handling left a different number of rows)."""
+    if buffer[:1] not in (b"{", b"\n"):
+        # polars decompresses a buffer that starts like a gzip/zlib/zstd stream: a line holding
+        # one would be inflated without bound and read as records. A leading blank line (not a
+        # row) stops that. Found by the atheris harness.
+        buffer = b"\n" + buffer
     try:
         frame = pl.read_ndjson(buffer, schema=_SNAPSHOT_SCHEMA)
-    except (pl.exceptions.PolarsError, ValueError) as exc:
+    except (pl.exceptions.PolarsError, ValueError, OSError) as exc:
         return None, str(exc).strip().split("\n", 1)[0]
     if frame.height != rows:
         return None, f"{rows} lines gave {frame.height} rows"

@@ -329,7 +329,14 @@ def _load_jsonl(data: bytes) -> _Loaded:
     return loaded
 
 
+# Magic numbers polars recognises and inflates on its own (gzip, zstd, zlib): unbounded, so refused.
+_COMPRESSED: Final = re.compile(rb"\A(?:\x1f\x8b|\x28\xb5\x2f\xfd|\x78[\x01\x5e\x9c\xda])")
+
+
 def _load_table(data: bytes, source: GenericSource) -> _Loaded:
+    if source.format == "csv" and _COMPRESSED.match(data):
+        msg = "a compressed CSV (gzip, zlib or zstd) is not supported: decompress it first"
+        raise _UnreadableError(msg)
     try:
         if source.format == "csv":
             # everything as text: ids like 2401.01230 must not become floats

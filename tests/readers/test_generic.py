@@ -379,3 +379,19 @@ def test_utc_datetime(text: str | None, expected: dt.datetime | None) -> None:
     out = pl.select(utc_datetime(pl.lit(text, pl.String)).alias("d"))
     assert out.schema["d"] == pl.Datetime("us", "UTC")
     assert out["d"].item() == expected
+
+
+def test_a_compressed_csv_is_refused_not_inflated(tmp_path: Path) -> None:
+    import gzip
+    import zlib
+
+    from papers.readers.generic import GenericSource, read_generic
+
+    source = GenericSource.model_validate(
+        {"name": "csv", "glob": "*.csv", "format": "csv", "fields": {"title_raw": "title"}}
+    )
+    text = b"title\n" + b"A paper\n" * 1000
+    for data in (gzip.compress(text), zlib.compress(text)):
+        records, rejects = read_generic(data, "x.csv", source)
+        assert records.height == 0
+        assert "compressed CSV" in rejects["reason"].item()

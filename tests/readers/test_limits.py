@@ -507,3 +507,20 @@ def test_a_declared_encoding_the_parser_refuses_is_a_file_reject(
     result = read_file(path, layout, _params())
     assert result.records.height == 0
     assert result.rejects.select("record_index", "stage").rows() == [(None, "read")]
+
+
+@pytest.mark.parametrize("at", [0, 1])
+def test_a_compressed_blob_as_a_snapshot_line_is_a_reject_not_inflated(
+    tmp_path: Path, at: int
+) -> None:
+    # found by atheris: polars inflates an NDJSON buffer that starts with gzip magic, so a line
+    # holding a gzip stream at the start of a batch was decompressed (unbounded) and read as
+    # records, or crashed the reader with OSError "invalid gzip header"
+    hidden = gzip.compress(("\n".join(snapshot_line(100 + i) for i in range(3)) + "\n").encode())
+    lines = [snapshot_line(0).encode(), snapshot_line(1).encode()]
+    lines.insert(at + 1, hidden.replace(b"\n", b" "))
+    path = write(tmp_path, "arxiv/snap.jsonl", b"\n".join(lines) + b"\n")
+    _, records, rejects = read_all(path, "arxiv/snap.jsonl", _params(batch_rows=1))
+    assert records["arxiv_id_raw"].to_list() == ["2401.00000", "2401.00001"]
+    assert rejects["record_index"].to_list() == [at + 1]
+    assert rejects["stage"].to_list() == ["parse"]
