@@ -316,6 +316,17 @@ def _json_string(item: dict[str, Any], key: str) -> str | None:
     return _plain(value) if isinstance(value, str) else None
 
 
+def _json_kind(value: Any) -> str:
+    """How a JSON value reads in a reason ("a string", "null"), not Python's type name."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array"
+
+
 def _json_feed_items(doc: Any) -> _Items | str:
     """The items of a JSON Feed document, or why it is not one."""
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
@@ -328,7 +339,7 @@ def _json_feed_items(doc: Any) -> _Items | str:
     for item in doc["items"]:
         raw = json.dumps(item, ensure_ascii=False)
         if not isinstance(item, dict):
-            items.add(raw=raw, error=f"item is a {type(item).__name__}, not an object")
+            items.add(raw=raw, error=f"item is {_json_kind(item)}, not an object")
             continue
         people = item.get("authors", [item.get("author")])  # 1.1 authors[], 1.0 author
         people = people if isinstance(people, list) else []

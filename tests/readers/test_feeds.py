@@ -163,7 +163,7 @@ def test_json_feed(feeds: Path) -> None:
     assert grokked["authors"] == ["Boshi Wang"]
     assert (grokked["published_at"], grokked["arxiv_id_raw"]) == (None, None)
     assert rejects["record_index"].to_list() == [3, 4]
-    assert rejects["reason"].to_list() == [NO_ID, "item is a str, not an object"]
+    assert rejects["reason"].to_list() == [NO_ID, "item is a string, not an object"]
     assert rejects["raw"].to_list()[1] == '"not an item"'
 
 
