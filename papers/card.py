@@ -206,8 +206,8 @@ def _limitations_section(papers: pl.DataFrame, metrics: dict[str, Any]) -> list[
         "",
         f"- {no_authors:,} papers ({no_authors / total:.1%}) have no authors: page and scrape "
         "listings carry none.",
-        f"- {no_dates:,} papers ({no_dates / total:.1%}) have no listing date: their files are "
-        "not daily listings (arXiv harvests and snapshots).",
+        f"- {no_dates:,} papers ({no_dates / total:.1%}) have no listing date: no file with a "
+        "date in its name listed them (arXiv harvests and snapshots, undated page dumps).",
         f"- {no_id:,} papers have no arXiv id; they are identified by DOI or by a hash of the "
         "title key, so a retitled paper can appear twice.",
         f"- Tags come from a fixed vocabulary; {_pct(metrics.get('tag_coverage'))} of papers have "

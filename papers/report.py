@@ -672,8 +672,8 @@ def render_report(summary: Summary, reports_dir: Path) -> str:
         for a, b, c in summary.quality
     )
     undated = (
-        f'<p class="note">{summary.undated_papers:,} papers have no listing date (their files '
-        "are not daily listings, e.g. arXiv harvests) and are not in the date charts.</p>"
+        f'<p class="note">{summary.undated_papers:,} papers have no listing date (no file '
+        "with a date in its name listed them) and are not in the date charts.</p>"
         if summary.undated_papers
         else ""
     )
