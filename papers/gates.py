@@ -19,6 +19,8 @@ from papers.errors import PapersError
 
 # How many missing papers a reason names.
 EXAMPLES = 3
+# Shares are compared with this slack, so 0.90 - 0.85 counts as a drop of 0.05, not 0.0500001.
+EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def check(previous: Snapshot, current: Snapshot, gates: GatesParams) -> list[str
     reasons: list[str] = []
     lost = lost_papers(previous.papers, current.papers)
     share = lost.height / previous.papers.height if previous.papers.height else 0.0
-    if share > gates.max_paper_loss_share:
+    if share > gates.max_paper_loss_share + EPSILON:
         examples = ", ".join(
             f"{r['paper_id']} ({_short(r['title'])})" for r in lost.head(EXAMPLES).to_dicts()
         )
@@ -82,14 +84,14 @@ def check(previous: Snapshot, current: Snapshot, gates: GatesParams) -> list[str
             f" e.g. {examples}"
         )
     rise = current.reject_rate - previous.reject_rate
-    if rise > gates.max_reject_rate_increase:
+    if rise > gates.max_reject_rate_increase + EPSILON:
         reasons.append(
             f"reject rate rose from {previous.reject_rate:.1%} to {current.reject_rate:.1%} "
             f"({current.rejected} of {current.raw_records} records; max_reject_rate_increase "
             f"{gates.max_reject_rate_increase:.1%})"
         )
     drop = previous.tag_coverage - current.tag_coverage
-    if drop > gates.max_tag_coverage_drop:
+    if drop > gates.max_tag_coverage_drop + EPSILON:
         reasons.append(
             f"tag coverage fell from {previous.tag_coverage:.1%} to {current.tag_coverage:.1%} "
             f"(max_tag_coverage_drop {gates.max_tag_coverage_drop:.1%})"

@@ -1,0 +1,228 @@
+"""Versions for real: builds of different inputs, the gates between them, `papers diff`, and
+`papers versions` / `dvc metrics diff` / `dvc plots diff` over a git + DVC history of two builds.
+
+The builds run the build-dataset flow on a temporary Prefect server (about 10 s each); the
+git + DVC test is slow (-m slow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from papers.cli import app
+from papers.errors import PapersError
+from papers.history import diff_datasets, load_dataset, papers_by_date
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "data" / "raw" / "hf_papers_page" / "daily-papers.txt"
+HF_DAYS = REPO / "tests" / "fixtures" / "fetch"
+DAYS = ("2024-09-03", "2025-01-21", "2025-07-07")
+PUBLISHED = ("papers.parquet", "links.parquet", "tags.parquet", "provenance.parquet",
+             "rejected.parquet", "manifest.json", "metrics.json", "papers_by_date.json")  # fmt: skip
+
+
+def build(raw: Path, out: Path, gates: bool = True) -> dict[str, Any]:
+    from flows.build import build_dataset
+
+    result: dict[str, Any] = build_dataset(
+        raw_dir=str(raw), out_dir=str(out), params_path=str(REPO / "params.yaml"), gates=gates
+    )
+    return result
+
+
+def published(folder: Path) -> list[Path]:
+    """The dataset's files (not run state such as .lock)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def digests(folder: Path) -> dict[str, str]:
+    found = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in published(folder)}
+    assert set(PUBLISHED) <= set(found)
+    return found
+
+
+def fetched_papers() -> dict[str, str]:
+    """arXiv id -> title of every paper in the fetched HF daily listings (the added ones)."""
+    papers = {}
+    for day in DAYS:
+        for row in json.loads((HF_DAYS / f"hf-{day}.json").read_text()):
+            papers[row["paper"]["id"]] = " ".join(row["paper"]["title"].split())
+    return papers
+
+
+@pytest.fixture(scope="module")
+def builds(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A: the seed page; B: the seed and three fetched HF days, built over A (gates on)."""
+    root = tmp_path_factory.mktemp("history")
+    raw_a = root / "raw-a"
+    (raw_a / "hf_papers_page").mkdir(parents=True)
+    shutil.copy(SEED, raw_a / "hf_papers_page" / SEED.name)
+    raw_b = root / "raw-b"
+    shutil.copytree(raw_a, raw_b)
+    (raw_b / "hf_daily_papers").mkdir()
+    for day in DAYS:
+        shutil.copy(HF_DAYS / f"hf-{day}.json", raw_b / "hf_daily_papers" / f"{day}.json")
+    build(raw_a, root / "a")
+    shutil.copytree(root / "a", root / "b")
+    build(raw_b, root / "b")  # a normal daily rebuild: more papers, the gates let it through
+    return {"root": root, "a": root / "a", "b": root / "b", "raw_a": raw_a, "raw_b": raw_b}
+
+
+def test_diff_of_two_builds_shows_the_fetched_papers_as_added(builds: dict[str, Path]) -> None:
+    result = diff_datasets(
+        load_dataset(str(builds["a"]), None), load_dataset(str(builds["b"]), None)
+    )
+    expected = fetched_papers()
+    assert result["papers"]["added"] == len(expected) == 4
+    assert result["papers"]["removed"] == 0
+    assert {r["paper_id"]: r["title"] for r in result["papers"]["added_examples"]} == expected
+    assert result["a"]["papers"] == 57
+    assert result["b"]["papers"] == 61
+    counts = {r["name"]: r for r in result["counts"]}
+    assert counts["papers"]["delta"] == 4
+    assert counts["input_files"]["a"] == 1
+    assert counts["input_files"]["b"] == 4
+    metrics = {r["name"] for r in result["metrics"]}
+    assert {"tag_coverage", "quality.tags.coverage"} <= metrics
+
+
+def test_papers_diff_cli_text_and_json(builds: dict[str, Path]) -> None:
+    runner = CliRunner()
+    text = runner.invoke(app, ["diff", str(builds["a"]), str(builds["b"])])
+    assert text.exit_code == 0, text.stderr
+    assert "papers: 4 added, 0 removed" in text.stdout
+    for paper_id in fetched_papers():
+        assert f"+ {paper_id}" in text.stdout
+    first = runner.invoke(
+        app, ["diff", str(builds["a"]), str(builds["b"]), "--json", "--limit", "1"]
+    )
+    data = json.loads(first.stdout)
+    assert data["papers"]["added"] == 4
+    assert len(data["papers"]["added_examples"]) == 1
+    missing = runner.invoke(app, ["diff", str(builds["a"]), "no-such-rev-or-folder"])
+    assert missing.exit_code == 1
+    assert (
+        "'no-such-rev-or-folder' is neither a dataset folder nor a git revision" in missing.stderr
+    )
+
+
+def test_a_gate_trips_on_a_truncated_input_and_the_dataset_stays(builds: dict[str, Path]) -> None:
+    root = builds["root"]
+    raw_t = root / "raw-truncated" / "hf_papers_page"
+    raw_t.mkdir(parents=True)
+    lines = SEED.read_text("utf-8").splitlines(keepends=True)
+    (raw_t / SEED.name).write_text("".join(lines[: len(lines) // 2]), "utf-8")
+    out = root / "t"
+    shutil.copytree(builds["b"], out)
+    before = digests(out)
+    with pytest.raises(PapersError, match=r"quality gates failed, nothing published") as caught:
+        build(root / "raw-truncated", out)
+    assert "of 61 published papers" in str(caught.value)
+    assert "missing from the new build (max_paper_loss_share 5.0%)" in str(caught.value)
+    assert digests(out) == before
+    assert not list(out.glob(".staging-*"))
+    # the escape hatch publishes it anyway
+    forced = build(root / "raw-truncated", out, gates=False)
+    assert forced["counts"]["papers"] < 40
+    assert pl.read_parquet(out / "papers.parquet").height == forced["counts"]["papers"]
+
+
+def test_papers_by_date_counts_each_listing_date_and_undated_last() -> None:
+    papers = pl.DataFrame(
+        {
+            "listing_dates": [["2025-01-21", "2025-01-22"], ["2025-01-21"], []],
+            "code_url": ["https://github.com/a/b", None, None],
+            "tags": [["llm"], [], ["vision"]],
+        },
+        schema_overrides={"listing_dates": pl.List(pl.Date)},
+    )
+    assert papers_by_date(papers).to_dicts() == [
+        {"listing_date": "2025-01-21", "papers": 2, "with_code": 1, "tagged": 1},
+        {"listing_date": "2025-01-22", "papers": 1, "with_code": 1, "tagged": 1},
+        {"listing_date": "undated", "papers": 1, "with_code": 0, "tagged": 1},
+    ]
+
+
+def sh(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
+    proc = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"{args}: {proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def _path(entry: str | dict[str, Any]) -> str:
+    return entry if isinstance(entry, str) else next(iter(entry))
+
+
+@pytest.mark.slow  # a dozen git and DVC commands
+def test_versions_and_diffs_through_git_and_dvc(builds: dict[str, Path]) -> None:
+    """Two commits pin the two builds; papers, DVC metrics and DVC plots all see both."""
+    clone = builds["root"] / "clone"
+    clone.mkdir()
+    # the repo's build-dataset stage, with the outputs this build writes (others may be added)
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["build-dataset"]
+    for key in ("outs", "metrics", "plots"):
+        stage[key] = [o for o in stage.get(key, []) if (builds["a"] / Path(_path(o)).name).exists()]
+    (clone / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"build-dataset": stage}}))
+    for name in ("params.yaml", "tests/fixtures/links/gold.jsonl"):
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, clone / name)
+    for package in ("flows", "papers", "schemas", "vocab"):
+        shutil.copytree(REPO / package, clone / package, ignore=shutil.ignore_patterns("__py*"))
+    sh(clone, "git", "init", "-q")
+    sh(clone, "dvc", "init", "-q")
+    sh(clone, "dvc", "config", "core.analytics", "false")
+    processed = clone / "data" / "processed"
+    processed.mkdir(parents=True)
+    for label in ("a", "b"):
+        shutil.rmtree(clone / "data" / "raw", ignore_errors=True)
+        shutil.copytree(builds[f"raw_{label}"], clone / "data" / "raw")
+        for path in published(builds[label]):
+            shutil.copy(path, processed / path.name)
+        # record the published files as build-dataset's outputs (the real command is not run)
+        sh(clone, "dvc", "commit", "--force", "build-dataset")
+        sh(clone, "git", "add", "-A")
+        sh(clone, "git", "commit", "-q", "-m", f"dataset {label}")
+    shutil.rmtree(clone / "data" / "processed")  # revisions are read through DVC, not the tree
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["versions", "--repo", str(clone), "--json"])
+    assert listed.exit_code == 0, listed.stderr
+    versions = json.loads(listed.stdout)
+    assert [v["subject"] for v in versions] == ["dataset b", "dataset a"]
+    assert [v["papers"] for v in versions] == [61, 57]
+    manifest_b = json.loads((builds["b"] / "manifest.json").read_text())
+    assert versions[0]["dataset_version"] == manifest_b["dataset"]["version"]
+    table = runner.invoke(app, ["versions", "--repo", str(clone)])
+    assert manifest_b["dataset"]["version"] in table.stdout
+
+    diffed = runner.invoke(app, ["diff", "HEAD~1", "HEAD", "--repo", str(clone), "--json"])
+    assert diffed.exit_code == 0, diffed.stderr
+    result = json.loads(diffed.stdout)
+    assert {r["paper_id"] for r in result["papers"]["added_examples"]} == set(fetched_papers())
+
+    metrics = json.loads(sh(clone, "dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"))
+    papers_metric = metrics["data/processed/metrics.json"]["papers"]
+    assert (papers_metric["old"], papers_metric["new"], papers_metric["diff"]) == (57, 61, 4)
+    plots = json.loads(sh(clone, "dvc", "plots", "diff", "HEAD~1", "HEAD", "--json"))
+    assert not plots.get("errors"), plots["errors"]
+    [rendered] = plots["data"]["data/processed/papers_by_date.json"]
+    assert set(rendered["revisions"]) == {"HEAD~1", "HEAD"}
+    values = rendered["content"]["data"]["values"]
+    by_rev = {(v["rev"], v["listing_date"]): v["papers"] for v in values}
+    assert by_rev[("HEAD~1", "undated")] == 57
+    assert by_rev[("HEAD", "2025-01-21")] == 1
