@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from papers.cli import app
 from papers.report import (
     TABLE_PAGE,
+    bar_chart,
     load_published,
     paper_rows,
     papers_per_date,
@@ -137,6 +138,17 @@ def test_script_json_cannot_close_the_script_and_round_trips(text: str) -> None:
     encoded = script_json({"rows": [[text]]})
     assert not re.search(r"[<>&\u2028\u2029]", encoded)
     assert json.loads(encoded) == {"rows": [[text]]}
+
+
+def test_chart_labels_from_the_data_are_svg_text() -> None:
+    # reject reasons quote server bodies, hosts and tags come from the data: all are text
+    svg = bar_chart("x", "T <b>", [SCRIPT_TITLE, 'a & $b$ "q"'], [1, 2], "records")
+    assert "<script" not in svg
+    assert "<b>" not in svg
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+    assert "a &amp; $b$" in svg  # a dollar is a dollar (no mathtext)
+    assert svg.startswith("<svg ")
+    assert 'id="x-' in svg  # ids are prefixed per chart (one id space per page)
 
 
 def test_summary_reconciles_with_the_manifest(built: Path) -> None:
