@@ -341,9 +341,11 @@ def format_diff(result: dict[str, Any]) -> str:
     for title, rows in (("counts", result["counts"]), ("metrics", result["metrics"])):
         moved = [r for r in rows if r["delta"] != 0]
         if moved:
+            width = max(len(r["name"]) for r in moved)
             lines.append(f"{title} (changed only):")
             lines += [
-                f"  {r['name']:44} {_num(r['a']):>10} -> {_num(r['b']):>10}  {_signed(r['delta'])}"
+                f"  {r['name']:{width}}  {_num(r['a']):>10} -> {_num(r['b']):>10}  "
+                f"{_signed(r['delta'])}"
                 for r in moved
             ]
     return "\n".join(lines)
