@@ -75,6 +75,7 @@ def test_seed_outputs(seed_out: Path) -> None:
     assert names == [
         "README.md",  # the dataset card
         "links.parquet", "manifest.json", "metrics.json", "papers.parquet",
+        "papers_by_date.json",  # the DVC plot
         "provenance.parquet", "rejected.parquet", "tags.parquet",
     ]  # fmt: skip
     papers = pl.read_parquet(seed_out / "papers.parquet")
