@@ -111,6 +111,7 @@ def prefect_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
         "DO_NOT_TRACK": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
@@ -151,14 +152,17 @@ def read_deployment(env: dict[str, str]) -> Any:
             return None
 
 
-def trigger_and_wait(env: dict[str, str], scheduled: dt.datetime) -> Any:
+def trigger_and_wait(
+    env: dict[str, str], scheduled: dt.datetime | None = None, **parameters: Any
+) -> Any:
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
         return run_deployment(
-            DEPLOYMENT, scheduled_time=scheduled, timeout=300, poll_interval=2, as_subflow=False
-        )
+            DEPLOYMENT, scheduled_time=scheduled, parameters=parameters or None, timeout=300,
+            poll_interval=2, as_subflow=False,
+        )  # fmt: skip
 
 
 def test_serve_registers_the_schedule_and_runs_the_daily_flow(
@@ -218,3 +222,22 @@ def test_serve_registers_the_schedule_and_runs_the_daily_flow(
     [schedule] = deployed.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 6 * * *", "UTC")
     assert deployed.parameters["raw_dir"] == "data/raw"
+
+    # a process worker runs it from the repo folder (the pull step); outputs go to tmp_path
+    worker_log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", "papers"],
+        cwd=work, env=prefect_env, stdout=worker_log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        pooled = tmp_path / "out-pool"
+        run = trigger_and_wait(
+            prefect_env, raw_dir=str(raw), out_dir=str(pooled), reports_dir=str(reports),
+            cache_dir=None, hf_base_url=hf_server, day="2025-01-21",
+        )  # fmt: skip
+        assert run.state.is_completed(), (run.state, (tmp_path / "worker.log").read_text())
+        assert pl.read_parquet(pooled / "papers.parquet").height == 58
+    finally:
+        stop(worker)
+        worker_log.close()
