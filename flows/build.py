@@ -1,5 +1,7 @@
-"""The build-dataset flow: parse, normalize, links + tags, validate, write, as Prefect tasks.
+"""The build-dataset flow: parse, normalize, identity, shuffle, enrich, write, as Prefect tasks.
 
+Per file or shard: parse, normalize, shuffle; per paper-id range: enrich (merge, links, tags,
+validation); global: identity (narrow) and write (streamed). See papers/steps.py.
 Tasks exchange file paths and small counts, never DataFrames. The flow runs against the Prefect
 API in PREFECT_API_URL when set, and otherwise on a temporary local server Prefect starts itself.
 """
@@ -9,65 +11,85 @@ from __future__ import annotations
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from papers import io, steps
 from papers.config import load_params, resolve_vocabulary
 from papers.errors import PapersError
 
 # Files per parse task: one task per file would spend more time in orchestration than in parsing
-# when a folder holds hundreds of small daily files.
+# when a folder holds hundreds of small daily files. Likewise shards per normalize/shuffle task.
 FILES_PER_PARSE_TASK = 64
+SHARDS_PER_TASK = 64
+# Tasks of a stage running at once in this process (see _in_flight).
+LOCAL_IN_FLIGHT = 2
 
 
 @task(name="parse", cache_policy=NONE)
 def parse(
-    raw_dir: str, relatives: list[str], params_path: str, work: str, cache_dir: str | None
+    raw_dir: str,
+    relatives: list[str],
+    params_path: str,
+    work: str,
+    cache_dir: str | None,
+    hashes: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    return [steps.parse_step(raw_dir, r, params_path, work, cache_dir) for r in relatives]
+    return [
+        steps.parse_step(raw_dir, r, params_path, work, cache_dir, (hashes or {}).get(r))
+        for r in relatives
+    ]
 
 
 @task(name="normalize", cache_policy=NONE)
-def normalize(parsed: list[dict[str, Any]], params_path: str, work: str) -> dict[str, Any]:
-    return steps.normalize_step(parsed, params_path, work)
+def normalize(
+    shards: list[dict[str, Any]], params_path: str, work: str, cache_dir: str | None
+) -> list[dict[str, Any]]:
+    return [steps.normalize_shard_step(s, params_path, work, cache_dir) for s in shards]
 
 
-@task(name="links", cache_policy=NONE)
-def links(papers_path: str, params_path: str, work: str) -> dict[str, Any]:
-    return steps.links_step(papers_path, params_path, work)
-
-
-@task(name="tags", cache_policy=NONE)
-def tags(papers_path: str, params_path: str, work: str) -> dict[str, Any]:
-    return steps.tags_step(papers_path, params_path, work)
-
-
-@task(name="validate", cache_policy=NONE)
-def validate(
-    normalized: dict[str, Any],
-    links_out: dict[str, Any],
-    tags_out: dict[str, Any],
-    parsed: list[dict[str, Any]],
-    work: str,
+@task(name="dedup-identity", cache_policy=NONE)
+def identity(
+    normalized: list[dict[str, Any]], params_path: str, work: str, cache_dir: str | None
 ) -> dict[str, Any]:
-    return steps.validate_step(normalized, links_out, tags_out, parsed, work)
+    return steps.identity_step(normalized, params_path, work, cache_dir)
+
+
+@task(name="merge-shuffle", cache_policy=NONE)
+def shuffle(
+    normalized: list[dict[str, Any]],
+    identity_path: str,
+    boundaries: list[str],
+    work: str,
+    cache_dir: str | None,
+) -> list[dict[str, Any]]:
+    return [steps.shuffle_step(n, identity_path, boundaries, work, cache_dir) for n in normalized]
+
+
+@task(name="enrich", cache_policy=NONE)
+def enrich(
+    pieces: list[tuple[str, str]], params_path: str, work: str, cache_dir: str | None
+) -> dict[str, Any]:
+    return steps.partition_step(pieces, params_path, work, cache_dir)
 
 
 @task(name="write", cache_policy=NONE)
 def write(
-    validated: dict[str, Any],
     parsed: list[dict[str, Any]],
-    vocabulary_version: str,
+    normalized: list[dict[str, Any]],
+    shuffled: list[dict[str, Any]],
+    partitions: list[dict[str, Any]],
     params_path: str,
     out_dir: str,
     run_id: str,
     gates: bool = True,
 ) -> dict[str, Any]:
-    return steps.write_step(
-        validated, parsed, vocabulary_version, params_path, out_dir, run_id, gates=gates
+    return steps.publish_step(
+        parsed, normalized, shuffled, partitions, params_path, out_dir, run_id, gates
     )
 
 
@@ -118,33 +140,108 @@ def _build(
     out_dir = str(out)
     for line in io.recover(out):
         logger.warning("%s", line)
+    params = load_params(Path(params_path))
+    vocabulary = steps.load_vocabulary(resolve_vocabulary(params, Path(params_path)))
+    hashes = {f: io.sha256_file(Path(raw_dir) / f) for f in files}
+    version = steps.dataset_version(list(hashes.values()), params, str(vocabulary["version"]))
+    if cache_dir:
+        # With a cache a run is incremental: the same inputs, params, vocabulary and code as the
+        # published (intact) dataset mean there is nothing to do.
+        done = steps.unchanged(out, version)
+        if done is not None:
+            logger.info("dataset version %s is already published in %s: nothing to do",
+                        version, out_dir)  # fmt: skip
+            return done
     run_id = uuid.uuid4().hex[:12]
     work = out / f".work-{run_id}"
     work.mkdir()
+    in_flight = _in_flight()
     try:
         batches = [
             files[i : i + FILES_PER_PARSE_TASK] for i in range(0, len(files), FILES_PER_PARSE_TASK)
         ]
-        futures = [
-            parse.submit(raw_dir, batch, params_path, str(work), cache_dir) for batch in batches
-        ]
-        parsed = [shard for future in futures for shard in future.result()]
+        parsed = _flatten(_bounded(
+            parse, [(raw_dir, b, params_path, str(work), cache_dir, hashes) for b in batches],
+            in_flight,
+        ))  # fmt: skip
         io.fault_point("parse")
         logger.info(
             "parsed %d files (%d from the parse cache), %d raw records",
             len(parsed), sum(bool(p["cached"]) for p in parsed),
             sum(p["raw_records"] for p in parsed),
         )  # fmt: skip
-        normalized = normalize(parsed, params_path, str(work))
-        links_future = links.submit(normalized["papers"], params_path, str(work))
-        tags_future = tags.submit(normalized["papers"], params_path, str(work))
-        links_out, tags_out = links_future.result(), tags_future.result()
+        groups = _groups(steps.record_shards(parsed), params.parse.batch_rows, parsed)
+        normalized = _flatten(_bounded(
+            normalize, [(g, params_path, str(work), cache_dir) for g in groups], in_flight
+        ))  # fmt: skip
+        plan = identity(normalized, params_path, str(work), cache_dir)
+        shuffled = _flatten(_bounded(
+            shuffle,
+            [(normalized[i : i + SHARDS_PER_TASK], plan["identity"], plan["boundaries"],
+              str(work), cache_dir) for i in range(0, len(normalized), SHARDS_PER_TASK)],
+            in_flight,
+        ))  # fmt: skip
+        pieces = steps.partition_inputs(shuffled, len(plan["boundaries"]) + 1)
+        partitions = _bounded(
+            enrich, [(p, params_path, str(work), cache_dir) for p in pieces if p], in_flight
+        )
+        logger.info(
+            "%d partitions of about %d records (%d recomputed)", len(partitions),
+            params.parse.batch_rows, sum(1 for p in partitions if not p.get("cached")),
+        )  # fmt: skip
         io.fault_point("enrich")
-        validated = validate(normalized, links_out, tags_out, parsed, str(work))
-        summary = write(validated, parsed, tags_out["vocabulary_version"], params_path,
-                        out_dir, run_id, gates)  # fmt: skip
+        summary = write(parsed, normalized, shuffled, partitions, params_path, out_dir, run_id,
+                        gates)  # fmt: skip
         logger.info("published dataset version %s: %s", summary["dataset_version"],
                     summary["counts"])  # fmt: skip
         return summary
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+T = TypeVar("T")
+
+
+def _flatten(lists: list[list[T]]) -> list[T]:
+    return [item for items in lists for item in items]
+
+
+def _in_flight() -> int | None:
+    """Tasks of one stage run at once: all of them on a cluster (each worker has its own
+    memory); LOCAL_IN_FLIGHT in this process, whose memory they share (polars already uses
+    every core within a task)."""
+    runner = getattr(FlowRunContext.get(), "task_runner", None)
+    return LOCAL_IN_FLIGHT if isinstance(runner, ThreadPoolTaskRunner) else None
+
+
+def _bounded(work: Any, calls: list[tuple[Any, ...]], in_flight: int | None) -> list[Any]:
+    """Submit `work` once per argument tuple, at most in_flight at a time; results in order."""
+    if in_flight is None:
+        return [f.result() for f in [work.submit(*args) for args in calls]]
+    futures: list[Any] = []
+    results: list[Any] = []
+    for args in calls:
+        if len(futures) - len(results) >= in_flight:
+            results.append(futures[len(results)].result())
+        futures.append(work.submit(*args))
+    results.extend(f.result() for f in futures[len(results) :])
+    return results
+
+
+def _groups(
+    shards: list[dict[str, Any]], rows: int, parsed: list[dict[str, Any]]
+) -> list[list[dict[str, Any]]]:
+    """Shards per normalize task: up to SHARDS_PER_TASK shards of about `rows` records in all
+    (many small daily files are one task; each big snapshot batch is one task)."""
+    per_file = {p["file"]: max(int(p["raw_records"]), 1) / max(len(p["records"]), 1)
+                for p in parsed}  # fmt: skip
+    groups: list[list[dict[str, Any]]] = []
+    held = 0.0
+    for shard in shards:
+        size = per_file[shard["source_file"]]
+        if not groups or len(groups[-1]) >= SHARDS_PER_TASK or held + size > rows:
+            groups.append([])
+            held = 0.0
+        groups[-1].append(shard)
+        held += size
+    return groups

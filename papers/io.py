@@ -17,6 +17,7 @@ from typing import Any
 
 import pandera.polars as pa
 import polars as pl
+import pyarrow as arrow
 import pyarrow.parquet as pq
 
 from papers.config import WriteParams
@@ -48,30 +49,62 @@ def list_inputs(raw_dir: Path) -> list[Path]:
 
 
 def write_parquet(
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | Iterable[pl.DataFrame],
     model: type[pa.DataFrameModel],
     path: Path,
     params: WriteParams,
     metadata: Mapping[str, str],
     sort_by: Iterable[str],
-) -> None:
-    """Write a published table with deterministic bytes.
+) -> int:
+    """Write a published table with deterministic bytes; return its number of rows.
 
     Rows sorted by `sort_by`, columns and types from the table's model (one schema source),
     fixed compression and row-group size, `metadata` in the Parquet key-value metadata.
+
+    `frame` is either the whole table or its parts in the published order (each part is sorted
+    here; a partitioned build streams them, one part in memory at a time). Row groups
+    are cut at every params.row_group_size rows whatever the parts are, so the file's bytes
+    depend only on its rows: one part or a thousand give the same file.
     """
-    ordered = frame.select(polars_schema(model).names()).sort(list(sort_by), nulls_last=True)
+    names = polars_schema(model).names()
+    order = list(sort_by)
+    parts: Iterable[pl.DataFrame] = [frame] if isinstance(frame, pl.DataFrame) else frame
     schema = arrow_schema(model).with_metadata(dict(sorted(metadata.items())))
-    table = ordered.to_arrow().cast(schema)
-    pq.write_table(
-        table,
+    size = params.row_group_size
+    rows = 0
+    with pq.ParquetWriter(
         path,
+        schema,
         compression=params.compression,
         compression_level=params.compression_level,
-        row_group_size=params.row_group_size,
         use_dictionary=True,
         write_statistics=True,
-    )
+    ) as writer:
+        pending: list[arrow.Table] = []
+        held = 0
+        for part in parts:
+            if part.height == 0:
+                continue
+            pending.append(part.select(names).sort(order, nulls_last=True).to_arrow().cast(schema))
+            held += part.height
+            rows += part.height
+            while held >= size:
+                table = arrow.concat_tables(pending)
+                # one contiguous chunk per column: page boundaries then depend only on the rows
+                writer.write_table(table.slice(0, size).combine_chunks(), row_group_size=size)
+                pending, held = [table.slice(size)], held - size
+        if held:
+            writer.write_table(arrow.concat_tables(pending).combine_chunks(), row_group_size=size)
+    return rows
+
+
+def write_frame(frame: pl.DataFrame, path: Path) -> str:
+    """An intermediate Parquet file (work folder or cache), renamed into place when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    frame.write_parquet(tmp, compression="lz4", statistics=False)
+    os.replace(tmp, path)
+    return str(path)
 
 
 def write_json(obj: Any, path: Path) -> None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,9 @@ from papers.stages.normalize import merge_duplicates, normalize_records, resolve
 from papers.stages.tags import (
     category_matches,
     compile_vocabulary,
+    keyphrase_candidates,
+    keyphrase_document_counts,
+    keyphrase_top,
     keyphrases,
     tag_papers,
     tags_per_paper,
@@ -87,7 +93,12 @@ def parse_cache_key(file_sha256: str, relative: str, params: Params) -> str:
 
 
 def parse_step(
-    raw_dir: str, relative: str, params_path: str, work: str, cache_dir: str | None = None
+    raw_dir: str,
+    relative: str,
+    params_path: str,
+    work: str,
+    cache_dir: str | None = None,
+    sha256: str | None = None,
 ) -> dict[str, Any]:
     """Read one raw file into record and reject shards (one pair per batch); paths and counts.
 
@@ -96,13 +107,13 @@ def parse_step(
     """
     params = load_params(Path(params_path))
     path = Path(raw_dir) / relative
-    sha = io.sha256_file(path)
+    sha = sha256 or io.sha256_file(path)
     key = parse_cache_key(sha, relative, params)
     if cache_dir:
         entry = Path(cache_dir) / key[:2] / key
         hit = _cache_hit(entry)
         if hit is not None:
-            return hit
+            return {**hit, "key": key}
         target = io.cache_tmp_dir(entry)
     else:
         entry = None
@@ -121,7 +132,7 @@ def parse_step(
     if entry is not None:
         io.write_json(meta, target / "meta.json")
         target = io.commit_cache_entry(target, entry)
-    return {**meta, **_shards(target), "cached": False}
+    return {**meta, **_shards(target), "cached": False, "key": key}
 
 
 def _cache_hit(entry: Path) -> dict[str, Any] | None:
@@ -222,29 +233,23 @@ def _assemble_papers(
     )
 
 
-def validate_step(
-    normalized: dict[str, Any],
-    links: dict[str, Any],
-    tags: dict[str, Any],
-    parsed: list[dict[str, Any]],
-    work: str,
-) -> dict[str, Any]:
-    """Assemble the published tables and validate them; bad papers' records become rejects."""
-    papers = _assemble_papers(
-        _read(normalized["papers"]), _read(links["per_paper"]), _read(tags["per_paper"])
-    )
-    good, provenance, rejected_records = validate_papers(
-        papers, _read(normalized["provenance"]), _read(normalized["raw"]), Papers
-    )
+def _validate_tables(
+    papers: pl.DataFrame,
+    provenance: pl.DataFrame,
+    raw: pl.DataFrame,
+    links: pl.DataFrame,
+    tags: pl.DataFrame,
+) -> tuple[
+    pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, list[dict[str, Any]]
+]:
+    """(good papers, their provenance, rejected records, link rows, tag rows, dropped rows)."""
+    good, provenance, rejected_records = validate_papers(papers, provenance, raw, Papers)
     kept = good.select("paper_id")
     # Links and tags are derived rows: those of rejected papers go with them; a derived row that
     # fails its own model is dropped and counted (it would be a pipeline bug, not lost input).
-    link_rows, bad_links = split_valid(
-        _read(links["links"]).join(kept, on="paper_id", how="semi"), Links
-    )
-    tag_rows, bad_tags = split_valid(
-        _read(tags["tags"]).join(kept, on="paper_id", how="semi"), Tags
-    )
+    link_rows, bad_links = split_valid(links.join(kept, on="paper_id", how="semi"), Links)
+    tag_rows, bad_tags = split_valid(tags.join(kept, on="paper_id", how="semi"), Tags)
+    # a bad row is a pipeline bug, rare by construction: a Python list of them is fine
     dropped = [
         {"table": "links", "paper_id": r["paper_id"], "reason": r["reason"]}
         for r in bad_links.iter_rows(named=True)
@@ -261,6 +266,27 @@ def validate_step(
                 )
             )
         )
+    return good, provenance, rejected_records, link_rows, tag_rows, dropped
+
+
+def validate_step(
+    normalized: dict[str, Any],
+    links: dict[str, Any],
+    tags: dict[str, Any],
+    parsed: list[dict[str, Any]],
+    work: str,
+) -> dict[str, Any]:
+    """Assemble the published tables and validate them; bad papers' records become rejects."""
+    papers = _assemble_papers(
+        _read(normalized["papers"]), _read(links["per_paper"]), _read(tags["per_paper"])
+    )
+    good, provenance, rejected_records, link_rows, tag_rows, dropped = _validate_tables(
+        papers,
+        _read(normalized["provenance"]),
+        _read(normalized["raw"]),
+        _read(links["links"]),
+        _read(tags["tags"]),
+    )
     rejects = pl.concat(
         [_read(path) for s in parsed for path in s["rejects"]]
         + [_read(normalized["rejects"]), rejected_records]
@@ -278,6 +304,454 @@ def validate_step(
     }
 
 
+# --- the partitioned build ---------------------------------------------------------------------
+#
+# What the flow runs (flows/build.py). Memory is bounded by a batch, not by the input:
+#
+#   parse      per file, streamed in batches of params.parse.batch_rows  -> record shards (cached)
+#   normalize  per shard: text, keys, own paper id                       -> normalized shards
+#   identity   global, narrow: records without an arXiv id against the arXiv records sharing
+#              their DOI or title key (only those keys are read)         -> id mapping
+#   shuffle    per shard: final paper id, range partition of the id      -> shard x partition
+#   partition  per partition: merge, links, tags, keyphrase candidates, validation
+#   publish    global, streamed: keyphrases from the summed document counts; each table written
+#              part by part in paper_id order (provenance shard by shard); manifest; publish
+#
+# Every per-shard and per-partition result is cached under a key of what it is made of (content
+# keys chained from the raw files' sha256, the params its stage reads, the vocabulary and the
+# code), so a rerun recomputes only the shards and partitions that new input touches.
+
+# One paper id in this many (per normalized shard) places the partition boundaries.
+SAMPLE_EVERY = 100
+_PROVENANCE_COLUMNS = ("paper_id", "source_file", "source", "record_index", "line")
+
+
+def _key(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _entry(cache_dir: str | None, work: str, kind: str, key: str) -> tuple[Path, bool]:
+    """(folder for a cached result, whether it is complete): under cache_dir, else in work."""
+    entry = Path(cache_dir) / kind / key[:2] / key if cache_dir else Path(work) / kind / key
+    return entry, (entry / "meta.json").exists()
+
+
+def _build_entry(entry: Path, cache_dir: str | None) -> Path:
+    """Where to build an entry: a temporary folder committed by _commit (cache), else in place."""
+    if cache_dir:
+        return io.cache_tmp_dir(entry)
+    entry.mkdir(parents=True, exist_ok=True)
+    return entry
+
+
+def _commit(target: Path, entry: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    io.write_json(meta, target / "meta.json")  # last: an entry without it is never trusted
+    if target != entry:
+        io.commit_cache_entry(target, entry)
+    return meta
+
+
+def _read_meta(entry: Path) -> dict[str, Any]:
+    meta: dict[str, Any] = io.read_json(entry / "meta.json")
+    return meta
+
+
+def record_shards(parsed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record shards of parsed files, in file order: key, records path, source file."""
+    return [
+        {"key": _key(p["key"], number), "records": path, "source_file": p["file"]}
+        for p in parsed
+        for number, path in enumerate(p["records"])
+    ]
+
+
+def normalize_shard_step(
+    shard: dict[str, Any], params_path: str, work: str, cache_dir: str | None
+) -> dict[str, Any]:
+    """Normalise one record shard: readable text, keys, the record's own paper id.
+
+    Returns paths and small figures: rows, how many records lack an arXiv id (identity_step
+    resolves those), the shard's record_index range and a sample of its paper ids.
+    """
+    params = load_params(Path(params_path))
+    key = _key("normalize", shard["key"], params.normalize.model_dump(mode="json"),
+               code_sha256())  # fmt: skip
+    entry, done = _entry(cache_dir, work, "normalized", key)
+    if not done:
+        target = _build_entry(entry, cache_dir)
+        normalized, rejects = normalize_records(_read(shard["records"]), params.normalize)
+        normalized = normalized.drop("raw")  # the parse shard keeps it, for rejects
+        io.write_frame(normalized, target / "records.parquet")
+        io.write_frame(rejects, target / "rejects.parquet")
+        ids = normalized["paper_id"].sort()
+        # small shards give every id (so small inputs still split into partitions)
+        step = SAMPLE_EVERY if ids.len() >= 10 * SAMPLE_EVERY else 1
+        _commit(target, entry, {
+            "rows": normalized.height,
+            "unresolved": int(normalized["arxiv_id"].null_count()),
+            "first": normalized["record_index"].min(),
+            "last": normalized["record_index"].max(),
+            "sample": ids.gather_every(step).to_list(),
+            "sample_step": step,
+        })  # fmt: skip
+    return {
+        **_read_meta(entry),
+        "key": key,
+        "cached": done,
+        "source_file": shard["source_file"],
+        "normalized": str(entry / "records.parquet"),
+        "rejects": str(entry / "rejects.parquet"),
+    }
+
+
+def identity_step(
+    normalized: list[dict[str, Any]],
+    params_path: str,
+    work: str,
+    cache_dir: str | None,
+    target_rows: int | None = None,
+) -> dict[str, Any]:
+    """Resolve the identity of records without an arXiv id; place the partition boundaries.
+
+    Partitions hold about target_rows records (default: params.parse.batch_rows).
+
+    Global but narrow: the records without an arXiv id (few in an arXiv snapshot; a daily
+    listing's worth otherwise) are read with five columns, and of the others only those sharing
+    one of their DOIs or title keys. `resolve_identity` on that subset gives exactly what it
+    gives on the whole (its DOI and title groups are complete for every key looked up).
+    """
+    params = load_params(Path(params_path))
+    columns = ["source_file", "record_index", "arxiv_id", "doi", "title_key", "abstract",
+               "paper_id"]  # fmt: skip
+    mapping = pl.DataFrame(
+        schema={"source_file": pl.String, "record_index": pl.Int64, "paper_id": pl.String}
+    )
+    open_paths = [n["normalized"] for n in normalized if n["unresolved"]]
+    if open_paths:
+        unresolved = (
+            pl.scan_parquet(open_paths)
+            .filter(pl.col("arxiv_id").is_null())
+            .select(columns)
+            .collect()
+        )
+        dois = unresolved["doi"].drop_nulls().unique().implode()
+        keys = unresolved["title_key"].unique().implode()
+        known = (
+            pl.scan_parquet([n["normalized"] for n in normalized])
+            .filter(
+                pl.col("arxiv_id").is_not_null()
+                & (pl.col("doi").is_in(dois) | pl.col("title_key").is_in(keys))
+            )
+            .select(columns)
+            .collect()
+        )
+        resolved = resolve_identity(pl.concat([unresolved, known]), params.normalize)
+        mapping = (
+            resolved.filter(pl.col("arxiv_id").is_null())
+            .select("source_file", "record_index", "paper_id")
+            .sort("source_file", "record_index")
+        )
+    rows = sum(int(n["rows"]) for n in normalized)
+    sample = pl.DataFrame(
+        {
+            "paper_id": [i for n in normalized for i in n["sample"]],
+            "weight": [n["sample_step"] for n in normalized for _ in n["sample"]],
+        },
+        schema={"paper_id": pl.String, "weight": pl.Int64},
+    )
+    boundaries = _boundaries(sample, rows, target_rows or params.parse.batch_rows, cache_dir)
+    return {
+        "identity": io.write_frame(mapping, Path(work) / "identity.parquet"),
+        "boundaries": boundaries,
+        "records": rows,
+    }
+
+
+def _boundaries(sample: pl.DataFrame, rows: int, target: int, cache_dir: str | None) -> list[str]:
+    """Paper ids cutting the id space into ranges of about `target` records each.
+
+    sample: paper ids, each standing for `weight` records. The previous build's boundaries
+    (kept in the cache) are reused while no range holds over twice the target: new records
+    then land in few partitions and the others stay cached. Outputs never depend on the
+    boundaries, only the work does.
+    """
+    sample = sample.sort("paper_id")
+    state = Path(cache_dir) / "partitions.json" if cache_dir else None
+    if state is not None and state.exists():
+        previous: dict[str, Any] = io.read_json(state)
+        cuts = pl.Series("cut", previous.get("boundaries", []), dtype=pl.String)
+        if previous.get("target") == target:
+            ranges = cuts.search_sorted(sample["paper_id"], side="right").alias("range")
+            heaviest = sample.group_by(ranges).agg(pl.col("weight").sum())["weight"].max()
+            if int(heaviest or 0) <= 2 * target:  # type: ignore[arg-type]
+                return list(cuts.to_list())
+    parts = max(1, -(-rows // target))
+    total = int(sample["weight"].sum())
+    cuts_list: list[str] = []
+    if total:
+        at = (
+            sample["weight"]
+            .cum_sum()
+            .search_sorted(pl.Series([total * i // parts for i in range(1, parts)], dtype=pl.Int64))
+        )
+        cuts_list = sorted(set(sample["paper_id"].gather(at.clip(0, sample.height - 1)).to_list()))
+    if state is not None:
+        tmp = state.with_suffix(f".{os.getpid()}.tmp")
+        io.write_json({"target": target, "boundaries": cuts_list}, tmp)
+        os.replace(tmp, state)
+    return cuts_list
+
+
+def shuffle_step(
+    normalized: dict[str, Any],
+    identity_path: str,
+    boundaries: list[str],
+    work: str,
+    cache_dir: str | None,
+) -> dict[str, Any]:
+    """Give one normalized shard its final paper ids and split it by paper-id range."""
+    own = (
+        pl.scan_parquet(identity_path)
+        .filter(
+            (pl.col("source_file") == normalized["source_file"])
+            & pl.col("record_index").is_between(normalized["first"], normalized["last"])
+        )
+        .collect()
+        if normalized["unresolved"]
+        else None
+    )
+    mapped = hashlib.sha256(own.write_ndjson().encode()).hexdigest() if own is not None else ""
+    key = _key("shuffle", normalized["key"], boundaries, mapped)
+    entry, done = _entry(cache_dir, work, "shuffled", key)
+    if not done:
+        target = _build_entry(entry, cache_dir)
+        frame = _read(normalized["normalized"])
+        if own is not None and own.height:
+            frame = (
+                frame.join(
+                    own.rename({"paper_id": "_resolved"}),
+                    on=["source_file", "record_index"],
+                    how="left",
+                )
+                .with_columns(pl.coalesce("_resolved", "paper_id").alias("paper_id"))
+                .drop("_resolved")
+            )
+        cuts = pl.Series("cut", boundaries, dtype=pl.String)
+        part = pl.Series("_part", cuts.search_sorted(frame["paper_id"], side="right"))
+        files: dict[str, str] = {}
+        for (number,), rows in (
+            frame.with_columns(part)
+            .partition_by("_part", as_dict=True, maintain_order=True)
+            .items()
+        ):
+            name = f"part-{int(number):05d}.parquet"
+            io.write_frame(rows.drop("_part"), target / name)
+            files[str(number)] = name
+        _commit(target, entry, {"parts": files})
+    parts = _read_meta(entry)["parts"]
+    return {
+        "key": key,
+        "parts": {number: str(entry / name) for number, name in parts.items()},
+    }
+
+
+def partition_inputs(
+    shuffled: list[dict[str, Any]], partitions: int
+) -> list[list[tuple[str, str]]]:
+    """For each partition, its (shard key, file) pieces in shard order."""
+    pieces: list[list[tuple[str, str]]] = [[] for _ in range(partitions)]
+    for shard in shuffled:
+        for number, path in shard["parts"].items():
+            pieces[int(number)].append((shard["key"], path))
+    return pieces
+
+
+def partition_step(
+    pieces: list[tuple[str, str]], params_path: str, work: str, cache_dir: str | None
+) -> dict[str, Any]:
+    """Merge, enrich and validate the papers of one paper-id range.
+
+    Writes the partition's validated papers (keyphrases still empty: they need document counts
+    over all partitions), links, tags, the records rejected at validation (raw text filled in
+    at publish), the keyphrase candidates and their document counts.
+    """
+    params = load_params(Path(params_path))
+    vocabulary = load_vocabulary(resolve_vocabulary(params, Path(params_path)))
+    key = _key(
+        "partition",
+        # a shuffled shard's key and which of its parts: the content of this partition's input
+        [(k, Path(path).name) for k, path in pieces],
+        params.model_dump(mode="json", include={"normalize", "links", "tags"}),
+        vocabulary,
+        code_sha256(),
+    )
+    entry, done = _entry(cache_dir, work, "partitions", key)
+    if not done:
+        target = _build_entry(entry, cache_dir)
+        records = pl.concat([_read(path) for _, path in pieces])
+        papers, provenance = merge_duplicates(records, params.normalize)
+        del records
+        links = extract_links(papers, params.links)
+        links_pp = links_per_paper(links).join(
+            code_url(papers, links, params.links), on="paper_id", how="left"
+        )
+        terms = compile_vocabulary(vocabulary)
+        tags = tag_papers(
+            papers,
+            terms,
+            params.tags,
+            categories=category_matches(papers, vocabulary),
+            category_weight=params.tags.category_weight,
+        )
+        tags_pp = (
+            papers.select("paper_id")
+            .join(tags_per_paper(tags), on="paper_id", how="left")
+            .with_columns(pl.lit([], pl.List(pl.String)).alias("keyphrases"))
+        )
+        candidates = (
+            keyphrase_candidates(papers, terms, params.tags)
+            if params.tags.keyphrases_top_k
+            else pl.DataFrame(schema={"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32})
+        )
+        no_raw = pl.DataFrame(
+            schema={"source_file": pl.String, "record_index": pl.Int64, "raw": pl.String}
+        )
+        good, _, rejected, link_rows, tag_rows, dropped = _validate_tables(
+            _assemble_papers(papers, links_pp, tags_pp), provenance, no_raw, links, tags
+        )
+        io.write_frame(good, target / "papers.parquet")
+        io.write_frame(link_rows, target / "links.parquet")
+        io.write_frame(tag_rows, target / "tags.parquet")
+        io.write_frame(rejected, target / "rejected.parquet")
+        io.write_frame(candidates, target / "candidates.parquet")
+        io.write_frame(keyphrase_document_counts(candidates), target / "df.parquet")
+        _commit(target, entry, {"papers_in": papers.height, "papers": good.height,
+                                "rejected": rejected.height, "dropped": dropped})  # fmt: skip
+    return {
+        **_read_meta(entry),
+        "key": key,
+        "cached": done,
+        **{
+            name: str(entry / f"{name}.parquet")
+            for name in ("papers", "links", "tags", "rejected", "candidates", "df")
+        },
+    }
+
+
+def publish_step(
+    parsed: list[dict[str, Any]],
+    normalized: list[dict[str, Any]],
+    shuffled: list[dict[str, Any]],
+    partitions: list[dict[str, Any]],
+    params_path: str,
+    out_dir: str,
+    run_id: str,
+    gates: bool = True,
+) -> dict[str, Any]:
+    """Stream the partitions' tables into the published files; manifest, metrics; publish.
+
+    Keyphrases are picked here, partition by partition, from document counts summed over all
+    partitions (counts of 1 are left out of the sum table: a phrase not in it occurs once).
+    """
+    params = load_params(Path(params_path))
+    vocabulary = load_vocabulary(resolve_vocabulary(params, Path(params_path)))
+    n_docs = sum(int(p["papers_in"]) for p in partitions)
+    df = (
+        pl.concat([_read(p["df"]) for p in partitions])
+        .group_by("phrase")
+        .agg(pl.col("df").sum())
+        .filter(pl.col("df") > 1)
+        if partitions
+        else pl.DataFrame(schema={"phrase": pl.String, "df": pl.UInt32})
+    )
+    rejected = pl.concat(
+        [_read(path) for p in parsed for path in p["rejects"]]
+        + [_read(n["rejects"]) for n in normalized]
+        + [_read(p["rejected"]) for p in partitions]
+    )
+    bad = rejected.filter(pl.col("stage") == "validate").select("source_file", "record_index")
+    if bad.height:
+        raw = (
+            pl.scan_parquet([path for p in parsed for path in p["records"]])
+            .select("source_file", "record_index", "raw")
+            .join(bad.lazy(), on=["source_file", "record_index"], how="semi")
+            .collect()
+        )
+        rejected = (
+            rejected.join(raw, on=["source_file", "record_index"], how="left", suffix="_parse")
+            .with_columns(
+                pl.when(pl.col("stage") == "validate")
+                .then(pl.col("raw_parse"))
+                .otherwise(pl.col("raw"))
+                .alias("raw")
+            )
+            .drop("raw_parse")
+        )
+    Rejected.validate(rejected)
+
+    def papers() -> Iterator[pl.DataFrame]:
+        empty = pl.lit([], pl.List(pl.String))
+        for part in partitions:
+            top = keyphrase_top(_read(part["candidates"]), df, n_docs, params.tags)
+            yield (
+                _read(part["papers"])
+                .drop("keyphrases")
+                .join(top, on="paper_id", how="left")
+                .with_columns(pl.col("keyphrases").fill_null(empty))
+            )
+
+    def table(name: str) -> Iterator[pl.DataFrame]:
+        for part in partitions:
+            yield _read(part[name])
+
+    def provenance() -> Iterator[pl.DataFrame]:
+        for shard in shuffled:
+            pieces = [
+                pl.read_parquet(path, columns=list(_PROVENANCE_COLUMNS))
+                for path in shard["parts"].values()
+            ]
+            if pieces:
+                frame = pl.concat(pieces).join(bad, on=["source_file", "record_index"], how="anti")
+                Provenance.validate(frame)
+                yield frame
+
+    tables: dict[str, pl.DataFrame | Iterable[pl.DataFrame]] = {
+        "papers": papers(),
+        "links": table("links"),
+        "tags": table("tags"),
+        "provenance": provenance(),
+        "rejected": rejected,
+    }
+    dropped = [d for p in partitions for d in p["dropped"]]
+    return publish_tables(
+        tables, parsed, dropped, str(vocabulary["version"]), params_path, out_dir, run_id, gates
+    )
+
+
+def unchanged(out_dir: Path, version: str) -> dict[str, Any] | None:
+    """The published summary when out_dir already holds this dataset version intact, else None.
+
+    Intact: every output the manifest lists is there with the sha256 it records.
+    """
+    manifest_path = out_dir / io.MANIFEST
+    if not manifest_path.exists():
+        return None
+    try:
+        manifest: dict[str, Any] = io.read_json(manifest_path)
+        if manifest["dataset"]["version"] != version:
+            return None
+        for output in manifest["outputs"]:
+            path = out_dir / output["path"]
+            if not path.is_file() or io.sha256_file(path) != output["sha256"]:
+                return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return {"dataset_version": version, "counts": manifest["counts"], "out_dir": str(out_dir),
+            "unchanged": True}  # fmt: skip
+
+
+@cache
 def code_sha256() -> str:
     """Hash of the pipeline's own source (the stage, schema and flow packages)."""
     import flows
@@ -317,10 +791,31 @@ def write_step(
     run_id: str,
     gates: bool = True,
 ) -> dict[str, Any]:
+    """Write the published tables (whole, from validate_step), manifest and metrics; publish."""
+    tables: dict[str, pl.DataFrame | Iterable[pl.DataFrame]] = {
+        name: _read(validated[name]) for name in PUBLISHED
+    }
+    return publish_tables(
+        tables, parsed, validated["dropped"], vocabulary_version, params_path, out_dir, run_id,
+        gates,
+    )  # fmt: skip
+
+
+def publish_tables(
+    tables: Mapping[str, pl.DataFrame | Iterable[pl.DataFrame]],
+    parsed: list[dict[str, Any]],
+    dropped: list[dict[str, Any]],
+    vocabulary_version: str,
+    params_path: str,
+    out_dir: str,
+    run_id: str,
+    gates: bool = True,
+) -> dict[str, Any]:
     """Write the published tables, manifest and metrics to a staging folder, then publish.
 
-    With gates, the staged build is first compared with the dataset in out_dir (papers/gates.py)
-    and nothing is published when it fails one.
+    Each table is a whole frame or its sorted parts in published order (streamed: one part in
+    memory at a time). With gates, the staged build is first compared with the dataset in
+    out_dir (papers/gates.py) and nothing is published when it fails one.
     """
     params = load_params(Path(params_path))
     out = Path(out_dir)
@@ -332,19 +827,18 @@ def write_step(
         "papers.vocabulary_version": vocabulary_version,
     }
     staging = io.staging_dir(out, run_id)
-    frames = {name: _read(validated[name]) for name in PUBLISHED}
     outputs = []
+    rows: dict[str, int] = {}
     for name, (model, sort_by) in PUBLISHED.items():
         file_name = f"{name}.parquet"
-        io.write_parquet(
-            frames[name], model, staging / file_name, params.write,
+        rows[name] = io.write_parquet(
+            tables[name], model, staging / file_name, params.write,
             {**metadata, "papers.table": name}, sort_by,
         )  # fmt: skip
         outputs.append(
-            {"path": file_name, "sha256": io.sha256_file(staging / file_name),
-             "rows": frames[name].height}
-        )  # fmt: skip
-    counts = _counts(frames, parsed, validated["dropped"])
+            {"path": file_name, "sha256": io.sha256_file(staging / file_name), "rows": rows[name]}
+        )
+    counts = _counts(staging, rows, parsed, dropped)
     manifest = {
         "dataset": {"name": params.write.dataset_name, "version": version},
         "schema_version": SCHEMA_VERSION,
@@ -363,15 +857,27 @@ def write_step(
         ],
         "outputs": outputs,
         "counts": counts,
-        "dropped": validated["dropped"],
+        "dropped": dropped,
     }
     io.write_json(manifest, staging / io.MANIFEST)
+    # the figures read only the columns they need from the staged files
+    papers = pl.read_parquet(
+        staging / "papers.parquet",
+        columns=["paper_id", "code_url", "tags", "hf_keywords", "listing_dates"],
+    )
+    links = pl.read_parquet(staging / "links.parquet", columns=["paper_id", "url", "kind",
+                                                               "curated", "rule"])  # fmt: skip
+    tags = pl.read_parquet(staging / "tags.parquet", columns=["paper_id", "tag"])
     io.write_json(
-        {**_metrics(frames, counts), "quality": _quality(frames, params, Path(params_path))},
+        {
+            **_metrics(papers, links, counts),
+            "quality": _quality(staging, papers, links, tags, params, Path(params_path)),
+        },
         staging / io.METRICS,
     )
     names = [f"{n}.parquet" for n in PUBLISHED] + [io.METRICS, io.MANIFEST]
-    names += history.write_plots(frames["papers"], staging)
+    names += history.write_plots(papers, staging)
+    del papers, links, tags
     names.append(card.write_card(staging, params))  # README.md: the dataset card
     if gates:
         enforce_gates(out, staging, params.gates)
@@ -381,33 +887,40 @@ def write_step(
 
 
 def _counts(
-    frames: dict[str, pl.DataFrame], parsed: list[dict[str, Any]], dropped: list[dict[str, Any]]
+    staging: Path, rows: dict[str, int], parsed: list[dict[str, Any]], dropped: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    rejected = frames["rejected"]
-    by_stage = Counter(rejected["stage"].to_list())
+    stages = pl.read_parquet(staging / "rejected.parquet", columns=["stage"])["stage"]
+    by_stage = Counter(stages.to_list())
     raw_records = sum(int(p["raw_records"]) for p in parsed)
     counts: dict[str, Any] = {
         "input_files": len(parsed),
         "raw_records": raw_records,
-        "records_in_papers": frames["provenance"].height,
-        "papers": frames["papers"].height,
-        "merged_duplicates": frames["provenance"].height - frames["papers"].height,
-        "rejected": rejected.height,
+        "records_in_papers": rows["provenance"],
+        "papers": rows["papers"],
+        "merged_duplicates": rows["provenance"] - rows["papers"],
+        "rejected": rows["rejected"],
         "rejected_by_stage": {s: by_stage.get(s, 0) for s in STAGE_REJECT_ORDER},
-        "links": frames["links"].height,
-        "tags": frames["tags"].height,
+        "links": rows["links"],
+        "tags": rows["tags"],
         "dropped_derived_rows": len(dropped),
     }
-    if raw_records != frames["provenance"].height + rejected.height:
+    if raw_records != rows["provenance"] + rows["rejected"]:
         msg = (
             f"counts do not reconcile: {raw_records} raw records but "
-            f"{frames['provenance'].height} in papers + {rejected.height} rejected"
+            f"{rows['provenance']} in papers + {rows['rejected']} rejected"
         )
         raise PapersError(msg)
     return counts
 
 
-def _quality(frames: dict[str, pl.DataFrame], params: Params, params_path: Path) -> dict[str, Any]:
+def _quality(
+    staging: Path,
+    papers: pl.DataFrame,
+    links: pl.DataFrame,
+    tags: pl.DataFrame,
+    params: Params,
+    params_path: Path,
+) -> dict[str, Any]:
     """The enrichment quality figures (papers evaluate), so DVC shows how they move."""
     from papers.evaluate import (
         GOLD_LINKS,
@@ -418,27 +931,36 @@ def _quality(frames: dict[str, pl.DataFrame], params: Params, params_path: Path)
     )
 
     terms = compile_vocabulary(load_vocabulary(resolve_vocabulary(params, params_path)))
+    # Only papers with a curated GitHub repository count in the code-link agreement: mining the
+    # text of the others again would cost a second links pass over the whole dataset.
+    curated = links.filter(pl.col("curated") & (pl.col("rule") == "github-repo"))
+    text = (
+        pl.scan_parquet(staging / "papers.parquet")
+        .select("paper_id", "title", "abstract")
+        .join(curated.lazy().select("paper_id").unique(), on="paper_id", how="semi")
+        .collect()
+    )
     quality: dict[str, Any] = {
-        "code_links": code_link_agreement(frames["papers"], frames["links"], params),
-        "tags": tag_quality(frames["papers"], frames["tags"], terms),
+        "code_links": code_link_agreement(text, links, params),
+        "tags": tag_quality(papers, tags, terms),
     }
     if GOLD_LINKS.exists():
         quality["links_gold"] = links_against_gold(load_gold(GOLD_LINKS), params)
     return quality
 
 
-def _metrics(frames: dict[str, pl.DataFrame], counts: dict[str, Any]) -> dict[str, Any]:
-    papers = frames["papers"]
+def _metrics(papers: pl.DataFrame, links: pl.DataFrame, counts: dict[str, Any]) -> dict[str, Any]:
     n = max(papers.height, 1)
-    kinds = Counter(frames["links"]["kind"].to_list())
+    kinds = links.group_by("kind").len().sort("kind")
+    n_tags = papers["tags"].list.len()
     return {
         "papers": counts["papers"],
         "raw_records": counts["raw_records"],
         "rejected": counts["rejected"],
         "links": counts["links"],
         "tags": counts["tags"],
-        "links_by_kind": dict(sorted(kinds.items())),
+        "links_by_kind": dict(zip(kinds["kind"].to_list(), kinds["len"].to_list(), strict=True)),
         "papers_with_code_url": int(papers["code_url"].is_not_null().sum()),
-        "tag_coverage": round(float((papers["tags"].list.len() > 0).sum()) / n, 4),
-        "mean_tags_per_paper": round(float(papers["tags"].list.len().sum()) / n, 4),
+        "tag_coverage": round(float((n_tags > 0).sum()) / n, 4),
+        "mean_tags_per_paper": round(float(n_tags.sum()) / n, 4),
     }

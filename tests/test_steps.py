@@ -1,11 +1,17 @@
-"""steps: the parse cache is keyed by content and never trusted when incomplete."""
+"""steps: the parse cache is keyed by content and never trusted when incomplete; the partitioned
+build gives the same bytes however it is partitioned, and a rerun recomputes only what changed."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
-from papers import steps
-from tests.conftest import REPO, SEED
+import polars as pl
+import pytest
+
+from papers import io, steps
+from tests.conftest import FIXTURES, REPO, SEED
 
 
 def parse(raw: Path, work: Path, cache: Path) -> dict[str, object]:
@@ -33,3 +39,88 @@ def test_parse_cache_hits_and_survives_damage(tmp_path: Path) -> None:
     # a changed file is a different key
     (raw / SEED.name).write_bytes(SEED.read_bytes() + b"\n\nNew Title\n\nNew abstract.")
     assert parse(raw, work, cache)["raw_records"] == 58
+
+
+# --- the partitioned build ---------------------------------------------------------------------
+
+
+def build(
+    raw: Path, out: Path, cache: Path | None, target_rows: int, params: Path = REPO / "params.yaml"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The flow's steps in order, in this process: (summary, partition results)."""
+    p, c = str(params), str(cache) if cache else None
+    work = out / ".work-test"
+    work.mkdir(parents=True, exist_ok=True)
+    files = [f.relative_to(raw).as_posix() for f in io.list_inputs(raw)]
+    parsed = [steps.parse_step(str(raw), f, p, str(work), c) for f in files]
+    normalized = [
+        steps.normalize_shard_step(s, p, str(work), c) for s in steps.record_shards(parsed)
+    ]
+    plan = steps.identity_step(normalized, p, str(work), c, target_rows=target_rows)
+    shuffled = [
+        steps.shuffle_step(n, plan["identity"], plan["boundaries"], str(work), c)
+        for n in normalized
+    ]
+    pieces = steps.partition_inputs(shuffled, len(plan["boundaries"]) + 1)
+    partitions = [steps.partition_step(piece, p, str(work), c) for piece in pieces if piece]
+    summary = steps.publish_step(parsed, normalized, shuffled, partitions, p, str(out), "t", False)
+    shutil.rmtree(work)
+    return summary, partitions
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {f.name: io.sha256_file(f) for f in sorted(folder.iterdir()) if f.is_file()}
+
+
+@pytest.fixture(scope="module")
+def mixed_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every source kind with duplicates across them, rejects of each stage, and title-only
+    records that must join arXiv papers (the seed page lists papers the HF API files hold)."""
+    raw = tmp_path_factory.mktemp("mixed")
+    for folder in ("pages", "hf_api", "scrapes", "arxiv"):
+        shutil.copytree(FIXTURES / folder, raw / folder, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copy(SEED, raw / "seed.txt")
+    return raw
+
+
+def test_partitions_do_not_change_a_byte(mixed_raw: Path, tmp_path: Path) -> None:
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    _, one = build(mixed_raw, whole, None, target_rows=10**9)
+    summary, many = build(mixed_raw, parts, None, target_rows=7)
+    assert len(one) == 1
+    assert len(many) > 10
+    assert digests(whole) == digests(parts)
+    counts = summary["counts"]
+    assert counts["raw_records"] == counts["records_in_papers"] + counts["rejected"]
+    assert counts["merged_duplicates"] > 0
+
+
+def test_incremental_rerun_recomputes_only_touched_partitions(
+    mixed_raw: Path, tmp_path: Path
+) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(mixed_raw, raw)
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    _, first = build(raw, out, cache, target_rows=7)
+    assert not any(p["cached"] for p in first)
+    # a new day's listing: one new paper (its id sorts last) and a title-only copy of it
+    (raw / "day").mkdir()
+    (raw / "day" / "2030-01-02.json").write_text(
+        '[{"paper": {"id": "2912.99999", "title": "A Paper From The Future",'
+        ' "summary": "We study time travel with code at https://github.com/acme/future."}}]'
+    )
+    (raw / "day" / "paper_metadata_2030-01-03.txt").write_text(
+        "Title: A Paper From The Future\nPDF: \nSummary: We study time travel with code.\n---\n"
+    )
+    summary, second = build(raw, out, cache, target_rows=7)
+    recomputed = [p for p in second if not p["cached"]]
+    assert 1 <= len(recomputed) <= 2 < len(second)
+    fresh = tmp_path / "fresh"
+    build(raw, fresh, None, target_rows=10**9)
+    assert digests(out) == digests(fresh)
+    papers = pl.read_parquet(out / "papers.parquet").filter(pl.col("paper_id") == "2912.99999")
+    assert papers["sources"].to_list() == [["hf_daily_papers", "hf_title_pdf_summary"]]
+    # nothing changed: the published version is recognised, no stage needs to run
+    assert steps.unchanged(out, summary["dataset_version"]) is not None
+    (out / "tags.parquet").write_bytes(b"damaged")
+    assert steps.unchanged(out, summary["dataset_version"]) is None

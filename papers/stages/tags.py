@@ -27,6 +27,8 @@ _NON_WORD = r"[^\p{L}\p{N}]+"
 _BOUNDARY = r"[,;:!?()\"“”]|\.(?:\s|$)"
 _MARK = "¶"
 _NON_WORD_OR_MARK = r"[^\p{L}\p{N}¶]+"
+# Ends a keyphrase run in keyphrase_candidates (never a token: tokens are split at it first).
+_RUN_END = "\u0002"
 
 # Words that end a keyphrase candidate: English function words and the generic vocabulary of
 # abstracts ("we propose a novel method"), which carries no topic.
@@ -416,15 +418,24 @@ def tags_per_paper(tags: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def keyphrases(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) -> pl.DataFrame:
-    """(paper_id, keyphrases): top params.keyphrases_top_k candidate phrases by TF-IDF.
+def keyphrase_candidates(
+    papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams
+) -> pl.DataFrame:
+    """(paper_id, phrase, tf): each paper's candidate keyphrases and how often it has each.
 
     Candidates are runs of up to params.keyphrase_max_words words between stopwords, numbers and
     punctuation (longer runs keep their last words, where English puts the head noun). Phrases
-    that are vocabulary terms are left to the tags. IDF is computed over the papers given.
+    that are vocabulary terms are left to the tags. Per paper only: document frequencies, the
+    one global statistic of TF-IDF, are counted from these rows (see keyphrase_document_counts).
+
+    Vectorised without a row per token: the tokens are joined into one string per paper with
+    every token wrapped in its own pair of spaces (" tok  tok "), so a stop token is a whole-token
+    literal (one Aho-Corasick pass for the stopwords, three regexes for the other stop rules) and
+    is replaced by a run boundary; splitting at the boundaries gives the runs.
     """
-    if params.keyphrases_top_k == 0 or papers.height == 0:
-        return papers.select("paper_id", pl.lit([], pl.List(pl.String)).alias("keyphrases"))
+    schema = {"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32}
+    if papers.height == 0:
+        return pl.DataFrame(schema=schema)
     text = (
         pl.concat_str(
             [pl.col("title").fill_null(""), pl.col("abstract").fill_null("")], separator=" . "
@@ -433,31 +444,31 @@ def keyphrases(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) ->
         .str.replace_all(r"(?:https?://|www\.)\S+|\S+\.(?:com|org|io|net)/\S*", " . ")
         .str.to_lowercase()
     )
-    tokens = (
-        papers.select(
-            "paper_id",
-            text.str.extract_all(
-                r"[\p{L}\p{N}][\p{L}\p{N}'-]*[\p{L}\p{N}]|[\p{L}\p{N}]|[^\s]"
-            ).alias("tok"),
-        )
-        .explode("tok")
-        .drop_nulls("tok")
-        .with_columns(
-            (
-                pl.col("tok").is_in(list(STOPWORDS))
-                | ~pl.col("tok").str.contains(r"\p{L}")
-                | (pl.col("tok").str.len_chars() < 2)
-                # adverbs (-ly) end a noun phrase ("roughly", "seriously")
-                | (pl.col("tok").str.ends_with("ly") & (pl.col("tok").str.len_chars() > 4))
-            ).alias("stop")
-        )
-        .with_columns(pl.col("stop").cum_sum().over("paper_id").alias("run"))
-        .filter(~pl.col("stop"))
+    tokens = text.str.extract_all(r"[\p{L}\p{N}][\p{L}\p{N}'-]*[\p{L}\p{N}]|[\p{L}\p{N}]|[^\s]")
+    stopwords = sorted(STOPWORDS)
+    wrapped = (
+        (pl.lit(" ") + tokens.list.join("  ") + pl.lit(" "))
+        .str.replace_many([f" {w} " for w in stopwords], [f" {_RUN_END} "] * len(stopwords))
+        # tokens without a letter, one-character tokens, adverbs (-ly) ending a noun phrase
+        .str.replace_all(r" [^\s\p{L}]+ ", f" {_RUN_END} ")
+        .str.replace_all(r" \S ", f" {_RUN_END} ")
+        .str.replace_all(r" \S{3,}ly ", f" {_RUN_END} ")
     )
-    n_docs = papers.height
     candidates = (
-        tokens.group_by("paper_id", "run", maintain_order=True)
-        .agg(pl.col("tok").tail(params.keyphrase_max_words).str.join(" ").alias("phrase"))
+        papers.select("paper_id", wrapped.str.split(_RUN_END).alias("run"))
+        .explode("run")
+        .with_columns(pl.col("run").str.strip_chars(" "))
+        # most runs are empty (stop tokens side by side); a run under 3 characters is one token
+        # too short to be a phrase
+        .filter(pl.col("run").str.len_chars() >= 3)
+        .select(
+            "paper_id",
+            pl.col("run")
+            .str.split("  ")
+            .list.tail(params.keyphrase_max_words)
+            .list.join(" ")
+            .alias("phrase"),
+        )
         .filter(pl.col("phrase").str.len_chars() >= 3)
         # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
         # acronym of one is already a tag
@@ -467,22 +478,54 @@ def keyphrases(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) ->
             on="match_key",
             how="anti",
         )
-        .drop("match_key")
     )
-    tf = candidates.group_by("paper_id", "phrase").agg(pl.len().alias("tf"))
-    df = tf.group_by("phrase").agg(pl.len().alias("df"))
-    scored = tf.join(df, on="phrase").with_columns(
-        (
-            pl.col("tf")
-            * (((1 + n_docs) / (1 + pl.col("df"))).log() + 1.0)
-            * pl.col("phrase").str.count_matches(" ").add(1).sqrt()
-        ).alias("score")
+    return (
+        candidates.group_by("paper_id", "phrase")
+        .agg(pl.len().cast(pl.UInt32).alias("tf"))
+        .sort("paper_id", "phrase")
     )
-    top = (
+
+
+def keyphrase_document_counts(candidates: pl.DataFrame) -> pl.DataFrame:
+    """(phrase, df): in how many papers each candidate phrase occurs (sums over partitions)."""
+    return candidates.group_by("phrase").agg(pl.len().cast(pl.UInt32).alias("df"))
+
+
+def keyphrase_top(
+    candidates: pl.DataFrame, df: pl.DataFrame, n_docs: int, params: TagsParams
+) -> pl.DataFrame:
+    """(paper_id, keyphrases): the top params.keyphrases_top_k candidates of each paper by TF-IDF.
+
+    score = tf x (ln((1 + n_docs) / (1 + df)) + 1) x sqrt(words): idf over n_docs papers. A
+    phrase missing from `df` occurs in one paper (a partitioned build leaves those out of it).
+    """
+    scored = (
+        candidates.join(df, on="phrase", how="left")
+        .with_columns(pl.col("df").fill_null(1))
+        .with_columns(
+            (
+                pl.col("tf")
+                * (((1 + n_docs) / (1 + pl.col("df"))).log() + 1.0)
+                * pl.col("phrase").str.count_matches(" ").add(1).sqrt()
+            ).alias("score")
+        )
+    )
+    return (
         scored.sort(["paper_id", "score", "phrase"], descending=[False, True, False])
         .group_by("paper_id", maintain_order=True)
         .agg(pl.col("phrase").head(params.keyphrases_top_k).alias("keyphrases"))
     )
+
+
+def keyphrases(papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams) -> pl.DataFrame:
+    """(paper_id, keyphrases): top params.keyphrases_top_k candidate phrases by TF-IDF.
+
+    See keyphrase_candidates and keyphrase_top; IDF is computed over the papers given.
+    """
+    if params.keyphrases_top_k == 0 or papers.height == 0:
+        return papers.select("paper_id", pl.lit([], pl.List(pl.String)).alias("keyphrases"))
+    candidates = keyphrase_candidates(papers, terms, params)
+    top = keyphrase_top(candidates, keyphrase_document_counts(candidates), papers.height, params)
     return (
         papers.select("paper_id")
         .join(top, on="paper_id", how="left")
