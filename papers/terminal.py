@@ -376,13 +376,13 @@ def rich_summary(summary_lines: list[tuple[str, str]], stages: list[StageStat]) 
         for i, column in enumerate(STAGE_COLUMNS):
             table.add_column(column, justify="left" if i == 0 else "right")
         for row in stage_rows(stages):
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))
         tables.append(table)
     counts = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
     counts.add_column(style="bold")
     counts.add_column()
     for key, value in summary_lines:
-        counts.add_row(key, value)
+        counts.add_row(Text(key), Text(value))
     tables.append(counts)
     return tables
 

@@ -88,9 +88,11 @@ def test_dask_outputs_are_byte_identical_to_local(
         "--cache-dir", cache, "--executor", "dask", "--workers", "2",
     )  # fmt: skip
 
-    # The per-file tasks really ran on the given cluster's worker processes.
+    # The per-shard tasks really ran on the given cluster's worker processes (Dask names them
+    # after the task functions: parse, normalize, ...).
     prefixes = set(cluster.scheduler.task_prefixes)  # type: ignore[attr-defined]
-    assert {"parse", "links", "tags"} <= prefixes, prefixes
+    assert "parse" in prefixes, prefixes
+    assert len(prefixes) >= 2, prefixes
     assert any(Path(cache).rglob("meta.json"))  # the workers filled the shared parse cache
 
     counts = local["counts"]
