@@ -4,7 +4,10 @@ reason, and prefect.yaml agreeing with params.yaml. `papers serve` itself: test_
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -101,3 +104,16 @@ def test_daily_run_fails_with_the_build_error_as_its_message(
     assert state.is_failed()  # type: ignore[attr-defined]
     assert state.message == f"build-dataset failed: no input files under {tmp_path / 'raw'}"  # type: ignore[attr-defined]
     assert not (tmp_path / "reports").exists()  # validation never ran
+
+
+def test_serve_without_a_prefect_server_is_one_readable_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "papers"), "serve", "--out", str(tmp_path / "out")],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        "error: papers serve needs a Prefect server that stays up: start one with "
+        "`prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+    )
