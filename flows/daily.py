@@ -98,7 +98,8 @@ def daily(
     if not checked["success"]:
         failures = checked["failures"]
         shown = "; ".join(failures[:MESSAGE_FAILURES])
-        more = f" (and {len(failures) - MESSAGE_FAILURES} more)" if len(failures) > 3 else ""
+        extra = len(failures) - MESSAGE_FAILURES
+        more = f" (and {extra} more)" if extra > 0 else ""
         return Failed(
             message=f"validation failed, {len(failures)} of {checked['checks_run']} checks: "
             f"{shown}{more}; report: {checked['report']}"
