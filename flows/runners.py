@@ -86,6 +86,18 @@ def shared_api(executor: str) -> Iterator[str | None]:
     server.start(timeout=max(int(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()), 90))
     try:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield server.api_url
+            try:
+                yield server.api_url
+            finally:
+                _drain_to_api()
     finally:
         server.stop()
+
+
+def _drain_to_api() -> None:
+    """Send the logs and events still queued in this process before the server goes away."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        service.drain_all(timeout=5, at_exit=False)

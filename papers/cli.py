@@ -166,7 +166,7 @@ def run(
         flow = build_dataset.with_options(
             task_runner=runner, on_running=[*build_dataset.on_running_hooks, watcher.hook]
         )
-        with terminal.prefect_console(level), shared_api(executor):
+        with shared_api(executor):
             try:
                 result: dict[str, Any] = flow(
                     raw_dir=str(raw),
@@ -182,7 +182,8 @@ def run(
         return result
 
     started = time.perf_counter()
-    result = _guard(action)
+    with terminal.prefect_console(level):  # set before Prefect is imported, when it is not yet
+        result = _guard(action)
     terminal.mute_prefect_console_at_exit(level)
     _print_run(result, outcome["stages"], out, time.perf_counter() - started, quiet, as_json)
 

@@ -11,6 +11,7 @@ import atexit
 import logging
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -255,6 +256,9 @@ class RunWatcher:
 
 
 def _console_handlers() -> list[logging.Handler]:
+    """Prefect's console handlers, if Prefect's logging is set up in this process yet."""
+    if "prefect.logging.handlers" not in sys.modules:
+        return []
     from prefect.logging.handlers import PrefectConsoleHandler
 
     loggers = [logging.getLogger()] + [
@@ -281,8 +285,9 @@ def prefect_console(level: int | None) -> Iterator[None]:
     """Show only `level` and above from Prefect's (and Dask's) console log, for the duration.
 
     The records still reach the Prefect API (its UI shows every line); only the terminal is
-    spared. Child processes started meanwhile (Dask workers) inherit the same through the
-    environment. None leaves the logging as it is (everything).
+    spared. Child processes started meanwhile (Dask workers, Prefect's temporary server) and
+    Prefect's logging setup, when it is imported later, read the same from the environment.
+    None leaves the logging as it is (everything).
     """
     if level is None:
         yield
