@@ -45,27 +45,14 @@ def test_parse_cache_hits_and_survives_damage(tmp_path: Path) -> None:
 
 
 def build(
-    raw: Path, out: Path, cache: Path | None, target_rows: int, params: Path = REPO / "params.yaml"
+    raw: Path, out: Path, cache: Path | None, target_rows: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The flow's steps in order, in this process: (summary, partition results)."""
-    p, c = str(params), str(cache) if cache else None
-    work = out / ".work-test"
-    work.mkdir(parents=True, exist_ok=True)
-    files = [f.relative_to(raw).as_posix() for f in io.list_inputs(raw)]
-    parsed = [steps.parse_step(str(raw), f, p, str(work), c) for f in files]
-    normalized = [
-        steps.normalize_shard_step(s, p, str(work), c) for s in steps.record_shards(parsed)
-    ]
-    plan = steps.identity_step(normalized, p, str(work), c, target_rows=target_rows)
-    shuffled = [
-        steps.shuffle_step(n, plan["identity"], plan["boundaries"], str(work), c)
-        for n in normalized
-    ]
-    pieces = steps.partition_inputs(shuffled, len(plan["boundaries"]) + 1)
-    partitions = [steps.partition_step(piece, p, str(work), c) for piece in pieces if piece]
-    summary = steps.publish_step(parsed, normalized, shuffled, partitions, p, str(out), "t", False)
-    shutil.rmtree(work)
-    return summary, partitions
+    """The flow's steps in this process: (summary, partition results)."""
+    summary = steps.run_local(
+        str(raw), str(out), str(REPO / "params.yaml"), str(cache) if cache else None,
+        target_rows=target_rows,
+    )  # fmt: skip
+    return summary, summary["partitions"]
 
 
 def digests(folder: Path) -> dict[str, str]:
