@@ -139,3 +139,153 @@ def test_sigkilled_run_leaves_no_prefect_server_behind(repo: Path, tmp_path: Pat
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- SIGKILL while DVC commits the build's outputs ----------------------------------------------
+
+DVC_KILL_OFFSETS = [0.0, 0.4, 1.2]  # seconds after the build process (papers run) has exited
+
+
+def _clone_env(clone: Path) -> dict[str, str]:
+    """The clone's own code first on the path: the editable install would otherwise import this
+    checkout's, which may change between two builds (and with it the bytes)."""
+    env = {**os.environ, **QUIET_PREFECT, "PYTHONPATH": str(clone)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.pop("PREFECT_API_URL", None)
+    env.pop("PAPERS_KILL_AT", None)
+    return env
+
+
+def dvc(clone: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["dvc", *args], cwd=clone, env=_clone_env(clone), capture_output=True, text=True,
+        check=False, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"dvc {args}: {proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError):
+            text = stat.read_text()
+            fields = text[text.rindex(")") + 2 :].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def process_alive(pid: int) -> bool:
+    """Whether pid runs (an exited, not yet reaped process is not running)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text[text.rindex(")") + 2 :].split()[0] != "Z"
+
+
+def cmdline(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return ""
+
+
+def dvc_repro_killed_after_build(clone: Path, offset: float) -> str:
+    """`dvc repro` in `clone`, SIGKILLed (with its whole process group) `offset` seconds after the
+    build stage's command (papers run) exits, i.e. while DVC hashes and commits its outputs."""
+    log = clone.parent / f"dvc-killed-{offset}.log"
+    with log.open("w") as handle:
+        proc = subprocess.Popen(
+            ["dvc", "repro"], cwd=clone, env=_clone_env(clone), stdout=handle,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            build: int | None = None
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline and proc.poll() is None:
+                kids = [k for k in children(proc.pid) if " run " in cmdline(k)]
+                if build is None and kids:
+                    build = kids[0]
+                elif build is not None and not process_alive(build):
+                    break
+                time.sleep(0.02)
+            assert build is not None, f"the build never started:\n{log.read_text()[-3000:]}"
+            time.sleep(offset)
+            assert proc.poll() is None, f"dvc finished before the kill:\n{log.read_text()[-2000:]}"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    return log.read_text()
+
+
+def check_published(out: Path) -> dict[str, str]:
+    """A complete, readable dataset: every file the manifest lists has its sha256 and row count."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    for entry in manifest["outputs"]:
+        path = out / entry["path"]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], entry["path"]
+        assert pq.read_metadata(path).num_rows == entry["rows"], entry["path"]
+    return digests(out)
+
+
+@pytest.fixture(scope="module")
+def dvc_clone(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project built once by `dvc repro`: the previously published version."""
+    from tests.test_reproduce import IGNORED
+
+    clone = tmp_path_factory.mktemp("dvc") / "before" / "clone"
+    shutil.copytree(repo, clone, ignore=IGNORED)
+    dvc(clone, "repro")
+    return clone
+
+
+def add_listing(clone: Path) -> None:
+    """A new raw file: the next build publishes a different dataset."""
+    source = clone / "tests" / "fixtures" / "arxiv" / "snapshot.jsonl"
+    target = clone / "data" / "raw" / "arxiv_snapshot" / "snapshot.jsonl"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(source, target)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("offset", DVC_KILL_OFFSETS)
+def test_sigkill_during_dvc_commit(dvc_clone: Path, offset: float) -> None:
+    """dvc repro killed while it hashes and caches the outputs the build just published: the
+    folder holds one complete version, and the next dvc repro completes and leaves DVC clean.
+
+    """
+    previous = check_published(dvc_clone / "data" / "processed")
+    clone = dvc_clone.parent.parent / f"killed-{offset}" / "clone"
+    shutil.copytree(dvc_clone, clone, symlinks=True)
+    add_listing(clone)
+    out = clone / "data" / "processed"
+
+    lock_before = (clone / "dvc.lock").read_text()
+    cached_before = sum(1 for p in (clone / ".dvc" / "cache").rglob("*") if p.is_file())
+    log = dvc_repro_killed_after_build(clone, offset)
+    # where the kill landed, for the record (-s shows it)
+    cached = sum(1 for p in (clone / ".dvc" / "cache").rglob("*") if p.is_file()) - cached_before
+    lock_written = (clone / "dvc.lock").read_text() != lock_before
+    print(f"killed {offset} s after the build: {cached} cache files added, lock written: "
+          f"{lock_written}, dvc's last line: {log.strip().splitlines()[-1][:80]!r}")  # fmt: skip
+    killed = check_published(out)  # one complete version, every file as its manifest says
+    assert killed != previous, log[-2000:]  # the build had published the new version
+
+    dvc(clone, "repro")
+    recovered = check_published(out)
+    status = dvc(clone, "status")
+    assert "up to date" in status, status
+    # the cache holds what dvc.lock names: a fresh checkout restores the same bytes
+    (out / "papers.parquet").unlink()
+    dvc(clone, "checkout", "data/processed/papers.parquet")
+    assert check_published(out) == recovered
+    # an uninterrupted rebuild gives the same bytes, and the killed run had published them too
+    dvc(clone, "repro", "--force", "build-dataset")
+    assert check_published(out) == recovered == killed
+    assert "up to date" in dvc(clone, "status")
