@@ -8,6 +8,7 @@ counts, so on a cluster every worker must see the same paths (a shared folder) a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -48,13 +49,17 @@ def make_task_runner(
         if "://" not in address:
             address = f"tcp://{address}"
         return DaskTaskRunner(address=address)
+    n = workers or 2
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={
-            "n_workers": workers or 2,
+            "n_workers": n,
             "threads_per_worker": 1,
             "processes": True,
             "dashboard_address": ":0",
+            # polars sizes its thread pool to every core in each process: N workers on one
+            # machine share the cores instead of each claiming all of them.
+            "env": {"POLARS_MAX_THREADS": str(max(1, (os.cpu_count() or 1) // n))},
         },
     )
 

@@ -136,6 +136,7 @@ def test_runner_settings() -> None:
     assert isinstance(spawned, DaskTaskRunner)
     assert spawned.cluster_kwargs["n_workers"] == 3
     assert spawned.cluster_kwargs["threads_per_worker"] == 1
+    assert int(spawned.cluster_kwargs["env"]["POLARS_MAX_THREADS"]) >= 1
 
 
 def test_bad_executor_is_one_line_error() -> None:
