@@ -236,7 +236,13 @@ def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit(f"bench: the {kind} measurement failed (exit {proc.returncode})")
     result: dict[str, Any] = json.loads(result_path.read_text("utf-8"))
     result_path.unlink()
-    return {**result, "wall_seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024}
+    return {
+        **result,
+        "wall_seconds": seconds,
+        # CPU time is steadier than wall time on a shared machine (it excludes waiting for a core)
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+    }
 
 
 # --- the benchmark ----------------------------------------------------------------------------
@@ -307,6 +313,9 @@ def daily_for(n: int, opts: argparse.Namespace) -> Path:
     return path
 
 
+_BASELINES: dict[int, dict[str, Any]] = {}
+
+
 def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
     raw = raw_dir_for(n, opts)
     params = str(opts.params)
@@ -316,10 +325,11 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
     print(f"[{n}] pipeline ...", flush=True)
     pipe_args = {"raw": str(raw), "out": str(out), "params": params}
     if opts.profile:
-        pipe_args["profile"] = str(opts.json.parent / f"profile-{n}.html")
+        pipe_args["profile"] = str(opts.work / f"profile-{n}.html")
     entry["pipeline"] = measure("pipeline", pipe_args)
     if opts.profile:
-        entry["pipeline"]["profile"] = os.path.relpath(pipe_args["profile"], ROOT)
+        entry["pipeline"]["profile"] = pipe_args["profile"]
+        print(f"  profile: {pipe_args['profile']} (and .txt)", flush=True)
     if not opts.no_floor:
         print(f"[{n}] I/O floor ...", flush=True)
         entry["floor"] = measure(
@@ -339,6 +349,7 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
         if m != n:
             base["measured_seconds"] = base["seconds"]
             base["seconds"] = base["seconds"] * n / m
+            base["cpu_seconds"] = base["cpu_seconds"] * n / m
         entry["baseline"] = base
     if opts.prefect:
         print(f"[{n}] Prefect flow ...", flush=True)
@@ -368,10 +379,12 @@ def _ratios(entry: dict[str, Any]) -> None:
     if "floor" in entry:
         entry["floor"]["records_per_s"] = n / entry["floor"]["seconds"]
         pipe["ratio_to_floor"] = pipe["seconds"] / entry["floor"]["seconds"]
+        pipe["ratio_to_floor_cpu"] = pipe["cpu_seconds"] / entry["floor"]["cpu_seconds"]
     if "baseline" in entry:
         base = entry["baseline"]
         base["records_per_s"] = n / base["seconds"]
         pipe["speedup_vs_baseline"] = base["seconds"] / pipe["seconds"]
+        pipe["speedup_vs_baseline_cpu"] = base["cpu_seconds"] / pipe["cpu_seconds"]
         if "floor" in entry:
             base["ratio_to_floor"] = base["seconds"] / entry["floor"]["seconds"]
 
@@ -383,7 +396,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def table(results: list[dict[str, Any]]) -> str:
     header = (
         f"{'N':>9}  {'run':<24} {'seconds':>9} {'records/s':>11} {'peak RSS':>10} "
-        f"{'x floor':>8} {'speedup':>8}"
+        f"{'x floor':>8} {'speedup':>8} {'CPU s':>8}"
     )
     lines = [header, "-" * len(header)]
 
@@ -394,11 +407,12 @@ def table(results: list[dict[str, Any]]) -> str:
         rss: float | None,
         floor: float | None,
         speedup: float | None,
+        cpu: float | None = None,
     ) -> None:
         lines.append(
             f"{n:>9}  {name:<24} {seconds:>9.2f} {n / seconds if seconds else 0:>11,.0f} "
             f"{_fmt(rss, ',.0f') + ' MiB' if rss else '':>10} "
-            f"{_fmt(floor, '.2f'):>8} {_fmt(speedup, '.1f'):>8}"
+            f"{_fmt(floor, '.2f'):>8} {_fmt(speedup, '.1f'):>8} {_fmt(cpu, '.1f'):>8}"
         )
 
     for e in results:
@@ -415,6 +429,7 @@ def table(results: list[dict[str, Any]]) -> str:
             pipe["peak_rss_mib"],
             pipe.get("ratio_to_floor"),
             pipe.get("speedup_vs_baseline"),
+            pipe["cpu_seconds"],
         )
         for name, stage in pipe["stages"].items():
             row(
@@ -426,7 +441,9 @@ def table(results: list[dict[str, Any]]) -> str:
                 None,
             )
         if "floor" in e:
-            row(n, "I/O floor", floor_s, e["floor"]["peak_rss_mib"], 1.0, None)  # type: ignore[arg-type]
+            floor = e["floor"]
+            row(n, "I/O floor", floor["seconds"], floor["peak_rss_mib"], 1.0, None,
+                floor["cpu_seconds"])  # fmt: skip
         if "baseline" in e:
             b = e["baseline"]
             label = "baseline" + (f" (extrap. {b['measured_n']})" if b["extrapolated"] else "")
@@ -437,13 +454,15 @@ def table(results: list[dict[str, Any]]) -> str:
                 None if b["extrapolated"] else b["peak_rss_mib"],
                 b.get("ratio_to_floor"),
                 1.0,
+                b["cpu_seconds"],
             )
             for name, stage in b["stages"].items():
                 scale = n / b["measured_n"]
                 row(n, f"  {name}", stage["seconds"] * scale, None, None, None)
         if "prefect" in e:
             p = e["prefect"]
-            row(n, "Prefect flow", p["flow_seconds"], p["peak_rss_mib"], None, None)
+            row(n, "Prefect flow", p["flow_seconds"], p["peak_rss_mib"], None, None,
+                p["cpu_seconds"])  # fmt: skip
             lines.append(
                 f"{'':>11}Prefect overhead: {p['overhead_seconds']:+.1f} s "
                 "(temporary server start included)"
@@ -458,7 +477,8 @@ def table(results: list[dict[str, Any]]) -> str:
             )
     lines.append(
         "seconds: work inside each measuring process (interpreter start and imports "
-        "excluded); peak RSS: the process's ru_maxrss (per stage: the peak so far)"
+        "excluded); peak RSS: the process's ru_maxrss (per stage: the peak so far); CPU s: the "
+        "process's user + system time, start included (steadier than wall time on a busy machine)"
     )
     return "\n".join(lines)
 
