@@ -135,14 +135,20 @@ def attach_records(stages: list[StageStat], counts: dict[str, Any]) -> list[Stag
     return stages
 
 
-def read_task_runs(flow_run_id: UUID) -> list[Any]:
-    """Every task run of a flow run, from the Prefect API the flow reports to."""
+def read_task_runs(flow_run_id: UUID, api_url: str | None = None) -> list[Any]:
+    """Every task run of a flow run, from the Prefect API the flow reports to.
+
+    Prefect's settings live in context variables, which a new thread does not inherit: the
+    watcher's thread passes the flow's API URL explicitly (None: this process's temporary server).
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     runs: list[Any] = []
     page = 200
-    with get_client(sync_client=True) as client:
+    updates = {PREFECT_API_URL: api_url} if api_url else {}
+    with temporary_settings(updates=updates), get_client(sync_client=True) as client:
         while True:
             batch = client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
@@ -182,6 +188,7 @@ class RunWatcher:
         self.console = console
         self.interval_s = interval_s
         self.flow_run_id: UUID | None = None
+        self.api_url: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._progress: Progress | None = None
@@ -190,7 +197,10 @@ class RunWatcher:
         _WATCHERS[self.hook.token] = self
 
     def started(self, flow_run_id: UUID) -> None:
+        from prefect.settings import PREFECT_API_URL
+
         self.flow_run_id = flow_run_id
+        self.api_url = PREFECT_API_URL.value() or None
         if self.console is not None and self._thread is None:
             self._progress = Progress(
                 SpinnerColumn(),
@@ -210,7 +220,7 @@ class RunWatcher:
     def _poll(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                self._show(collect_stages(read_task_runs(self._id())))
+                self._show(collect_stages(read_task_runs(self._id(), self.api_url)))
             except Exception:  # progress is best effort; the run is what matters
                 continue
 
@@ -244,7 +254,7 @@ class RunWatcher:
         stages: list[StageStat] = []
         if self.flow_run_id is not None:
             try:
-                stages = collect_stages(read_task_runs(self.flow_run_id))
+                stages = collect_stages(read_task_runs(self.flow_run_id, self.api_url))
             except Exception:  # the API went away: the run's own summary still stands
                 stages = []
             if counts is not None:
