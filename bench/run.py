@@ -214,6 +214,20 @@ CHILDREN = {
 }
 
 
+MAX_RSS_MIB = 0.0  # 0: no limit (set by --max-rss-gib)
+
+
+def _tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children, from /proc (0 when it is gone)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+    except psutil.Error:
+        return 0.0
+
+
 def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in a child process; its result plus wall seconds and peak RSS."""
     result_path = WORK / f".result-{uuid.uuid4().hex[:8]}.json"
@@ -229,9 +243,25 @@ def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
         ],
         cwd=ROOT,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
+    aborted = None
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        rss = _tree_rss_mib(proc.pid)
+        if MAX_RSS_MIB and rss > MAX_RSS_MIB:
+            # a shared machine: stop before the kernel's OOM killer picks someone else's process
+            aborted = f"stopped at {rss:,.0f} MiB RSS (--max-rss-gib {MAX_RSS_MIB / 1024:g})"
+            proc.kill()
+        time.sleep(0.2)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
+    if aborted is not None:
+        print(f"  {kind}: {aborted} after {seconds:.0f} s", flush=True)
+        result_path.unlink(missing_ok=True)
+        return {"aborted": aborted, "wall_seconds": seconds,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "peak_rss_mib": usage.ru_maxrss / 1024}  # fmt: skip
     if proc.returncode != 0:
         raise SystemExit(f"bench: the {kind} measurement failed (exit {proc.returncode})")
     result: dict[str, Any] = json.loads(result_path.read_text("utf-8"))
@@ -373,6 +403,8 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
 def _ratios(entry: dict[str, Any]) -> None:
     n = entry["n"]
     pipe = entry["pipeline"]
+    if "aborted" in pipe:
+        return
     pipe["records_per_s"] = n / pipe["seconds"]
     for stage in pipe["stages"].values():
         stage["records_per_s"] = n / stage["seconds"] if stage["seconds"] else None
@@ -417,6 +449,9 @@ def table(results: list[dict[str, Any]]) -> str:
 
     for e in results:
         n, pipe = e["n"], e["pipeline"]
+        if "aborted" in pipe:
+            lines.append(f"{n:>9}  pipeline {pipe['aborted']} after {pipe['wall_seconds']:.0f} s")
+            continue
         lines.append(
             f"{n:>9}  (pipeline child process: {pipe['wall_seconds']:.1f} s wall with "
             "interpreter start and imports)"
@@ -484,7 +519,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global WORK  # noqa: PLW0603 - where measure() puts its children's results
+    global WORK, MAX_RSS_MIB  # noqa: PLW0603 - read by measure()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
         kind, args, result_path = argv[1], json.loads(argv[2]), Path(argv[3])
@@ -536,6 +571,12 @@ def main(argv: list[str] | None = None) -> int:
         help="folder(s) of real records for the generator's pool (default: "
         "../shared/realdata when present, else data/raw and tests/fixtures)",
     )
+    parser.add_argument(
+        "--max-rss-gib",
+        type=float,
+        default=0,
+        help="stop a measurement whose processes exceed this resident memory (0: no limit)",
+    )
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--no-baseline", action="store_true")
     opts = parser.parse_args(argv)
@@ -543,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     opts.work = opts.work.resolve()
     opts.work.mkdir(parents=True, exist_ok=True)
     WORK = opts.work
+    MAX_RSS_MIB = opts.max_rss_gib * 1024
     facts = machine()
     print(
         f"machine: {facts['cpu']}, {facts['cores_available']} cores, {facts['ram_gib']} GiB, "
@@ -550,17 +592,22 @@ def main(argv: list[str] | None = None) -> int:
         f"polars {facts['polars']}",
         flush=True,
     )
-    results = [bench_size(n, opts) for n in sizes]
+    results: list[dict[str, Any]] = []
+    for n in sizes:
+        results.append(bench_size(n, opts))
+        # written after each size, so a long run that is stopped keeps what it measured
+        payload = {
+            "machine": facts,
+            "command": "python bench/run.py " + " ".join(argv),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "complete": len(results) == len(sizes),
+            "results": results,
+        }
+        opts.json.parent.mkdir(parents=True, exist_ok=True)
+        opts.json.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", "utf-8")
+        print(table(results[-1:]), flush=True)
     print()
     print(table(results))
-    payload = {
-        "machine": facts,
-        "command": "python bench/run.py " + " ".join(argv),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": results,
-    }
-    opts.json.parent.mkdir(parents=True, exist_ok=True)
-    opts.json.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", "utf-8")
     print(f"\nwrote {opts.json}")
     return 0
 
