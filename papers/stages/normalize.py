@@ -72,12 +72,16 @@ def normalize_records(
     abstract for generic titles). `resolve_identity` later links records across sources.
     Records with no usable title are rejected.
     """
+    # Author names repeat across papers: each distinct name is converted once and mapped back
+    # (100k generated snapshot records: 29k distinct of 973k listed names, 2.9 s -> 0.3 s CPU).
+    names = records["authors"].explode().drop_nulls().unique()
+    readable = names.to_frame("name").select(to_unicode(pl.col("name")))["name"]
     out = records.with_columns(
         to_unicode(pl.col("title_raw").fill_null("")).alias("title"),
         to_unicode(pl.col("abstract_raw").fill_null("")).alias("abstract"),
         arxiv_id(pl.col("arxiv_id_raw")).alias("arxiv_id"),
         doi(pl.col("doi")).alias("doi"),
-        pl.col("authors").list.eval(to_unicode(pl.element())),
+        pl.col("authors").list.eval(pl.element().replace(names, readable)),
     ).with_columns(title_key(pl.col("title")).alias("title_key"))
     generic = pl.col("title_key").is_in(list(GENERIC_TITLES))
     out = out.with_columns(
