@@ -8,9 +8,9 @@ memory and caches do not flatter or burden the next; peak RSS is the child's ru_
 wait4):
 
 - generate: bench/generate.py writes (or reuses, cached under data/interim/bench/) N records;
-- pipeline: the build-dataset flow's steps (papers.steps, in the order flows/build.py runs
-  them) called directly in one process, no Prefect, each stage timed; the published files are
-  written exactly as `papers run` writes them;
+- pipeline: the build-dataset flow's steps called in one process without Prefect
+  (`papers.steps.run_local`), each stage timed; the published files are the ones `papers run`
+  writes;
 - floor: the I/O floor, polars reading the same raw file and writing its rows to Parquet with the
   dataset's compression, no processing;
 - baseline: bench/baseline.py, the same stages written per record over dicts (see there);
@@ -71,37 +71,17 @@ class _Stages:
 def run_steps(
     raw_dir: Path, out: Path, params_path: Path, cache_dir: Path | None
 ) -> dict[str, Any]:
-    """The build-dataset flow's work without Prefect: papers.steps in flows/build.py's order."""
-    from papers import io, steps
+    """The build-dataset flow's work without Prefect (papers.steps.run_local), each stage timed."""
+    from papers import steps
 
     stages = _Stages()
-    out.mkdir(parents=True, exist_ok=True)
-    files = [p.relative_to(raw_dir).as_posix() for p in io.list_inputs(raw_dir)]
-    run_id = uuid.uuid4().hex[:12]
-    work = out / f".work-{run_id}"
-    work.mkdir()
-    p, w = str(params_path), str(work)
-    cache = str(cache_dir) if cache_dir else None
-    try:
-        parsed = [steps.parse_step(str(raw_dir), f, p, w, cache) for f in files]
-        stages.done("parse")
-        normalized = steps.normalize_step(parsed, p, w)
-        stages.done("normalize")
-        links = steps.links_step(normalized["papers"], p, w)
-        stages.done("links")
-        tags = steps.tags_step(normalized["papers"], p, w)
-        stages.done("tags")
-        validated = steps.validate_step(normalized, links, tags, parsed, w)
-        stages.done("validate")
-        extra = (
-            {"gates": False} if "gates" in inspect.signature(steps.write_step).parameters else {}
-        )
-        summary = steps.write_step(
-            validated, parsed, tags["vocabulary_version"], p, str(out), run_id, **extra
-        )
-        stages.done("write")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    summary = steps.run_local(
+        str(raw_dir),
+        str(out),
+        str(params_path),
+        str(cache_dir) if cache_dir else None,
+        on_stage=stages.done,
+    )
     seconds = sum(stage["seconds"] for stage in stages.rows.values())
     return {"stages": stages.rows, "counts": summary["counts"], "seconds": seconds}
 
