@@ -137,6 +137,8 @@ def run(
     """Run the build-dataset Prefect flow end to end and print a summary."""
     import logging
 
+    from rich.console import Console
+
     from papers import terminal
 
     if sum((quiet, as_json, verbose)) > 1:
@@ -149,7 +151,7 @@ def run(
         progress if progress is not None else sys.stderr.isatty()
     )
     watcher = terminal.RunWatcher(
-        terminal.Console(stderr=True, force_terminal=bool(progress)) if show_progress else None
+        Console(stderr=True, force_terminal=bool(progress)) if show_progress else None
     )
     level = None if verbose else logging.CRITICAL if quiet else logging.WARNING
     outcome: dict[str, Any] = {}
@@ -192,6 +194,8 @@ def _print_run(
     result: dict[str, Any], stages: list[Any], out: Path, seconds: float, quiet: bool, as_json: bool
 ) -> None:
     """The end of `papers run`: a summary table (rich on a terminal), the first rejects."""
+    from rich.console import Console
+
     from papers import terminal
 
     rejected, first = terminal.first_rejects(out)
@@ -209,7 +213,7 @@ def _print_run(
     if quiet:
         return
     if sys.stdout.isatty():
-        console = terminal.Console()
+        console = Console()
         pairs = [tuple(line.split(":", 1)) for line in _summary(result).splitlines()]
         for table in terminal.rich_summary([(k, v.strip()) for k, v in pairs], stages):
             console.print(table)
@@ -232,13 +236,15 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print it as one JSON object.")] = False,
 ) -> None:
     """Show one published paper with its provenance, links (origin, rule) and tags (evidence)."""
+    from rich.console import Console
+
     from papers import terminal
 
     found = _guard(lambda: terminal.find_paper(out, paper_id))
     if as_json:
         typer.echo(json.dumps(found, ensure_ascii=False, indent=2, default=_json_value))
     else:
-        terminal.render_paper(found, terminal.Console())
+        terminal.render_paper(found, Console())
 
 
 def _json_value(value: Any) -> Any:

@@ -163,13 +163,14 @@ def read_task_runs(flow_run_id: UUID, api_url: str | None = None) -> list[Any]:
 _WATCHERS: dict[str, RunWatcher] = {}
 
 
-@dataclass(frozen=True)
 class _StartHook:
     """The flow's on_running hook. Prefect ships the flow run's context (hooks included) to
     Dask workers with every task, so the hook is a plain picklable token that finds its
     watcher in this process; it only ever runs here, in the flow's process."""
 
-    token: str
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.__name__ = "papers-progress"  # Prefect names hooks in its log
 
     def __call__(self, flow: Any, flow_run: Any, state: Any) -> None:
         watcher = _WATCHERS.get(self.token)

@@ -233,3 +233,17 @@ def test_inspect_without_a_dataset_fails_clearly(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         f"error: no published dataset in {tmp_path} (run `papers run` first)"
     )
+
+
+def test_run_watcher_hook_travels_to_dask_workers() -> None:
+    """Prefect ships the flow run's context, hooks included, with every task to Dask workers:
+    the hook must pickle (a bound method of the watcher, with its thread and rich display, did
+    not), and calling it where no watcher lives does nothing."""
+    import cloudpickle
+
+    watcher = terminal.RunWatcher(None)
+    copy = cloudpickle.loads(cloudpickle.dumps(watcher.hook))
+    assert copy.token == watcher.hook.token
+    watcher.finish(None)  # the watcher is gone, as on a worker
+    copy(None, type("Run", (), {"id": "x"})(), None)
+    assert watcher.flow_run_id is None
