@@ -361,15 +361,18 @@ def _snapshot_batch(
     if parsed is None:
         frames, bad = _parse_lines(lines())
         parsed = pl.concat(frames) if frames else pl.DataFrame(schema=_SNAPSHOT_SCHEMA)
+        # only the bad lines are visited in Python, never the whole batch
+        positions = sorted(bad)
+        picked = meta[positions]
         malformed = _record_rejects(
             source_file,
             [
                 (index, f"{bad[i]} (line {line})", raw)
-                for i, (index, line, raw) in enumerate(meta.iter_rows())
-                if i in bad
+                for i, (index, line, raw) in zip(positions, picked.iter_rows(), strict=True)
             ],
         )
-        meta = meta[[i for i in range(meta.height) if i not in bad]]
+        keep = pl.Series(positions, dtype=pl.UInt32)
+        meta = meta.with_row_index("_i").filter(~pl.col("_i").is_in(keep.implode())).drop("_i")
     parsed = parsed.with_columns(_decode_authors_parsed(parsed["authors_parsed"])).hstack(meta)
     records, unusable = _snapshot_frames(parsed, source_file)
     return records, pl.concat([malformed, unusable]).sort("record_index")
