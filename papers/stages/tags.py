@@ -470,20 +470,20 @@ def keyphrase_candidates(
             .alias("phrase"),
         )
         .filter(pl.col("phrase").str.len_chars() >= 3)
-        # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
-        # acronym of one is already a tag
+    )
+    tf = candidates.group_by("paper_id", "phrase").agg(pl.len().cast(pl.UInt32).alias("tf"))
+    # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
+    # acronym of one is already a tag; looked up once per distinct phrase
+    vocabulary_phrases = (
+        tf.select(pl.col("phrase").unique())
         .with_columns(pl.col("phrase").str.replace_all(_NON_WORD, " ").alias("match_key"))
         .join(
             terms.select(pl.col("key").str.strip_chars().str.to_lowercase().alias("match_key")),
             on="match_key",
-            how="anti",
+            how="semi",
         )
     )
-    return (
-        candidates.group_by("paper_id", "phrase")
-        .agg(pl.len().cast(pl.UInt32).alias("tf"))
-        .sort("paper_id", "phrase")
-    )
+    return tf.join(vocabulary_phrases.select("phrase"), on="phrase", how="anti")
 
 
 def keyphrase_document_counts(candidates: pl.DataFrame) -> pl.DataFrame:
