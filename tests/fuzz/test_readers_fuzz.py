@@ -898,6 +898,14 @@ def test_no_record_lost_more_layouts(layout: str, mix: Mix) -> None:
     _account(name, result, len(mix), _good_titles(layout, mix))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", sorted(set(MIXED_FILES) - set(LAYOUTS)))
+@settings(max_examples=SLOW_EXAMPLES // 4, deadline=DEADLINE_MS, database=None)
+@given(mix=mixtures())
+def test_no_record_lost_more_layouts_long(layout: str, mix: Mix) -> None:
+    test_no_record_lost_more_layouts.hypothesis.inner_test(layout, mix)  # type: ignore[attr-defined]
+
+
 def _pipeline_params(tmp: Path) -> Path:
     """params.yaml with the fuzz generic sources and an absolute vocabulary path, in tmp."""
     text = (REPO / "params.yaml").read_text("utf-8")
