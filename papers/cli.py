@@ -122,7 +122,7 @@ def run(
         bool | None,
         typer.Option(
             "--progress/--no-progress",
-            help="Live progress per stage on stderr [default: when stderr is a terminal].",
+            help="Live progress per stage on stderr (default: when stderr is a terminal).",
             show_default=False,
         ),
     ] = None,
