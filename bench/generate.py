@@ -3,16 +3,15 @@
     python bench/generate.py 1000000 [--out PATH] [--seed 0] [--from DIR] [--daily-out PATH]
 
 The text is real: a pool of records is read once, with the project's own readers, from
-`../shared/realdata` when that folder exists (about 15k distinct papers from arXiv snapshot,
+`../shared/realdata` when that folder exists (about 13,500 distinct papers from arXiv snapshot,
 OAI-PMH and Atom files and Hugging Face listings), else from the repository's seed and test
-fixtures; the pool is cached under data/interim/bench/. Record i of the output is paper i, built
-from two pool records a and b (title of a with a subtitle from b, abstract = first sentences of a
-+ last sentences of b), so titles and abstracts are unique yet keep the LaTeX, URLs and wording of
-real ones. The pair (a, b) is a bijection of i (for i < pool size squared), so no two papers share
-a text by construction.
+fixtures; the pool is cached under data/interim/bench/. Paper i is built from two pool records
+a and b (title of a with a subtitle from b, abstract = first sentences of a + last sentences of
+b), so texts do not repeat the way a small pool would make them, yet keep the LaTeX, URLs and
+wording of real ones. The pair (a, b) is a bijection of i (for i < pool size squared).
 
-Rows whose (i + 37 * seed) % 100 falls in the duplicate residues re-list an earlier paper, as a
-merged multi-source listing does (6% by default):
+Record i lists paper i, except the rows whose (i + 37 * seed) % 100 falls in the duplicate
+residues: they re-list an earlier paper, as a merged multi-source listing does (6% in all):
 
 - 3% the same arXiv id again (a later version: unwrapped abstract, other comments, later date);
 - 2% no id, the same title written differently (unwrapped, a trailing full stop) and the same
