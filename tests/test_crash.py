@@ -143,7 +143,9 @@ def test_sigkilled_run_leaves_no_prefect_server_behind(repo: Path, tmp_path: Pat
 
 # --- SIGKILL while DVC commits the build's outputs ----------------------------------------------
 
-DVC_KILL_OFFSETS = [0.0, 0.4, 1.2]  # seconds after the build process (papers run) has exited
+# When to kill: seconds after the build process (papers run) has exited, or "cache": the moment
+# DVC has written its first file of the new outputs into its cache (mid-commit by construction).
+DVC_KILL_POINTS: list[float | str] = [0.0, "cache", 1.2]
 
 
 def _clone_env(clone: Path) -> dict[str, str]:
@@ -191,9 +193,15 @@ def cmdline(pid: int) -> str:
     return ""
 
 
-def dvc_repro_killed_after_build(clone: Path, offset: float) -> str:
+def cache_files(clone: Path) -> int:
+    return sum(1 for p in (clone / ".dvc" / "cache").rglob("*") if p.is_file())
+
+
+def dvc_repro_killed_after_build(clone: Path, offset: float | str) -> str:
     """`dvc repro` in `clone`, SIGKILLed (with its whole process group) `offset` seconds after the
-    build stage's command (papers run) exits, i.e. while DVC hashes and commits its outputs."""
+    build stage's command (papers run) exits, i.e. while DVC hashes and commits its outputs; or,
+    with offset "cache", as soon as DVC has added a file to its cache."""
+    cached = cache_files(clone)
     log = clone.parent / f"dvc-killed-{offset}.log"
     with log.open("w") as handle:
         proc = subprocess.Popen(
@@ -211,7 +219,11 @@ def dvc_repro_killed_after_build(clone: Path, offset: float) -> str:
                     break
                 time.sleep(0.02)
             assert build is not None, f"the build never started:\n{log.read_text()[-3000:]}"
-            time.sleep(offset)
+            if isinstance(offset, str):
+                while proc.poll() is None and cache_files(clone) == cached:
+                    time.sleep(0.005)
+            else:
+                time.sleep(offset)
             assert proc.poll() is None, f"dvc finished before the kill:\n{log.read_text()[-2000:]}"
         finally:
             with contextlib.suppress(ProcessLookupError):
@@ -254,8 +266,8 @@ def add_listing(clone: Path) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
-@pytest.mark.parametrize("offset", DVC_KILL_OFFSETS)
-def test_sigkill_during_dvc_commit(dvc_clone: Path, offset: float) -> None:
+@pytest.mark.parametrize("offset", DVC_KILL_POINTS)
+def test_sigkill_during_dvc_commit(dvc_clone: Path, offset: float | str) -> None:
     """dvc repro killed while it hashes and caches the outputs the build just published: the
     folder holds one complete version, and the next dvc repro completes and leaves DVC clean.
 
@@ -267,12 +279,12 @@ def test_sigkill_during_dvc_commit(dvc_clone: Path, offset: float) -> None:
     out = clone / "data" / "processed"
 
     lock_before = (clone / "dvc.lock").read_text()
-    cached_before = sum(1 for p in (clone / ".dvc" / "cache").rglob("*") if p.is_file())
+    cached_before = cache_files(clone)
     log = dvc_repro_killed_after_build(clone, offset)
     # where the kill landed, for the record (-s shows it)
-    cached = sum(1 for p in (clone / ".dvc" / "cache").rglob("*") if p.is_file()) - cached_before
+    cached = cache_files(clone) - cached_before
     lock_written = (clone / "dvc.lock").read_text() != lock_before
-    print(f"killed {offset} s after the build: {cached} cache files added, lock written: "
+    print(f"killed at {offset} after the build: {cached} cache files added, lock written: "
           f"{lock_written}, dvc's last line: {log.strip().splitlines()[-1][:80]!r}")  # fmt: skip
     killed = check_published(out)  # one complete version, every file as its manifest says
     assert killed != previous, log[-2000:]  # the build had published the new version
