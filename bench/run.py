@@ -1,7 +1,8 @@
 """Benchmark: the pipeline against the I/O floor and a straightforward baseline, per input size.
 
     python bench/run.py [--sizes 100000,1000000] [--skip-baseline-above N] [--json PATH]
-                        [--profile] [--prefect] [--incremental] [--no-floor] [--no-baseline]
+                        [--profile] [--prefect] [--incremental] [--max-rss-gib G]
+                        [--work DIR] [--from DIR] [--no-floor] [--no-baseline]
 
 For each size N, one measurement after another, each in a child process of its own (so one run's
 memory and caches do not flatter or burden the next; peak RSS is the child's ru_maxrss from
@@ -525,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="write a pyinstrument profile of each pipeline run beside --json",
+        help="write a pyinstrument profile of each pipeline run into --work",
     )
     parser.add_argument(
         "--prefect",
