@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -38,6 +39,27 @@ def digests(folder: Path) -> dict[str, str]:
     }
 
 
+_PINNED: dict[Path, Path] = {}
+
+
+def pinned_code(repo: Path) -> Path:
+    """A copy of the pipeline's packages taken once per session, first on the runs' path: the
+    editable install imports the working tree, whose code (and so the bytes it writes) may change
+    between the baseline and a later run while someone edits it."""
+    if repo not in _PINNED:
+        import atexit
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="papers-pinned-code-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        for package in ("papers", "schemas", "flows"):
+            shutil.copytree(
+                repo / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        _PINNED[repo] = root
+    return _PINNED[repo]
+
+
 def run(repo: Path, out: Path, tmp: Path, kill_at: str | None = None) -> tuple[int, str]:
     """(exit status, log) of a real `papers run` in its own process group.
 
@@ -45,6 +67,7 @@ def run(repo: Path, out: Path, tmp: Path, kill_at: str | None = None) -> tuple[i
     killed afterwards; the log goes to a file because the orphan would hold a pipe open.
     """
     env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect"), **QUIET_PREFECT}
+    env["PYTHONPATH"] = str(pinned_code(repo))
     env.pop("PREFECT_API_URL", None)
     if kill_at:
         env["PAPERS_KILL_AT"] = kill_at
@@ -81,8 +104,10 @@ def test_sigkill_leaves_last_good_dataset(
     good, expected = baseline
     out = tmp_path / "out"
     shutil.copytree(good, out)
-    # an older dataset in place: make it differ so a half-publish would show
-    (out / "metrics.json").write_text('{"older": true}\n')
+    # an older dataset in place: make it differ so a half-publish would show (a key the quality
+    # gates do not read: they compare the new build with this one's metrics)
+    metrics = json.loads((out / "metrics.json").read_text())
+    (out / "metrics.json").write_text(json.dumps({**metrics, "older": True}) + "\n")
     before = digests(out)
     code, log = run(repo, out, tmp_path, kill_at=point)
     assert code == -signal.SIGKILL, log[-2000:]
@@ -234,8 +259,6 @@ def dvc_repro_killed_after_build(clone: Path, offset: float | str) -> str:
 
 def check_published(out: Path) -> dict[str, str]:
     """A complete, readable dataset: every file the manifest lists has its sha256 and row count."""
-    import json
-
     import pyarrow.parquet as pq
 
     manifest = json.loads((out / "manifest.json").read_text())
