@@ -349,12 +349,14 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(str(out) + "-floor", ignore_errors=True)
     if not opts.no_baseline:
         m = min(n, opts.skip_baseline_above) if opts.skip_baseline_above else n
-        base_raw = raw if m == n else raw_dir_for(m, opts)
-        print(f"[{n}] baseline on {m} records ...", flush=True)
-        base = measure(
-            "baseline", {"raw": str(base_raw), "out": str(out) + "-baseline", "params": params}
-        )
-        shutil.rmtree(str(out) + "-baseline", ignore_errors=True)
+        if m not in _BASELINES:  # one run per size, shared by the sizes extrapolated from it
+            base_raw = raw if m == n else raw_dir_for(m, opts)
+            print(f"[{n}] baseline on {m} records ...", flush=True)
+            _BASELINES[m] = measure(
+                "baseline", {"raw": str(base_raw), "out": str(out) + "-baseline", "params": params}
+            )
+            shutil.rmtree(str(out) + "-baseline", ignore_errors=True)
+        base = json.loads(json.dumps(_BASELINES[m]))
         base["measured_n"] = m
         base["extrapolated"] = m != n
         if m != n:
