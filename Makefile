@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test test-slow test-all lint validate install lock clean
+.PHONY: run test test-slow test-long test-all lint validate install lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "python3 >= 3.11 is required")'
@@ -36,7 +36,11 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 test-slow: $(STAMP)
-	$(BIN)/pytest -m slow
+	$(BIN)/pytest -m 'slow and not long'
+
+## The long fuzz campaigns (thousands of generated inputs per reader, atheris): ~25 min.
+test-long: $(STAMP)
+	$(BIN)/pytest -m long
 
 test-all: $(STAMP)
 	$(BIN)/pytest -m ''

@@ -60,6 +60,7 @@ def test_atheris_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_atheris_long(tmp_path: Path) -> None:
     runs, seconds = fuzz(tmp_path, runs=10_000, max_seconds=900)
     print(f"atheris: {runs} inputs in {seconds:.0f} s, no finding")

@@ -455,6 +455,7 @@ def test_mutated_fixture(name: str, original: bytes, data: st.DataObject) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_mutated_fixtures_long() -> None:
     _mutation_test(SLOW_EXAMPLES)()
 
@@ -630,6 +631,7 @@ def test_no_record_lost(layout: str, mix: list[tuple[bool, str, str, Any]]) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @settings(max_examples=SLOW_EXAMPLES // 4, deadline=DEADLINE_MS, database=None)
 @given(mix=mixtures())
@@ -899,6 +901,7 @@ def test_no_record_lost_more_layouts(layout: str, mix: Mix) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("layout", sorted(set(MIXED_FILES) - set(LAYOUTS)))
 @settings(max_examples=SLOW_EXAMPLES // 4, deadline=DEADLINE_MS, database=None)
 @given(mix=mixtures())
@@ -990,6 +993,7 @@ def test_no_record_lost_through_the_pipeline(mixes: dict[str, Mix]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @settings(
     max_examples=60,
     deadline=None,
