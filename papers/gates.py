@@ -1,7 +1,7 @@
 """Quality gates between versions: a new build is compared with the dataset it would replace.
 
 A build that loses more than a set share of the published papers, or whose reject rate or tag
-coverage moves past a threshold (`params.yaml: gates`), is not published: write_step calls
+coverage moves past a threshold (`params.yaml: gates`), is not published: publish_tables calls
 `enforce` just before the publish, and the previous dataset stays as it was.
 """
 

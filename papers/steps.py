@@ -34,7 +34,6 @@ from papers.stages.tags import (
     keyphrase_candidates,
     keyphrase_document_counts,
     keyphrase_top,
-    keyphrases,
     tag_papers,
     tags_per_paper,
 )
@@ -45,20 +44,12 @@ from schemas import (
     Links,
     Papers,
     Provenance,
-    RawRecords,
     Rejected,
     Tags,
-    empty_frame,
     polars_schema,
 )
 
 STAGE_REJECT_ORDER = ("read", "parse", "normalize", "links", "tags", "validate")
-
-
-def _write(frame: pl.DataFrame, work: Path, name: str) -> str:
-    path = work / f"{name}.parquet"
-    frame.write_parquet(path)
-    return str(path)
 
 
 def _read(path: str) -> pl.DataFrame:
@@ -185,63 +176,6 @@ def _shards(folder: Path) -> dict[str, list[str]]:
     }
 
 
-def normalize_step(shards: list[dict[str, Any]], params_path: str, work: str) -> dict[str, Any]:
-    """Normalise every parsed shard and merge duplicates into one row per paper."""
-    params = load_params(Path(params_path))
-    frames = [_read(path) for s in shards for path in s["records"]]
-    records = pl.concat(frames) if frames else empty_frame(RawRecords)
-    normalized, rejects = normalize_records(records, params.normalize)
-    normalized = resolve_identity(normalized, params.normalize)
-    papers, provenance = merge_duplicates(normalized, params.normalize)
-    out = Path(work)
-    return {
-        "papers": _write(papers, out, "papers-base"),
-        "provenance": _write(provenance, out, "provenance"),
-        "raw": _write(records.select("source_file", "record_index", "raw"), out, "raw"),
-        "rejects": _write(rejects, out, "normalize-rejects"),
-        "records": normalized.height,
-    }
-
-
-def links_step(papers_path: str, params_path: str, work: str) -> dict[str, Any]:
-    """Mine, clean, canonicalise and classify the links of every paper."""
-    params = load_params(Path(params_path))
-    papers = _read(papers_path)
-    links = extract_links(papers, params.links)
-    per_paper = links_per_paper(links).join(
-        code_url(papers, links, params.links), on="paper_id", how="left"
-    )
-    return {
-        "links": _write(links, Path(work), "links"),
-        "per_paper": _write(per_paper, Path(work), "links-per-paper"),
-    }
-
-
-def tags_step(papers_path: str, params_path: str, work: str) -> dict[str, Any]:
-    """Tag every paper against the vocabulary and pick its keyphrases."""
-    params = load_params(Path(params_path))
-    vocabulary = load_vocabulary(resolve_vocabulary(params, Path(params_path)))
-    terms = compile_vocabulary(vocabulary)
-    papers = _read(papers_path)
-    tags = tag_papers(
-        papers,
-        terms,
-        params.tags,
-        categories=category_matches(papers, vocabulary),
-        category_weight=params.tags.category_weight,
-    )
-    per_paper = (
-        papers.select("paper_id")
-        .join(tags_per_paper(tags), on="paper_id", how="left")
-        .join(keyphrases(papers, terms, params.tags), on="paper_id", how="left")
-    )
-    return {
-        "tags": _write(tags, Path(work), "tags"),
-        "per_paper": _write(per_paper, Path(work), "tags-per-paper"),
-        "vocabulary_version": str(vocabulary["version"]),
-    }
-
-
 def _assemble_papers(
     papers: pl.DataFrame, links_pp: pl.DataFrame, tags_pp: pl.DataFrame
 ) -> pl.DataFrame:
@@ -293,41 +227,6 @@ def _validate_tables(
             )
         )
     return good, provenance, rejected_records, link_rows, tag_rows, dropped
-
-
-def validate_step(
-    normalized: dict[str, Any],
-    links: dict[str, Any],
-    tags: dict[str, Any],
-    parsed: list[dict[str, Any]],
-    work: str,
-) -> dict[str, Any]:
-    """Assemble the published tables and validate them; bad papers' records become rejects."""
-    papers = _assemble_papers(
-        _read(normalized["papers"]), _read(links["per_paper"]), _read(tags["per_paper"])
-    )
-    good, provenance, rejected_records, link_rows, tag_rows, dropped = _validate_tables(
-        papers,
-        _read(normalized["provenance"]),
-        _read(normalized["raw"]),
-        _read(links["links"]),
-        _read(tags["tags"]),
-    )
-    rejects = pl.concat(
-        [_read(path) for s in parsed for path in s["rejects"]]
-        + [_read(normalized["rejects"]), rejected_records]
-    )
-    Provenance.validate(provenance)
-    Rejected.validate(rejects)
-    out = Path(work)
-    return {
-        "papers": _write(good, out, "v-papers"),
-        "links": _write(link_rows, out, "v-links"),
-        "tags": _write(tag_rows, out, "v-tags"),
-        "provenance": _write(provenance, out, "v-provenance"),
-        "rejected": _write(rejects, out, "v-rejected"),
-        "dropped": dropped,
-    }
 
 
 # --- the partitioned build ---------------------------------------------------------------------
@@ -853,25 +752,6 @@ def dataset_version(input_hashes: list[str], params: Params, vocabulary_version:
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def write_step(
-    validated: dict[str, Any],
-    parsed: list[dict[str, Any]],
-    vocabulary_version: str,
-    params_path: str,
-    out_dir: str,
-    run_id: str,
-    gates: bool = True,
-) -> dict[str, Any]:
-    """Write the published tables (whole, from validate_step), manifest and metrics; publish."""
-    tables: dict[str, pl.DataFrame | Iterable[pl.DataFrame]] = {
-        name: _read(validated[name]) for name in PUBLISHED
-    }
-    return publish_tables(
-        tables, parsed, validated["dropped"], vocabulary_version, params_path, out_dir, run_id,
-        gates,
-    )  # fmt: skip
 
 
 def publish_tables(
