@@ -23,6 +23,7 @@ from typing import Final, Protocol
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from papers.readers.generic import LIST_TARGETS, TEXT_TARGETS
 from schemas import Rejected, conform
 
 KIB: Final = 1 << 10
@@ -209,16 +210,10 @@ class BoundedLines:
         )
 
 
-_TEXT_COLUMNS: Final = (
-    "title_raw",
-    "abstract_raw",
-    "arxiv_id_raw",
-    "doi",
-    "comments",
-    "journal_ref",
-    "license",
-)
-_LIST_COLUMNS: Final = ("authors", "categories", "hf_keywords")
+# The text a record carries: the fields any reader fills (the generic mapping's targets), plus
+# the HF keywords only the HF API reader fills.
+_TEXT_COLUMNS: Final = TEXT_TARGETS
+_LIST_COLUMNS: Final = (*LIST_TARGETS, "hf_keywords")
 
 
 def _record_bytes() -> pl.Expr:
