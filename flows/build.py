@@ -26,8 +26,8 @@ from papers.errors import PapersError
 # when a folder holds hundreds of small daily files. Likewise shards per normalize/shuffle task.
 FILES_PER_PARSE_TASK = 64
 SHARDS_PER_TASK = 64
-# Tasks of a stage running at once in this process (see _in_flight).
-LOCAL_IN_FLIGHT = 2
+# Tasks of a stage running at once in this process (see _in_flight and steps.IN_FLIGHT).
+LOCAL_IN_FLIGHT = steps.IN_FLIGHT
 
 
 @task(name="parse", cache_policy=NONE)

@@ -14,9 +14,10 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import yaml
@@ -50,6 +51,25 @@ from schemas import (
 )
 
 STAGE_REJECT_ORDER = ("read", "parse", "normalize", "links", "tags", "validate")
+
+IN_FLIGHT = 2
+"""Steps of one stage running at once in one process (run_local, and the flow on its local
+thread-pool runner). Polars runs most string expressions of one column on one core, so two
+shards or partitions side by side keep both cores of a small machine busy; memory holds two
+partitions' frames, which the partition size (params parse.batch_rows) bounds."""
+
+T = TypeVar("T")
+
+
+def parallel_map(
+    work: Callable[..., T], calls: list[tuple[Any, ...]], in_flight: int = IN_FLIGHT
+) -> list[T]:
+    """work(*args) for each argument tuple, at most in_flight at once in threads; results in
+    call order (the outputs do not depend on which finishes first)."""
+    if in_flight <= 1 or len(calls) <= 1:
+        return [work(*args) for args in calls]
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        return list(pool.map(lambda args: work(*args), calls))
 
 
 def _read(path: str) -> pl.DataFrame:
@@ -615,16 +635,23 @@ def publish_step(
         )
     Rejected.validate(rejected)
 
+    def papers_part(part: dict[str, Any]) -> pl.DataFrame:
+        top = keyphrase_top(_read(part["candidates"]), df, n_docs, params.tags)
+        return (
+            _read(part["papers"])
+            .drop("keyphrases")
+            .join(top, on="paper_id", how="left")
+            .with_columns(pl.col("keyphrases").fill_null(pl.lit([], pl.List(pl.String))))
+        )
+
     def papers() -> Iterator[pl.DataFrame]:
-        empty = pl.lit([], pl.List(pl.String))
-        for part in partitions:
-            top = keyphrase_top(_read(part["candidates"]), df, n_docs, params.tags)
-            yield (
-                _read(part["papers"])
-                .drop("keyphrases")
-                .join(top, on="paper_id", how="left")
-                .with_columns(pl.col("keyphrases").fill_null(empty))
-            )
+        # the next part's keyphrases are ranked while this one is written
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = [pool.submit(papers_part, part) for part in partitions[:1]]
+            for number in range(len(partitions)):
+                if number + 1 < len(partitions):
+                    ahead.append(pool.submit(papers_part, partitions[number + 1]))
+                yield ahead.pop(0).result()
 
     def table(name: str) -> Iterator[pl.DataFrame]:
         for part in partitions:
@@ -681,16 +708,23 @@ def run_local(
     work.mkdir(exist_ok=True)
     w, c = str(work), cache_dir
     try:
-        parsed = [parse_step(raw_dir, f, params_path, w, c, hashes[f]) for f in files]
+        parsed = parallel_map(parse_step, [(raw_dir, f, params_path, w, c, hashes[f])
+                                           for f in files])  # fmt: skip
         done("parse")
-        normalized = [normalize_shard_step(s, params_path, w, c) for s in record_shards(parsed)]
+        normalized = parallel_map(
+            normalize_shard_step, [(s, params_path, w, c) for s in record_shards(parsed)]
+        )
         done("normalize")
         plan = identity_step(normalized, params_path, w, c, target_rows)
         done("identity")
-        shuffled = [shuffle_step(n, plan["identity"], plan["boundaries"], w, c) for n in normalized]
+        shuffled = parallel_map(
+            shuffle_step, [(n, plan["identity"], plan["boundaries"], w, c) for n in normalized]
+        )
         done("shuffle")
         pieces = partition_inputs(shuffled, len(plan["boundaries"]) + 1)
-        partitions = [partition_step(piece, params_path, w, c) for piece in pieces if piece]
+        partitions = parallel_map(
+            partition_step, [(piece, params_path, w, c) for piece in pieces if piece]
+        )
         done("enrich")
         summary = publish_step(
             parsed, normalized, shuffled, partitions, params_path, out_dir, run_id, gates
@@ -782,12 +816,20 @@ def publish_tables(
     staging = io.staging_dir(out, run_id)
     outputs = []
     rows: dict[str, int] = {}
-    for name, (model, sort_by) in PUBLISHED.items():
+
+    def write(names: list[str]) -> None:
+        for name in names:
+            model, sort_by = PUBLISHED[name]
+            rows[name] = io.write_parquet(
+                tables[name], model, staging / f"{name}.parquet", params.write,
+                {**metadata, "papers.table": name}, sort_by,
+            )  # fmt: skip
+
+    # the papers table (keyphrases picked as it streams) beside all the others: two cores busy
+    parallel_map(write, [([n],) for n in PUBLISHED if n == "papers"]
+                 + [([n for n in PUBLISHED if n != "papers"],)])  # fmt: skip
+    for name in PUBLISHED:
         file_name = f"{name}.parquet"
-        rows[name] = io.write_parquet(
-            tables[name], model, staging / file_name, params.write,
-            {**metadata, "papers.table": name}, sort_by,
-        )  # fmt: skip
         outputs.append(
             {"path": file_name, "sha256": io.sha256_file(staging / file_name), "rows": rows[name]}
         )
