@@ -187,7 +187,7 @@ def _build(
         )
         logger.info(
             "%d partitions of about %d records (%d recomputed)", len(partitions),
-            params.parse.batch_rows, sum(1 for p in partitions if not p.get("cached")),
+            params.parse.partition_rows, sum(1 for p in partitions if not p.get("cached")),
         )  # fmt: skip
         io.fault_point("enrich")
         summary = write(parsed, normalized, shuffled, partitions, params_path, out_dir, run_id,

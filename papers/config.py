@@ -38,6 +38,7 @@ class ParseParams(_Frozen):
     boilerplate: tuple[str, ...] = ()
     title_max_chars: int = Field(300, gt=0)
     batch_rows: int = Field(100_000, gt=0)
+    partition_rows: int = Field(25_000, gt=0)
 
 
 class NormalizeParams(_Frozen):

@@ -56,7 +56,7 @@ IN_FLIGHT = 2
 """Steps of one stage running at once in one process (run_local, and the flow on its local
 thread-pool runner). Polars runs most string expressions of one column on one core, so two
 shards or partitions side by side keep both cores of a small machine busy; memory holds two
-partitions' frames, which the partition size (params parse.batch_rows) bounds."""
+partitions' frames, which the partition size (params parse.partition_rows) bounds."""
 
 T = TypeVar("T")
 
@@ -359,7 +359,7 @@ def identity_step(
 ) -> dict[str, Any]:
     """Resolve the identity of records without an arXiv id; place the partition boundaries.
 
-    Partitions hold about target_rows records (default: params.parse.batch_rows).
+    Partitions hold about target_rows records (default: params.parse.partition_rows).
 
     Global but narrow: the records without an arXiv id (few in an arXiv snapshot; a daily
     listing's worth otherwise) are read with five columns, and of the others only those sharing
@@ -405,7 +405,7 @@ def identity_step(
         },
         schema={"paper_id": pl.String, "weight": pl.Int64},
     )
-    boundaries = _boundaries(sample, rows, target_rows or params.parse.batch_rows, cache_dir)
+    boundaries = _boundaries(sample, rows, target_rows or params.parse.partition_rows, cache_dir)
     return {
         "identity": io.write_frame(mapping, Path(work) / "identity.parquet"),
         "boundaries": boundaries,
