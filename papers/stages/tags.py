@@ -433,14 +433,20 @@ def tags_per_paper(tags: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-# A keyphrase candidate's tokens: words (inner apostrophes and hyphens kept), else one character.
-_TOKEN = r"[\p{L}\p{N}][\p{L}\p{N}'-]*[\p{L}\p{N}]|[\p{L}\p{N}]|[^\s]"
-# A stop token in keyphrase_candidates' wrapped string (" tok  tok "), spaces included: a
-# stopword; a token without a letter; a one-character token; an adverb (-ly) ending a noun
-# phrase. Every alternative is bounded by the token's own spaces, so it matches whole tokens.
-_STOP_TOKEN = (
-    " (?:" + "|".join(re.escape(word) for word in sorted(STOPWORDS)) + r"|[^\s\p{L}]+|\S|\S{3,}ly) "
+# keyphrase_candidates' token rules. A token is a word (letters and digits, with inner
+# apostrophes and hyphens: "state-of-the-art", "can't") or else one non-space character; a stop
+# token ends a candidate run. Every one-character token is a stop, so the text is not split into
+# tokens: (1) any other character run between words, and an apostrophe or hyphen run that ends
+# a word, becomes a run end; (2) one that starts a word too; (3) each sequence of stop words
+# (space-separated) becomes one run end. Between run ends words are then single-spaced.
+_PUNCT_OR_WORD_END = r"[^\p{L}\p{N}\s]*[^\p{L}\p{N}\s'-][^\p{L}\p{N}\s]*|['-]+(?: |$)"
+_WORD_START = r"(?:^| )['-]+"
+# A stop word: a stopword; a word without a letter; a one-character word (or run end); an
+# adverb (-ly) ending a noun phrase. Each alternative is bounded by spaces, so it is a whole word.
+_STOP_WORD = (
+    "(?:" + "|".join(re.escape(word) for word in sorted(STOPWORDS)) + r"|[^\s\p{L}]+|\S|\S{3,}ly)"
 )
+_STOP_WORDS = rf"(?:^|\s){_STOP_WORD}(?:\s+{_STOP_WORD})*(?:\s|$)"
 
 
 def keyphrase_candidates(
@@ -454,10 +460,9 @@ def keyphrase_candidates(
     one global statistic of TF-IDF, are counted from these rows (see keyphrase_document_counts).
     Row order is unspecified (keyphrase_top orders by score).
 
-    Vectorised without a row per token: the tokens are joined into one string per paper with
-    every token wrapped in its own pair of spaces (" tok  tok "), so a stop token is a whole-token
-    match of one regex (_STOP_TOKEN) and is replaced by a run boundary; splitting at the
-    boundaries gives the runs. Phrases are counted per row number, not per paper_id string.
+    Vectorised without a row per token: four regex passes over one string per paper replace
+    every stop token by a run boundary (see _PUNCT_OR_WORD_END), splitting at the boundaries
+    gives the runs. Phrases are counted per row number, not per paper_id string.
     """
     schema = {"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32}
     if papers.height == 0:
@@ -471,8 +476,11 @@ def keyphrase_candidates(
         .str.to_lowercase()
     )
     wrapped = (
-        pl.lit(" ") + text.str.extract_all(_TOKEN).list.join("  ") + pl.lit(" ")
-    ).str.replace_all(_STOP_TOKEN, f" {_RUN_END} ")
+        text.str.replace_all(r"\s{2,}|[^\S ]", " ")  # whitespace is single spaces
+        .str.replace_all(_PUNCT_OR_WORD_END, f" {_RUN_END} ")
+        .str.replace_all(_WORD_START, f" {_RUN_END} ")
+        .str.replace_all(_STOP_WORDS, f" {_RUN_END} ")
+    )
     runs = papers.select(wrapped.str.split(_RUN_END).alias("run")).with_row_index("row")
     tf = (
         runs.explode("run")
@@ -482,7 +490,7 @@ def keyphrase_candidates(
             "row",
             pl.col("run")
             .str.strip_chars(" ")
-            .str.split("  ")
+            .str.split(" ")
             .list.tail(params.keyphrase_max_words)
             .list.join(" ")
             .alias("phrase"),
