@@ -1,15 +1,16 @@
 """links: URLs mined from titles and abstracts, cleaned, canonicalised, classified and deduplicated.
 
 All steps are polars expressions over one row per candidate URL. Character spans are computed
-without a per-record loop: extracting `(?s).*?URL` returns, in order, each URL together with the
-text before it, so cumulative lengths of those chunks give every match's end offset.
+without a per-record loop, from cumulative lengths of the pieces a text is cut into at its
+matches (`_spans_by_cutting`, `_spans_by_chunks`).
 
 The text is the normalised one (`papers.stages.latex.to_unicode`): LaTeX braces and backslashes
 are gone, so `\\url{u}{u}` and `\\href{u}{text}` leave the URL glued to a copy of itself or to its
-link text, and hard line wraps are single spaces. Candidates are matched (`url_pattern`), split
-where URLs are glued together (`_split_glued`), cleaned of sentence punctuation (`clean_urls`) and
-of glued prose (`trim_glued`), then canonicalised and classified. Every step only cuts a piece
-off either end of a match, so a mined link's `url_raw` is always `text[start:end]`.
+link text, and hard line wraps are single spaces. Candidates are matched (`url_pattern`, only in
+texts that contain one of its `url_markers`), split where URLs are glued together
+(`_split_glued`), cleaned of sentence punctuation (`clean_urls`) and of glued prose
+(`trim_glued`), then canonicalised and classified. Every step only cuts a piece off either end
+of a match, so a mined link's `url_raw` is always `text[start:end]`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ _DOUBLED_MIN_HALF = 10
 _GLUED_AFTER_FILE = r"\.(?:html?|php|pdf|zip)([A-Z][a-z]+)$"
 
 
-def url_pattern(schemeless_hosts: tuple[str, ...]) -> str:
+def url_pattern(schemeless_hosts: tuple[str, ...], *, ascii_boundaries: bool = False) -> str:
     """Regex for URL candidates, tried in this order at each position (leftmost-first).
 
     - an owner URL on a code host broken by a line wrap before the repository name;
@@ -75,7 +76,13 @@ def url_pattern(schemeless_hosts: tuple[str, ...]) -> str:
     - a schemeless `host.tld/path` (see `_TLDS`);
     - a known host (params.links.schemeless_hosts) with a path or under a subdomain
       (`user.github.io`, `github.com/owner/repo`, but not a bare `arXiv.org`).
+
+    Word boundaries are Unicode ones. `ascii_boundaries=True` gives the same regex with ASCII
+    `\\b`, which the regex engine's DFA can run over non-ASCII text (the Unicode one makes it fall
+    back to a far slower engine); it finds the same matches in every text `boundary_hazard` does
+    not match.
     """
+    b = r"(?-u:\b)" if ascii_boundaries else r"\b"
     label = r"[A-Za-z0-9-]+"
     tlds = "|".join(_TLDS)
     scheme = r"(?i:https?)://"
@@ -83,39 +90,155 @@ def url_pattern(schemeless_hosts: tuple[str, ...]) -> str:
     repo_word = r"[A-Za-z][A-Za-z0-9_.]*(?:[-_0-9]|[a-z][A-Z])[A-Za-z0-9_.-]*"
     repo_break = rf"(?:{scheme})?(?i:www\.)?(?i:{repo_hosts})/[A-Za-z0-9_.-]+/ {repo_word}"
     host_break = (
-        rf"{scheme}(?:{label}\.)*[A-Za-z0-9-]*[A-Za-z0-9][.-] (?:[a-z0-9-]+\.)+[a-z]{{2,}}\b"
+        rf"{scheme}(?:{label}\.)*[A-Za-z0-9-]*[A-Za-z0-9][.-] (?:[a-z0-9-]+\.)+[a-z]{{2,}}{b}"
         rf"(?:/{_URL_BODY}*)?"
     )
     schemed = rf"{scheme}{_URL_BODY}+"
-    www = rf"\b(?i:www)\.{label}(?:\.{label})+\.?(?:/{_URL_BODY}*)?"
-    domain_path = rf"\b(?:{label}\.)+(?i:{tlds})/{_URL_BODY}+"
+    www = rf"{b}(?i:www)\.{label}(?:\.{label})+\.?(?:/{_URL_BODY}*)?"
+    domain_path = rf"{b}(?:{label}\.)+(?i:{tlds})/{_URL_BODY}+"
     forms = [repo_break, host_break, schemed, www, domain_path]
     if schemeless_hosts:
         hosts = "|".join(re.escape(h) for h in sorted(schemeless_hosts, key=len, reverse=True))
         forms.append(
-            rf"\b(?:(?:{label}\.)+(?i:{hosts})\b(?:/{_URL_BODY}*)?|(?i:{hosts})/{_URL_BODY}+)"
+            rf"{b}(?:(?:{label}\.)+(?i:{hosts}){b}(?:/{_URL_BODY}*)?|(?i:{hosts})/{_URL_BODY}+)"
         )
     return "(?:" + "|".join(forms) + ")"
 
 
-def _candidates(papers: pl.DataFrame, field: str, origin: str, pattern: str) -> pl.DataFrame:
-    """One row per regex match in `field`: paper_id, origin, text, url_raw, start (char offset)."""
-    text = pl.col(field).fill_null("")
+def url_markers(schemeless_hosts: tuple[str, ...]) -> str:
+    """Regex for what every `url_pattern` match contains, so a text without it has no candidate.
+
+    One alternative per form: "://" (both schemed forms), `www.`, a code host followed by "/"
+    (the repository break; its scheme and `www.` are optional), `.tld/` (`domain_path`) and a
+    schemeless host (both its alternatives contain the host). Written with the pattern's own
+    case-insensitive groups, so it folds case exactly as the pattern does (`(?i:k)` also matches
+    the Kelvin sign, `(?i:s)` the long s): a literal ASCII-case-insensitive search would not.
+    """
+    forms = [
+        "://",
+        r"(?i:www)\.",
+        rf"(?i:{'|'.join(_REPO_HOSTS)})/",
+        rf"\.(?i:{'|'.join(_TLDS)})/",
+    ]
+    if schemeless_hosts:
+        forms.append(rf"(?i:{'|'.join(re.escape(h) for h in schemeless_hosts)})")
+    return "|".join(forms)
+
+
+# A non-ASCII word character (Unicode `\w`, as the regex engine's `\b` uses it).
+_NON_ASCII_WORD = r"[\w&&[^\x00-\x7F]]"
+
+
+def boundary_hazard(schemeless_hosts: tuple[str, ...]) -> str | None:
+    """Regex for a text where `url_pattern`'s Unicode and ASCII `\\b` might disagree; None: any.
+
+    At each `\\b` the pattern tests, the character on the match's side is a label character
+    (`[A-Za-z0-9-]`, which covers `www` and the TLDs) or a schemeless host's first or last
+    character (together: `inner`), or a non-ASCII character a case-insensitive group matches for
+    an ASCII letter (long s for s, Kelvin sign for k). With an ASCII character there, the two
+    kinds of `\\b` differ only if the other side is a non-ASCII word character, i.e. where one is
+    adjacent to an `inner` character. In a text with no such adjacency and no long s or Kelvin
+    sign, both patterns accept the same matches at the same places in the same order of
+    preference. A non-ASCII host gives no such guarantee (None: use the full pattern for all).
+    """
+    if not all(h.isascii() for h in schemeless_hosts):
+        return None
+    ends = "".join(sorted({c for h in schemeless_hosts if h for c in (h[0], h[-1])}))
+    inner = "[A-Za-z0-9_" + re.escape(ends) + "-]"
+    return rf"[\u017F\u212A]|{_NON_ASCII_WORD}{inner}|{inner}{_NON_ASCII_WORD}"
+
+
+# Wrapped around every match to cut a text into the pieces between and of matches.
+_CUT = "\x00"
+
+
+def _spans_by_cutting(rows: pl.DataFrame, pattern: str) -> pl.DataFrame:
+    """(row, paper_id, text, url_raw, start) per match of `pattern` in texts without `_CUT`.
+
+    One regex pass: each match wrapped in `_CUT`s, the text split at them alternates the text
+    between matches (even pieces) and the matches (odd ones); cumulative piece lengths give
+    every match's start.
+    """
+    length = pl.col("url_raw").str.len_chars().cast(pl.Int64)
     return (
-        papers.select(
-            "paper_id",
-            text.alias("text"),
-            text.str.extract_all(pattern).alias("url_raw"),
-            text.str.extract_all(rf"(?s).*?{pattern}").alias("chunk"),
+        rows.with_columns(
+            pl.col("text")
+            .str.replace_all(pattern, f"{_CUT}${{0}}{_CUT}")
+            .str.split(_CUT)
+            .alias("url_raw")
+        )
+        .explode("url_raw")
+        .with_columns(
+            (length.cum_sum() - length).over("row").alias("start"),
+            (pl.int_range(pl.len()).over("row") % 2 == 1).alias("is_match"),
+        )
+        .filter("is_match")
+        .select("row", "paper_id", "text", "url_raw", "start")
+    )
+
+
+def _spans_by_chunks(rows: pl.DataFrame, pattern: str) -> pl.DataFrame:
+    """(row, paper_id, text, url_raw, start) per match of `pattern`, in any text.
+
+    Extracting `(?s).*?URL` returns, in order, each match together with the text before it, so
+    cumulative lengths of those chunks give every match's end.
+    """
+    return (
+        rows.with_columns(
+            pl.col("text").str.extract_all(pattern).alias("url_raw"),
+            pl.col("text").str.extract_all(rf"(?s).*?{pattern}").alias("chunk"),
         )
         .explode(["url_raw", "chunk"])
         .drop_nulls("url_raw")
-        .with_columns(
-            pl.col("chunk").str.len_chars().cum_sum().over("paper_id").cast(pl.Int64).alias("end"),
-            pl.lit(origin).alias("origin"),
+        .with_columns(pl.col("chunk").str.len_chars().cum_sum().over("row").cast(pl.Int64))
+        .select(
+            "row",
+            "paper_id",
+            "text",
+            "url_raw",
+            (pl.col("chunk") - pl.col("url_raw").str.len_chars()).alias("start"),
         )
-        .with_columns((pl.col("end") - pl.col("url_raw").str.len_chars()).alias("start"))
-        .drop("chunk", "end")
+    )
+
+
+def _candidates(
+    papers: pl.DataFrame, field: str, origin: str, schemeless_hosts: tuple[str, ...]
+) -> pl.DataFrame:
+    """One row per regex match in `field`: paper_id, text, url_raw, start (char offset), origin.
+
+    Only texts with one of the `url_markers` are searched (about a quarter of abstracts). Those
+    without a `boundary_hazard` or a `_CUT` (nearly all) are searched with the ASCII-`\\b`
+    pattern in a single pass (`_spans_by_cutting`), the others with the full pattern
+    (`_spans_by_chunks`): each gives the matches the full pattern gives, at a fraction of its
+    cost.
+    """
+    text = pl.col(field).fill_null("")
+    rows = (
+        papers.select("paper_id", text.alias("text"))
+        .with_row_index("row")
+        .filter(pl.col("text").str.contains(url_markers(schemeless_hosts)))
+    )
+    hazard = boundary_hazard(schemeless_hosts)
+    exact = (
+        pl.lit(True)
+        if hazard is None
+        else pl.col("text").str.contains(_CUT, literal=True) | pl.col("text").str.contains(hazard)
+    )
+    rows = rows.with_columns(exact.alias("exact"))
+    spans = pl.concat(
+        [
+            _spans_by_cutting(
+                rows.filter(~pl.col("exact")),
+                url_pattern(schemeless_hosts, ascii_boundaries=True),
+            ),
+            _spans_by_chunks(rows.filter("exact"), url_pattern(schemeless_hosts)),
+        ]
+    )
+    return (
+        spans.sort("row", "start")
+        .drop("row")
+        .with_columns(pl.lit(origin).alias("origin"))
+        .select("paper_id", "text", "url_raw", "origin", "start")
     )
 
 
@@ -339,8 +462,8 @@ def extract_links(papers: pl.DataFrame, params: LinksParams) -> pl.DataFrame:
     pattern = url_pattern(params.schemeless_hosts)
     candidates = pl.concat(
         [
-            _candidates(papers, "abstract", "abstract", pattern),
-            _candidates(papers, "title", "title", pattern),
+            _candidates(papers, "abstract", "abstract", params.schemeless_hosts),
+            _candidates(papers, "title", "title", params.schemeless_hosts),
         ]
     )
     mined = (

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from papers.config import LinksParams, Params
 from papers.stages.latex import to_unicode
-from papers.stages.links import code_url, extract_links, links_per_paper
+from papers.stages.links import (
+    _candidates,
+    boundary_hazard,
+    code_url,
+    extract_links,
+    links_per_paper,
+    url_markers,
+    url_pattern,
+)
 from schemas import Links
 
 
@@ -57,7 +65,7 @@ def test_single_link(
 ) -> None:
     link = one(text, params)
     assert (link["url"], link["url_raw"], link["kind"], link["rule"]) == (url, url_raw, kind, rule)
-    assert text[link["start"] : link["end"]] == url_raw  # type: ignore[misc]
+    assert text[link["start"] : link["end"]] == url_raw  # type: ignore[index]
 
 
 def test_glued_copies_and_brace_remnants(params: Params) -> None:
@@ -129,6 +137,133 @@ def test_every_link_comes_from_its_text(text: str) -> None:
     Links.validate(links)
     for row in links.iter_rows(named=True):
         assert text[row["start"] : row["end"]] == row["url_raw"]
+
+
+# Pieces that sit on the edges of the pattern: schemes, hosts and TLDs in odd cases, the
+# non-ASCII characters `(?i:k)` and `(?i:s)` also match (Kelvin sign, long s), non-ASCII word
+# characters next to where the pattern tests a `\b`, line-wrap breaks, characters a URL stops at.
+_TRICKY = [
+    "https://", "HTTP://", "htt", "://", "www.", "WwW.", "github.com/", "GitHub.COM/",
+    "gitlab.com/", "huggingface.co/", "hf.co", "github.io", "bitbucket.org", "bitbuc\u212aet.org",
+    "doi.org", ".org/", ".uk/", ".u\u212a/", ".\u017fite/", ".MS/", "x.ks", "bücher.de", "a", "Z",
+    "0", "-", "_", ".", "/", ":", " ", "\n", "é", "α", "ſ", "\u212a", "²", "…", "“", "|", "{",
+    "owner/ repo-1", "atomo- ", "video.io", "x.y", "\u212a.io", "x.k\u017f", "\x00",
+]  # fmt: skip
+_HOSTS = [None, (), ("k.io", "x.ks", "hf.co"), ("bücher.de", "hf.co")]
+
+
+def _candidates_reference(frame: pl.DataFrame, hosts: tuple[str, ...]) -> pl.DataFrame:
+    """The plain computation `_candidates` speeds up: the full pattern over every text."""
+    pattern = url_pattern(hosts)
+    text = pl.col("abstract").fill_null("")
+    return (
+        frame.select(
+            "paper_id",
+            text.alias("text"),
+            text.str.extract_all(pattern).alias("url_raw"),
+            text.str.extract_all(rf"(?s).*?{pattern}").alias("chunk"),
+        )
+        .explode(["url_raw", "chunk"])
+        .drop_nulls("url_raw")
+        .with_columns(
+            pl.col("chunk").str.len_chars().cum_sum().over("paper_id").cast(pl.Int64).alias("end"),
+            pl.lit("abstract").alias("origin"),
+        )
+        .with_columns((pl.col("end") - pl.col("url_raw").str.len_chars()).alias("start"))
+        .drop("chunk", "end")
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(_TRICKY), max_size=12).map("".join), max_size=30),
+    st.sampled_from(_HOSTS),
+)
+def test_prefilters_never_change_the_candidates(
+    texts: list[str], hosts: tuple[str, ...] | None
+) -> None:
+    from papers.config import load_params
+    from tests.conftest import REPO
+
+    if hosts is None:
+        hosts = load_params(REPO / "params.yaml").links.schemeless_hosts
+    full = url_pattern(hosts)
+    matches = pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(
+        pl.col("t").str.extract_all(full).alias("full"),
+        pl.col("t").str.extract_all(url_pattern(hosts, ascii_boundaries=True)).alias("fast"),
+        pl.col("t").str.extract_all(rf"(?s).*?{full}").alias("full_chunks"),
+        pl.col("t")
+        .str.extract_all(rf"(?s).*?{url_pattern(hosts, ascii_boundaries=True)}")
+        .alias("fast_chunks"),
+        pl.col("t").str.contains(boundary_hazard(hosts) or ".").alias("hazard"),
+    )
+    # every match of the full pattern contains a marker, so a text without one has no match
+    found = matches["full"].explode().drop_nulls()
+    assert found.str.contains(url_markers(hosts)).all()
+    # without a boundary hazard, the ASCII-\b pattern finds exactly the same matches
+    same = matches.filter(~pl.col("hazard"))
+    assert same["fast"].to_list() == same["full"].to_list()
+    assert same["fast_chunks"].to_list() == same["full_chunks"].to_list()
+    # and the whole candidate step agrees with the plain computation, order included
+    frame = pl.DataFrame(
+        {"paper_id": [f"p{i}" for i in range(len(texts))], "abstract": texts},
+        schema={"paper_id": pl.String, "abstract": pl.String},
+    )
+    got = _candidates(frame, "abstract", "abstract", hosts)
+    assert got.equals(_candidates_reference(frame, hosts).select(got.columns))
+
+
+@pytest.mark.parametrize(
+    ("text", "hosts"),
+    [
+        # each needs its own marker: no other one is in the text
+        ("see a.github.com now", None),
+        ("see WwW.x.y now", None),
+        ("see hTtp://x now", None),
+        ("see a.u\u212a/b now", None),  # the TLD "uk" by case folding
+        ("see bitbuc\u212aet.org/a now", None),
+    ],
+)
+def test_each_marker_is_needed(text: str, hosts: tuple[str, ...] | None, params: Params) -> None:
+    hosts = params.links.schemeless_hosts if hosts is None else hosts
+    assert pl.Series([text]).str.extract_all(url_pattern(hosts)).explode().drop_nulls().len()
+    assert pl.Series([text]).str.contains(url_markers(hosts)).item()
+
+
+@pytest.mark.parametrize(
+    ("text", "hosts"),
+    [
+        ("éwww.example.com", None),  # no \b before "www" after a non-ASCII letter
+        ("see x.github.ioé and y.github.io", None),  # nor after a host glued to one
+        ("see αgithub.com/a/b", None),  # before a host glued to a Greek letter
+        ("see a.x.\u017f now", ("x.s",)),  # a host ending in a long s
+        ("see \u212a.io/x now", ("k.io",)),  # a host starting with a Kelvin sign
+        ("see é.x.io/a now", (".x.io",)),  # a host starting with "." after a letter
+        ("see a.y.ks.é now", ("y.ks.",)),  # a host ending with "." before one
+        ("see a.x.é now", ("x.é",)),  # a non-ASCII host
+    ],
+)
+def test_prefilters_on_unicode_boundaries(
+    text: str, hosts: tuple[str, ...] | None, params: Params
+) -> None:
+    """Texts where the ASCII-\\b pattern would go wrong: the hazard sends them to the full one."""
+    hosts = params.links.schemeless_hosts if hosts is None else hosts
+    one_text = pl.Series([text])
+    fast = one_text.str.extract_all(url_pattern(hosts, ascii_boundaries=True))
+    assert fast.to_list() != one_text.str.extract_all(url_pattern(hosts)).to_list()
+    hazard = boundary_hazard(hosts)
+    assert hazard is None or one_text.str.contains(hazard).item()
+    frame = papers(text, "no link here", "https://a.org/x")
+    got = _candidates(frame, "abstract", "abstract", hosts)
+    assert got.equals(_candidates_reference(frame, hosts).select(got.columns))
+
+
+def test_text_with_the_cut_character(params: Params) -> None:
+    hosts = params.links.schemeless_hosts
+    frame = papers("see http://a\x00b/c and\x00www.x.org/\x00", "at github.com/a/b")
+    got = _candidates(frame, "abstract", "abstract", hosts)
+    assert got["url_raw"].to_list() == ["http://a\x00b/c", "www.x.org/\x00", "github.com/a/b"]
+    assert got.equals(_candidates_reference(frame, hosts).select(got.columns))
 
 
 def test_curated_links_merge_with_mined_and_win_code_url(params: Params) -> None:
