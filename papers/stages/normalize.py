@@ -6,7 +6,7 @@ import polars as pl
 import polars_hash as plh
 
 from papers.config import NormalizeParams
-from papers.stages.latex import to_unicode
+from papers.stages.latex import to_unicode_series
 from schemas import NormalizedRecords, Rejected, polars_schema
 
 # arXiv ids as they appear in listings: bare, with an "arXiv:" prefix, or as an abs/pdf URL,
@@ -75,10 +75,22 @@ def normalize_records(
     # Author names repeat across papers: each distinct name is converted once and mapped back
     # (100k generated snapshot records: 29k distinct of 973k listed names, 2.9 s -> 0.3 s CPU).
     names = records["authors"].explode().drop_nulls().unique()
-    readable = names.to_frame("name").select(to_unicode(pl.col("name")))["name"]
+    # One conversion for titles, abstracts and names: the literal table's automaton is built
+    # once (6 ms: most of the time for a small shard; the real data has 865 shards).
+    rows = records.height
+    text = to_unicode_series(
+        pl.concat(
+            [
+                records["title_raw"].fill_null("").rename("text"),
+                records["abstract_raw"].fill_null("").rename("text"),
+                names.rename("text"),
+            ]
+        )
+    )
+    readable = text.slice(2 * rows)
     out = records.with_columns(
-        to_unicode(pl.col("title_raw").fill_null("")).alias("title"),
-        to_unicode(pl.col("abstract_raw").fill_null("")).alias("abstract"),
+        text.slice(0, rows).alias("title"),
+        text.slice(rows, rows).alias("abstract"),
         arxiv_id(pl.col("arxiv_id_raw")).alias("arxiv_id"),
         doi(pl.col("doi")).alias("doi"),
         pl.col("authors").list.eval(pl.element().replace(names, readable)),
