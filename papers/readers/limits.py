@@ -163,6 +163,18 @@ class BoundedLines:
         return bytes(out)
 
     def _feed(self, block: bytes, out: bytearray) -> None:
+        if not self._skipping and len(self._held) + len(block) <= self.max_line:
+            # No line ending in this block can be over-long: pass its whole lines on at once
+            # (the line-by-line walk below cost ~1 s of Python per 100k snapshot lines).
+            last = block.rfind(b"\n")
+            if last == -1:
+                self._held += block
+                return
+            out += self._held
+            out += memoryview(block)[: last + 1]
+            self._held = bytearray(block[last + 1 :])
+            self.lines_passed += block.count(b"\n", 0, last + 1)
+            return
         start = 0
         while start < len(block):
             newline = block.find(b"\n", start)

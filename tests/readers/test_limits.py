@@ -19,6 +19,8 @@ from typing import Any, Final
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from papers.config import Params, load_params
 from papers.readers import iter_file, read_file
@@ -120,6 +122,29 @@ def test_bounded_lines_skips_long_lines_and_keeps_numbering() -> None:
         "record is 101 bytes, over the limit read.limits.max_record_bytes = 20 (line 2)"
     )
     assert stream.stopped is None
+
+
+@given(
+    lines=st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), max_size=40),
+    last_newline=st.booleans(),
+    max_line=st.integers(1, 40),
+    block=st.integers(1, 64),
+)
+@settings(max_examples=300, deadline=None)
+def test_bounded_lines_matches_a_line_by_line_reading(
+    lines: list[bytes], last_newline: bool, max_line: int, block: int
+) -> None:
+    """Whole blocks passed on at once (the fast path) or line by line: the same lines, blanks
+    for the over-long ones, and the same numbering, whatever the read size."""
+    data = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    stream = BoundedLines(io.BytesIO(data), max_line=max_line)
+    out = b"".join(iter(lambda: stream.read(block), b""))
+    pieces = data.split(b"\n")
+    expected = [b"" if len(line) > max_line else line for line in pieces]
+    assert out.split(b"\n") == expected
+    too_long = [i for i, line in enumerate(pieces) if len(line) > max_line]
+    oversized = stream.take_oversized("f", ReadLimits(max_record_bytes=max_line))
+    assert oversized["record_index"].to_list() == too_long
 
 
 def test_bounded_lines_stops_at_the_total() -> None:
