@@ -603,11 +603,14 @@ def publish_step(
     params = load_params(Path(params_path))
     vocabulary = load_vocabulary(resolve_vocabulary(params, Path(params_path)))
     n_docs = sum(int(p["papers_in"]) for p in partitions)
+    # summed by polars' streaming engine, file by file: the partitions' counts are never all in
+    # memory at once (at 5M records they are ~50x one partition's)
     df = (
-        pl.concat([_read(p["df"]) for p in partitions])
+        pl.scan_parquet([p["df"] for p in partitions])
         .group_by("phrase")
         .agg(pl.col("df").sum())
         .filter(pl.col("df") > 1)
+        .collect(engine="streaming")
         if partitions
         else pl.DataFrame(schema={"phrase": pl.String, "df": pl.UInt32})
     )
@@ -863,17 +866,16 @@ def publish_tables(
     )
     links = pl.read_parquet(staging / "links.parquet", columns=["paper_id", "url", "kind",
                                                                "curated", "rule"])  # fmt: skip
-    tags = pl.read_parquet(staging / "tags.parquet", columns=["paper_id", "tag"])
     io.write_json(
         {
             **_metrics(papers, links, counts),
-            "quality": _quality(staging, papers, links, tags, params, Path(params_path)),
+            "quality": _quality(staging, papers, links, params, Path(params_path)),
         },
         staging / io.METRICS,
     )
     names = [f"{n}.parquet" for n in PUBLISHED] + [io.METRICS, io.MANIFEST]
     names += history.write_plots(papers, staging)
-    del papers, links, tags
+    del papers, links
     names.append(card.write_card(staging, params))  # README.md: the dataset card
     if gates:
         enforce_gates(out, staging, params.gates)
@@ -913,7 +915,6 @@ def _quality(
     staging: Path,
     papers: pl.DataFrame,
     links: pl.DataFrame,
-    tags: pl.DataFrame,
     params: Params,
     params_path: Path,
 ) -> dict[str, Any]:
@@ -923,7 +924,7 @@ def _quality(
         code_link_agreement,
         links_against_gold,
         load_gold,
-        tag_quality,
+        tag_quality_of_file,
     )
 
     terms = _terms(load_vocabulary(resolve_vocabulary(params, params_path)))
@@ -938,7 +939,7 @@ def _quality(
     )
     quality: dict[str, Any] = {
         "code_links": code_link_agreement(text, links, params),
-        "tags": tag_quality(papers, tags, terms),
+        "tags": tag_quality_of_file(papers, staging / "tags.parquet", terms),
     }
     if GOLD_LINKS.exists():
         quality["links_gold"] = links_against_gold(load_gold(GOLD_LINKS), params)

@@ -14,6 +14,7 @@ from papers.evaluate import (
     links_against_gold,
     load_gold,
     tag_quality,
+    tag_quality_of_file,
 )
 from papers.stages.links import extract_links
 
@@ -81,3 +82,28 @@ def test_tag_quality(vocab_terms: pl.DataFrame) -> None:
     figures = tag_quality(papers, tags, vocab_terms)
     assert figures["coverage"] == 0.5
     assert figures["supported_share"] == 1.0
+
+
+def test_tag_quality_of_file_gives_tag_quality(tmp_path: Path, vocab_terms: pl.DataFrame) -> None:
+    """The publish step's memory-bounded reading (only the tag rows of papers with keywords are
+    loaded) gives every figure tag_quality gives on the whole table."""
+    papers = pl.DataFrame(
+        {
+            "paper_id": ["p1", "p2", "p3", "p4"],
+            "tags": [["diffusion-models", "image-generation"], ["large-language-models"], [], []],
+            "hf_keywords": [["Diffusion Models", "cats"], [], ["LLM"], []],
+        }
+    )
+    tags = pl.DataFrame(
+        {
+            "paper_id": ["p1", "p1", "p2"],
+            "tag": ["diffusion-models", "image-generation", "large-language-models"],
+            "score": [2.0, 1.0, 1.0],
+            "evidence": ["x", "y", "z"],
+        }
+    )
+    tags.write_parquet(tmp_path / "tags.parquet")
+    expected = tag_quality(papers, tags, vocab_terms)
+    assert expected["our_tags_all"] == 3
+    assert expected["papers_with_mapped_keywords"] >= 2
+    assert tag_quality_of_file(papers, tmp_path / "tags.parquet", vocab_terms) == expected
