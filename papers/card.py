@@ -196,11 +196,21 @@ def _curation_section(params: Params, manifest: dict[str, Any]) -> list[str]:
     ]
 
 
-def _limitations_section(papers: pl.DataFrame, metrics: dict[str, Any]) -> list[str]:
-    total = max(papers.height, 1)
-    no_authors = int((papers["authors"].list.len() == 0).sum())
-    no_dates = int((papers["listing_dates"].list.len() == 0).sum())
-    no_id = int(papers["arxiv_id"].is_null().sum())
+def _limitations_section(papers: pl.DataFrame | pl.LazyFrame, metrics: dict[str, Any]) -> list[str]:
+    # counted by the streaming engine: a scanned papers table is never loaded whole
+    figures = (
+        papers.lazy()
+        .select(
+            pl.len().alias("total"),
+            (pl.col("authors").list.len() == 0).sum().alias("no_authors"),
+            (pl.col("listing_dates").list.len() == 0).sum().alias("no_dates"),
+            pl.col("arxiv_id").is_null().sum().alias("no_id"),
+        )
+        .collect(engine="streaming")
+        .row(0, named=True)
+    )
+    total = max(int(figures["total"]), 1)
+    no_authors, no_dates, no_id = (int(figures[k]) for k in ("no_authors", "no_dates", "no_id"))
     return [
         "## Known limitations",
         "",
@@ -235,8 +245,8 @@ def _quality_section(metrics: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _examples_section(papers: pl.DataFrame) -> list[str]:
-    sample = papers.sort("paper_id").head(EXAMPLES)
+def _examples_section(papers: pl.DataFrame | pl.LazyFrame) -> list[str]:
+    sample = papers.lazy().sort("paper_id").head(EXAMPLES).collect()
     lines = [
         "## Example rows",
         "",
@@ -285,9 +295,16 @@ def _loading_section() -> list[str]:
 
 
 def render_card(
-    manifest: dict[str, Any], metrics: dict[str, Any], papers: pl.DataFrame, params: Params
+    manifest: dict[str, Any],
+    metrics: dict[str, Any],
+    papers: pl.DataFrame | pl.LazyFrame,
+    params: Params,
 ) -> str:
-    """The card's Markdown: YAML header, then description, sources, schema, rules, quality."""
+    """The card's Markdown: YAML header, then description, sources, schema, rules, quality.
+
+    papers: the papers table, or a scan of it (write_card: then only the example rows and a few
+    counts are ever in memory, not the whole table's titles and authors).
+    """
     meta = header(manifest, params)
     counts = manifest["counts"]
     outputs = {o["path"]: o for o in manifest.get("outputs", [])}
@@ -343,9 +360,8 @@ def write_card(folder: Path, params: Params) -> str:
 
     manifest = json.loads((folder / io.MANIFEST).read_text("utf-8"))
     metrics = json.loads((folder / io.METRICS).read_text("utf-8"))
-    papers = pl.read_parquet(
-        folder / "papers.parquet",
-        columns=["paper_id", "arxiv_id", "title", "tags", "code_url", "authors", "listing_dates"],
+    papers = pl.scan_parquet(folder / "papers.parquet").select(
+        "paper_id", "arxiv_id", "title", "tags", "code_url", "authors", "listing_dates"
     )
     io.write_text(render_card(manifest, metrics, papers, params), folder / CARD)
     return CARD
