@@ -604,7 +604,7 @@ def publish_step(
     vocabulary = load_vocabulary(resolve_vocabulary(params, Path(params_path)))
     n_docs = sum(int(p["papers_in"]) for p in partitions)
     # summed by polars' streaming engine, file by file: the partitions' counts are never all in
-    # memory at once (at 5M records they are ~50x one partition's)
+    # memory at once (200 partitions at 5M records)
     df = (
         pl.scan_parquet([p["df"] for p in partitions])
         .group_by("phrase")
