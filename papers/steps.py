@@ -830,8 +830,7 @@ def publish_tables(
             )  # fmt: skip
 
     # the papers table (keyphrases picked as it streams) beside all the others: two cores busy
-    parallel_map(write, [([n],) for n in PUBLISHED if n == "papers"]
-                 + [([n for n in PUBLISHED if n != "papers"],)])  # fmt: skip
+    parallel_map(write, [(["papers"],), ([n for n in PUBLISHED if n != "papers"],)])
     for name in PUBLISHED:
         file_name = f"{name}.parquet"
         outputs.append(
