@@ -6,6 +6,8 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from papers.config import NormalizeParams, Params
@@ -207,3 +209,99 @@ def test_merge_follows_source_precedence(params: Params) -> None:
     assert row["sources"] == ["arxiv_snapshot", "hf_daily_papers"]
     assert row["listing_dates"] == [dt.date(2024, 1, 2), dt.date(2024, 1, 5)]
     assert row["curated_links"] == [{"url": "https://github.com/a/b/", "field": "githubRepo"}]
+
+
+# ---- resolve_identity: abstracts compared only for the records a title match alone links
+
+
+def _resolve_identity_every_row(normalized: pl.DataFrame, params: NormalizeParams) -> pl.DataFrame:
+    """resolve_identity as first written: the agreement expression evaluated on every row."""
+    from papers.stages.normalize import GENERIC_TITLES, _abstract_words
+
+    known = normalized.filter(pl.col("arxiv_id").is_not_null())
+    by_doi = (
+        known.filter(pl.col("doi").is_not_null())
+        .group_by("doi")
+        .agg(pl.col("arxiv_id").unique().alias("ids"))
+        .filter(pl.col("ids").list.len() == 1)
+        .select("doi", pl.col("ids").list.first().alias("_via_doi"))
+    )
+    by_title = (
+        known.filter(~pl.col("title_key").is_in(list(GENERIC_TITLES)))
+        .sort("arxiv_id", "source_file", "record_index")
+        .group_by("title_key", maintain_order=True)
+        .agg(
+            pl.col("arxiv_id").unique().alias("ids"),
+            pl.col("doi").drop_nulls().first().alias("_ref_doi"),
+            pl.col("abstract").filter(pl.col("abstract") != "").first().alias("_ref_abstract"),
+        )
+        .filter(pl.col("ids").list.len() == 1)
+        .select(
+            "title_key", pl.col("ids").list.first().alias("_via_title"), "_ref_doi", "_ref_abstract"
+        )
+    )
+    words = _abstract_words(pl.col("abstract"))
+    ref_words = _abstract_words(pl.col("_ref_abstract").fill_null(""))
+    overlap = words.list.set_intersection(ref_words).list.len() / words.list.set_union(
+        ref_words
+    ).list.len().clip(lower_bound=1)
+    agree = (
+        (words.list.len() == 0)
+        | (ref_words.list.len() == 0)
+        | (overlap >= params.abstract_agreement)
+    ) & (
+        pl.col("doi").is_null()
+        | pl.col("_ref_doi").is_null()
+        | (pl.col("doi") == pl.col("_ref_doi"))
+    )
+    return (
+        normalized.join(by_doi, on="doi", how="left")
+        .join(by_title, on="title_key", how="left")
+        .with_columns(
+            pl.when(pl.col("arxiv_id").is_not_null())
+            .then(pl.col("paper_id"))
+            .when(pl.col("_via_doi").is_not_null())
+            .then(pl.col("_via_doi"))
+            .when(pl.col("_via_title").is_not_null() & agree)
+            .then(pl.col("_via_title"))
+            .otherwise(pl.col("paper_id"))
+            .alias("paper_id")
+        )
+        .select(normalized.columns)
+    )
+
+
+_IDENTITY_ROW = st.tuples(
+    st.sampled_from([None, "2401.00001", "2401.00002", "2401.00003"]),  # arXiv id
+    st.sampled_from([None, "10.1000/a", "10.1000/b", "10.1000/c"]),  # DOI
+    st.sampled_from(["Sparse Attention", "Protein Folding", "Introduction", "Sparse attention!"]),
+    st.sampled_from(
+        [
+            "",
+            ABSTRACT,
+            ABSTRACT.upper(),
+            "protein folding with sparse attention",
+            "an unrelated abstract about graphs",
+        ]
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_IDENTITY_ROW, min_size=1, max_size=12))
+def test_resolve_identity_equals_the_every_row_formulation(
+    rows: list[tuple[str | None, str | None, str, str]],
+) -> None:
+    records = raw(
+        source=["arxiv_snapshot" if a else "hf_papers_page" for a, _, _, _ in rows],
+        arxiv_id_raw=[a for a, _, _, _ in rows],
+        doi=[d for _, d, _, _ in rows],
+        title_raw=[t for _, _, t, _ in rows],
+        abstract_raw=[b for _, _, _, b in rows],
+    )
+    normalized, _ = normalize_records(records, NormalizeParams())
+    for agreement in (0.0, 0.5, 1.0):
+        params = NormalizeParams(abstract_agreement=agreement)
+        assert_frame_equal(
+            resolve_identity(normalized, params), _resolve_identity_every_row(normalized, params)
+        )
