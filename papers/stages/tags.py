@@ -437,16 +437,23 @@ def tags_per_paper(tags: pl.DataFrame) -> pl.DataFrame:
 # apostrophes and hyphens: "state-of-the-art", "can't") or else one non-space character; a stop
 # token ends a candidate run. Every one-character token is a stop, so the text is not split into
 # tokens: (1) any other character run between words, and an apostrophe or hyphen run that ends
-# a word, becomes a run end; (2) one that starts a word too; (3) each sequence of stop words
-# (space-separated) becomes one run end. Between run ends words are then single-spaced.
-_PUNCT_OR_WORD_END = r"[^\p{L}\p{N}\s]*[^\p{L}\p{N}\s'-][^\p{L}\p{N}\s]*|['-]+(?: |$)"
-_WORD_START = r"(?:^| )['-]+"
+# or starts a word, becomes a run end; (2) each sequence of stop words (space-separated) becomes
+# one run end. Between run ends words are then single-spaced.
+# (1) in one pass: a run that ends a word takes the space after it, so a run starting the next
+# word ("a- -b") is taken with it.
+_PUNCT_OR_WORD_EDGE = (
+    r"[^\p{L}\p{N}\s]*[^\p{L}\p{N}\s'-][^\p{L}\p{N}\s]*|['-]+(?: ['-]*|$)|(?:^| )['-]+"
+)
 # A stop word: a stopword; a word without a letter; a one-character word (or run end); an
 # adverb (-ly) ending a noun phrase. Each alternative is bounded by spaces, so it is a whole word.
+# The text holds no whitespace but single spaces by then, so a space stands for `\s`.
 _STOP_WORD = (
-    "(?:" + "|".join(re.escape(word) for word in sorted(STOPWORDS)) + r"|[^\s\p{L}]+|\S|\S{3,}ly)"
+    "(?:"
+    + "|".join(re.escape(word) for word in sorted(STOPWORDS))
+    + r"|[^ \p{L}]+|[^ ]|[^ ]{3,}ly)"
 )
-_STOP_WORDS = rf"(?:^|\s){_STOP_WORD}(?:\s+{_STOP_WORD})*(?:\s|$)"
+# A sequence of stop words with all the spaces around it, so the runs between come out stripped.
+_STOP_WORDS = rf"(?:^| +){_STOP_WORD}(?: +{_STOP_WORD})*(?: +|$)"
 
 
 def keyphrase_candidates(
@@ -460,9 +467,12 @@ def keyphrase_candidates(
     one global statistic of TF-IDF, are counted from these rows (see keyphrase_document_counts).
     Row order is unspecified (keyphrase_top orders by score).
 
-    Vectorised without a row per token: four regex passes over one string per paper replace
-    every stop token by a run boundary (see _PUNCT_OR_WORD_END), splitting at the boundaries
-    gives the runs. Phrases are counted per row number, not per paper_id string.
+    Vectorised without a row per token: after the URLs are cut and the whitespace is made single
+    spaces, two regex passes over one string per paper replace every stop token by a run
+    boundary (see _PUNCT_OR_WORD_EDGE), the second with the spaces around it, so splitting at
+    the boundaries gives the runs single-spaced and stripped. Only the few runs longer than the
+    phrase limit are split into words. Phrases are counted per row number, not per paper_id
+    string.
     """
     schema = {"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32}
     if papers.height == 0:
@@ -477,41 +487,48 @@ def keyphrase_candidates(
     )
     wrapped = (
         text.str.replace_all(r"\s{2,}|[^\S ]", " ")  # whitespace is single spaces
-        .str.replace_all(_PUNCT_OR_WORD_END, f" {_RUN_END} ")
-        .str.replace_all(_WORD_START, f" {_RUN_END} ")
-        .str.replace_all(_STOP_WORDS, f" {_RUN_END} ")
+        .str.strip_chars(" ")
+        .str.replace_all(_PUNCT_OR_WORD_EDGE, f" {_RUN_END} ")
+        .str.replace_all(_STOP_WORDS, _RUN_END)
     )
-    runs = papers.select(wrapped.str.split(_RUN_END).alias("run")).with_row_index("row")
-    tf = (
-        runs.explode("run")
-        # most runs are empty (stop tokens side by side: " " or "  "); dropped before the work
+    max_words = params.keyphrase_max_words
+    runs = (
+        papers.select(wrapped.str.split(_RUN_END).alias("run"))
+        .with_row_index("row")
+        .explode("run")
+        # most runs are empty (stop tokens side by side); dropped before the work
         .filter(pl.col("run").str.len_bytes() >= 3)
-        .select(
-            "row",
-            pl.col("run")
-            .str.strip_chars(" ")
-            .str.split(" ")
-            .list.tail(params.keyphrase_max_words)
-            .list.join(" ")
-            .alias("phrase"),
+        .with_columns(
+            (pl.col("run").str.count_matches(" ", literal=True) >= max_words).alias("long")
         )
-        # a phrase under 3 characters is one token too short to be a phrase
-        .filter(pl.col("phrase").str.len_chars() >= 3)
+    )
+    phrases = pl.concat(
+        [
+            runs.filter(~pl.col("long")).select("row", pl.col("run").alias("phrase")),
+            runs.filter(pl.col("long")).select(
+                "row",
+                pl.col("run").str.split(" ").list.tail(max_words).list.join(" ").alias("phrase"),
+            ),
+        ]
+    ).rechunk()  # grouping a two-chunk frame takes twice as long
+    # a phrase under 3 characters is one token too short to be a phrase
+    phrases = phrases.filter(pl.col("phrase").str.len_chars() >= 3)
+    # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
+    # acronym of one is already a tag. A phrase holds letters, digits, single spaces and inner
+    # apostrophes and hyphens only, so one without either is its own match key; the others are
+    # looked up once per distinct phrase. Dropped before counting, while the rows are in text
+    # order (string work on the counted rows, in hash order, is twice as slow).
+    keys = terms.select(pl.col("key").str.strip_chars().str.to_lowercase().alias("phrase"))
+    spelled = (
+        phrases.filter(pl.col("phrase").str.contains(r"[-']"))
+        .select(pl.col("phrase").unique())
+        .filter(pl.col("phrase").str.replace_all(_NON_WORD, " ").is_in(keys["phrase"].implode()))
+    )
+    kept = (
+        phrases.join(pl.concat([keys, spelled]), on="phrase", how="anti")
         .group_by("row", "phrase")
         .agg(pl.len().cast(pl.UInt32).alias("tf"))
     )
-    # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
-    # acronym of one is already a tag; looked up once per distinct phrase
-    vocabulary_phrases = (
-        tf.select(pl.col("phrase").unique())
-        .with_columns(pl.col("phrase").str.replace_all(_NON_WORD, " ").alias("match_key"))
-        .join(
-            terms.select(pl.col("key").str.strip_chars().str.to_lowercase().alias("match_key")),
-            on="match_key",
-            how="semi",
-        )
-    )
-    kept = tf.join(vocabulary_phrases.select("phrase"), on="phrase", how="anti")
     return kept.select(papers["paper_id"].gather(kept["row"]), "phrase", "tf")
 
 
