@@ -142,12 +142,12 @@ def _build(
         logger.warning("%s", line)
     params = load_params(Path(params_path))
     vocabulary = steps.load_vocabulary(resolve_vocabulary(params, Path(params_path)))
-    hashes = {f: io.sha256_file(Path(raw_dir) / f) for f in files}
+    hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
     version = steps.dataset_version(list(hashes.values()), params, str(vocabulary["version"]))
     if cache_dir:
         # With a cache a run is incremental: the same inputs, params, vocabulary and code as the
         # published (intact) dataset mean there is nothing to do.
-        done = steps.unchanged(out, version)
+        done = steps.unchanged(out, version, cache_dir)
         if done is not None:
             logger.info("dataset version %s is already published in %s: nothing to do",
                         version, out_dir)  # fmt: skip

@@ -702,9 +702,9 @@ def run_local(
     files = [f.relative_to(raw_dir).as_posix() for f in io.list_inputs(Path(raw_dir))]
     params = load_params(Path(params_path))
     vocabulary = load_vocabulary(resolve_vocabulary(params, Path(params_path)))
-    hashes = {f: io.sha256_file(Path(raw_dir) / f) for f in files}
+    hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
     version = dataset_version(list(hashes.values()), params, str(vocabulary["version"]))
-    if cache_dir and (same := unchanged(out, version)) is not None:
+    if cache_dir and (same := unchanged(out, version, cache_dir)) is not None:
         done("unchanged")
         return {**same, "partitions": []}
     run_id = hashlib.sha256(f"{os.getpid()}-{out}".encode()).hexdigest()[:12]
@@ -739,10 +739,11 @@ def run_local(
     return {**summary, "partitions": partitions}
 
 
-def unchanged(out_dir: Path, version: str) -> dict[str, Any] | None:
+def unchanged(out_dir: Path, version: str, cache_dir: str | None = None) -> dict[str, Any] | None:
     """The published summary when out_dir already holds this dataset version intact, else None.
 
-    Intact: every output the manifest lists is there with the sha256 it records.
+    Intact: every output the manifest lists is there with the sha256 it records (with a cache,
+    hashes of files unchanged since they were last hashed come from io.sha256_files' state).
     """
     manifest_path = out_dir / io.MANIFEST
     if not manifest_path.exists():
@@ -751,10 +752,12 @@ def unchanged(out_dir: Path, version: str) -> dict[str, Any] | None:
         manifest: dict[str, Any] = io.read_json(manifest_path)
         if manifest["dataset"]["version"] != version:
             return None
-        for output in manifest["outputs"]:
-            path = out_dir / output["path"]
-            if not path.is_file() or io.sha256_file(path) != output["sha256"]:
-                return None
+        paths = {str(o["path"]): out_dir / o["path"] for o in manifest["outputs"]}
+        if not all(path.is_file() for path in paths.values()):
+            return None
+        hashes = io.sha256_files(paths, cache_dir)
+        if any(hashes[str(o["path"])] != o["sha256"] for o in manifest["outputs"]):
+            return None
     except (ValueError, KeyError, TypeError):
         return None
     return {"dataset_version": version, "counts": manifest["counts"], "out_dir": str(out_dir),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -137,3 +139,57 @@ def test_list_inputs_sorted_and_skips_dotfiles(tmp_path: Path) -> None:
     assert [p.relative_to(tmp_path).as_posix() for p in io.list_inputs(tmp_path)] == [
         "a.txt", "b/1.txt", "b/2.txt"
     ]  # fmt: skip
+
+
+# ---- sha256_files: hashes remembered by stat in the cache
+
+
+def _reads(monkeypatch: object) -> list[Path]:
+    read: list[Path] = []
+    real = io.sha256_file
+
+    def counting(path: Path) -> str:
+        read.append(path)
+        return real(path)
+
+    monkeypatch.setattr(io, "sha256_file", counting)  # type: ignore[attr-defined]
+    return read
+
+
+def test_sha256_files_reads_a_file_again_only_when_it_changed(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("one\n")
+    b.write_text("two\n")
+    cache = tmp_path / "cache"
+    read = _reads(monkeypatch)
+    first = io.sha256_files({"a": a, "b": b}, cache)
+    assert first == {"a": io.sha256_file(a), "b": io.sha256_file(b)}
+    read.clear()
+    assert io.sha256_files({"a": a, "b": b}, cache) == first
+    assert read == []  # both from the state
+    # same size, mtime put back: the ctime still tells the rewrite apart
+    stat = a.stat()
+    a.write_text("ONE\n")
+    os.utime(a, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = io.sha256_files({"a": a, "b": b}, cache)
+    assert read == [a]
+    assert again["a"] != first["a"]
+    assert again["a"] == hashlib.sha256(b"ONE\n").hexdigest()
+
+
+def test_sha256_files_without_a_cache_or_with_a_damaged_state(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    a = tmp_path / "a.jsonl"
+    a.write_text("one\n")
+    read = _reads(monkeypatch)
+    assert io.sha256_files({"a": a}, None) == {"a": hashlib.sha256(b"one\n").hexdigest()}
+    assert io.sha256_files({"a": a}, None) == {"a": hashlib.sha256(b"one\n").hexdigest()}
+    assert len(read) == 2  # no state kept without a cache
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for damaged in ("{not json", "[1, 2]", '{"' + str(a.resolve()) + '": 3}'):
+        (cache / io.HASH_STATE).write_text(damaged)
+        assert io.sha256_files({"a": a}, cache) == {"a": hashlib.sha256(b"one\n").hexdigest()}
