@@ -26,6 +26,9 @@ _NON_WORD = r"[^\p{L}\p{N}]+"
 # Brackets and braces are not boundaries: they occur inside names ("W[1]-hard") and LaTeX.
 _BOUNDARY = r"[,;:!?()\"“”]|\.(?:\s|$)"
 _MARK = "¶"
+# The mark in a padded string that is lower-cased after padding (see _padded_fields): the text
+# never leaves a control character in a padded string, so it stands where a mark stood.
+_ASCII_MARK = "\x01"
 _NON_WORD_OR_MARK = r"[^\p{L}\p{N}¶]+"
 # The same replacement as _NON_WORD_OR_MARK -> " ", without a match at every single space between
 # words (a run of one space already reads " "): 2.5x faster on abstracts.
@@ -143,6 +146,35 @@ def _padded(text: pl.Expr, *, lower: bool) -> pl.Expr:
     return pl.lit(" ") + words.str.strip_chars() + pl.lit(" ")
 
 
+def _padded_fields(papers: pl.DataFrame) -> pl.DataFrame:
+    """Each field's padded string as written (`{field}/True`) and lower-cased (`{field}/False`).
+
+    The lower-cased one is the one as written, lower-cased: the same tokens as padding the
+    lower-cased text wherever the text is ASCII (its clause marks are swapped for _ASCII_MARK
+    first, so lower-casing takes the ASCII path; no key holds either mark). Elsewhere
+    lower-casing can change what the padding sees ("İ" becomes "i" and a combining dot, a final
+    "Σ" depends on what follows it, a few letters are letters to one Unicode table and not to
+    the other), so the rows with any other character are padded from their lower-cased text.
+    """
+    fields = ("title", "abstract")
+    cased = papers.select(_padded(pl.col(f), lower=False).alias(f"{f}/True") for f in fields)
+    lowered = cased.select(
+        pl.col(f"{f}/True")
+        .str.replace_all(_MARK, _ASCII_MARK, literal=True)
+        .str.to_lowercase()
+        .alias(f"{f}/False")
+        for f in fields
+    )
+    for field in fields:
+        text = pl.col(field)
+        other = papers.select(pl.arg_where(text.str.len_bytes() != text.str.len_chars()))
+        rows = other.to_series()
+        if rows.len():
+            exact = papers.select(_padded(text.gather(rows), lower=True)).to_series()
+            lowered = lowered.with_columns(lowered[f"{field}/False"].scatter(rows, exact))
+    return pl.concat([cased, lowered], how="horizontal")
+
+
 def _hits(papers: pl.DataFrame, terms: pl.DataFrame) -> pl.DataFrame:
     """(paper_id, key, field) per match of the vocabulary in the title and abstract.
 
@@ -157,12 +189,10 @@ def _hits(papers: pl.DataFrame, terms: pl.DataFrame) -> pl.DataFrame:
     passes = [(field, cased, keys) for field, cased, keys in passes if keys]
     if not passes:
         return pl.DataFrame(schema={"paper_id": pl.String, "key": pl.String, "field": pl.String})
-    found = papers.select(
+    found = pl.concat([papers.select("paper_id"), _padded_fields(papers)], how="horizontal").select(
         "paper_id",
         *(
-            _padded(pl.col(field), lower=not cased)
-            .str.extract_many(keys, overlapping=True)
-            .alias(f"{field}/{cased}")
+            pl.col(f"{field}/{cased}").str.extract_many(keys, overlapping=True)
             for field, cased, keys in passes
         ),
     )
@@ -224,15 +254,18 @@ def tag_papers(
                 ),
             ]
         )
+    # ranked within each (paper, tag) group, most of which hold one term: a quarter of the time
+    # of sorting all rows by paper and tag first
     evidence = (
         weighted.group_by("paper_id", "tag", "term")
         .agg(pl.len().alias("n"), pl.col("from_category").first())
-        .sort(
-            ["paper_id", "tag", "from_category", "n", "term"],
-            descending=[False, False, False, True, False],
+        .group_by("paper_id", "tag")
+        .agg(
+            pl.col("term")
+            .sort_by(["from_category", "n", "term"], descending=[False, True, False])
+            .first()
+            .alias("evidence")
         )
-        .group_by("paper_id", "tag", maintain_order=True)
-        .agg(pl.col("term").first().alias("evidence"))
     )
     generic = (
         terms.filter(pl.col("generic")).select("tag").unique()
