@@ -67,6 +67,7 @@ class _Stages:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, float]] = {}
         self._t = time.perf_counter()
+        self._cpu = time.process_time()
         self._peak = 0.0
         self._reset_hwm()
 
@@ -90,9 +91,10 @@ class _Stages:
         return None
 
     def done(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         own = self._hwm_mib()
-        row: dict[str, float] = {"seconds": now - self._t}
+        # CPU over wall: how many of the cores the stage kept busy
+        row: dict[str, float] = {"seconds": now - self._t, "cpu_seconds": cpu - self._cpu}
         if own is not None and self._reset_hwm():
             row["peak_rss_mib"] = own
             self._peak = max(self._peak, own)
@@ -101,7 +103,7 @@ class _Stages:
         # once the mark is reset, ru_maxrss holds only the peak since: keep the running maximum
         row["peak_rss_mib_so_far"] = self._peak
         self.rows[name] = row
-        self._t = now
+        self._t, self._cpu = now, cpu
 
     @property
     def peak_mib(self) -> float:
@@ -514,6 +516,7 @@ def table(results: list[dict[str, Any]]) -> str:
                 stage.get("peak_rss_mib", stage["peak_rss_mib_so_far"]),
                 stage["seconds"] / floor_s if floor_s else None,
                 None,
+                stage.get("cpu_seconds"),
             )
         if "floor" in e:
             floor = e["floor"]
@@ -553,8 +556,8 @@ def table(results: list[dict[str, Any]]) -> str:
     lines.append(
         "seconds: work inside each measuring process (interpreter start and imports "
         "excluded); peak RSS: the process's ru_maxrss (per stage: the stage's own peak, on "
-        "Linux); CPU s: the process's user + system time, start included (steadier than wall "
-        "time on a busy machine)"
+        "Linux); CPU s: the process's user + system time, start included (per stage: the "
+        "stage's own; steadier than wall time on a busy machine)"
     )
     return "\n".join(lines)
 
