@@ -186,8 +186,10 @@ def _build(
             enrich, [(p, params_path, str(work), cache_dir) for p in pieces if p], in_flight
         )
         logger.info(
-            "%d partitions of about %d records (%d recomputed)", len(partitions),
-            params.parse.partition_rows, sum(1 for p in partitions if not p.get("cached")),
+            "%d partitions of about %d records (%d recomputed, %d papers enriched)",
+            len(partitions), params.parse.partition_rows,
+            sum(1 for p in partitions if not p.get("cached")),
+            sum(int(p.get("enriched", 0)) for p in partitions if not p.get("cached")),
         )  # fmt: skip
         io.fault_point("enrich")
         summary = write(parsed, normalized, shuffled, partitions, params_path, out_dir, run_id,

@@ -159,6 +159,7 @@ def parse_step(
     reader, batches = iter_file(path, relative, params)
     raw_records = 0
     shards = 0
+
     for number, (records, rejects) in enumerate(batches):
         # lz4 like every intermediate: zstd took twice the CPU on these raw-heavy shards
         io.write_frame(records, target / f"records-{number:05d}.parquet")
@@ -513,6 +514,78 @@ def partition_inputs(
     return pieces
 
 
+def _enrich(
+    papers: pl.DataFrame, params: Params, vocabulary: dict[str, Any], terms: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """The per-paper enrichment of merged papers: every row it gives belongs to one paper and
+    depends on that paper's row alone (so it can be kept per paper, see partition_step)."""
+    links = extract_links(papers, params.links)
+    tags = tag_papers(
+        papers,
+        terms,
+        params.tags,
+        categories=category_matches(papers, vocabulary),
+        category_weight=params.tags.category_weight,
+    )
+    return {
+        "links": links,
+        "links_pp": links_per_paper(links).join(
+            code_url(papers, links, params.links), on="paper_id", how="left"
+        ),
+        "tags": tags,
+        "tags_pp": tags_per_paper(tags),
+        "candidates": (
+            keyphrase_candidates(papers, terms, params.tags)
+            if params.tags.keyphrases_top_k
+            else pl.DataFrame(schema={"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32})
+        ),
+    }
+
+
+def _paper_hashes(papers: pl.DataFrame) -> pl.DataFrame:
+    # 128 bits of each merged paper's whole row (two seeds): what its enrichment depends on
+    return papers.select("paper_id").with_columns(
+        papers.hash_rows(seed=1).alias("_h1"),
+        papers.hash_rows(seed=2).alias("_h2"),
+    )
+
+
+def _memo_pointer(cache_dir: str, shard_key: str, path: str) -> Path:
+    key = _key("memo", shard_key, Path(path).name)
+    return Path(cache_dir) / "memo" / key[:2] / f"{key}.json"
+
+
+def _memo(
+    cache_dir: str | None, pieces: list[tuple[str, str]], enrich_key: str
+) -> dict[str, pl.DataFrame] | None:
+    """The enrichment a previous build kept for a partition sharing one of these pieces.
+
+    Pieces are (shuffled shard, part) pairs: a day's new file adds a piece to a partition and
+    keeps the others, so the previous build of the same paper-id range is found through any of
+    them. None when there is none (or it was made with other params, vocabulary or code).
+    """
+    if not cache_dir:
+        return None
+    for shard_key, path in pieces:
+        pointer = _memo_pointer(cache_dir, shard_key, path)
+        if not pointer.exists():
+            continue
+        try:
+            found: dict[str, Any] = io.read_json(pointer)
+            entry = Path(found["entry"])
+            if found.get("enrich_key") != enrich_key or not (entry / "meta.json").exists():
+                continue
+            kept = {name: _read(str(entry / f"memo-{name}.parquet")) for name in _MEMO}
+            return {**kept, "candidates": _read(str(entry / "candidates.parquet"))}
+        except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
+            continue  # a damaged or half-removed memo costs a re-enrichment, nothing else
+    return None
+
+
+# what a partition's cache entry keeps for the next build (its candidates.parquet is the fifth)
+_MEMO = ("hashes", "links", "links_pp", "tags", "tags_pp")
+
+
 def partition_step(
     pieces: list[tuple[str, str]], params_path: str, work: str, cache_dir: str | None
 ) -> dict[str, Any]:
@@ -521,9 +594,16 @@ def partition_step(
     Writes the partition's validated papers (keyphrases still empty: they need document counts
     over all partitions), links, tags, the records rejected at validation (raw text filled in
     at publish), the keyphrase candidates and their document counts.
+
+    With a cache, enrichment is kept per paper: a paper whose merged row (all columns, hashed)
+    is the same as in the previous build of this range takes that build's links, tags and
+    keyphrase candidates, and only new or changed papers are enriched. A day's listing that
+    re-lists a few older papers then costs a merge and a validation of their partitions, not
+    their enrichment. The outputs are the same as without the cache.
     """
     params = load_params(Path(params_path))
     vocabulary = load_vocabulary(resolve_vocabulary(params, Path(params_path)))
+    enrich_params = params.model_dump(mode="json", include={"links", "tags"})
     key = _key(
         "partition",
         # a shuffled shard's key and which of its parts: the content of this partition's input
@@ -538,27 +618,33 @@ def partition_step(
         records = pl.concat([_read(path) for _, path in pieces])
         papers, provenance = merge_duplicates(records, params.normalize)
         del records
-        links = extract_links(papers, params.links)
-        links_pp = links_per_paper(links).join(
-            code_url(papers, links, params.links), on="paper_id", how="left"
-        )
         terms = _terms(vocabulary)
-        tags = tag_papers(
-            papers,
-            terms,
-            params.tags,
-            categories=category_matches(papers, vocabulary),
-            category_weight=params.tags.category_weight,
-        )
+        enrich_key = _key("enrich", enrich_params, vocabulary, code_sha256())
+        hashes = _paper_hashes(papers)
+        prior = _memo(cache_dir, pieces, enrich_key)
+        if prior is None:
+            enriched = _enrich(papers, params, vocabulary, terms)
+            reused = 0
+        else:
+            same = hashes.join(prior["hashes"], on=["paper_id", "_h1", "_h2"], how="semi")
+            fresh = _enrich(papers.join(same, on="paper_id", how="anti"), params, vocabulary, terms)
+            order = papers.select("paper_id").with_row_index("_order")
+            enriched = {
+                # the kept rows and the new ones in paper order, as one enrichment would give
+                name: pl.concat([prior[name].join(same, on="paper_id", how="semi"), rows])
+                .join(order, on="paper_id", how="left")
+                .sort("_order", maintain_order=True)
+                .drop("_order")
+                for name, rows in fresh.items()
+            }
+            reused = same.height
+        links, candidates = enriched["links"], enriched["candidates"]
+        links_pp = enriched["links_pp"]
+        tags = enriched["tags"]
         tags_pp = (
             papers.select("paper_id")
-            .join(tags_per_paper(tags), on="paper_id", how="left")
+            .join(enriched["tags_pp"], on="paper_id", how="left")
             .with_columns(pl.lit([], pl.List(pl.String)).alias("keyphrases"))
-        )
-        candidates = (
-            keyphrase_candidates(papers, terms, params.tags)
-            if params.tags.keyphrases_top_k
-            else pl.DataFrame(schema={"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32})
         )
         no_raw = pl.DataFrame(
             schema={"source_file": pl.String, "record_index": pl.Int64, "raw": pl.String}
@@ -572,8 +658,20 @@ def partition_step(
         io.write_frame(rejected, target / "rejected.parquet")
         io.write_frame(candidates, target / "candidates.parquet")
         io.write_frame(keyphrase_document_counts(candidates), target / "df.parquet")
+        if cache_dir:
+            for name in _MEMO:
+                frame = hashes if name == "hashes" else enriched[name]
+                io.write_frame(frame, target / f"memo-{name}.parquet")
         _commit(target, entry, {"papers_in": papers.height, "papers": good.height,
-                                "rejected": rejected.height, "dropped": dropped})  # fmt: skip
+                                "rejected": rejected.height, "dropped": dropped,
+                                "enriched": papers.height - reused})  # fmt: skip
+        if cache_dir:
+            for shard_key, path in pieces:
+                pointer = _memo_pointer(cache_dir, shard_key, path)
+                pointer.parent.mkdir(parents=True, exist_ok=True)
+                tmp = pointer.with_name(f".{pointer.name}.{os.getpid()}.tmp")
+                io.write_json({"entry": str(entry), "enrich_key": enrich_key}, tmp)
+                os.replace(tmp, pointer)
     return {
         **_read_meta(entry),
         "key": key,

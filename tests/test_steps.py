@@ -3,6 +3,7 @@ build gives the same bytes however it is partitioned, and a rerun recomputes onl
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,36 @@ def test_incremental_rerun_recomputes_only_touched_partitions(
     assert steps.unchanged(out, summary["dataset_version"]) is not None
     (out / "tags.parquet").write_bytes(b"damaged")
     assert steps.unchanged(out, summary["dataset_version"]) is None
+
+
+def test_a_re_listing_re_enriches_only_its_paper(mixed_raw: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(mixed_raw, raw)
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    build(raw, out, cache, target_rows=40)
+    known = (
+        pl.read_parquet(out / "papers.parquet")
+        .filter(pl.col("arxiv_id").is_not_null() & pl.col("abstract").str.contains("http"))
+        .row(0, named=True)
+    )
+    # a later listing of that paper: its merged row changes (a new date and source)
+    listing = {"id": known["arxiv_id"], "title": known["title"], "summary": known["abstract"]}
+    (raw / "day").mkdir()
+    (raw / "day" / "2030-01-02.json").write_text(json.dumps([{"paper": {**listing, "upvotes": 7}}]))
+    _, second = build(raw, out, cache, target_rows=40)
+    recomputed = [p for p in second if not p["cached"]]
+    assert len(recomputed) == 1
+    assert recomputed[0]["papers_in"] > 1
+    assert recomputed[0]["enriched"] == 1  # the others kept their links, tags and keyphrases
+    fresh = tmp_path / "fresh"
+    build(raw, fresh, None, target_rows=40)
+    assert digests(out) == digests(fresh)
+    # a damaged memo costs a full re-enrichment of the partition, never a wrong table
+    for memo in cache.rglob("memo-links.parquet"):
+        memo.write_bytes(b"damaged")
+    (raw / "day" / "2030-01-03.json").write_text(json.dumps([{"paper": {**listing, "upvotes": 9}}]))
+    _, third = build(raw, out, cache, target_rows=40)
+    recomputed = [p for p in third if not p["cached"]]
+    assert [p["enriched"] for p in recomputed] == [p["papers_in"] for p in recomputed]
+    build(raw, fresh, None, target_rows=40)
+    assert digests(out) == digests(fresh)
