@@ -14,7 +14,7 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -160,12 +160,25 @@ def parse_step(
     raw_records = 0
     shards = 0
 
-    for number, (records, rejects) in enumerate(batches):
+    def write(number: int, records: pl.DataFrame, rejects: pl.DataFrame) -> None:
         # lz4 like every intermediate: zstd took twice the CPU on these raw-heavy shards
         io.write_frame(records, target / f"records-{number:05d}.parquet")
         io.write_frame(rejects, target / f"rejects-{number:05d}.parquet")
-        raw_records += records.height + rejects.height
-        shards += 1
+
+    # A batch is written while the next one is read (a snapshot is one file: its batches were
+    # the one task of the parse stage, and reading and writing each used about one core).
+    # Memory: two batches.
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        writing: Future[None] | None = None
+        for number, (records, rejects) in enumerate(batches):
+            if writing is not None:
+                writing.result()
+            writing = writer.submit(write, number, records, rejects)
+            raw_records += records.height + rejects.height
+            shards += 1
+            del records, rejects
+        if writing is not None:
+            writing.result()
     meta = {"file": relative, "sha256": sha, "reader": reader, "raw_records": raw_records,
             "shards": shards}  # fmt: skip
     if entry is not None:
