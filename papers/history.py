@@ -32,21 +32,26 @@ DEFAULT_DATASET = "data/processed"
 # --------------------------------------------------------------------------- plots (DVC)
 
 
-def papers_by_date(papers: pl.DataFrame) -> pl.DataFrame:
+def papers_by_date(papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Per listing date: papers listed, of them with a code link, with a tag.
 
-    papers: the published papers table. A paper listed on three dates counts on each; papers
+    papers: the published papers table, or a scan of it (counted by the streaming engine, so
+    the table is never in memory whole). A paper listed on three dates counts on each; papers
     with no listing date (a page listing without a date in its name) count under "undated".
     """
-    per_paper = papers.select(
-        pl.col("listing_dates"),
-        pl.col("code_url").is_not_null().alias("with_code"),
-        (pl.col("tags").list.len() > 0).alias("tagged"),
-    ).with_columns(
-        pl.when(pl.col("listing_dates").list.len() > 0)
-        .then(pl.col("listing_dates").list.eval(pl.element().cast(pl.String)))
-        .otherwise(pl.lit([UNDATED], pl.List(pl.String)))
-        .alias("listing_date")
+    per_paper = (
+        papers.lazy()
+        .select(
+            pl.col("listing_dates"),
+            pl.col("code_url").is_not_null().alias("with_code"),
+            (pl.col("tags").list.len() > 0).alias("tagged"),
+        )
+        .with_columns(
+            pl.when(pl.col("listing_dates").list.len() > 0)
+            .then(pl.col("listing_dates").list.eval(pl.element().cast(pl.String)))
+            .otherwise(pl.lit([UNDATED], pl.List(pl.String)))
+            .alias("listing_date")
+        )
     )
     return (
         per_paper.explode("listing_date")
@@ -58,10 +63,11 @@ def papers_by_date(papers: pl.DataFrame) -> pl.DataFrame:
         )
         # dates in order, "undated" last (digits sort before letters)
         .sort("listing_date")
+        .collect(engine="streaming")
     )
 
 
-def write_plots(papers: pl.DataFrame, folder: Path) -> list[str]:
+def write_plots(papers: pl.DataFrame | pl.LazyFrame, folder: Path) -> list[str]:
     """Write the DVC plots files of a build into folder; return their names (to publish)."""
     io.write_json(papers_by_date(papers).to_dicts(), folder / PLOTS_BY_DATE)
     return [PLOTS_BY_DATE]

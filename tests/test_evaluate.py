@@ -107,3 +107,7 @@ def test_tag_quality_of_file_gives_tag_quality(tmp_path: Path, vocab_terms: pl.D
     assert expected["our_tags_all"] == 3
     assert expected["papers_with_mapped_keywords"] >= 2
     assert tag_quality_of_file(papers, tmp_path / "tags.parquet", vocab_terms) == expected
+    # a scan of the papers table (as publish passes it) gives the same figures
+    papers.write_parquet(tmp_path / "papers.parquet")
+    scan = pl.scan_parquet(tmp_path / "papers.parquet")
+    assert tag_quality_of_file(scan, tmp_path / "tags.parquet", vocab_terms) == expected
