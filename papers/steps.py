@@ -595,7 +595,7 @@ def _memo(
     return None
 
 
-# what a partition's cache entry keeps for the next build (its candidates.parquet is the fifth)
+# what a partition's cache entry keeps for the next build, beside its candidates.parquet
 _MEMO = ("hashes", "links", "links_pp", "tags", "tags_pp")
 
 
