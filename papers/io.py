@@ -72,10 +72,7 @@ def sha256_files(paths: Mapping[str, Path], cache_dir: str | Path | None) -> dic
         state[key] = {"stat": stamp, "sha256": hashes[name]}
         changed = True
     if changed:
-        state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = state_path.with_name(f".{state_path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-        write_json(state, tmp)
-        os.replace(tmp, state_path)
+        replace_json(state, state_path)
     return hashes
 
 
@@ -148,15 +145,25 @@ def write_frame(frame: pl.DataFrame, path: Path) -> str:
     return str(path)
 
 
+def _json_text(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
 def write_json(obj: Any, path: Path) -> None:
     """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
-    path.write_text(json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    path.write_text(_json_text(obj), "utf-8")
+
+
+def replace_json(obj: Any, path: Path) -> None:
+    """write_json, atomically: a state file that concurrent runs or tasks may read and rewrite
+    (cache state, partition boundaries, memo pointers) is whole or absent, never half."""
+    write_text(_json_text(obj), path)
 
 
 def write_text(text: str, path: Path) -> None:
     """A UTF-8 text file (report, dataset card) written whole: temp file, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     tmp.write_text(text, "utf-8")
     os.replace(tmp, path)
 

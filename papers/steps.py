@@ -457,9 +457,7 @@ def _boundaries(sample: pl.DataFrame, rows: int, target: int, cache_dir: str | N
         )
         cuts_list = sorted(set(sample["paper_id"].gather(at.clip(0, sample.height - 1)).to_list()))
     if state is not None:
-        tmp = state.with_suffix(f".{os.getpid()}.tmp")
-        io.write_json({"target": target, "boundaries": cuts_list}, tmp)
-        os.replace(tmp, state)
+        io.replace_json({"target": target, "boundaries": cuts_list}, state)
     return cuts_list
 
 
@@ -681,10 +679,7 @@ def partition_step(
         if cache_dir:
             for shard_key, path in pieces:
                 pointer = _memo_pointer(cache_dir, shard_key, path)
-                pointer.parent.mkdir(parents=True, exist_ok=True)
-                tmp = pointer.with_name(f".{pointer.name}.{os.getpid()}.tmp")
-                io.write_json({"entry": str(entry), "enrich_key": enrich_key}, tmp)
-                os.replace(tmp, pointer)
+                io.replace_json({"entry": str(entry), "enrich_key": enrich_key}, pointer)
     return {
         **_read_meta(entry),
         "key": key,
