@@ -145,3 +145,19 @@ def test_a_re_listing_re_enriches_only_its_paper(mixed_raw: Path, tmp_path: Path
     assert [p["enriched"] for p in recomputed] == [p["papers_in"] for p in recomputed]
     build(raw, fresh, None, target_rows=40)
     assert digests(out) == digests(fresh)
+
+
+def test_enrichment_of_no_papers_has_the_schemas_of_some(mixed_raw: Path, tmp_path: Path) -> None:
+    """A recomputed partition whose papers are all unchanged enriches zero papers; the kept rows
+    are concatenated with that result, so its frames must have the same columns and types."""
+    build(mixed_raw, tmp_path / "out", None, target_rows=10**9)
+    params = steps.load_params(REPO / "params.yaml")
+    vocabulary = steps.load_vocabulary(steps.resolve_vocabulary(params, REPO / "params.yaml"))
+    terms = steps._terms(vocabulary)
+    papers = pl.read_parquet(tmp_path / "out" / "papers.parquet").drop(
+        "links", "code_url", "tags", "keyphrases"
+    )
+    some = steps._enrich(papers, params, vocabulary, terms)
+    none = steps._enrich(papers.head(0), params, vocabulary, terms)
+    assert some["links"].height and some["tags"].height and some["candidates"].height
+    assert {k: f.schema for k, f in none.items()} == {k: f.schema for k, f in some.items()}
