@@ -159,5 +159,5 @@ def test_enrichment_of_no_papers_has_the_schemas_of_some(mixed_raw: Path, tmp_pa
     )
     some = steps._enrich(papers, params, vocabulary, terms)
     none = steps._enrich(papers.head(0), params, vocabulary, terms)
-    assert some["links"].height and some["tags"].height and some["candidates"].height
+    assert all(some[name].height for name in ("links", "tags", "candidates"))
     assert {k: f.schema for k, f in none.items()} == {k: f.schema for k, f in some.items()}
