@@ -1,7 +1,11 @@
 # Two commands on a fresh machine (python3 >= 3.11, make, git):
 #   make run    # create .venv, install pinned dependencies, build the dataset from data/raw
-#   make test   # same install, then the test suite
+#   make test   # same install, Chromium for the browser test (installed if missing), the tests
+# scripts/ensure-system.sh checks (and as root installs) what they need from the machine.
 PYTHON ?= python3
+# Extra pytest arguments for the test targets, e.g. make test PYTEST_ARGS='tests/test_report.py -x'
+PYTEST_ARGS ?=
+ENSURE := PYTHON='$(PYTHON)' sh scripts/ensure-system.sh
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -17,9 +21,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: run test test-slow test-long test-all lint validate install lock clean
 
+# A .venv left without pip (venv failed half-way, e.g. before python3-venv was installed) is redone.
 $(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "python3 >= 3.11 is required")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(ENSURE) python
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
@@ -29,21 +34,27 @@ install: $(STAMP)
 ## Build the dataset (DVC runs `papers run` when its inputs, code or params changed), then
 ## check it with the Great Expectations suite.
 run: $(STAMP)
+	$(ENSURE) git repo
 	$(BIN)/dvc repro
 
-## The default test suite (fast); slow tests run with `make test-all`.
+## The default test suite (fast), the report's browser test included (it fails, never skips, without
+## Chromium unless PAPERS_SKIP_BROWSER=1); slow tests run with `make test-all`.
 test: $(STAMP)
-	$(BIN)/pytest
+	$(ENSURE) browser
+	$(BIN)/pytest $(PYTEST_ARGS)
 
+## The slow tests run git and `dvc repro` in throwaway copies of the project.
 test-slow: $(STAMP)
-	$(BIN)/pytest -m 'slow and not long'
+	$(ENSURE) git
+	$(BIN)/pytest -m 'slow and not long' $(PYTEST_ARGS)
 
 ## The long fuzz campaigns (thousands of generated inputs per reader, atheris): ~25 min.
 test-long: $(STAMP)
-	$(BIN)/pytest -m long
+	$(BIN)/pytest -m long $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/pytest -m ''
+	$(ENSURE) git browser
+	$(BIN)/pytest -m '' $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
