@@ -7,32 +7,14 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from papers.readers.arxiv_atom import SOURCE_ATOM, read_arxiv_atom, sniff_arxiv_atom
-from tests.readers.arxiv_cases import (
-    FIXTURES,
-    OTHER_FORMATS,
-    SNIFFED,
-    checked,
-    head,
-    reasons,
-    record,
-)
+from papers.readers.arxiv_atom import SOURCE_ATOM, read_arxiv_atom
+from tests.readers.arxiv_cases import FIXTURES, checked, reasons, record
 
 UTC = dt.UTC
 
 
 def atom(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     return checked(*read_arxiv_atom((FIXTURES / name).read_bytes(), f"arxiv/{name}"))
-
-
-@pytest.mark.parametrize(("name", "expected"), SNIFFED)
-def test_sniff_accepts_atom_responses_only(name: str, expected: tuple[bool, bool, bool]) -> None:
-    assert sniff_arxiv_atom(head(name)) == expected[2]
-
-
-@pytest.mark.parametrize("data", OTHER_FORMATS)
-def test_sniff_refuses_other_formats(data: bytes) -> None:
-    assert not sniff_arxiv_atom(data)
 
 
 def test_atom_legacy_layout() -> None:

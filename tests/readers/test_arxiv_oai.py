@@ -7,37 +7,14 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from papers.readers.arxiv_oai import (
-    SOURCE_OAI,
-    oai_resumption_token,
-    read_arxiv_oai,
-    sniff_arxiv_oai,
-)
-from tests.readers.arxiv_cases import (
-    FIXTURES,
-    OTHER_FORMATS,
-    SNIFFED,
-    checked,
-    head,
-    reasons,
-    record,
-)
+from papers.readers.arxiv_oai import SOURCE_OAI, oai_resumption_token, read_arxiv_oai
+from tests.readers.arxiv_cases import FIXTURES, checked, reasons, record
 
 UTC = dt.UTC
 
 
 def oai(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     return checked(*read_arxiv_oai((FIXTURES / name).read_bytes(), f"arxiv/{name}"))
-
-
-@pytest.mark.parametrize(("name", "expected"), SNIFFED)
-def test_sniff_accepts_oai_pages_only(name: str, expected: tuple[bool, bool, bool]) -> None:
-    assert sniff_arxiv_oai(head(name)) == expected[1]
-
-
-@pytest.mark.parametrize("data", OTHER_FORMATS)
-def test_sniff_refuses_other_formats(data: bytes) -> None:
-    assert not sniff_arxiv_oai(data)
 
 
 def test_oai_page() -> None:

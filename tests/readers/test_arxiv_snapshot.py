@@ -16,25 +16,12 @@ from papers.readers.arxiv_snapshot_records import SOURCE_SNAPSHOT
 from tests.readers.arxiv_cases import (
     FIXTURES,
     HF_DAILY_HEAD,
-    OTHER_FORMATS,
-    SNIFFED,
-    head,
     reasons,
     record,
     snapshot,
 )
 
 UTC = dt.UTC
-
-
-@pytest.mark.parametrize(("name", "expected"), SNIFFED)
-def test_sniff_accepts_snapshots_only(name: str, expected: tuple[bool, bool, bool]) -> None:
-    assert sniff_arxiv_snapshot(head(name)) == expected[0]
-
-
-@pytest.mark.parametrize("data", OTHER_FORMATS)
-def test_sniff_refuses_other_formats(data: bytes) -> None:
-    assert not sniff_arxiv_snapshot(data)
 
 
 def test_snapshot_sniff_sees_through_gzip() -> None:
