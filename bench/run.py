@@ -157,7 +157,7 @@ def _child_floor(args: dict[str, Any]) -> dict[str, Any]:
     import polars as pl
 
     from papers.config import load_params
-    from papers.readers.arxiv import _SNAPSHOT_SCHEMA
+    from papers.readers.arxiv_snapshot_records import SNAPSHOT_SCHEMA
 
     write = load_params(Path(args["params"])).write
     out = Path(args["out"])
@@ -165,7 +165,7 @@ def _child_floor(args: dict[str, Any]) -> dict[str, Any]:
     target = out / "floor.parquet"
     started = time.perf_counter()
     # Streaming read and write: the least any pipeline must do to turn these lines into Parquet.
-    pl.scan_ndjson(Path(args["raw"]) / RAW_NAME, schema=_SNAPSHOT_SCHEMA).sink_parquet(
+    pl.scan_ndjson(Path(args["raw"]) / RAW_NAME, schema=SNAPSHOT_SCHEMA).sink_parquet(
         target,
         compression=write.compression,
         compression_level=write.compression_level,

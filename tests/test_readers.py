@@ -8,6 +8,10 @@ import pytest
 
 from papers.config import Params
 from papers.readers import read_file, sniff, sniff_page_text
+from papers.readers.arxiv_atom import sniff_arxiv_atom
+from papers.readers.arxiv_oai import sniff_arxiv_oai
+from papers.readers.arxiv_snapshot import sniff_arxiv_snapshot
+from tests.readers.arxiv_cases import OTHER_FORMATS, SNIFFED, head
 
 
 @pytest.mark.parametrize(
@@ -122,3 +126,17 @@ def test_generic_source_by_glob(fixtures: Path, params: Params) -> None:
     assert result.reader == "hf_daily_scrape_binchang"
     assert result.records.height > 0
     assert (result.records["source"] == "hf_daily_scrape_binchang").all()
+
+
+# The arXiv sniffers are tried in turn by sniff(): each accepts its own format only.
+@pytest.mark.parametrize(("name", "expected"), SNIFFED)
+def test_each_sniff_accepts_its_format_only(name: str, expected: tuple[bool, bool, bool]) -> None:
+    data = head(name)
+    assert (sniff_arxiv_snapshot(data), sniff_arxiv_oai(data), sniff_arxiv_atom(data)) == expected
+
+
+@pytest.mark.parametrize("data", OTHER_FORMATS)
+def test_no_sniff_accepts_other_formats(data: bytes) -> None:
+    assert not sniff_arxiv_snapshot(data)
+    assert not sniff_arxiv_oai(data)
+    assert not sniff_arxiv_atom(data)
