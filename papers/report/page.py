@@ -1,10 +1,12 @@
 """The report page: the summaries and charts laid out by a Jinja2 template into one HTML file.
 
-The page needs no network: CSS, SVG and the scripts are inline, and a Content-Security-Policy
-lets only those scripts run (by hash). The template autoescapes every value from the data (HTML
-text and attributes); the papers table's rows travel as JSON in a script element with `<`, `>`
-and `&` written as \\u escapes (`script_json`), and the script inserts them with textContent.
-The same data give the same bytes: no dates, fixed SVG hash salt, sorted ties.
+The page needs no network: CSS, SVG, the scripts and KaTeX (vendored in assets/katex, its fonts
+as data: URLs) are inline, and a Content-Security-Policy lets only those scripts run (by hash).
+The template autoescapes every value from the data (HTML text and attributes); the papers
+table's rows travel as JSON in a script element with `<`, `>` and `&` written as \\u escapes
+(`script_json`), and the script inserts them with textContent (KaTeX typesets the abstract's
+math from that text). The same data give the same bytes: no dates, fixed SVG hash salt, sorted
+ties.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -40,6 +43,12 @@ QUALITY_SUMMARY = "quality.json"
 # Rows the table shows at once; the search runs over every paper embedded in the page.
 TABLE_PAGE = 200
 TEMPLATE = "report.html.j2"
+# KaTeX typesets the math of the abstract view (assets/katex/README.md: version, re-vendoring).
+KATEX_SCRIPTS = ("katex/katex.min.js", "katex/auto-render.min.js")
+# One @font-face source list of katex.min.css: woff2, then woff and ttf fallbacks.
+_FONT_SOURCES = re.compile(
+    r'url\(fonts/(?P<name>[\w-]+)\.woff2\) format\("woff2"\)(?:,url\([^)]*\) format\("\w+"\))*'
+)
 # The summary frames shown as tables: Summary field -> {column: header}.
 TABLES = {
     "sources": {
@@ -80,6 +89,34 @@ def _environment() -> jinja2.Environment:
 def _asset(name: str) -> str:
     """A text file of the package's assets folder (shipped as package data)."""
     return (resources.files("papers.report") / "assets" / name).read_text("utf-8")
+
+
+@cache
+def _asset_bytes(name: str) -> bytes:
+    return (resources.files("papers.report") / "assets" / name).read_bytes()
+
+
+@cache
+def katex_css() -> str:
+    """KaTeX's stylesheet, each font inlined as one woff2 data: URL (the page fetches nothing)."""
+
+    def inline(match: re.Match[str]) -> str:
+        font = base64.b64encode(_asset_bytes(f"katex/fonts/{match['name']}.woff2")).decode()
+        return f'url(data:font/woff2;base64,{font}) format("woff2")'
+
+    css = _FONT_SOURCES.sub(inline, _asset("katex/katex.min.css"))
+    if "url(fonts/" in css:  # a re-vendored stylesheet whose font list this no longer matches
+        msg = "katex.min.css names a font this module does not inline"
+        raise ValueError(msg)
+    return css
+
+
+def inline_script(text: str) -> str:
+    """`text` as the content of an inline <script>, refusing what would end the element early."""
+    if re.search(r"</script|<!--", text, re.IGNORECASE):
+        msg = "a script the page inlines contains </script or <!--"
+        raise ValueError(msg)
+    return text
 
 
 @dataclass(frozen=True)
@@ -162,11 +199,13 @@ def _charts(summary: Summary) -> dict[str, Markup]:
 def render_report(summary: Summary, reports_dir: Path) -> str:
     """The whole page as a string (deterministic for the same summary and reports folder)."""
     ds, counts = summary.dataset, summary.counts
-    # The script element's text: its hash is the one script the policy lets run.
-    script = "\n" + _asset("report.js")
+    # The scripts' texts: their hashes are the only scripts the policy lets run.
+    scripts = [inline_script(_asset(name)) for name in KATEX_SCRIPTS]
+    scripts.append(inline_script("\n" + _asset("report.js")))
+    allowed = " ".join(f"'{_csp_hash(script)}'" for script in scripts)
     csp = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        f"script-src '{_csp_hash(script)}'; base-uri 'none'; form-action 'none'"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+        f"script-src {allowed}; base-uri 'none'; form-action 'none'"
     )
     data = {"columns": summary.rows.columns, "rows": summary.rows.rows(), "page": TABLE_PAGE}
     cards = [
@@ -182,6 +221,7 @@ def render_report(summary: Summary, reports_dir: Path) -> str:
             version=str(ds.get("version")),
             csp=csp,
             css=Markup("\n" + _asset("report.css")),
+            katex_css=Markup(katex_css()),
             cards=cards,
             charts=_charts(summary),
             tables={name: table(getattr(summary, name), cols) for name, cols in TABLES.items()},
@@ -192,7 +232,7 @@ def render_report(summary: Summary, reports_dir: Path) -> str:
             page_rows=TABLE_PAGE,
             # script_json made it safe for a script element (HTML escaping would corrupt the JSON)
             data=Markup(script_json(data)),
-            script=Markup(script),
+            scripts=[Markup(script) for script in scripts],
         )
     )
 

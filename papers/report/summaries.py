@@ -246,9 +246,10 @@ def quality_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def paper_rows(papers: pl.DataFrame) -> pl.DataFrame:
-    """paper_id, title, date, tags, code_url: the searchable table, compact (one date, tags joined).
+    """paper_id, title, date, tags, code_url, abstract_raw: the searchable table, compact.
 
-    `date` is the first listing date, else the publication date; newest first.
+    `date` is the first listing date, else the publication date; `tags` joined by spaces;
+    `abstract_raw` (the abstract as listed, TeX kept) for the abstract view; newest first.
     """
     return papers.select(
         "paper_id",
@@ -259,6 +260,7 @@ def paper_rows(papers: pl.DataFrame) -> pl.DataFrame:
         .alias("date"),
         pl.col("tags").list.join(" ").alias("tags"),
         pl.col("code_url").fill_null(""),
+        "abstract_raw",
     ).sort(["date", "paper_id"], descending=[True, False])
 
 

@@ -10,6 +10,21 @@
   var status = document.getElementById("papers-status");
   var arxiv = /^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?\/\d{7})$/;
   var web = /^https?:\/\//;
+  var detail = document.getElementById("paper-detail");
+  var abstract = document.getElementById("detail-abstract");
+  // KaTeX options: TeX between these delimiters (longest first), never an exception (a formula
+  // it cannot read shows as its source), no \href or \html* commands (trust), no console notes.
+  var math = {
+    delimiters: [
+      {left: "$$", right: "$$", display: true},
+      {left: "\\[", right: "\\]", display: true},
+      {left: "\\(", right: "\\)", display: false},
+      {left: "$", right: "$", display: false}
+    ],
+    throwOnError: false,
+    trust: false,
+    strict: "ignore"
+  };
   function cell(tr, text) {
     var td = document.createElement("td");
     td.textContent = text;
@@ -36,9 +51,17 @@
       shown++;
       var r = rows[i], tr = document.createElement("tr");
       tr.dataset.paperId = r[0];
+      tr.dataset.row = i;
       var title = cell(tr, r[1]);
       if (arxiv.test(r[0])) link(title, "https://arxiv.org/abs/" + r[0], r[1]);
-      cell(tr, r[0]); cell(tr, r[2]);
+      var id = cell(tr, "");
+      var open = document.createElement("button");
+      open.type = "button";
+      open.className = "open";
+      open.textContent = r[0];
+      open.setAttribute("aria-controls", "paper-detail");
+      id.appendChild(open);
+      cell(tr, r[2]);
       var tags = cell(tr, "");
       r[3].split(" ").filter(Boolean).forEach(function (t) {
         var s = document.createElement("span");
@@ -55,6 +78,26 @@
       rows.length.toLocaleString("en") + " papers match" +
       (matches > shown ? "; showing the first " + shown + " (type to narrow)" : "");
   }
+  // The abstract view: the listed abstract (abstract_raw) as text, then its math typeset.
+  function show(i) {
+    var r = rows[i];
+    document.getElementById("detail-title").textContent = r[1];
+    document.getElementById("detail-meta").textContent =
+      [r[0], r[2], r[3]].filter(Boolean).join(" · ");
+    abstract.textContent = r[5];
+    if (window.renderMathInElement) window.renderMathInElement(abstract, math);
+    detail.hidden = false;
+    var chosen = body.querySelector("tr.chosen");
+    if (chosen) chosen.classList.remove("chosen");
+    var tr = body.querySelector('tr[data-row="' + i + '"]');
+    if (tr) tr.classList.add("chosen");
+    detail.scrollIntoView({block: "nearest"});
+  }
+  body.addEventListener("click", function (event) {
+    if (event.target.closest("a")) return;  // links navigate
+    var tr = event.target.closest("tr");
+    if (tr && tr.dataset.row) show(Number(tr.dataset.row));
+  });
   input.addEventListener("input", render);
   render();
 })();
