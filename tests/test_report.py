@@ -1,19 +1,23 @@
 """papers report: the summaries, the page's bytes, and the page itself in headless Chromium.
 
 The page is built from a real build (temporary Prefect server) of real HF API excerpts plus a
-hand-made listing of hostile titles, with real Great Expectations Data Docs beside it. Chromium
+hand-made listing of hostile titles and one of TeX abstracts (real and hostile), with real Great
+Expectations Data Docs beside it. Chromium
 loads it from file:// with every other request blocked; the test fails (never skips) when
 Chromium is missing, unless PAPERS_SKIP_BROWSER=1 is set explicitly.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import re
 import shutil
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ from papers.report import (
     tag_growth,
     write_report,
 )
+from papers.report.page import KATEX_SCRIPTS, inline_script
 
 CHROMIUM = os.environ.get("PAPERS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = [
@@ -44,6 +49,14 @@ CHARTS = ["stages", "sources", "rejects", "dates", "kinds", "hosts", "tags", "gr
 SCRIPT_TITLE = "<script>alert(1)</script>"
 IMG_TITLE_START = "Robust <img src=x onerror=alert(2)>"
 HF_API = ["2024-05-27.json", "2024-12-13.json", "2025-01-10.json", "2024-06-17-one-bad.json"]
+ASSETS = resources.files("papers.report") / "assets"
+MATH_TITLE = "Periodicity of certain piecewise affine planar maps"
+UNKNOWN_MACROS_TITLE = "Approximating General Metric Distances Between a Pattern and a Text"
+HOSTILE_MATH_TITLE = "Hostile math in an abstract"
+
+
+def vendored_scripts() -> list[str]:
+    return [(ASSETS / name).read_text("utf-8") for name in KATEX_SCRIPTS]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +72,8 @@ def built(
         shutil.copy(fixtures / "hf_api" / name, raw / "hf_daily_papers" / name)
     shutil.copy(fixtures / "hf_api" / "papers.json", raw / "hf_daily_papers" / "error.json")
     (raw / "hf_papers_page").mkdir()
-    shutil.copy(fixtures / "report" / "2025-01-11.txt", raw / "hf_papers_page" / "2025-01-11.txt")
+    for listing in ("2025-01-11.txt", "2025-01-12.txt"):
+        shutil.copy(fixtures / "report" / listing, raw / "hf_papers_page" / listing)
     shutil.copy(fixtures / "pages" / "orphan.txt", raw / "hf_papers_page" / "orphan.txt")
     out = tmp_path_factory.mktemp("report-out")
     build_dataset(raw_dir=str(raw), out_dir=str(out), params_path=str(repo / "params.yaml"))
@@ -178,10 +192,15 @@ def test_page_is_byte_identical_for_the_same_data(built: Path, reports: Path) ->
 
 def test_page_holds_no_markup_from_the_data(built: Path, reports: Path) -> None:
     page = (reports / "index.html").read_text("utf-8")
-    assert page.count("<script") == 2  # the JSON data block and our one script
+    # KaTeX's own code builds markup (`<img` for \includegraphics): leave it out of the checks
+    for script in vendored_scripts():
+        assert page.count(script) == 1
+        page = page.replace(script, "")
+    assert page.count("<script") == 4  # the JSON data block, KaTeX, its auto-render, our script
     html_part, data_part = page.split('<script type="application/json" id="papers-data">')
     data = data_part.split("</script>")[0]
     assert "alert(1)" in data  # the titles are in the data block, and only there
+    assert "alert(4)" in data  # so are the abstracts, with TeX and markup
     assert "alert(" not in html_part
     assert "<" not in data
     for markup in ("<img", "<iframe", "<b>bold"):
@@ -189,6 +208,32 @@ def test_page_holds_no_markup_from_the_data(built: Path, reports: Path) -> None:
     # self-contained: nothing is fetched (links are navigation, not resources)
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.split('id="papers-data"')[0])
     assert "Content-Security-Policy" in page
+
+
+def test_every_script_is_allowed_by_its_hash_and_katex_fonts_are_inline(reports: Path) -> None:
+    page = (reports / "index.html").read_text("utf-8")
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert csp is not None
+    policy = csp[1].replace("&#39;", "'")
+    allowed = set(re.findall(r"'(sha256-[^']+)'", policy))
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    hashes = {
+        "sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in scripts
+    }
+    assert len(scripts) == 3
+    assert hashes == allowed
+    assert "font-src data:;" in policy
+    # every KaTeX font is one woff2 data: URL; nothing points at a font file beside the page
+    assert "url(fonts/" not in page
+    fonts = re.findall(r"@font-face\{[^}]*\}", page)
+    assert len(fonts) == len(list((ASSETS / "katex" / "fonts").iterdir())) == 20
+    assert all("src:url(data:font/woff2;base64," in f and "woff)" not in f for f in fonts)
+
+
+@pytest.mark.parametrize("text", ["a</script>b", "x</SCRIPT >", "<!-- y"])
+def test_a_script_that_would_end_its_element_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="inlines contains"):
+        inline_script(text)
 
 
 def test_page_links_the_data_docs_relatively(reports: Path) -> None:
@@ -231,24 +276,38 @@ def expected_matches(built: Path, query: str) -> set[str]:
     return set(rows.filter(keep)["paper_id"].to_list())
 
 
-def test_page_in_chromium(browser: Any, built: Path, reports: Path) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    outside: list[str] = []
-    dialogs: list[str] = []
-    errors: list[str] = []
+class Opened:
+    """The report open in a Chromium tab, with what it tried: outside requests, dialogs, errors."""
 
-    def route(r: Any) -> None:
+    def __init__(self, browser: Any, reports: Path) -> None:
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.outside: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.route("**/*", self.route)
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto((reports / "index.html").as_uri())
+
+    def route(self, r: Any) -> None:
         if r.request.url.startswith("file://"):
             r.continue_()
         else:
-            outside.append(r.request.url)
+            self.outside.append(r.request.url)
             r.abort()
 
-    page.route("**/*", route)
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto((reports / "index.html").as_uri())
+    def close(self) -> None:
+        """The page fetched nothing, opened no dialog and logged no error."""
+        assert self.dialogs == []
+        assert self.outside == []
+        assert self.errors == []
+        self.page.close()
+
+
+def test_page_in_chromium(browser: Any, built: Path, reports: Path) -> None:
+    opened = Opened(browser, reports)
+    page = opened.page
 
     # every chart is a real SVG plot with a size
     for chart in CHARTS:
@@ -283,7 +342,7 @@ def test_page_in_chromium(browser: Any, built: Path, reports: Path) -> None:
     assert any(t.startswith(IMG_TITLE_START) for t in titles)
     assert page.locator("#papers-body script, #papers-body img, #papers-body b").count() == 0
     assert page.locator("iframe, img").count() == 0
-    assert page.locator("script").count() == 2
+    assert page.locator("script").count() == 4
     page.fill("#paper-search", "")
 
     href = page.get_attribute("#data-docs", "href")
@@ -294,7 +353,53 @@ def test_page_in_chromium(browser: Any, built: Path, reports: Path) -> None:
     if copy_to := os.environ.get("PAPERS_REPORT_SCREENSHOT"):
         shutil.copy(shot, copy_to)
     assert shot.stat().st_size > 10_000
-    assert dialogs == []
-    assert outside == []
-    assert errors == []
-    page.close()
+    opened.close()
+
+
+def open_abstract(page: Any, title: str) -> Any:
+    """Search for the paper by its title, click its row, return the abstract view."""
+    page.fill("#paper-search", title)
+    page.click("#papers-body tr:first-child td:nth-child(3)")  # the date cell: not a link
+    page.wait_for_selector("#paper-detail:not([hidden])")
+    assert page.inner_text("#detail-title") == title
+    return page.locator("#detail-abstract")
+
+
+def test_abstract_math_is_typeset_in_chromium(browser: Any, built: Path, reports: Path) -> None:
+    opened = Opened(browser, reports)
+    page = opened.page
+    papers = pl.read_parquet(built / "papers.parquet")
+    assert page.locator("#paper-detail").is_hidden()
+
+    # each $...$ of the listed abstract is one KaTeX formula, typeset from exactly that TeX
+    raw = papers.filter(pl.col("title") == MATH_TITLE)["abstract_raw"].item()
+    abstract = open_abstract(page, MATH_TITLE)
+    formulas = abstract.locator(".katex")
+    assert formulas.count() == 3
+    tex = abstract.locator("annotation").all_text_contents()
+    assert tex == re.findall(r"\$([^$]+)\$", raw)
+    assert formulas.first.locator(".katex-html").bounding_box()["width"] > 5
+    assert "that all integer sequences" in abstract.inner_text()  # the prose stays prose
+    # KaTeX's own fonts, from the page's data: URLs
+    page.evaluate("document.fonts.ready")
+    loaded = page.evaluate(
+        "[...document.fonts].filter(f => f.status === 'loaded').map(f => f.family)"
+    )
+    assert {"KaTeX_Main", "KaTeX_Math"} <= set(loaded)
+
+    # macros KaTeX does not know show as their source; the formulas around them still typeset
+    abstract = open_abstract(page, UNKNOWN_MACROS_TITLE)
+    assert abstract.locator(".katex").count() == 10
+    text = abstract.inner_text()
+    assert "\\dist" in text
+    assert "\\abs" in text
+
+    # hostile TeX: markup, \href and \htmlClass are text; an unclosed formula fails soft
+    abstract = open_abstract(page, HOSTILE_MATH_TITLE)
+    assert abstract.locator(".katex").count() >= 3
+    assert abstract.locator("img, a, script, .evil").count() == 0
+    assert page.locator("img, iframe").count() == 0
+    text = abstract.inner_text()
+    assert text.rstrip().endswith("a run costs $5.")  # a lone dollar is a dollar
+    assert "stays broken" in text
+    opened.close()
