@@ -176,7 +176,8 @@ def literal_table() -> tuple[tuple[str, ...], tuple[str, ...]]:
         # an operator is a word: \lg{n} -> lg n
         table[f"\\{name}{{"] = name + " {"
         for end in _TERMINATORS:
-            table.setdefault(f"\\{name}{end}", name + ("" if end == _SPLIT else end))
+            table.setdefault(f"\\{name}{end}", name + end)
+        table[f"\\{name}{_SPLIT}"] = name + " "  # \log\sigma -> log σ
     for name in _SWITCHES:
         for end in _TERMINATORS:
             table[f"\\{name}{end}"] = "" if end in (" ", _SPLIT) else end
@@ -254,7 +255,7 @@ _MARKED = (
     f"{_SUP_OPEN}[^{_SUP_CLOSE}]*{_SUP_CLOSE}|{_SUB_OPEN}[^{_SUB_CLOSE}]*{_SUB_CLOSE}"
 )
 _WORD = r"[\p{L}\p{N}\p{M}.′]"
-_SIMPLE = rf"(?:{_WORD}|{_MARKED})+"
+_SIMPLE = rf"(?:{_WORD}|{_MARKED}|[\^_](?:{_WORD}|\*))+"
 # A set's braces hold a list: a separator and something else (\{0,1\}, \{x : x > 0\}).
 # Braces around prose (two words in a row) are TeX grouping even with a comma inside.
 _NOT_BRACE = "[^{}" + _OPEN_ESCAPED + _CLOSE_ESCAPED + "]"
@@ -271,20 +272,36 @@ _SET = (
 _PROSE = rf"{_NOT_BRACE}*\p{{L}}{{2}}\s+\p{{L}}{{2}}{_NOT_BRACE}*"
 
 
-def _pre_rewrites() -> list[tuple[str, str]]:
-    """Regex rewrites before the literal pass: markup whose reading depends on what follows."""
-    accents = "|".join(_MATH_ACCENTS)
+# Text that the accent rewrites can change (the other `_pre_rewrites` need PRE_TRIGGER).
+ACCENT_TRIGGER = rf"\\(?:{'|'.join(_MATH_ACCENTS)}|underline)"
+
+
+def _accent_rewrites() -> list[tuple[str, str]]:
+    """\\tilde{O}, \\tilde O -> Õ ; \\hat{\\theta} -> \\theta: each needs ACCENT_TRIGGER."""
     return [
-        # private-use characters are this module's marks: text keeps none of its own
-        (_MARKS, ""),
-        # \tilde{O}, \tilde O -> Õ ; \hat{\theta} -> \theta
         *[
             (rf"\\{name}\s*(?:\{{\s*([A-Za-z])\s*\}}|\s([A-Za-z])\b)", "${1}${2}" + mark)
             for name, mark in _MATH_ACCENTS.items()
         ],
-        (rf"\\(?:{accents}|underline)\b\s*", ""),
-        # n\log n -> n \log n
-        (rf"([\p{{L}}\p{{N}}])\\({'|'.join(_OPERATORS)})\b", r"${1} \${2}"),
+        (rf"{ACCENT_TRIGGER}\b\s*", ""),
+    ]
+
+
+_PRE_COMMANDS = (
+    *_OPERATORS, *_SWITCH_NAMES, "not", "circ", "frac", "dfrac", "tfrac", "cfrac", "binom",
+    "dbinom", "tbinom", "overset", "stackrel", "underset", "textsu", "textcolor", "color",
+    "hspace", "vspace", "begin", "end", "item",
+)  # fmt: skip
+# Text that the rest of `_pre_rewrites` can change (a name may be the start of the one matched).
+PRE_TRIGGER = rf"\\(?:{'|'.join(sorted(set(_PRE_COMMANDS)))})"
+
+
+def _pre_rewrites() -> list[tuple[str, str]]:
+    """Regex rewrites before the literal pass: markup whose reading depends on what follows.
+    Each needs PRE_TRIGGER."""
+    return [
+        # n\log n, \sqrt{k}\log k -> n \log n, \sqrt{k} \log k
+        (rf"([\p{{L}}\p{{N}})}}])\\({'|'.join(_OPERATORS)})(\b|_)", r"${1} \${2}${3}"),
         # 90^{\circ}, 90^\circ -> 90°
         (r"\^\s*(?:\{\s*\\circ\s*\}|\\circ\b)", "°"),
         (r"\\not\s*\\in\b", "∉"),
@@ -326,20 +343,27 @@ def _markup_rewrites() -> list[tuple[str, str]]:
 # read groups nested that deep, the real data's deepest.
 BRACE_ROUNDS = 8
 # Text that a round can change holds one of these.
-ROUND_TRIGGER = "[{}" + _OPEN_ESCAPED + "]"
+ROUND_TRIGGER = f"[{{}}{_OPEN_ESCAPED}-{_UNDERSET}]"
 
 
 def _brace_round() -> list[tuple[str, str]]:
-    """One round over the innermost groups: fractions, roots, commands, sets, scripts, groups."""
+    """One round over the innermost groups: fractions, roots, sets, commands, scripts, groups."""
+    return [*_special_round(), *_common_round()]
+
+
+# Text that `_special_round` can change.
+SPECIAL_TRIGGER = f"[{_OPEN_ESCAPED}{_SWITCH_GROUP}-{_UNDERSET}√]|\\\\(?:choose|over)"
+
+
+def _special_round() -> list[tuple[str, str]]:
+    """The part of a round that needs SPECIAL_TRIGGER: fractions, roots, switch groups, sets."""
     arg = r"\{\s*([^{}]*?)\s*\}"
     simple = rf"\{{\s*({_SIMPLE})\s*\}}"
     escaped = f"{_OPEN_ESCAPED}({_NOT_BRACE}*){_CLOSE_ESCAPED}"
-    sup = _char_class("".join(_SUPERSCRIPTS))
-    sub = _char_class("".join(_SUBSCRIPTS))
-    token = rf"{_WORD}+|[^\s{{}}\p{{L}}\p{{N}}]"
-    group = f"(^|[^}}{_FRAC}-{_UNDERSET}])\\{{"
     return [
         # \frac{a}{b} -> a/b, (a+1)/b, a/(b+1), (a+1)/(b+1); \binom{n}{k} -> C(n,k)
+        # (a fraction a letter follows is parenthesised: \frac{2}{3}n -> (2/3)n)
+        (rf"{_FRAC}\s*{simple}\s*{simple}([\p{{L}}\p{{N}}(√])", "(${1}/${2})${3}"),
         (rf"{_FRAC}\s*{simple}\s*{simple}", "${1}/${2}"),
         (rf"{_FRAC}\s*{simple}\s*{arg}", "${1}/(${2})"),
         (rf"{_FRAC}\s*{arg}\s*{simple}", "(${1})/${2}"),
@@ -360,15 +384,26 @@ def _brace_round() -> list[tuple[str, str]]:
         # (its second argument a single symbol that the literal pass freed of its braces)
         (rf"{_OVERSET}\s*{arg}\s*([^\s{{}}])", "${2}^{${1}}"),
         (rf"{_UNDERSET}\s*{arg}\s*([^\s{{}}])", "${2}_{${1}}"),
-        # a macro with an empty argument (\method{}) is its name; a command applied to an
-        # argument (\textbf{x}, \operatorname{rank}) keeps the argument; so does a switch group
-        (r"\\([A-Za-z]+)\{\}", "${1}"),
-        (r"\\[A-Za-z]+\*?\s*\{([^{}]*)\}", "${1}"),
+        # a switch group ({\em x}) keeps its text
         (f"{_SWITCH_GROUP}([^{{}}]*)\\}}", "${1}"),
         # escaped braces \{..\} stay where they hold a list (a set), otherwise they go
         (f"{_OPEN_ESCAPED}({_PROSE}){_CLOSE_ESCAPED}", "${1}"),
         (f"{_OPEN_ESCAPED}({_SET}){_CLOSE_ESCAPED}", f"{_OPEN_SET}${{1}}{_CLOSE_SET}"),
         (escaped, "${1}"),
+    ]
+
+
+def _common_round() -> list[tuple[str, str]]:
+    """The rest of a round: commands, scripts, groups."""
+    sup = _char_class("".join(_SUPERSCRIPTS))
+    sub = _char_class("".join(_SUBSCRIPTS))
+    token = rf"{_WORD}+|[^\s{{}}\p{{L}}\p{{N}}]"
+    group = f"(^|[^}}{_FRAC}-{_UNDERSET}])\\{{"
+    return [
+        # a macro with an empty argument (\method{}) is its name; a command applied to an
+        # argument (\textbf{x}, \operatorname{rank}) keeps the argument
+        (r"\\([A-Za-z]+)\{\}", "${1}"),
+        (r"\\[A-Za-z]+\*?\s*\{([^{}]*)\}", "${1}"),
         # 90^{\circ} -> 90° ; f^{\prime} -> f′ ; x^{*} -> x*
         (r"\^\{\s*(?:∘|circ)\s*\}", "°"),
         (r"\^\{\s*([′″‴*∗†‡]+)\s*\}", "${1}"),
@@ -390,8 +425,8 @@ def _brace_round() -> list[tuple[str, str]]:
     ]
 
 
-def _finish_rewrites() -> list[tuple[str, str]]:
-    """After the rounds: what they left, the unknown macros, the first stripped remnants."""
+def _brace_cleanup() -> list[tuple[str, str]]:
+    """After the rounds: what they left, and the sets' braces. Each needs ROUND_TRIGGER."""
     return [
         # groups nested deeper than the rounds read, and braces without a partner
         (r"\^\{", "^("),
@@ -402,6 +437,12 @@ def _finish_rewrites() -> list[tuple[str, str]]:
         (f"([\\^_\\\\]){_OPEN_SET}", "${1} " + _OPEN_SET),
         (_OPEN_SET, "{"),
         (_CLOSE_SET, "}"),
+    ]
+
+
+def _finish_rewrites() -> list[tuple[str, str]]:
+    """After the rounds: the unknown macros, the first stripped remnants."""
+    return [
         # any other unknown macro (\ssl): keep its name as a word
         (r"\\([A-Za-z]+)", "${1}"),
         # TeX quotes closed by a plain double quote: ``naive samples" -> “naive samples”
@@ -511,12 +552,23 @@ def _rewritten(expr: pl.Expr, rewrites: list[tuple[str, str]]) -> pl.Expr:
     return expr
 
 
+def _before_literal(expr: pl.Expr) -> pl.Expr:
+    # private-use characters are this module's marks: text keeps none of its own
+    expr = expr.str.replace_all(_MARKS, "")
+    return _rewritten(expr, [*_accent_rewrites(), *_pre_rewrites()])
+
+
 def _before_rounds(expr: pl.Expr) -> pl.Expr:
-    return _rewritten(_literal_pass(_rewritten(expr, _pre_rewrites())), _markup_rewrites())
+    return _rewritten(_literal_pass(_before_literal(expr)), _markup_rewrites())
 
 
 def _after_rounds(expr: pl.Expr) -> pl.Expr:
-    rewrites = [*_finish_rewrites(), *_comparison_rewrites(), *_debris_rewrites()]
+    rewrites = [
+        *_brace_cleanup(),
+        *_finish_rewrites(),
+        *_comparison_rewrites(),
+        *_debris_rewrites(),
+    ]
     return _scripts(_rewritten(expr, rewrites))
 
 
@@ -570,8 +622,9 @@ def _on_rows(text: pl.Series, rows: pl.Series, step: Callable[[pl.Series], pl.Se
 
 def _rounds_series(text: pl.Series) -> pl.Series:
     # BRACE_ROUNDS rounds, each only on the rows that the round before changed (a round that
-    # changes nothing in a row changes nothing in it again)
-    rows = text.str.contains(ROUND_TRIGGER).fill_null(False).arg_true()
+    # changes nothing in a row changes nothing in it again), then the cleanup
+    triggered = text.str.contains(ROUND_TRIGGER).fill_null(False)
+    rows = triggered.arg_true()
     if rows.len() == 0:
         return text
     out = text.clone()
@@ -579,17 +632,36 @@ def _rounds_series(text: pl.Series) -> pl.Series:
     for _ in range(BRACE_ROUNDS):
         if rows.len() == 0:
             break
-        done = _select(current, lambda e: _rewritten(e, _brace_round()))
+        done = _on_rows(
+            current,
+            current.str.contains(SPECIAL_TRIGGER),
+            lambda rows: _select(rows, lambda e: _rewritten(e, _special_round())),
+        )
+        done = _select(done, lambda e: _rewritten(e, _common_round()))
         out.scatter(rows, done)
         changed = done.ne_missing(current)
         rows, current = rows.filter(changed), done.filter(changed)
-    return out
+    return _on_rows(
+        out, triggered, lambda rows: _select(rows, lambda e: _rewritten(e, _brace_cleanup()))
+    )
 
 
 def _latex_series(text: pl.Series) -> pl.Series:
     # the rewrites of `_latex`: the rounds, the comparison rewrites and `_scripts` only on the
     # rows they can change
-    out = _rounds_series(_select(text, _before_rounds))
+    out = _on_rows(
+        text,
+        text.str.contains_any([chr(c) for c in range(0xE000, 0xE020)]),
+        lambda rows: rows.str.replace_all(_MARKS, ""),
+    )
+    for trigger, rewrites in ((ACCENT_TRIGGER, _accent_rewrites), (PRE_TRIGGER, _pre_rewrites)):
+        out = _on_rows(
+            out,
+            out.str.contains(trigger),
+            lambda rows, rewrites=rewrites: _select(rows, lambda e: _rewritten(e, rewrites())),
+        )
+    out = _select(out, lambda e: _rewritten(_literal_pass(e), _markup_rewrites()))
+    out = _rounds_series(out)
     out = _select(out, lambda e: _rewritten(e, _finish_rewrites()))
     out = _on_rows(
         out,
