@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -186,3 +189,111 @@ def test_whitespace_patterns_keep_their_meaning(texts: list[str]) -> None:
     assert frame.select(_whitespace(pl.col("t"))).equals(
         frame.select(_whitespace_as_written_first(pl.col("t")))
     )
+
+
+# Real snippets (arXiv and Hugging Face abstracts and titles) and their plain form.
+REAL_SNIPPETS = [
+    ('$O(n+k^{4.853059})$', 'O(n+k^4.853059)'),
+    ('$n^{o(1)}$', 'nᵒ⁽¹⁾'),
+    ('$\\Omega(n^{1-\\delta})$', 'Ω(n¹⁻ᵟ)'),
+    ('$|S|/m(H_0(S) + \\cdots + H_{m-1})$', '|S|/m(H_0(S) + ⋯ + Hₘ₋₁)'),
+    ('π_{reg}', 'π_reg'),
+    ('$\\Omega(\\frac{1}{\\lg^*N\\lg m})$', 'Ω(1/(lg^*N lg m))'),
+    ('$O(\\delta\\log\\frac{n\\log\\sigma}{\\delta\\log n})$', 'O(δ log(n log σ)/(δ log n))'),
+    ('$O(\\frac{n^2}{s})$', 'O(n^2/s)'),
+    ('$\\frac{2}{3}n$', '(2/3)n'),
+    ('$c\\in [0,\\frac16]$', 'c∈ [0,1/6]'),
+    ('$O(n \\sqrt{m \\log m})$', 'O(n √(m log m))'),
+    ('$\\tilde{O}(\\frac{n}{k} +\\sqrt{\\frac{nk}{x}})$', 'Õ(n/k +√(nk/x))'),
+    ('$\\widetilde{O}(n\\sqrt{m})$', 'Õ(n√m)'),
+    ('$\\sqrt{\\log n}$', '√(log n)'),
+    ('$\\lambda=2^a,a\\in\\mathbb{N}$', 'λ=2^a,a∈ℕ'),
+    ('$w_1, \\dots, w_n \\in \\mathbb{R}_{> 0}$', 'w_1, …, w_n ∈ ℝ_(> 0)'),
+    ('$\\{\\alpha w^i \\beta \\: : \\: i \\in \\mathbb Z \\}$', '{α w^i β : i ∈ ℤ }'),
+    ('$(a_k)_{k\\in\\mathbb Z}$', '(a_k)_(k∈ℤ)'),
+    ('$\\mathcal{O}(n^{2})$', '𝒪(n²)'),
+    ('$W\\in \\mathcal{F}$', 'W∈ ℱ'),
+    ('$O(n/k+\\operatorname{poly}(k))$', 'O(n/k+poly(k))'),
+    ('$2^{O(k)} \\operatorname{poly}(n)$', '2ᴼ⁽ᵏ⁾ poly(n)'),
+    ('$\\operatorname{ed}(x, y)$', 'ed(x, y)'),
+    ('$\\texttt{Generalised Pattern Matching}\\ (\\texttt{GPM})$', 'Generalised Pattern Matching (GPM)'),
+    ('$O(\\sqrt{k}\\log{k} + \\text{polylog} {m})$', 'O(√k log k + polylog m)'),
+    ('$\\textit{forest of splay trees (FST)}$', 'forest of splay trees (FST)'),
+    ('$\\Omega\\left(nk \\log \\sigma/\\log_\\sigma n\\right)$', 'Ω(nk log σ/log_σ n)'),
+    ('$2n+n/\\left(\\frac{\\log n}{t}\\right)^t+\\tilde{O}(n^{3/4})$', '2n+n/((log n)/t)^t+Õ(n^(3/4))'),
+    ('$r=\\tilde{O}(n/\\sqrt{t})$', 'r=Õ(n/√t)'),
+    ('$\\tilde{O}(n^{1-\\varepsilon})$', 'Õ(n^(1-ε))'),
+    ('$\\tilde O(\\tau^{1/2+o(1)})$', 'Õ(τ^(1/2+o(1)))'),
+    ('$n,t,w \\in \\{1,2,...\\}$', 'n,t,w ∈ {1,2,...}'),
+    ('$\\{\\Delta_i\\}$', 'Δ_i'),
+    ('$f:S\\rightarrow \\{0,1\\}^r$', 'f:S→ {0,1}^r'),
+    ('$S=\\{s_1, \\ldots, s_n\\}$', 'S={s_1, …, s_n}'),
+    ('$\\{1,\\ldots,d\\}$', '{1,…,d}'),
+    ('$\\hat{z}_{\\mathit{HB}(c\\log n)}$', 'ẑ_(HB(c log n))'),
+    ('$\\mathrm{BP}(\\hat{T})=\\mathrm{DFUDS}(T)$', 'BP(T̂)=DFUDS(T)'),
+    ('$\\log_k^{\\circ j}(n) = \\log_k(\\log_k^{\\circ j-1}(n))$', 'log_k^(∘ j)(n) = log_k(log_k^(∘ j-1)(n))'),
+    ('$\\#_{\\mathrm{chg}}$', '#_chg'),
+    ('$O((m+\\sigma^g+\\mathrm{occ})\\log\\log n)$', 'O((m+σ^g+occ) log log n)'),
+    ('$O(n \\log \\sigma/ \\sqrt{\\log{n}})$', 'O(n log σ/ √(log n))'),
+    ('$O(\\log_B^2 N + \\frac{k}{B})$', 'O(log_B^2 N + k/B)'),
+    ('$\\overline{X}:=(X_1,X_2,\\ldots, X_n) \\sim \\mu$', 'X̅:=(X_1,X_2,…, X_n) ∼ μ'),
+    ('$O(e_T+e_{{\\overline{T}}})$', 'O(e_T+e_T̅)'),
+    ('$H_\\mu(\\overline{X}) \\ll \\sum_i H_\\mu(X_i)$', 'H_μ(X̅) ≪ ∑_i H_μ(X_i)'),
+    ('The Hardy-Lorentz Spaces $H^{p,q}(R^n)$', 'The Hardy-Lorentz Spaces H^(p,q)(R^n)'),
+    ('Evidence for an excitonic insulator phase in 1T-TiSe$_{2}$', 'Evidence for an excitonic insulator phase in 1T-TiSe₂'),
+    ('X^{2}-Gaussian: 4D Radiative Gaussian Splatting', 'X²-Gaussian: 4D Radiative Gaussian Splatting'),
+    ('V_{0.5}: Generalist Value Model', 'V_0.5: Generalist Value Model'),
+    ('Near $H_{c2}$', 'Near H_c2'),
+    ('$(k_F a)^{-1}$', '(k_F a)⁻¹'),
+    ('$\\Gamma_{0}(4N)$', 'Γ₀(4N)'),
+    ('$\\Xi_{cc}^{+}$', 'Ξ_cc⁺'),
+    ('$10^{-5}$', '10⁻⁵'),
+    ('V_{rot}', 'Vᵣₒₜ'),
+    ('ESPOON_{{ERBAC}}', 'ESPOON_ERBAC'),
+    ('$\\mathcal{O}(n^{\\omega + \\eta})$', '𝒪(n^(ω + η))'),
+    ('$\\Omega(n^{7/8})$', 'Ω(n^(7/8))'),
+    ('$I_{\\mathrm{pred}}$', 'I_pred'),
+    ('$360^{\\circ}$', '360°'),
+    ('k^{th}', 'kᵗʰ'),
+    ('$\\sum_{i=1}^{n} x_i$', '∑ᵢ₌₁ⁿ x_i'),
+    ('we propose \\method{}, a', 'we propose method, a'),
+    ('$\\binom{n}{k}$ and ${n \\choose k}$', 'C(n,k) and C(n,k)'),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), REAL_SNIPPETS)
+def test_real_snippet(raw: str, expected: str) -> None:
+    assert norm(raw) == expected
+
+
+# >= 200 real math-heavy abstracts (arXiv Atom, OAI-PMH and snapshot, Hugging Face API and page
+# scrapes), their raw text as listed.
+MATH_ABSTRACTS = Path(__file__).parents[1] / "fixtures" / "latex" / "math_abstracts.jsonl"
+# What must not survive: scripts' braces, macro names, this module's private marks.
+REMNANTS = (r"\^\{", r"_\{", r"\\[A-Za-z]+", r"[\ue000-\ue01f]")
+# The braces that may survive are a set's: a pair holding a list (\{0,1\}, \{x : x > 0\}).
+SET_PAIR = r"\{[^{}]*(?:,|\s:|:\s)[^{}]*\}"
+
+
+def test_real_math_abstracts_keep_no_remnants() -> None:
+    rows = [json.loads(line) for line in MATH_ABSTRACTS.read_text().splitlines()]
+    raws = [row["abstract_raw"] for row in rows]
+    assert len(raws) >= 200
+    out = to_unicode_series(pl.Series(raws)).to_list()
+    found = {p: [t for t in out if re.search(p, t)] for p in REMNANTS}
+    assert found == {p: [] for p in REMNANTS}
+    # every brace left is part of a set's pair
+    assert [t for t in out if re.search(r"[{}]", re.sub(SET_PAIR, "", t))] == []
+    # and an abstract whose braces were all TeX grouping (each inside $...$, none escaped)
+    # keeps none at all
+    grouping_only = [
+        (raw, text)
+        for raw, text in zip(raws, out, strict=True)
+        if re.search(r"[{}]", raw)
+        and not re.search(r"\\[{}]", raw)
+        and not re.search(r"[{}]", re.sub(r"\$[^$]*\$", "", raw))
+    ]
+    assert len(grouping_only) >= 90
+    assert [text for _, text in grouping_only if re.search(r"[{}]", text)] == []
+    # normalising the published text again changes nothing
+    assert to_unicode_series(pl.Series(out)).to_list() == out
