@@ -431,6 +431,8 @@ def _brace_cleanup() -> list[tuple[str, str]]:
         # groups nested deeper than the rounds read, and braces without a partner
         (r"\^\{", "^("),
         (r"_\{", "_("),
+        # a command whose argument never closes (a truncated \footnote{...): a word break
+        (r"\\[A-Za-z]+\*?\s*\{", " "),
         (r"[{}]", ""),
         ("[" + _OPEN_ESCAPED + _CLOSE_ESCAPED + _SWITCH_GROUP + "-" + _UNDERSET + "]", ""),
         # a set's braces (a space keeps x^\{1,2\} from reading as a superscript)
