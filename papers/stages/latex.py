@@ -222,7 +222,11 @@ _SUPERSCRIPTS = dict(
     )
 )
 _SUBSCRIPTS = dict(
-    zip("0123456789+-−=()aehijklmnoprstuvxβγρφχ", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵦᵧᵨᵩᵪ", strict=True)
+    zip(
+        "0123456789+-−=()aehijklmnoprstuvxβγρφχ",
+        "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵦᵧᵨᵩᵪ",
+        strict=True,
+    )
 )
 
 # Math accents and the combining character each adds to a single letter (\tilde{O} -> Õ); on
@@ -251,9 +255,7 @@ def _char_class(chars: str) -> str:
 
 # A run that the rounds marked as a super/subscript, and an operand that needs no parentheses
 # around it (a word, a number, a letter with a script: n, 2.5, 𝒜, n²).
-_MARKED = (
-    f"{_SUP_OPEN}[^{_SUP_CLOSE}]*{_SUP_CLOSE}|{_SUB_OPEN}[^{_SUB_CLOSE}]*{_SUB_CLOSE}"
-)
+_MARKED = f"{_SUP_OPEN}[^{_SUP_CLOSE}]*{_SUP_CLOSE}|{_SUB_OPEN}[^{_SUB_CLOSE}]*{_SUB_CLOSE}"
 _WORD = r"[\p{L}\p{N}\p{M}.′]"
 _SIMPLE = rf"(?:{_WORD}|{_MARKED}|[\^_](?:{_WORD}|\*))+"
 # A set's braces hold a list: a separator and something else (\{0,1\}, \{x : x > 0\}).
@@ -462,9 +464,7 @@ def _finish_rewrites() -> list[tuple[str, str]]:
 
 def _scripts(expr: pl.Expr) -> pl.Expr:
     """The runs the rounds marked as super/subscripts, in their Unicode forms."""
-    pieces = expr.str.extract_all(
-        f"{_MARKED}|[^{_SUP_OPEN}{_SUB_OPEN}]+|[{_SUP_OPEN}{_SUB_OPEN}]"
-    )
+    pieces = expr.str.extract_all(f"{_MARKED}|[^{_SUP_OPEN}{_SUB_OPEN}]+|[{_SUP_OPEN}{_SUB_OPEN}]")
     piece = pl.element()
     return (
         pieces.list.eval(
@@ -648,6 +648,10 @@ def _rounds_series(text: pl.Series) -> pl.Series:
     )
 
 
+def _rewriter(rewrites: list[tuple[str, str]]) -> Callable[[pl.Series], pl.Series]:
+    return lambda rows: _select(rows, lambda e: _rewritten(e, rewrites))
+
+
 def _latex_series(text: pl.Series) -> pl.Series:
     # the rewrites of `_latex`: the rounds, the comparison rewrites and `_scripts` only on the
     # rows they can change
@@ -656,12 +660,8 @@ def _latex_series(text: pl.Series) -> pl.Series:
         text.str.contains_any([chr(c) for c in range(0xE000, 0xE020)]),
         lambda rows: rows.str.replace_all(_MARKS, ""),
     )
-    for trigger, rewrites in ((ACCENT_TRIGGER, _accent_rewrites), (PRE_TRIGGER, _pre_rewrites)):
-        out = _on_rows(
-            out,
-            out.str.contains(trigger),
-            lambda rows, rewrites=rewrites: _select(rows, lambda e: _rewritten(e, rewrites())),
-        )
+    for trigger, rewrites in ((ACCENT_TRIGGER, _accent_rewrites()), (PRE_TRIGGER, _pre_rewrites())):
+        out = _on_rows(out, out.str.contains(trigger), _rewriter(rewrites))
     out = _select(out, lambda e: _rewritten(_literal_pass(e), _markup_rewrites()))
     out = _rounds_series(out)
     out = _select(out, lambda e: _rewritten(e, _finish_rewrites()))
