@@ -191,6 +191,7 @@ def literal_table() -> tuple[tuple[str, ...], tuple[str, ...]]:
             for form in (
                 f"\\{alphabet}{{{letter}}}",
                 f"\\{alphabet} {letter}",
+                f"\\{alphabet}\n{letter}",  # hard-wrapped
                 f"{alphabet}{{{letter}}}",
                 # stripped by a web page: "mathfrak S" / "mathfrakS"
                 f"{alphabet} {letter}",
