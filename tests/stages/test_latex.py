@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -10,13 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from papers.stages.latex import (
+    ACCENT_TRIGGER,
     COMPARISON_TRIGGER,
     LATEX_TRIGGERS,
+    PRE_TRIGGER,
+    ROUND_TRIGGER,
+    SCRIPTS_TRIGGER,
+    SPECIAL_TRIGGER,
     WHITESPACE_TRIGGER,
+    _accent_rewrites,
+    _brace_cleanup,
+    _brace_round,
     _comparison_rewrites,
-    _literal_pass,
-    _rewrites,
+    _latex,
+    _pre_rewrites,
     _rewritten,
+    _scripts,
+    _special_round,
     _whitespace,
     literal_table,
     to_unicode,
@@ -47,8 +60,8 @@ EXAMPLES = [
     ("for 1leq p<2 and pneq 2", "for 1≤p<2 and p≠2"),
     ("detectable with p leq 0.01", "detectable with p ≤ 0.01"),
     ("2<p<infty", "2<p<∞"),
-    ("roughly mathfrak S^{2/p} samples", "roughly 𝔖^{2/p} samples"),
-    ("d^{2/p}mathfrak S^{2-4/p}", "d^{2/p}𝔖^{2-4/p}"),
+    ("roughly mathfrak S^{2/p} samples", "roughly 𝔖^(2/p) samples"),
+    ("d^{2/p}mathfrak S^{2-4/p}", "d^(2/p)𝔖^(2-4/p)"),
     (r"$\mathbb{R}^d$ and $\alpha$-stable", "ℝ^d and α-stable"),
     ("Inference Scaling scriptsizeFLaws: The Limits", "Inference Scaling FLaws: The Limits"),
     (r"making \ssl highly", "making ssl highly"),
@@ -69,7 +82,7 @@ EXAMPLES = [
     ),
     (
         r"$\sqrt{\frac{n}{2\log n}} \stackrel{d}{\longrightarrow} {\cal N}$",
-        "√(n)/(2log n) d⟶ N",
+        "√(n/(2 log n)) ⟶ᵈ 𝒩",
     ),
     (r"\alpha\beta", "αβ"),
 ]
@@ -82,7 +95,10 @@ def test_to_unicode(raw: str, expected: str) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.text(alphabet=st.sampled_from(list("ab \\{}$~`'\"\n%_^-1pleqtimesmathfrakS")), max_size=60)
+    st.text(
+        alphabet=st.sampled_from(list("ab \\{}$~`'\"\n%_^-1pleqtimesmathfrakS,:(")),
+        max_size=60,
+    )
 )
 def test_normalising_twice_changes_nothing(text: str) -> None:
     once = norm(text)
@@ -102,6 +118,8 @@ _SPECIAL = [
     *["ell_", "ell_{2}", "mathfrak S", "mathbbR", "mathcal{L}", "mathfrakZ", "scriptsizeF"],
     *["normalsizeF", "footnotesizeX", "``", "''", "--", "---", "  ", "\n\n", " \n ", "$a$"],
     '“q"',
+    *[r"\tilde O", r"\hat{x}", r"n\log", r"\{1,2\}", r"\}", "^{2}", "_{i}", "^{a b}", r"\sqrt{x}"],
+    *[r"{a \over b}", r"\binom{a}{b}", r"\item ", r"\begin{x}", r"^{\circ}", "{a, b}", "\ue005"],
 ]
 _PLAIN = [
     *"ab eS1 2.,()é\u0301\u0327ı\u212b\u037e\u3000",
@@ -158,11 +176,22 @@ def test_text_without_a_trigger_is_left_alone(text: str) -> None:
     frame = pl.DataFrame({"t": [unicodedata.normalize("NFC", text)]})
     t = pl.col("t")
     if not frame.select(pl.any_horizontal(t.str.contains(p) for p in LATEX_TRIGGERS)).item():
-        assert frame.select(_rewritten(_literal_pass(t), _rewrites())).equals(frame)
+        assert frame.select(_latex(t)).equals(frame)
     if not frame.select(t.str.contains(WHITESPACE_TRIGGER)).item():
         assert frame.select(_whitespace(t)).equals(frame)
     if not frame.select(t.str.contains(COMPARISON_TRIGGER)).item():
         assert frame.select(_rewritten(t, _comparison_rewrites())).equals(frame)
+    gated = [
+        (ACCENT_TRIGGER, _accent_rewrites()),
+        (PRE_TRIGGER, _pre_rewrites()),
+        (SPECIAL_TRIGGER, _special_round()),
+        (ROUND_TRIGGER, [*_brace_round(), *_brace_cleanup()]),
+    ]
+    for trigger, rewrites in gated:
+        if not frame.select(t.str.contains(trigger)).item():
+            assert frame.select(_rewritten(t, rewrites)).equals(frame)
+    if not frame.select(t.str.contains(SCRIPTS_TRIGGER)).item():
+        assert frame.select(_scripts(t)).equals(frame)
 
 
 def _whitespace_as_written_first(expr: pl.Expr) -> pl.Expr:
@@ -184,3 +213,126 @@ def test_whitespace_patterns_keep_their_meaning(texts: list[str]) -> None:
     assert frame.select(_whitespace(pl.col("t"))).equals(
         frame.select(_whitespace_as_written_first(pl.col("t")))
     )
+
+
+# Real snippets (arXiv and Hugging Face abstracts and titles) and their plain form.
+REAL_SNIPPETS = [
+    ("$O(n+k^{4.853059})$", "O(n+k^4.853059)"),
+    ("$n^{o(1)}$", "nᵒ⁽¹⁾"),
+    ("$\\Omega(n^{1-\\delta})$", "Ω(n¹⁻ᵟ)"),
+    ("$|S|/m(H_0(S) + \\cdots + H_{m-1})$", "|S|/m(H_0(S) + ⋯ + Hₘ₋₁)"),
+    ("π_{reg}", "π_reg"),
+    ("$\\Omega(\\frac{1}{\\lg^*N\\lg m})$", "Ω(1/(lg^*N lg m))"),
+    ("$O(\\delta\\log\\frac{n\\log\\sigma}{\\delta\\log n})$", "O(δ log(n log σ)/(δ log n))"),
+    ("$O(\\frac{n^2}{s})$", "O(n^2/s)"),
+    ("$\\frac{2}{3}n$", "(2/3)n"),
+    ("$c\\in [0,\\frac16]$", "c∈ [0,1/6]"),
+    ("$O(n \\sqrt{m \\log m})$", "O(n √(m log m))"),
+    ("$\\tilde{O}(\\frac{n}{k} +\\sqrt{\\frac{nk}{x}})$", "Õ(n/k +√(nk/x))"),
+    ("$\\widetilde{O}(n\\sqrt{m})$", "Õ(n√m)"),
+    ("$\\sqrt{\\log n}$", "√(log n)"),
+    ("$\\lambda=2^a,a\\in\\mathbb{N}$", "λ=2^a,a∈ℕ"),
+    ("$w_1, \\dots, w_n \\in \\mathbb{R}_{> 0}$", "w_1, …, w_n ∈ ℝ_(> 0)"),
+    ("$\\{\\alpha w^i \\beta \\: : \\: i \\in \\mathbb Z \\}$", "{α w^i β : i ∈ ℤ }"),
+    ("$(a_k)_{k\\in\\mathbb Z}$", "(a_k)_(k∈ℤ)"),
+    ("$\\mathcal{O}(n^{2})$", "𝒪(n²)"),
+    ("$W\\in \\mathcal{F}$", "W∈ ℱ"),
+    ("$O(n/k+\\operatorname{poly}(k))$", "O(n/k+poly(k))"),
+    ("$2^{O(k)} \\operatorname{poly}(n)$", "2ᴼ⁽ᵏ⁾ poly(n)"),
+    ("$\\operatorname{ed}(x, y)$", "ed(x, y)"),
+    (
+        "$\\texttt{Generalised Pattern Matching}\\ (\\texttt{GPM})$",
+        "Generalised Pattern Matching (GPM)",
+    ),
+    ("$O(\\sqrt{k}\\log{k} + \\text{polylog} {m})$", "O(√k log k + polylog m)"),
+    ("$\\textit{forest of splay trees (FST)}$", "forest of splay trees (FST)"),
+    ("$\\Omega\\left(nk \\log \\sigma/\\log_\\sigma n\\right)$", "Ω(nk log σ/log_σ n)"),
+    (
+        "$2n+n/\\left(\\frac{\\log n}{t}\\right)^t+\\tilde{O}(n^{3/4})$",
+        "2n+n/((log n)/t)^t+Õ(n^(3/4))",
+    ),
+    ("$r=\\tilde{O}(n/\\sqrt{t})$", "r=Õ(n/√t)"),
+    ("$\\tilde{O}(n^{1-\\varepsilon})$", "Õ(n^(1-ε))"),
+    ("$\\tilde O(\\tau^{1/2+o(1)})$", "Õ(τ^(1/2+o(1)))"),
+    ("$n,t,w \\in \\{1,2,...\\}$", "n,t,w ∈ {1,2,...}"),
+    ("$\\{\\Delta_i\\}$", "Δ_i"),
+    ("$f:S\\rightarrow \\{0,1\\}^r$", "f:S→ {0,1}^r"),
+    ("$S=\\{s_1, \\ldots, s_n\\}$", "S={s_1, …, s_n}"),
+    ("$\\{1,\\ldots,d\\}$", "{1,…,d}"),
+    ("$\\hat{z}_{\\mathit{HB}(c\\log n)}$", "ẑ_(HB(c log n))"),
+    ("$\\mathrm{BP}(\\hat{T})=\\mathrm{DFUDS}(T)$", "BP(T̂)=DFUDS(T)"),
+    (
+        "$\\log_k^{\\circ j}(n) = \\log_k(\\log_k^{\\circ j-1}(n))$",
+        "log_k^(∘ j)(n) = log_k(log_k^(∘ j-1)(n))",
+    ),
+    ("$\\#_{\\mathrm{chg}}$", "#_chg"),
+    ("$O((m+\\sigma^g+\\mathrm{occ})\\log\\log n)$", "O((m+σ^g+occ) log log n)"),
+    ("$O(n \\log \\sigma/ \\sqrt{\\log{n}})$", "O(n log σ/ √(log n))"),
+    ("$O(\\log_B^2 N + \\frac{k}{B})$", "O(log_B^2 N + k/B)"),
+    ("$\\overline{X}:=(X_1,X_2,\\ldots, X_n) \\sim \\mu$", "X̅:=(X_1,X_2,…, X_n) ∼ μ"),
+    ("$O(e_T+e_{{\\overline{T}}})$", "O(e_T+e_T̅)"),
+    ("$H_\\mu(\\overline{X}) \\ll \\sum_i H_\\mu(X_i)$", "H_μ(X̅) ≪ ∑_i H_μ(X_i)"),
+    ("The Hardy-Lorentz Spaces $H^{p,q}(R^n)$", "The Hardy-Lorentz Spaces H^(p,q)(R^n)"),
+    (
+        "Evidence for an excitonic insulator phase in 1T-TiSe$_{2}$",
+        "Evidence for an excitonic insulator phase in 1T-TiSe₂",
+    ),
+    (
+        "X^{2}-Gaussian: 4D Radiative Gaussian Splatting",
+        "X²-Gaussian: 4D Radiative Gaussian Splatting",
+    ),
+    ("V_{0.5}: Generalist Value Model", "V_0.5: Generalist Value Model"),
+    ("Near $H_{c2}$", "Near H_c2"),
+    ("$(k_F a)^{-1}$", "(k_F a)⁻¹"),
+    ("$\\Gamma_{0}(4N)$", "Γ₀(4N)"),
+    ("$\\Xi_{cc}^{+}$", "Ξ_cc⁺"),
+    ("$10^{-5}$", "10⁻⁵"),
+    ("V_{rot}", "Vᵣₒₜ"),
+    ("ESPOON_{{ERBAC}}", "ESPOON_ERBAC"),
+    ("$\\mathcal{O}(n^{\\omega + \\eta})$", "𝒪(n^(ω + η))"),
+    ("$\\Omega(n^{7/8})$", "Ω(n^(7/8))"),
+    ("$I_{\\mathrm{pred}}$", "I_pred"),
+    ("$360^{\\circ}$", "360°"),
+    ("k^{th}", "kᵗʰ"),
+    ("$\\sum_{i=1}^{n} x_i$", "∑ᵢ₌₁ⁿ x_i"),
+    ("we propose \\method{}, a", "we propose method, a"),
+    ("$\\binom{n}{k}$ and ${n \\choose k}$", "C(n,k) and C(n,k)"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), REAL_SNIPPETS)
+def test_real_snippet(raw: str, expected: str) -> None:
+    assert norm(raw) == expected
+
+
+# >= 200 real math-heavy abstracts (arXiv Atom, OAI-PMH and snapshot, Hugging Face API and page
+# scrapes), their raw text as listed.
+MATH_ABSTRACTS = Path(__file__).parents[1] / "fixtures" / "latex" / "math_abstracts.jsonl"
+# What must not survive: scripts' braces, macro names, this module's private marks.
+REMNANTS = (r"\^\{", r"_\{", r"\\[A-Za-z]+", r"[\ue000-\ue01f]")
+# The braces that may survive are a set's: a pair holding a list (\{0,1\}, \{x : x > 0\}).
+SET_PAIR = r"\{[^{}]*(?:,|\s:|:\s)[^{}]*\}"
+
+
+def test_real_math_abstracts_keep_no_remnants() -> None:
+    rows = [json.loads(line) for line in MATH_ABSTRACTS.read_text().splitlines()]
+    raws = [row["abstract_raw"] for row in rows]
+    assert len(raws) >= 200
+    out = to_unicode_series(pl.Series(raws)).to_list()
+    found = {p: [t for t in out if re.search(p, t)] for p in REMNANTS}
+    assert found == {p: [] for p in REMNANTS}
+    # every brace left is part of a set's pair
+    assert [t for t in out if re.search(r"[{}]", re.sub(SET_PAIR, "", t))] == []
+    # and an abstract whose braces were all TeX grouping (each inside $...$, none escaped)
+    # keeps none at all
+    grouping_only = [
+        (raw, text)
+        for raw, text in zip(raws, out, strict=True)
+        if re.search(r"[{}]", raw)
+        and not re.search(r"\\[{}]", raw)
+        and not re.search(r"[{}]", re.sub(r"\$[^$]*\$", "", raw))
+    ]
+    assert len(grouping_only) >= 90
+    assert [text for _, text in grouping_only if re.search(r"[{}]", text)] == []
+    # normalising the published text again changes nothing
+    assert to_unicode_series(pl.Series(out)).to_list() == out
