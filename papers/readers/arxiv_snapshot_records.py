@@ -109,7 +109,9 @@ def _snapshot_frames(parsed: pl.DataFrame, source_file: str) -> tuple[pl.DataFra
             pl.col("title").alias("title_raw"),
             pl.col("abstract").alias("abstract_raw"),
             pl.col("id").alias("arxiv_id_raw"),
-            "doi",
+            # "10.1364/JOSAA.23.002578 10.1364/JOSAA.32.002407": the paper's DOI, then its
+            # erratum's; the normaliser takes one DOI, so as written the field was lost.
+            pl.col("doi").str.extract(r"^\s*(\S+)").alias("doi"),
             _snapshot_authors(pl.col("_names")).alias("authors"),
             pl.col("categories").str.extract_all(r"\S+").fill_null(_NO_STRINGS).alias("categories"),
             # versions[0] is v1: when the paper first appeared.

@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 
 from papers.readers.arxiv_snapshot import read_arxiv_snapshot, sniff_arxiv_snapshot
 from papers.readers.arxiv_snapshot_records import SOURCE_SNAPSHOT
+from papers.stages.normalize import doi as normalized_doi
 from tests.readers.arxiv_cases import (
     FIXTURES,
     HF_DAILY_HEAD,
@@ -67,6 +68,14 @@ def test_snapshot_lines() -> None:
     affiliated = record(records, 3)
     assert affiliated["authors"][:2] == ["A. S. Mishchenko", "N. Nagaosa"]
     assert affiliated["categories"] == ["cond-mat.str-el", "cond-mat.stat-mech"]
+
+
+def test_snapshot_doi_field_with_two_dois_keeps_the_papers() -> None:
+    # real line: the doi field lists the paper's DOI, then its erratum's
+    records, _ = snapshot(FIXTURES / "snapshot_two_dois.jsonl")
+    doi = records["doi"].to_list()
+    assert doi == ["10.1364/JOSAA.23.002578"]
+    assert records.select(normalized_doi(pl.col("doi")))["doi"].to_list() == [doi[0].lower()]
 
 
 def test_snapshot_gzip_reads_like_plain(tmp_path: Path) -> None:
