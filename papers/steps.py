@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -25,6 +25,7 @@ import yaml
 from papers import __version__, card, history, io
 from papers.config import Params, load_params, resolve_vocabulary
 from papers.errors import PapersError
+from papers.fill_rates import fill_rates
 from papers.gates import enforce as enforce_gates
 from papers.readers import iter_file
 from papers.stages.links import code_url, extract_links, links_per_paper
@@ -786,8 +787,17 @@ def publish_step(
         "rejected": rejected,
     }
     dropped = [d for p in partitions for d in p["dropped"]]
+    records = [path for shard in shuffled for path in shard["parts"].values()]
     return publish_tables(
-        tables, parsed, dropped, str(vocabulary["version"]), params_path, out_dir, run_id, gates
+        tables,
+        parsed,
+        dropped,
+        str(vocabulary["version"]),
+        params_path,
+        out_dir,
+        run_id,
+        gates,
+        records=records,
     )
 
 
@@ -910,12 +920,15 @@ def publish_tables(
     out_dir: str,
     run_id: str,
     gates: bool = True,
+    records: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write the published tables, manifest and metrics to a staging folder, then publish.
 
     Each table is a whole frame or its sorted parts in published order (streamed: one part in
     memory at a time). With gates, the staged build is first compared with the dataset in
-    out_dir (papers/gates.py) and nothing is published when it fails one.
+    out_dir (papers/gates.py) and nothing is published when it fails one. `records` are the
+    normalised record files before the merge; metrics.json's per-source fill rates are measured
+    on them (papers/fill_rates.py).
     """
     params = load_params(Path(params_path))
     out = Path(out_dir)
@@ -977,6 +990,11 @@ def publish_tables(
         {
             **_metrics(papers, links, counts),
             "quality": _quality(staging, papers, links, params, Path(params_path)),
+            "fill_rates": fill_rates(
+                pl.scan_parquet(list(records)) if records else None,
+                pl.scan_parquet(staging / "provenance.parquet"),
+                papers,
+            ),
         },
         staging / io.METRICS,
     )

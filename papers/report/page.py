@@ -224,7 +224,11 @@ def render_report(summary: Summary, reports_dir: Path) -> str:
             katex_css=Markup(katex_css()),
             cards=cards,
             charts=_charts(summary),
-            tables={name: table(getattr(summary, name), cols) for name, cols in TABLES.items()},
+            tables={
+                **{name: table(getattr(summary, name), cols) for name, cols in TABLES.items()},
+                # one column per source's fill rate: the headers are the frame's own columns
+                "fill": table(summary.fill, {c: c for c in summary.fill.columns}),
+            },
             quality=summary.quality,
             gate_info=_gate(reports_dir),
             undated=summary.undated_papers,

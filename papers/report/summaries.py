@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from papers.errors import PapersError
+from papers.fill_rates import fill_rate_table
 
 TOP_HOSTS = 15
 TOP_TAGS = 20
@@ -283,6 +284,7 @@ class Summary:
     keyphrases: pl.DataFrame
     quality: list[tuple[str, str, str]]
     rows: pl.DataFrame
+    fill: pl.DataFrame  # per-source fill rates (metrics.json), papers/fill_rates.py
 
 
 def summarise(published: Published) -> Summary:
@@ -309,4 +311,5 @@ def summarise(published: Published) -> Summary:
         keyphrases=top_keyphrases(published.papers),
         quality=quality_rows(published.metrics),
         rows=paper_rows(published.papers),
+        fill=fill_rate_table(published.metrics.get("fill_rates", {})),
     )
