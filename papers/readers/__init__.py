@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from papers.config import ReadLimits
 from papers.readers.arxiv import (
     read_arxiv_atom,
     read_arxiv_oai,
@@ -29,7 +30,7 @@ from papers.readers.arxiv import (
 from papers.readers.feeds import read_feed, sniff_feed
 from papers.readers.generic import file_reject, match_source, read_generic
 from papers.readers.hf_api import read_hf_api, sniff_hf_api
-from papers.readers.limits import ReadLimits, enforce_record_limits, file_size_problem
+from papers.readers.limits import enforce_record_limits, file_size_problem
 from papers.readers.scrapes import (
     read_abstract_lines,
     read_title_pdf_summary,
