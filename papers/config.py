@@ -6,15 +6,20 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from papers.errors import PapersError
-from papers.readers.generic import GenericSource
-from papers.readers.limits import ReadLimits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW = Path("data/raw")
@@ -29,6 +34,86 @@ _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# Our RawRecords fields a source may fill, by how their values are read.
+TEXT_TARGETS: Final = (
+    "title_raw",
+    "abstract_raw",
+    "arxiv_id_raw",
+    "doi",
+    "comments",
+    "journal_ref",
+    "license",
+)
+LIST_TARGETS: Final = ("authors", "categories")
+DATE_TARGETS: Final = ("published_at", "updated_at")
+# "url" is not a column: an arXiv/HF paper URL fills arxiv_id_raw, and every URL is kept as a
+# curated link (with the source's field name) so the links stage sees it.
+TARGETS: Final = (*TEXT_TARGETS, *LIST_TARGETS, *DATE_TARGETS, "upvotes", "url")
+
+
+class GenericSource(BaseModel):
+    """How one third-party layout maps onto raw records (an entry of params.yaml `sources:`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)  # goes into the `source` column
+    glob: str = Field(min_length=1)  # fnmatch pattern on the path relative to the raw folder
+    format: Literal["json", "jsonl", "csv", "parquet"]
+    # dotted path to the list inside a JSON object, e.g. "papers" or "data.items"; without it a
+    # JSON array is the records and a JSON object is one record
+    records_path: str | None = None
+    # our RawRecords field (or "url") -> their field; dotted paths reach into nested objects
+    fields: dict[str, str]
+    # a field of the top-level JSON object (e.g. "date") whose value is the listing date of all
+    # records; without it (or when it is absent) the date in the file name is used
+    listing_date_field: str | None = None
+
+    @field_validator("fields")
+    @classmethod
+    def _known_targets(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(TARGETS))
+        if unknown:
+            msg = f"unknown target field(s) {unknown}; supported: {', '.join(TARGETS)}"
+            raise ValueError(msg)
+        if not value:
+            msg = "map at least one field"
+            raise ValueError(msg)
+        if not all(path.strip() for path in value.values()):
+            msg = "source field names must not be empty"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _json_only_options(self) -> GenericSource:
+        if self.format != "json" and (self.records_path or self.listing_date_field):
+            msg = "records_path and listing_date_field apply to format json only"
+            raise ValueError(msg)
+        return self
+
+
+KIB: Final = 1 << 10
+MIB: Final = 1 << 20
+GIB: Final = 1 << 30
+
+
+class ReadLimits(BaseModel):
+    """Explicit size limits for raw input (params.yaml `read.limits`); see the module docstring."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Largest real inputs: ~4 MB (an Atom file). A whole-file read can cost ~20x the file in RAM
+    # (a 50 MB one-record HF file peaks at ~1.2 GB), so 64 MiB keeps one file under ~1.5 GB.
+    max_file_bytes: int = Field(64 * MIB, gt=0)
+    # Largest real record: a few hundred KB (arXiv papers with ~5,000 authors).
+    max_record_bytes: int = Field(4 * MIB, gt=0)
+    # The full arXiv snapshot decompresses to ~4.5 GB; room for years of growth.
+    max_decompressed_bytes: int = Field(32 * GIB, gt=0)
+    # Real JSON and XML compress 4-10x; a gzip bomb ~1000x.
+    max_gzip_ratio: int = Field(100, gt=0)
+    # The longest real author lists (ATLAS+CMS) have ~5,200 names.
+    max_authors: int = Field(10_000, gt=0)
 
 
 class ReadParams(_Frozen):

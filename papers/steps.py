@@ -882,16 +882,17 @@ def unchanged(out_dir: Path, version: str, cache_dir: str | None = None) -> dict
 
 @cache
 def code_sha256() -> str:
-    """Hash of the pipeline's own source (the stage, schema and flow packages)."""
-    import flows
-    import papers
-    import schemas
+    """Hash of the pipeline's own source (the stage, schema and flow packages).
 
+    The packages are found as folders beside this one, not imported: the core does not know the
+    flows exist, it only hashes the code that runs it.
+    """
+    source_root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for package in (papers, schemas, flows):
-        root = Path(package.__file__ or "").parent
+    for package in ("papers", "schemas", "flows"):
+        root = source_root / package
         for path in sorted(root.rglob("*.py")):
-            digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(f"{package}/{path.relative_to(root).as_posix()}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

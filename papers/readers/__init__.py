@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from papers.config import ReadLimits
 from papers.readers.arxiv_atom import read_arxiv_atom, sniff_arxiv_atom
 from papers.readers.arxiv_oai import read_arxiv_oai, sniff_arxiv_oai
 from papers.readers.arxiv_snapshot import read_arxiv_snapshot, sniff_arxiv_snapshot
 from papers.readers.feeds import read_feed, sniff_feed
 from papers.readers.generic import file_reject, match_source, read_generic
 from papers.readers.hf_api import read_hf_api, sniff_hf_api
-from papers.readers.limits import ReadLimits, enforce_record_limits, file_size_problem
+from papers.readers.limits import enforce_record_limits, file_size_problem
 from papers.readers.scrapes import (
     read_abstract_lines,
     read_title_pdf_summary,

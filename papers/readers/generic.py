@@ -9,11 +9,11 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from papers.config import DATE_TARGETS, TEXT_TARGETS, GenericSource
 from papers.stages.parse import listing_date_from_name
 from schemas import RawRecords, Rejected, conform, empty_frame, polars_schema
 from schemas.tables import CURATED_LINK_STRUCT
@@ -21,21 +21,6 @@ from schemas.tables import CURATED_LINK_STRUCT
 # Rejected.raw and RawRecords.raw keep at most this many characters of the original text.
 RAW_MAX_CHARS: Final = 2000
 
-# Our RawRecords fields a source may fill, by how their values are read.
-TEXT_TARGETS: Final = (
-    "title_raw",
-    "abstract_raw",
-    "arxiv_id_raw",
-    "doi",
-    "comments",
-    "journal_ref",
-    "license",
-)
-LIST_TARGETS: Final = ("authors", "categories")
-DATE_TARGETS: Final = ("published_at", "updated_at")
-# "url" is not a column: an arXiv/HF paper URL fills arxiv_id_raw, and every URL is kept as a
-# curated link (with the source's field name) so the links stage sees it.
-TARGETS: Final = (*TEXT_TARGETS, *LIST_TARGETS, *DATE_TARGETS, "upvotes", "url")
 
 # arXiv abs/pdf pages and Hugging Face paper pages: URLs that name an arXiv paper. Kept as written
 # in arxiv_id_raw; the normaliser extracts the id.
@@ -165,46 +150,6 @@ def finish(frame: pl.DataFrame, source_file: str, source: str) -> tuple[pl.DataF
         .pipe(conform, Rejected)
     )
     return records, rejects
-
-
-class GenericSource(BaseModel):
-    """How one third-party layout maps onto raw records (an entry of params.yaml `sources:`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1)  # goes into the `source` column
-    glob: str = Field(min_length=1)  # fnmatch pattern on the path relative to the raw folder
-    format: Literal["json", "jsonl", "csv", "parquet"]
-    # dotted path to the list inside a JSON object, e.g. "papers" or "data.items"; without it a
-    # JSON array is the records and a JSON object is one record
-    records_path: str | None = None
-    # our RawRecords field (or "url") -> their field; dotted paths reach into nested objects
-    fields: dict[str, str]
-    # a field of the top-level JSON object (e.g. "date") whose value is the listing date of all
-    # records; without it (or when it is absent) the date in the file name is used
-    listing_date_field: str | None = None
-
-    @field_validator("fields")
-    @classmethod
-    def _known_targets(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(TARGETS))
-        if unknown:
-            msg = f"unknown target field(s) {unknown}; supported: {', '.join(TARGETS)}"
-            raise ValueError(msg)
-        if not value:
-            msg = "map at least one field"
-            raise ValueError(msg)
-        if not all(path.strip() for path in value.values()):
-            msg = "source field names must not be empty"
-            raise ValueError(msg)
-        return value
-
-    @model_validator(mode="after")
-    def _json_only_options(self) -> GenericSource:
-        if self.format != "json" and (self.records_path or self.listing_date_field):
-            msg = "records_path and listing_date_field apply to format json only"
-            raise ValueError(msg)
-        return self
 
 
 def match_source(source_file: str, sources: Sequence[GenericSource]) -> GenericSource | None:

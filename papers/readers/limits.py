@@ -21,34 +21,14 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
 
-from papers.readers.generic import LIST_TARGETS, TEXT_TARGETS
+# ReadLimits is configuration (papers/config.py); named here too for the readers that import it
+from papers.config import LIST_TARGETS, MIB, TEXT_TARGETS
+from papers.config import ReadLimits as ReadLimits  # noqa: PLC0414 (re-export)
 from schemas import Rejected, conform
 
-KIB: Final = 1 << 10
-MIB: Final = 1 << 20
-GIB: Final = 1 << 30
 # Rejected.raw keeps at most this many characters of the record.
 _RAW_CHARS: Final = 2000
-
-
-class ReadLimits(BaseModel):
-    """Explicit size limits for raw input (params.yaml `read.limits`); see the module docstring."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # Largest real inputs: ~4 MB (an Atom file). A whole-file read can cost ~20x the file in RAM
-    # (a 50 MB one-record HF file peaks at ~1.2 GB), so 64 MiB keeps one file under ~1.5 GB.
-    max_file_bytes: int = Field(64 * MIB, gt=0)
-    # Largest real record: a few hundred KB (arXiv papers with ~5,000 authors).
-    max_record_bytes: int = Field(4 * MIB, gt=0)
-    # The full arXiv snapshot decompresses to ~4.5 GB; room for years of growth.
-    max_decompressed_bytes: int = Field(32 * GIB, gt=0)
-    # Real JSON and XML compress 4-10x; a gzip bomb ~1000x.
-    max_gzip_ratio: int = Field(100, gt=0)
-    # The longest real author lists (ATLAS+CMS) have ~5,200 names.
-    max_authors: int = Field(10_000, gt=0)
 
 
 DEFAULT_LIMITS: Final = ReadLimits()

@@ -25,9 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from papers import steps
-from papers.config import Params, load_params
+from papers.config import GenericSource, Params, load_params
 from papers.readers import ReadResult, read_file
-from papers.readers.generic import GenericSource
 from schemas import RawRecords, Rejected
 
 REPO: Final = Path(__file__).resolve().parents[2]

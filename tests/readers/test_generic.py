@@ -385,7 +385,8 @@ def test_a_compressed_csv_is_refused_not_inflated(tmp_path: Path) -> None:
     import gzip
     import zlib
 
-    from papers.readers.generic import GenericSource, read_generic
+    from papers.config import GenericSource
+    from papers.readers.generic import read_generic
 
     source = GenericSource.model_validate(
         {"name": "csv", "glob": "*.csv", "format": "csv", "fields": {"title_raw": "title"}}

@@ -22,14 +22,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papers.config import Params, load_params
+from papers.config import MIB, GenericSource, Params, ReadLimits, load_params
 from papers.readers import iter_file, read_file
-from papers.readers.generic import GenericSource
 from papers.readers.limits import (
-    MIB,
     BoundedLines,
     LimitExceededError,
-    ReadLimits,
     gunzip,
 )
 from schemas import RawRecords, Rejected
