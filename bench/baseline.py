@@ -38,12 +38,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import regex as re  # the `regex` module: \p{L} classes, as polars' Rust regex has them
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from papers.config import load_params, resolve_vocabulary  # noqa: E402
+from papers.config import load_params, load_vocabulary, resolve_vocabulary  # noqa: E402
 from papers.stages import latex as _latex  # noqa: E402  (rule tables only)
 from papers.stages import links as _links  # noqa: E402  (rule constants only)
 from papers.stages import normalize as _normalize  # noqa: E402  (rule constants only)
@@ -843,7 +842,7 @@ def run(raw_dir: Path, out_dir: Path, params_path: Path) -> tuple[dict[str, floa
         t = now
 
     params = load_params(params_path)
-    vocabulary = yaml.safe_load(resolve_vocabulary(params, params_path).read_text("utf-8"))
+    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
     records, rejects = read_folder(raw_dir, params)
     lap("parse")
     latex = Latex()

@@ -10,8 +10,8 @@ wait4), each after reading its raw input once untimed (all start from the page c
 
 - generate: bench/generate.py writes (or reuses, cached under data/interim/bench/) N records;
 - pipeline: the build-dataset flow's steps called in one process without Prefect
-  (`papers.steps.run_local`), each stage timed; the published files are the ones `papers run`
-  writes;
+  (`papers.pipeline.local.run_local`), each stage timed; the published files are the ones
+  `papers run` writes;
 - floor: the I/O floor, polars reading the same raw file and writing its rows to Parquet with the
   dataset's compression, no processing;
 - baseline: bench/baseline.py, the same stages written per record over dicts (see there);
@@ -113,14 +113,19 @@ class _Stages:
 def run_steps(
     raw_dir: Path, out: Path, params_path: Path, cache_dir: Path | None
 ) -> dict[str, Any]:
-    """The build-dataset flow's work without Prefect (papers.steps.run_local), each stage timed."""
-    from papers import steps
+    """The build-dataset flow's work without Prefect (papers.pipeline.local.run_local), each stage
+    timed (loading the params and vocabulary is not)."""
+    from papers.config import load_params, load_vocabulary, resolve_vocabulary
+    from papers.pipeline.local import run_local
 
+    params = load_params(params_path)
+    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
     stages = _Stages()
-    summary = steps.run_local(
+    summary = run_local(
         str(raw_dir),
         str(out),
-        str(params_path),
+        params,
+        vocabulary,
         str(cache_dir) if cache_dir else None,
         on_stage=stages.done,
     )
@@ -134,7 +139,7 @@ def run_steps(
 
 
 def _child_pipeline(args: dict[str, Any]) -> dict[str, Any]:
-    import papers.steps  # noqa: F401 - imported before the clock (and the profiler) starts
+    import papers.pipeline.local  # noqa: F401 - imported before the clock (and the profiler) starts
 
     out = Path(args["out"])
     shutil.rmtree(out, ignore_errors=True)

@@ -1,9 +1,11 @@
 """The build-dataset flow: parse, normalize, identity, shuffle, enrich, write, as Prefect tasks.
 
 Per file or shard: parse, normalize, shuffle; per paper-id range: enrich (merge, links, tags,
-validation); global: identity (narrow) and write (streamed). See papers/steps.py.
-Tasks exchange file paths and small counts, never DataFrames. The flow runs against the Prefect
-API in PREFECT_API_URL when set, and otherwise on a temporary local server Prefect starts itself.
+validation); global: identity (narrow) and write (streamed). See papers/pipeline/.
+Tasks exchange file paths and small counts, never DataFrames. The params file is read here,
+once: the tasks get the loaded params and vocabulary (as opaque inputs: Prefect does not walk
+them). The flow runs against the Prefect API in PREFECT_API_URL when set, and otherwise on a
+temporary local server Prefect starts itself.
 """
 
 from __future__ import annotations
@@ -17,46 +19,54 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import opaque
 
-from papers import io, steps
-from papers.config import load_params, resolve_vocabulary
+from papers import io
+from papers.config import Params, load_params, load_vocabulary, resolve_vocabulary
 from papers.errors import PapersError
+from papers.pipeline.identity import identity_step
+from papers.pipeline.normalize import normalize_shard_step, record_shards
+from papers.pipeline.parallel import IN_FLIGHT
+from papers.pipeline.parse import parse_step
+from papers.pipeline.partition import partition_step
+from papers.pipeline.publish import publish_step, unchanged
+from papers.pipeline.shuffle import partition_inputs, shuffle_step
+from papers.pipeline.version import dataset_version
 
 # Files per parse task: one task per file would spend more time in orchestration than in parsing
 # when a folder holds hundreds of small daily files. Likewise shards per normalize/shuffle task.
 FILES_PER_PARSE_TASK = 64
 SHARDS_PER_TASK = 64
-# Tasks of a stage running at once in this process (see _in_flight and steps.IN_FLIGHT).
-LOCAL_IN_FLIGHT = steps.IN_FLIGHT
+# Tasks of a stage running at once in this process (see _in_flight and pipeline.parallel).
+LOCAL_IN_FLIGHT = IN_FLIGHT
 
 
 @task(name="parse", cache_policy=NONE)
 def parse(
     raw_dir: str,
     relatives: list[str],
-    params_path: str,
+    params: Params,
     work: str,
     cache_dir: str | None,
     hashes: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     return [
-        steps.parse_step(raw_dir, r, params_path, work, cache_dir, (hashes or {}).get(r))
-        for r in relatives
+        parse_step(raw_dir, r, params, work, cache_dir, (hashes or {}).get(r)) for r in relatives
     ]
 
 
 @task(name="normalize", cache_policy=NONE)
 def normalize(
-    shards: list[dict[str, Any]], params_path: str, work: str, cache_dir: str | None
+    shards: list[dict[str, Any]], params: Params, work: str, cache_dir: str | None
 ) -> list[dict[str, Any]]:
-    return [steps.normalize_shard_step(s, params_path, work, cache_dir) for s in shards]
+    return [normalize_shard_step(s, params, work, cache_dir) for s in shards]
 
 
 @task(name="dedup-identity", cache_policy=NONE)
 def identity(
-    normalized: list[dict[str, Any]], params_path: str, work: str, cache_dir: str | None
+    normalized: list[dict[str, Any]], params: Params, work: str, cache_dir: str | None
 ) -> dict[str, Any]:
-    return steps.identity_step(normalized, params_path, work, cache_dir)
+    return identity_step(normalized, params, work, cache_dir)
 
 
 @task(name="merge-shuffle", cache_policy=NONE)
@@ -67,14 +77,18 @@ def shuffle(
     work: str,
     cache_dir: str | None,
 ) -> list[dict[str, Any]]:
-    return [steps.shuffle_step(n, identity_path, boundaries, work, cache_dir) for n in normalized]
+    return [shuffle_step(n, identity_path, boundaries, work, cache_dir) for n in normalized]
 
 
 @task(name="enrich", cache_policy=NONE)
 def enrich(
-    pieces: list[tuple[str, str]], params_path: str, work: str, cache_dir: str | None
+    pieces: list[tuple[str, str]],
+    params: Params,
+    vocabulary: dict[str, Any],
+    work: str,
+    cache_dir: str | None,
 ) -> dict[str, Any]:
-    return steps.partition_step(pieces, params_path, work, cache_dir)
+    return partition_step(pieces, params, vocabulary, work, cache_dir)
 
 
 @task(name="write", cache_policy=NONE)
@@ -83,26 +97,33 @@ def write(
     normalized: list[dict[str, Any]],
     shuffled: list[dict[str, Any]],
     partitions: list[dict[str, Any]],
-    params_path: str,
+    params: Params,
+    vocabulary: dict[str, Any],
     out_dir: str,
     run_id: str,
     gates: bool = True,
 ) -> dict[str, Any]:
-    return steps.publish_step(
-        parsed, normalized, shuffled, partitions, params_path, out_dir, run_id, gates
+    return publish_step(
+        parsed, normalized, shuffled, partitions, params, vocabulary, out_dir, run_id, gates
     )
 
 
 def check_inputs(raw_dir: Path, params_path: Path) -> list[str]:
     """Fail fast, with one readable line, before any task runs; return the input files."""
+    return _inputs(raw_dir, params_path)[0]
+
+
+def _inputs(raw_dir: Path, params_path: Path) -> tuple[list[str], Params, dict[str, Any]]:
+    """(input files, params, vocabulary): the one place a build reads params.yaml (and the
+    vocabulary it names); a missing folder or file or a bad one is a PapersError."""
     if not raw_dir.is_dir():
         raise PapersError(f"raw input folder not found: {raw_dir}")
     params = load_params(params_path)
-    steps.load_vocabulary(resolve_vocabulary(params, params_path))
+    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
     files = [p.relative_to(raw_dir).as_posix() for p in io.list_inputs(raw_dir)]
     if not files:
         raise PapersError(f"no input files under {raw_dir}")
-    return files
+    return files, params, vocabulary
 
 
 @flow(name="build-dataset", validate_parameters=True)
@@ -122,17 +143,18 @@ def build_dataset(
     One run at a time per out_dir: a second run waits up to wait_s seconds for the lock, then
     fails with a clear error. A publish interrupted by a crash is completed first.
     """
-    files = check_inputs(Path(raw_dir), Path(params_path))
+    files, params, vocabulary = _inputs(Path(raw_dir), Path(params_path))
     out = Path(out_dir)
     with io.output_lock(out, wait_s):
-        return _build(raw_dir, files, out, params_path, cache_dir, gates)
+        return _build(raw_dir, files, out, params, vocabulary, cache_dir, gates)
 
 
 def _build(
     raw_dir: str,
     files: list[str],
     out: Path,
-    params_path: str,
+    params: Params,
+    vocabulary: dict[str, Any],
     cache_dir: str | None,
     gates: bool = True,
 ) -> dict[str, Any]:
@@ -140,14 +162,12 @@ def _build(
     out_dir = str(out)
     for line in io.recover(out):
         logger.warning("%s", line)
-    params = load_params(Path(params_path))
-    vocabulary = steps.load_vocabulary(resolve_vocabulary(params, Path(params_path)))
     hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
-    version = steps.dataset_version(list(hashes.values()), params, str(vocabulary["version"]))
+    version = dataset_version(list(hashes.values()), params, str(vocabulary["version"]))
     if cache_dir:
         # With a cache a run is incremental: the same inputs, params, vocabulary and code as the
         # published (intact) dataset mean there is nothing to do.
-        done = steps.unchanged(out, version, cache_dir)
+        done = unchanged(out, version, cache_dir)
         if done is not None:
             logger.info("dataset version %s is already published in %s: nothing to do",
                         version, out_dir)  # fmt: skip
@@ -156,12 +176,18 @@ def _build(
     work = out / f".work-{run_id}"
     work.mkdir()
     in_flight = _in_flight()
+    # opaque: passed to submitted tasks as they are, not walked for futures twice per task
+    # (visiting the vocabulary's nested items took ~35 ms per task). Not on Dask: distributed
+    # rebuilds the tuples in task arguments as plain tuples, and the annotation (a namedtuple)
+    # would reach the task as one.
+    params_in: Any = opaque(params) if in_flight is not None else params
+    vocabulary_in: Any = opaque(vocabulary) if in_flight is not None else vocabulary
     try:
         batches = [
             files[i : i + FILES_PER_PARSE_TASK] for i in range(0, len(files), FILES_PER_PARSE_TASK)
         ]
         parsed = _flatten(_bounded(
-            parse, [(raw_dir, b, params_path, str(work), cache_dir, hashes) for b in batches],
+            parse, [(raw_dir, b, params_in, str(work), cache_dir, hashes) for b in batches],
             in_flight,
         ))  # fmt: skip
         io.fault_point("parse")
@@ -170,20 +196,22 @@ def _build(
             len(parsed), sum(bool(p["cached"]) for p in parsed),
             sum(p["raw_records"] for p in parsed),
         )  # fmt: skip
-        groups = _groups(steps.record_shards(parsed), params.parse.batch_rows, parsed)
+        groups = _groups(record_shards(parsed), params.parse.batch_rows, parsed)
         normalized = _flatten(_bounded(
-            normalize, [(g, params_path, str(work), cache_dir) for g in groups], in_flight
+            normalize, [(g, params_in, str(work), cache_dir) for g in groups], in_flight
         ))  # fmt: skip
-        plan = identity(normalized, params_path, str(work), cache_dir)
+        plan = identity(normalized, params, str(work), cache_dir)
         shuffled = _flatten(_bounded(
             shuffle,
             [(normalized[i : i + SHARDS_PER_TASK], plan["identity"], plan["boundaries"],
               str(work), cache_dir) for i in range(0, len(normalized), SHARDS_PER_TASK)],
             in_flight,
         ))  # fmt: skip
-        pieces = steps.partition_inputs(shuffled, len(plan["boundaries"]) + 1)
+        pieces = partition_inputs(shuffled, len(plan["boundaries"]) + 1)
         partitions = _bounded(
-            enrich, [(p, params_path, str(work), cache_dir) for p in pieces if p], in_flight
+            enrich,
+            [(piece, params_in, vocabulary_in, str(work), cache_dir) for piece in pieces if piece],
+            in_flight,
         )
         logger.info(
             "%d partitions of about %d records (%d recomputed, %d papers enriched)",
@@ -192,8 +220,8 @@ def _build(
             sum(int(p.get("enriched", 0)) for p in partitions if not p.get("cached")),
         )  # fmt: skip
         io.fault_point("enrich")
-        summary = write(parsed, normalized, shuffled, partitions, params_path, out_dir, run_id,
-                        gates)  # fmt: skip
+        summary = write(parsed, normalized, shuffled, partitions, params, vocabulary, out_dir,
+                        run_id, gates)  # fmt: skip
         logger.info("published dataset version %s: %s", summary["dataset_version"],
                     summary["counts"])  # fmt: skip
         return summary

@@ -319,11 +319,10 @@ def evaluate(
     """Measure links, code links and tags: against the gold set and the sources' curated fields."""
 
     def action() -> dict[str, Any]:
-        from papers.config import load_params, resolve_vocabulary
+        from papers.config import load_params, load_vocabulary, resolve_vocabulary
         from papers.evaluate import GOLD_LINKS
         from papers.evaluate import evaluate as run_evaluation
         from papers.stages.tags import compile_vocabulary
-        from papers.steps import load_vocabulary
 
         if not (out / "papers.parquet").exists():
             raise PapersError(f"no published dataset in {out} (run `papers run` first)")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -261,6 +262,37 @@ def _parse_params(text: str, path: str) -> Params:
 
 
 def resolve_vocabulary(params: Params, params_path: Path) -> Path:
-    """The vocabulary file, relative to the params file's folder unless absolute."""
+    """The vocabulary file, relative to the params file's folder unless absolute.
+
+    Resolved where the params file is loaded (the entry points): below them the pipeline gets
+    the loaded vocabulary (load_vocabulary), never the params file's path.
+    """
     vocab = params.tags.vocabulary
     return vocab if vocab.is_absolute() else (params_path.parent / vocab)
+
+
+def load_vocabulary(path: Path) -> dict[str, Any]:
+    """The topic vocabulary file as a mapping with a version; a bad file is a PapersError.
+
+    The one loader of the vocabulary: parsed once per file version (path, mtime, size).
+    """
+    try:
+        stat = path.stat()
+    except FileNotFoundError as exc:
+        raise PapersError(f"vocabulary file not found: {path}") from exc
+    # a deep copy per call: callers may not share one mutable mapping
+    return copy.deepcopy(_load_vocabulary(path, stat.st_mtime_ns, stat.st_size))
+
+
+@cache
+def _load_vocabulary(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
+    # libyaml's parser: the vocabulary (~125 KB) parses in 0.03 s instead of 0.2 s
+    try:
+        data = yaml.load(path.read_text("utf-8"), Loader=_YAML_LOADER)
+    except FileNotFoundError as exc:
+        raise PapersError(f"vocabulary file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise PapersError(f"vocabulary file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or "version" not in data or not data.get("topics"):
+        raise PapersError(f"vocabulary file {path} needs a version and a list of topics")
+    return data

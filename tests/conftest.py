@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Before anything imports Prefect or Great Expectations: a throwaway Prefect home (its SQLite
 # database is created fresh, so no "database is locked" from a shared one) and no telemetry.
@@ -21,13 +22,23 @@ os.environ.pop("PREFECT_API_URL", None)
 import polars as pl
 import pytest
 
-from papers.config import Params, load_params
+from papers.config import Params, load_params, load_vocabulary, resolve_vocabulary
+from papers.pipeline.local import run_local
 from papers.stages.tags import compile_vocabulary
-from papers.steps import load_vocabulary
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED = REPO / "data" / "raw" / "hf_papers_page" / "daily-papers.txt"
+
+
+def build_local(
+    raw: Path, out: Path, params_path: Path = REPO / "params.yaml", **options: Any
+) -> dict[str, Any]:
+    """The build flow's steps in this process (run_local), with params and vocabulary loaded
+    from params_path as the flow loads them."""
+    params = load_params(params_path)
+    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
+    return run_local(str(raw), str(out), params, vocabulary, **options)
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from papers import steps
 from papers.fill_rates import RECORD_COLUMNS, fill_rate_table, fill_rates
 from papers.report import write_report
 from schemas import NormalizedRecords, Papers, Provenance, conform, empty_frame
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, build_local
 
 LINK = {"url": "https://github.com/a/b", "kind": "code", "origin": "curated"}
 MINED = {"url": "https://github.com/a/b", "kind": "code", "origin": "abstract"}
@@ -139,7 +138,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for folder in ("arxiv", "hf_api"):
         shutil.copytree(FIXTURES / folder, raw / folder, ignore=shutil.ignore_patterns("*.md"))
     out = tmp_path_factory.mktemp("out")
-    steps.run_local(str(raw), str(out), str(REPO / "params.yaml"), None, target_rows=7)
+    build_local(raw, out, target_rows=7)
     return out
 
 

@@ -24,10 +24,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from papers import steps
 from papers.config import GenericSource, Params, load_params
+from papers.pipeline.publish import STAGE_REJECT_ORDER
 from papers.readers import ReadResult, read_file
 from schemas import RawRecords, Rejected
+from tests.conftest import build_local
 
 REPO: Final = Path(__file__).resolve().parents[2]
 FIXTURES: Final = REPO / "tests" / "fixtures"
@@ -920,9 +921,9 @@ def _pipeline_params(tmp: Path) -> Path:
 
 
 def run_steps(raw: Path, params_path: Path, out: Path) -> tuple[dict[str, int], dict[str, Path]]:
-    """The build flow's steps in process (steps.run_local, no gates): records read per file, and
-    the published tables."""
-    steps.run_local(str(raw), str(out), str(params_path))
+    """The build flow's steps in process (run_local, no gates): records read per file, and the
+    published tables."""
+    build_local(raw, out, params_path)
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     per_file = {i["path"]: i["records"] for i in manifest["inputs"]}
     return per_file, {
@@ -963,7 +964,7 @@ def _no_record_lost_pipeline(mixes: dict[str, Mix], tmp: Path) -> None:
     )
     assert seen.sort(seen.columns).equals(expected.sort(expected.columns))
     # each reject says where and why; every provenance row points at a published paper
-    assert set(rejected["stage"].to_list()) <= set(steps.STAGE_REJECT_ORDER)
+    assert set(rejected["stage"].to_list()) <= set(STAGE_REJECT_ORDER)
     assert all(r.strip() for r in rejected["reason"].to_list())
     assert provenance.join(papers, on="paper_id", how="anti").height == 0
 

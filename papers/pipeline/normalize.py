@@ -1,0 +1,63 @@
+"""The normalize step: one record shard's text, keys and own paper id (cached by content)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from papers import io
+from papers.config import Params
+from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
+from papers.pipeline.version import code_sha256
+from papers.stages.normalize import normalize_records
+
+# One paper id in this many (per normalized shard) places the partition boundaries.
+SAMPLE_EVERY = 100
+
+
+def record_shards(parsed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record shards of parsed files, in file order: key, records path, source file."""
+    return [
+        {"key": cache_key(p["key"], number), "records": path, "source_file": p["file"]}
+        for p in parsed
+        for number, path in enumerate(p["records"])
+    ]
+
+
+def normalize_shard_step(
+    shard: dict[str, Any], params: Params, work: str, cache_dir: str | None
+) -> dict[str, Any]:
+    """Normalise one record shard: readable text, keys, the record's own paper id.
+
+    Returns paths and small figures: rows, how many records lack an arXiv id (identity_step
+    resolves those), the shard's record_index range and a sample of its paper ids.
+    """
+    key = cache_key("normalize", shard["key"], params.normalize.model_dump(mode="json"),
+               code_sha256())  # fmt: skip
+    entry, done = cache_entry(cache_dir, work, "normalized", key)
+    if not done:
+        target = build_entry(entry, cache_dir)
+        normalized, rejects = normalize_records(pl.read_parquet(shard["records"]), params.normalize)
+        normalized = normalized.drop("raw")  # the parse shard keeps it, for rejects
+        io.write_frame(normalized, target / "records.parquet")
+        io.write_frame(rejects, target / "rejects.parquet")
+        ids = normalized["paper_id"].sort()
+        # small shards give every id (so small inputs still split into partitions)
+        step = SAMPLE_EVERY if ids.len() >= 10 * SAMPLE_EVERY else 1
+        commit_entry(target, entry, {
+            "rows": normalized.height,
+            "unresolved": int(normalized["arxiv_id"].null_count()),
+            "first": normalized["record_index"].min(),
+            "last": normalized["record_index"].max(),
+            "sample": ids.gather_every(step).to_list(),
+            "sample_step": step,
+        })  # fmt: skip
+    return {
+        **read_meta(entry),
+        "key": key,
+        "cached": done,
+        "source_file": shard["source_file"],
+        "normalized": str(entry / "records.parquet"),
+        "rejects": str(entry / "rejects.parquet"),
+    }

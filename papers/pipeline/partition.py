@@ -1,0 +1,247 @@
+"""The partition step: merge, enrich (links, tags, keyphrase candidates) and validate the papers
+of one paper-id range, with the enrichment kept per paper for the next build (the memo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from papers import io
+from papers.config import Params
+from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
+from papers.pipeline.terms import compiled_terms
+from papers.pipeline.version import code_sha256
+from papers.stages.links import code_url, extract_links, links_per_paper
+from papers.stages.normalize import merge_duplicates
+from papers.stages.tags import (
+    category_matches,
+    keyphrase_candidates,
+    keyphrase_document_counts,
+    tag_papers,
+    tags_per_paper,
+)
+from papers.stages.validate import split_valid, validate_papers
+from schemas import Links, Papers, Tags, polars_schema
+
+
+def _assemble_papers(
+    papers: pl.DataFrame, links_pp: pl.DataFrame, tags_pp: pl.DataFrame
+) -> pl.DataFrame:
+    empty_list = pl.lit([], pl.List(pl.String))
+    return (
+        papers.join(links_pp, on="paper_id", how="left")
+        .join(tags_pp, on="paper_id", how="left")
+        .with_columns(
+            pl.col("links").fill_null(pl.lit([], polars_schema(Papers)["links"])),
+            pl.col("tags").fill_null(empty_list),
+            pl.col("keyphrases").fill_null(empty_list),
+        )
+        .select(polars_schema(Papers).names())
+        .cast(polars_schema(Papers))
+    )
+
+
+def _validate_tables(
+    papers: pl.DataFrame,
+    provenance: pl.DataFrame,
+    raw: pl.DataFrame,
+    links: pl.DataFrame,
+    tags: pl.DataFrame,
+) -> tuple[
+    pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, list[dict[str, Any]]
+]:
+    """(good papers, their provenance, rejected records, link rows, tag rows, dropped rows)."""
+    good, provenance, rejected_records = validate_papers(papers, provenance, raw, Papers)
+    kept = good.select("paper_id")
+    # Links and tags are derived rows: those of rejected papers go with them; a derived row that
+    # fails its own model is dropped and counted (it would be a pipeline bug, not lost input).
+    link_rows, bad_links = split_valid(links.join(kept, on="paper_id", how="semi"), Links)
+    tag_rows, bad_tags = split_valid(tags.join(kept, on="paper_id", how="semi"), Tags)
+    # a bad row is a pipeline bug, rare by construction: a Python list of them is fine
+    dropped = [
+        {"table": "links", "paper_id": r["paper_id"], "reason": r["reason"]}
+        for r in bad_links.iter_rows(named=True)
+    ] + [
+        {"table": "tags", "paper_id": r["paper_id"], "reason": r["reason"]}
+        for r in bad_tags.iter_rows(named=True)
+    ]
+    if bad_links.height or bad_tags.height:
+        # Keep the papers' list columns consistent with the link and tag tables.
+        good = good.with_columns(
+            pl.col("links").list.eval(
+                pl.element().filter(
+                    pl.element().struct.field("url").is_in(link_rows["url"].unique().implode())
+                )
+            )
+        )
+    return good, provenance, rejected_records, link_rows, tag_rows, dropped
+
+
+def _enrich(
+    papers: pl.DataFrame, params: Params, vocabulary: dict[str, Any], terms: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """The per-paper enrichment of merged papers: every row it gives belongs to one paper and
+    depends on that paper's row alone (so it can be kept per paper, see partition_step)."""
+    links = extract_links(papers, params.links)
+    tags = tag_papers(
+        papers,
+        terms,
+        params.tags,
+        categories=category_matches(papers, vocabulary),
+        category_weight=params.tags.category_weight,
+    )
+    return {
+        "links": links,
+        "links_pp": links_per_paper(links).join(
+            code_url(papers, links, params.links), on="paper_id", how="left"
+        ),
+        "tags": tags,
+        "tags_pp": tags_per_paper(tags),
+        "candidates": (
+            keyphrase_candidates(papers, terms, params.tags)
+            if params.tags.keyphrases_top_k
+            else pl.DataFrame(schema={"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32})
+        ),
+    }
+
+
+def _paper_hashes(papers: pl.DataFrame) -> pl.DataFrame:
+    # 128 bits of each merged paper's whole row (two seeds): what its enrichment depends on
+    return papers.select("paper_id").with_columns(
+        papers.hash_rows(seed=1).alias("_h1"),
+        papers.hash_rows(seed=2).alias("_h2"),
+    )
+
+
+def _memo_pointer(cache_dir: str, shard_key: str, path: str) -> Path:
+    key = cache_key("memo", shard_key, Path(path).name)
+    return Path(cache_dir) / "memo" / key[:2] / f"{key}.json"
+
+
+def _memo(
+    cache_dir: str | None, pieces: list[tuple[str, str]], enrich_key: str
+) -> dict[str, pl.DataFrame] | None:
+    """The enrichment a previous build kept for a partition sharing one of these pieces.
+
+    Pieces are (shuffled shard, part) pairs: a day's new file adds a piece to a partition and
+    keeps the others, so the previous build of the same paper-id range is found through any of
+    them. None when there is none (or it was made with other params, vocabulary or code).
+    """
+    if not cache_dir:
+        return None
+    for shard_key, path in pieces:
+        pointer = _memo_pointer(cache_dir, shard_key, path)
+        if not pointer.exists():
+            continue
+        try:
+            found: dict[str, Any] = io.read_json(pointer)
+            entry = Path(found["entry"])
+            if found.get("enrich_key") != enrich_key or not (entry / "meta.json").exists():
+                continue
+            kept = {name: pl.read_parquet(entry / f"memo-{name}.parquet") for name in _MEMO}
+            return {**kept, "candidates": pl.read_parquet(entry / "candidates.parquet")}
+        except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
+            continue  # a damaged or half-removed memo costs a re-enrichment, nothing else
+    return None
+
+
+# what a partition's cache entry keeps for the next build, beside its candidates.parquet
+_MEMO = ("hashes", "links", "links_pp", "tags", "tags_pp")
+
+
+def partition_step(
+    pieces: list[tuple[str, str]],
+    params: Params,
+    vocabulary: dict[str, Any],
+    work: str,
+    cache_dir: str | None,
+) -> dict[str, Any]:
+    """Merge, enrich and validate the papers of one paper-id range.
+
+    Writes the partition's validated papers (keyphrases still empty: they need document counts
+    over all partitions), links, tags, the records rejected at validation (raw text filled in
+    at publish), the keyphrase candidates and their document counts.
+
+    With a cache, enrichment is kept per paper: a paper whose merged row (all columns, hashed)
+    is the same as in the previous build of this range takes that build's links, tags and
+    keyphrase candidates, and only new or changed papers are enriched. A day's listing that
+    re-lists a few older papers then costs a merge and a validation of their partitions, not
+    their enrichment. The outputs are the same as without the cache.
+    """
+    enrich_params = params.model_dump(mode="json", include={"links", "tags"})
+    key = cache_key(
+        "partition",
+        # a shuffled shard's key and which of its parts: the content of this partition's input
+        [(k, Path(path).name) for k, path in pieces],
+        params.model_dump(mode="json", include={"normalize", "links", "tags"}),
+        vocabulary,
+        code_sha256(),
+    )
+    entry, done = cache_entry(cache_dir, work, "partitions", key)
+    if not done:
+        target = build_entry(entry, cache_dir)
+        records = pl.concat([pl.read_parquet(path) for _, path in pieces])
+        papers, provenance = merge_duplicates(records, params.normalize)
+        del records
+        terms = compiled_terms(vocabulary)
+        enrich_key = cache_key("enrich", enrich_params, vocabulary, code_sha256())
+        hashes = _paper_hashes(papers)
+        prior = _memo(cache_dir, pieces, enrich_key)
+        if prior is None:
+            enriched = _enrich(papers, params, vocabulary, terms)
+            reused = 0
+        else:
+            same = hashes.join(prior["hashes"], on=["paper_id", "_h1", "_h2"], how="semi")
+            fresh = _enrich(papers.join(same, on="paper_id", how="anti"), params, vocabulary, terms)
+            order = papers.select("paper_id").with_row_index("_order")
+            enriched = {
+                # the kept rows and the new ones in paper order, as one enrichment would give
+                name: pl.concat([prior[name].join(same, on="paper_id", how="semi"), rows])
+                .join(order, on="paper_id", how="left")
+                .sort("_order", maintain_order=True)
+                .drop("_order")
+                for name, rows in fresh.items()
+            }
+            reused = same.height
+        links, candidates = enriched["links"], enriched["candidates"]
+        links_pp = enriched["links_pp"]
+        tags = enriched["tags"]
+        tags_pp = (
+            papers.select("paper_id")
+            .join(enriched["tags_pp"], on="paper_id", how="left")
+            .with_columns(pl.lit([], pl.List(pl.String)).alias("keyphrases"))
+        )
+        no_raw = pl.DataFrame(
+            schema={"source_file": pl.String, "record_index": pl.Int64, "raw": pl.String}
+        )
+        good, _, rejected, link_rows, tag_rows, dropped = _validate_tables(
+            _assemble_papers(papers, links_pp, tags_pp), provenance, no_raw, links, tags
+        )
+        io.write_frame(good, target / "papers.parquet")
+        io.write_frame(link_rows, target / "links.parquet")
+        io.write_frame(tag_rows, target / "tags.parquet")
+        io.write_frame(rejected, target / "rejected.parquet")
+        io.write_frame(candidates, target / "candidates.parquet")
+        io.write_frame(keyphrase_document_counts(candidates), target / "df.parquet")
+        if cache_dir:
+            for name in _MEMO:
+                frame = hashes if name == "hashes" else enriched[name]
+                io.write_frame(frame, target / f"memo-{name}.parquet")
+        commit_entry(target, entry, {"papers_in": papers.height, "papers": good.height,
+                                "rejected": rejected.height, "dropped": dropped,
+                                "enriched": papers.height - reused})  # fmt: skip
+        if cache_dir:
+            for shard_key, path in pieces:
+                pointer = _memo_pointer(cache_dir, shard_key, path)
+                io.replace_json({"entry": str(entry), "enrich_key": enrich_key}, pointer)
+    return {
+        **read_meta(entry),
+        "key": key,
+        "cached": done,
+        **{
+            name: str(entry / f"{name}.parquet")
+            for name in ("papers", "links", "tags", "rejected", "candidates", "df")
+        },
+    }

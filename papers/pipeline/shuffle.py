@@ -1,0 +1,75 @@
+"""The shuffle step: a normalized shard's final paper ids, split by paper-id range."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import polars as pl
+
+from papers import io
+from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
+
+
+def shuffle_step(
+    normalized: dict[str, Any],
+    identity_path: str,
+    boundaries: list[str],
+    work: str,
+    cache_dir: str | None,
+) -> dict[str, Any]:
+    """Give one normalized shard its final paper ids and split it by paper-id range."""
+    own = (
+        pl.scan_parquet(identity_path)
+        .filter(
+            (pl.col("source_file") == normalized["source_file"])
+            & pl.col("record_index").is_between(normalized["first"], normalized["last"])
+        )
+        .collect()
+        if normalized["unresolved"]
+        else None
+    )
+    mapped = hashlib.sha256(own.write_ndjson().encode()).hexdigest() if own is not None else ""
+    key = cache_key("shuffle", normalized["key"], boundaries, mapped)
+    entry, done = cache_entry(cache_dir, work, "shuffled", key)
+    if not done:
+        target = build_entry(entry, cache_dir)
+        frame = pl.read_parquet(normalized["normalized"])
+        if own is not None and own.height:
+            frame = (
+                frame.join(
+                    own.rename({"paper_id": "_resolved"}),
+                    on=["source_file", "record_index"],
+                    how="left",
+                )
+                .with_columns(pl.coalesce("_resolved", "paper_id").alias("paper_id"))
+                .drop("_resolved")
+            )
+        cuts = pl.Series("cut", boundaries, dtype=pl.String)
+        part = pl.Series("_part", cuts.search_sorted(frame["paper_id"], side="right"))
+        files: dict[str, str] = {}
+        for (number,), rows in (
+            frame.with_columns(part)
+            .partition_by("_part", as_dict=True, maintain_order=True)
+            .items()
+        ):
+            name = f"part-{int(number):05d}.parquet"
+            io.write_frame(rows.drop("_part"), target / name)
+            files[str(number)] = name
+        commit_entry(target, entry, {"parts": files})
+    parts = read_meta(entry)["parts"]
+    return {
+        "key": key,
+        "parts": {number: str(entry / name) for number, name in parts.items()},
+    }
+
+
+def partition_inputs(
+    shuffled: list[dict[str, Any]], partitions: int
+) -> list[list[tuple[str, str]]]:
+    """For each partition, its (shard key, file) pieces in shard order."""
+    pieces: list[list[tuple[str, str]]] = [[] for _ in range(partitions)]
+    for shard in shuffled:
+        for number, path in shard["parts"].items():
+            pieces[int(number)].append((shard["key"], path))
+    return pieces

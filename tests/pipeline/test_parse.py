@@ -1,0 +1,37 @@
+"""parse: the parse cache is keyed by content and never trusted when incomplete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from papers.config import load_params
+from papers.pipeline.parse import parse_step
+from tests.conftest import REPO, SEED
+
+
+def parse(raw: Path, work: Path, cache: Path) -> dict[str, object]:
+    params = load_params(REPO / "params.yaml")
+    return parse_step(str(raw), SEED.name, params, str(work), str(cache))
+
+
+def test_parse_cache_hits_and_survives_damage(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / SEED.name).write_bytes(SEED.read_bytes())
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    work.mkdir()
+    first = parse(raw, work, cache)
+    assert first["cached"] is False
+    assert first["raw_records"] == 57
+    second = parse(raw, work, cache)
+    assert second["cached"] is True
+    assert second["records"] == first["records"]
+    # a damaged entry (a shard lost, e.g. by a partial copy) is rebuilt, not trusted
+    Path(str(second["records"][0])).unlink()  # type: ignore[index]
+    third = parse(raw, work, cache)
+    assert third["cached"] is False
+    assert third["raw_records"] == 57
+    assert all(Path(p).exists() for p in third["records"])  # type: ignore[attr-defined]
+    # a changed file is a different key
+    (raw / SEED.name).write_bytes(SEED.read_bytes() + b"\n\nNew Title\n\nNew abstract.")
+    assert parse(raw, work, cache)["raw_records"] == 58

@@ -1,0 +1,77 @@
+"""partition: the partitioned build gives the same bytes however it is partitioned, and a
+re-listed paper is re-enriched alone (the memo keeps the others' links, tags and keyphrases)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+
+from papers.config import load_params, load_vocabulary, resolve_vocabulary
+from papers.pipeline.partition import _enrich
+from papers.pipeline.terms import compiled_terms
+from tests.conftest import REPO
+from tests.pipeline.conftest import build, digests
+
+
+def test_partitions_do_not_change_a_byte(mixed_raw: Path, tmp_path: Path) -> None:
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    _, one = build(mixed_raw, whole, None, target_rows=10**9)
+    summary, many = build(mixed_raw, parts, None, target_rows=7)
+    assert len(one) == 1
+    assert len(many) > 10
+    assert digests(whole) == digests(parts)
+    counts = summary["counts"]
+    assert counts["raw_records"] == counts["records_in_papers"] + counts["rejected"]
+    assert counts["merged_duplicates"] > 0
+
+
+def test_a_re_listing_re_enriches_only_its_paper(mixed_raw: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(mixed_raw, raw)
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    build(raw, out, cache, target_rows=40)
+    known = (
+        pl.read_parquet(out / "papers.parquet")
+        .filter(pl.col("arxiv_id").is_not_null() & pl.col("abstract").str.contains("http"))
+        .row(0, named=True)
+    )
+    # a later listing of that paper: its merged row changes (a new date and source)
+    listing = {"id": known["arxiv_id"], "title": known["title"], "summary": known["abstract"]}
+    (raw / "day").mkdir()
+    (raw / "day" / "2030-01-02.json").write_text(json.dumps([{"paper": {**listing, "upvotes": 7}}]))
+    _, second = build(raw, out, cache, target_rows=40)
+    recomputed = [p for p in second if not p["cached"]]
+    assert len(recomputed) == 1
+    assert recomputed[0]["papers_in"] > 1
+    assert recomputed[0]["enriched"] == 1  # the others kept their links, tags and keyphrases
+    fresh = tmp_path / "fresh"
+    build(raw, fresh, None, target_rows=40)
+    assert digests(out) == digests(fresh)
+    # a damaged memo costs a full re-enrichment of the partition, never a wrong table
+    for memo in cache.rglob("memo-links.parquet"):
+        memo.write_bytes(b"damaged")
+    (raw / "day" / "2030-01-03.json").write_text(json.dumps([{"paper": {**listing, "upvotes": 9}}]))
+    _, third = build(raw, out, cache, target_rows=40)
+    recomputed = [p for p in third if not p["cached"]]
+    assert [p["enriched"] for p in recomputed] == [p["papers_in"] for p in recomputed]
+    build(raw, fresh, None, target_rows=40)
+    assert digests(out) == digests(fresh)
+
+
+def test_enrichment_of_no_papers_has_the_schemas_of_some(mixed_raw: Path, tmp_path: Path) -> None:
+    """A recomputed partition whose papers are all unchanged enriches zero papers; the kept rows
+    are concatenated with that result, so its frames must have the same columns and types."""
+    build(mixed_raw, tmp_path / "out", None, target_rows=10**9)
+    params = load_params(REPO / "params.yaml")
+    vocabulary = load_vocabulary(resolve_vocabulary(params, REPO / "params.yaml"))
+    terms = compiled_terms(vocabulary)
+    papers = pl.read_parquet(tmp_path / "out" / "papers.parquet").drop(
+        "links", "code_url", "tags", "keyphrases"
+    )
+    some = _enrich(papers, params, vocabulary, terms)
+    none = _enrich(papers.head(0), params, vocabulary, terms)
+    assert all(some[name].height for name in ("links", "tags", "candidates"))
+    assert {k: f.schema for k, f in none.items()} == {k: f.schema for k, f in some.items()}
