@@ -49,9 +49,16 @@ from papers.stages import normalize as _normalize  # noqa: E402  (rule constants
 from papers.stages import tags as _tags  # noqa: E402  (rule constants, pure-Python helpers)
 
 
+def _first_word(text: str | None) -> str | None:
+    """The first whitespace-separated word (a doi field may list the paper's DOI, then more)."""
+    found = re.match(r"\s*(\S+)", text) if text is not None else None
+    return found.group(1) if found else None
+
+
 def _sub(replacement: str) -> str:
-    """Rust's `${1}` group references as Python's `\\g<1>`."""
-    return re.sub(r"\$\{(\d+)\}", r"\\g<\1>", replacement)
+    """Rust's `${1}` group references as Python's `\\g<1>`; a backslash is literal in Rust's
+    replacement, an escape in Python's."""
+    return re.sub(r"\$\{(\d+)\}", r"\\g<\1>", replacement.replace("\\", "\\\\"))
 
 
 # --- read --------------------------------------------------------------------------------------
@@ -189,7 +196,7 @@ def read_snapshot_line(
         title_raw=obj.get("title"),
         abstract_raw=obj.get("abstract"),
         arxiv_id_raw=obj.get("id"),
-        doi=obj.get("doi"),
+        doi=_first_word(obj.get("doi")),
         authors=authors,
         categories=_NONSPACE.findall(obj.get("categories") or ""),
         published_at=published,
@@ -339,7 +346,26 @@ class Latex:
             "[" + re.escape(firsts) + "]|" + "|".join(re.escape(p) for p in sorted(alpha_prefixes))
         )
         self.split = re.compile(r"(\\[A-Za-z]+)\\")
-        self.rewrites = [(re.compile(p), _sub(r)) for p, r in _latex._rewrites()]
+
+        def compiled(rewrites: list[tuple[str, str]]) -> list[tuple[Any, str]]:
+            return [(re.compile(p), _sub(r)) for p, r in rewrites]
+
+        # the pipeline's rewrite groups, in its order (papers/stages/latex.py: _latex)
+        self.marks = re.compile(_latex._MARKS)
+        self.before = compiled([*_latex._accent_rewrites(), *_latex._pre_rewrites()])
+        self.markup = compiled(_latex._markup_rewrites())
+        self.round = compiled(_latex._brace_round())
+        self.after = compiled(
+            [
+                *_latex._brace_cleanup(),
+                *_latex._finish_rewrites(),
+                *_latex._comparison_rewrites(),
+                *_latex._debris_rewrites(),
+            ]
+        )
+        self.marked = re.compile(_latex._MARKED)
+        self.superscripts = str.maketrans(_latex._SUPERSCRIPTS)
+        self.subscripts = str.maketrans(_latex._SUBSCRIPTS)
         self.zero_width = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
         self.spaces = re.compile(r"[^\S\n]+")
         self.paragraph = re.compile(r" ?\n ?\n[\s]*")
@@ -364,13 +390,32 @@ class Latex:
         out.append(text[cursor:])
         return "".join(out)
 
+    @staticmethod
+    def rewrite(text: str, rewrites: list[tuple[Any, str]]) -> str:
+        for pattern, replacement in rewrites:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def scripts(self, text: str) -> str:
+        """Marked super/subscript runs in their Unicode forms, then the marks dropped."""
+        text = self.marked.sub(
+            lambda m: m.group(0).translate(
+                self.superscripts if m.group(0)[0] == _latex._SUP_OPEN else self.subscripts
+            ),
+            text,
+        )
+        return self.marks.sub("", text)
+
     def __call__(self, text: str | None) -> str:
-        text = unicodedata.normalize("NFC", text or "") + " "
+        text = self.marks.sub("", unicodedata.normalize("NFC", text or ""))
+        text = self.rewrite(text, self.before) + " "
         text = text.replace("/\\~", "/~")
         text = self.split.sub("\\g<1>\u0001\\\\", text)
         text = self.literals(text).replace("\u0001", "").removesuffix(" ")
-        for pattern, replacement in self.rewrites:
-            text = pattern.sub(replacement, text)
+        text = self.rewrite(text, self.markup)
+        for _ in range(_latex.BRACE_ROUNDS):
+            text = self.rewrite(text, self.round)
+        text = self.scripts(self.rewrite(text, self.after))
         text = self.zero_width.sub("", text)
         text = self.spaces.sub(" ", text)
         text = self.paragraph.sub("\u2029", text)

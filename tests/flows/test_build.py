@@ -103,7 +103,7 @@ def test_seed_text_is_free_of_latex(seed_out: Path) -> None:
     )
     assert "Fréchet Inception Distance" in clean_text
     assert "“naive samples”" in clean_text
-    assert "𝔖^{2/p} for 1≤p<2" in clean_text
+    assert "𝔖^(2/p) for 1≤p<2" in clean_text
 
 
 def test_seed_links_are_exactly_those_of_the_abstracts(seed_out: Path) -> None:
