@@ -2,4 +2,5 @@
 
 from papers.cli import app
 
-app(prog_name="papers")
+if __name__ == "__main__":
+    app(prog_name="papers")

@@ -138,7 +138,7 @@ def process_group(pgid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 def test_sigkilled_run_leaves_no_prefect_server_behind(repo: Path, tmp_path: Path) -> None:
-    """Prefect's temporary server is started with a parent-death signal (papers/lifeline.py):
+    """Prefect's temporary server is started with a parent-death signal (papers/cli/lifeline.py):
     when the run is SIGKILLed, the kernel kills the server too instead of orphaning it."""
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), **QUIET_PREFECT}
     env.pop("PREFECT_API_URL", None)

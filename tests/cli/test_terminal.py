@@ -17,8 +17,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from papers import terminal
-from papers.cli import app
+from papers.cli import app, terminal
 
 runner = CliRunner()
 

@@ -1,0 +1,147 @@
+"""`papers validate` (the Great Expectations gate), `papers evaluate` (enrichment quality) and
+`papers report` (the HTML page)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from papers.cli.app import OutOpt, ParamsOpt, ReportsOpt, app, guard
+from papers.config import DEFAULT_OUT, DEFAULT_PARAMS, DEFAULT_REPORTS
+from papers.errors import PapersError
+
+
+def _write_quality_summary(out: Path, reports: Path, result: Any) -> None:
+    """reports/quality.json: the gate's outcome in deterministic form (a DVC metric).
+
+    The full GX result (reports/validation.json) carries run ids and times; this summary does
+    not, so the same data always gives the same file.
+    """
+    from papers import io
+
+    manifest_path = out / io.MANIFEST
+    manifest = io.read_json(manifest_path) if manifest_path.exists() else {}
+    io.write_json(
+        {
+            "success": result.success,
+            "checks_run": result.checks_run,
+            "failures": list(result.failures),
+            "dataset_version": manifest.get("dataset", {}).get("version"),
+            "schema_version": manifest.get("schema_version"),
+        },
+        reports / "quality.json",
+    )
+
+
+@app.command()
+def validate(
+    out: OutOpt = DEFAULT_OUT,
+    reports: ReportsOpt = DEFAULT_REPORTS,
+) -> None:
+    """Check the published files with the Great Expectations suite; non-zero exit on failure."""
+
+    def action() -> Any:
+        from papers.quality import validate_published
+
+        if not out.is_dir():
+            raise PapersError(f"published folder not found: {out}")
+        return validate_published(out, reports)
+
+    result = guard(action)
+    _write_quality_summary(out, reports, result)
+    if result.success:
+        typer.echo(f"validation passed: {result.checks_run} checks on {out}/")
+    else:
+        typer.echo(
+            f"validation FAILED: {len(result.failures)} of {result.checks_run} checks", err=True
+        )
+        for line in result.failures:
+            typer.echo(f"  - {line}", err=True)
+    typer.echo(f"report: {result.result_json}")
+    if result.data_docs_index is not None:
+        typer.echo(f"data docs: {result.data_docs_index}")
+    if not result.success:
+        raise typer.Exit(1)
+
+
+@app.command()
+def evaluate(
+    out: OutOpt = DEFAULT_OUT,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    gold: Annotated[
+        Path | None,
+        typer.Option("--gold", help="Hand-checked links (JSON lines); default: the repo's set."),
+    ] = None,
+    reports: ReportsOpt = DEFAULT_REPORTS,
+) -> None:
+    """Measure links, code links and tags: against the gold set and the sources' curated fields."""
+
+    def action() -> dict[str, Any]:
+        from papers.config import load_params, load_vocabulary, resolve_vocabulary
+        from papers.evaluate import GOLD_LINKS
+        from papers.evaluate import evaluate as run_evaluation
+        from papers.stages.tags import compile_vocabulary
+
+        if not (out / "papers.parquet").exists():
+            raise PapersError(f"no published dataset in {out} (run `papers run` first)")
+        loaded = load_params(params)
+        terms = compile_vocabulary(load_vocabulary(resolve_vocabulary(loaded, params)))
+        gold_path = gold or GOLD_LINKS
+        if gold is not None and not gold.exists():
+            raise PapersError(f"gold file not found: {gold}")
+        return run_evaluation(out, loaded, terms, gold_path)
+
+    figures = guard(action)
+    typer.echo(_evaluation_table(figures))
+    reports.mkdir(parents=True, exist_ok=True)
+    from papers import io
+
+    io.write_json(figures, reports / "evaluation.json")
+    typer.echo(f"report: {reports / 'evaluation.json'}")
+
+
+@app.command()
+def report(out: OutOpt = DEFAULT_OUT, reports: ReportsOpt = DEFAULT_REPORTS) -> None:
+    """Write REPORTS/index.html: one self-contained page of charts and a searchable paper table."""
+
+    def action() -> Path:
+        from papers.report import write_report
+
+        return write_report(out, reports)
+
+    page = guard(action)
+    typer.echo(f"report: {page} ({page.stat().st_size:,} bytes)")
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _evaluation_table(f: dict[str, Any]) -> str:
+    lines = []
+    if "links_gold" in f:
+        g = f["links_gold"]
+        lines.append(
+            f"links vs gold ({g['abstracts']} abstracts, {g['gold_links']} links): "
+            f"precision {_pct(g['precision'])}, recall {_pct(g['recall'])}, "
+            f"kind accuracy {_pct(g['kind_accuracy'])}, own code {_pct(g['own_code_accuracy'])}"
+        )
+    c = f["code_links"]
+    lines.append(
+        f"code link from the abstract vs curated githubRepo: {_pct(c['agreement'])} "
+        f"({c['agree']} of {c['papers']} papers)"
+    )
+    t = f["tags"]
+    lines.append(f"tag coverage: {_pct(t['coverage'])} of {t['papers']} papers")
+    supported = t["supported_share"] if t["our_tags_on_those"] else None
+    found = t["keyword_tags_found_share"] if t["keyword_tags"] else None
+    lines.append(
+        f"tags vs hf_keywords ({t['papers_with_mapped_keywords']} papers with mapped keywords): "
+        f"{_pct(supported)} of our tags supported "
+        f"({t['our_tags_supported']} of {t['our_tags_on_those']}), "
+        f"{_pct(found)} of keyword topics found "
+        f"({t['keyword_tags_found']} of {t['keyword_tags']})"
+    )
+    return "\n".join(lines)

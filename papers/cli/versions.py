@@ -1,0 +1,68 @@
+"""`papers versions` and `papers diff`: the dataset versions DVC keeps, and what changed
+between two."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from papers.cli.app import app, guard
+from papers.errors import PapersError
+
+
+@app.command()
+def versions(
+    repo: Annotated[Path, typer.Option("--repo", help="A folder inside the git work tree.")] = Path(
+        "."
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """List the dataset versions DVC knows: each commit of dvc.lock with its counts."""
+
+    def action() -> list[dict[str, Any]]:
+        from papers.history import list_versions, repo_root
+
+        return list_versions(repo_root(repo))
+
+    found = guard(action)
+    from papers.history import format_versions
+
+    typer.echo(json.dumps(found, indent=2) if as_json else format_versions(found))
+
+
+@app.command()
+def diff(
+    a: Annotated[str, typer.Argument(help="Git revision or published folder (the old side).")],
+    b: Annotated[str, typer.Argument(help="Git revision or published folder (the new side).")],
+    repo: Annotated[Path, typer.Option("--repo", help="A folder inside the git work tree.")] = Path(
+        "."
+    ),
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Dataset folder inside the repo, for revisions.")
+    ] = "data/processed",
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Papers listed per side.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """What changed from A to B: papers added/removed, changed fields, count and metric deltas."""
+
+    def action() -> dict[str, Any]:
+        from papers.history import diff_datasets, load_dataset, repo_root
+
+        def root() -> Path | None:
+            try:
+                return repo_root(repo)
+            except PapersError:
+                return None  # folders need no git
+
+        git = None if Path(a).is_dir() and Path(b).is_dir() else root()
+        return diff_datasets(
+            load_dataset(a, git, dataset), load_dataset(b, git, dataset), limit=limit
+        )
+
+    result = guard(action)
+    from papers.history import format_diff
+
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else format_diff(result))
