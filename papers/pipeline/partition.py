@@ -13,15 +13,10 @@ from papers.config import Params
 from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
 from papers.pipeline.terms import compiled_terms
 from papers.pipeline.version import code_sha256
+from papers.stages.keyphrases import keyphrase_candidates, keyphrase_document_counts
 from papers.stages.links import code_url, extract_links, links_per_paper
 from papers.stages.normalize import merge_duplicates
-from papers.stages.tags import (
-    category_matches,
-    keyphrase_candidates,
-    keyphrase_document_counts,
-    tag_papers,
-    tags_per_paper,
-)
+from papers.stages.tags import category_matches, tag_papers, tags_per_paper
 from papers.stages.validate import split_valid, validate_papers
 from schemas import Links, Papers, Tags, polars_schema
 

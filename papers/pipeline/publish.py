@@ -21,7 +21,7 @@ from papers.gates import enforce as enforce_gates
 from papers.pipeline.figures import quality_figures, table_figures
 from papers.pipeline.parallel import parallel_map
 from papers.pipeline.version import code_sha256, dataset_version
-from papers.stages.tags import keyphrase_top
+from papers.stages.keyphrases import keyphrase_top
 from schemas import PUBLISHED, SCHEMA_VERSION, Provenance, Rejected
 
 STAGE_REJECT_ORDER = ("read", "parse", "normalize", "links", "tags", "validate")

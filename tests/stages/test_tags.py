@@ -1,4 +1,4 @@
-"""tags: word-bounded, case-aware vocabulary matching with scores and evidence; keyphrases;
+"""tags: word-bounded, case-aware vocabulary matching with scores and evidence; keyphrases (papers/stages/keyphrases.py);
 keyword and category tags; agreement with the HF keywords; the shipped vocabulary's rules."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import yaml
 from polars.testing import assert_frame_equal
 
 from papers.config import TagsParams
+from papers.stages.keyphrases import keyphrases
 from papers.stages.tags import (
     agreement,
     category_matches,
     category_tags,
     compile_vocabulary,
-    keyphrases,
     keyword_matches,
     keyword_tags,
     pluralize,

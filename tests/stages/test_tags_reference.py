@@ -15,13 +15,12 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from papers.config import TagsParams
+from papers.stages.keyphrases import STOPWORDS, keyphrase_candidates
 from papers.stages.tags import (
-    STOPWORDS,
     _padded,
     _padded_fields,
     category_matches,
     compile_vocabulary,
-    keyphrase_candidates,
     tag_papers,
 )
 from schemas import Tags, polars_schema
