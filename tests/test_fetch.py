@@ -495,6 +495,19 @@ def test_atom_truncated_feed_is_retried(
     assert gaps(server) == [3.0]
 
 
+def test_atom_body_declaring_entities_is_refused_and_retried(
+    server: ScriptedServer, make_fetcher: Callable[..., Fetcher], fake: FakeTime, tmp_path: Path
+) -> None:
+    body = fixture("atom-legacy-ids.xml")
+    # a billion-laughs prologue before the real feed: refused like a truncated body, then retried
+    bomb = b'<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]>'
+    hostile = bomb + body.split(b"?>", 1)[1] if body.startswith(b"<?xml") else bomb + body
+    server.script("/api/query", Reply(body=hostile), Reply(body=body))
+    saved = fetch_arxiv_atom(make_fetcher(), server.url, tmp_path, ids=["2510.14968", "2510.14827"])
+    assert saved[0].path.read_bytes() == body
+    assert fake.sleeps == [1.0, 2.0]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
