@@ -1,0 +1,172 @@
+"""Where a published row lives: the partition key of a paper id and the file plan over it.
+
+Design: docs/design/partitioned-versions.md §2. Both functions here are pure: the leaf of a row
+depends on its paper_id alone (so it is known before any merge), and the node plan depends only
+on the current row count of each leaf (so a from-scratch build and an incremental one give the
+same files, whatever their history).
+
+A leaf is a path of components joined by "/":
+- new-style arXiv `YYMM.NNNNN` (or `YYMM.NNNN`) -> `arxiv/20YY/MM/b<NNNNN // 10000>` (arXiv
+  numbers are dense within a month, so a leaf holds at most 10,000 papers);
+- old-style arXiv `archive(.SC)?/YYMMNNN` -> `arxiv/<YYYY>/MM/<archive>`, YYYY = 20YY for
+  YY <= 07 else 19YY (the subject class shares its archive's numbering: at most 999 per leaf);
+- anything else (`doi:…`, `title:<hex>`) -> `other/<d1>/<d2>/<d3>`, the first three hex
+  digits of sha256(paper_id): a stable hash (polars' own `hash` may change between versions), and
+  deep enough that the plan can split the family into up to 4,096 files if it ever needs to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+import polars_hash as plh
+
+ARXIV_BUCKET = 10_000
+HASH_DEPTH = 3
+ROOT = "all"  # the node name of a table that fits in one file
+_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_NEW = r"^(\d{2})(\d{2})\.(\d{4,5})$"
+_OLD = r"^([a-z-]+)(?:\.[A-Za-z]{2})?/(\d{2})(\d{2})\d{3}$"
+
+
+def leaf_of(paper_id: pl.Expr) -> pl.Expr:
+    """The leaf (see the module docstring) of each paper id, as a String expression."""
+    new = paper_id.str.extract_groups(_NEW)
+    old = paper_id.str.extract_groups(_OLD)
+    old_yy = old.struct.field("2")
+    old_year = (
+        pl.when(old_yy.cast(pl.Int32, strict=False) <= 7).then(pl.lit("20")).otherwise(pl.lit("19"))
+        + old_yy
+    )
+    bucket = new.struct.field("3").cast(pl.Int64) // ARXIV_BUCKET
+    digest = plh.CryptographicHashingNameSpace(paper_id).sha2_256()
+    hashed = pl.concat_str(
+        [pl.lit("other")] + [digest.str.slice(i, 1) for i in range(HASH_DEPTH)], separator="/"
+    )
+    return (
+        pl.when(new.struct.field("1").is_not_null())
+        .then(pl.format("arxiv/20{}/{}/b{}", new.struct.field("1"), new.struct.field("2"), bucket))
+        .when(old.struct.field("1").is_not_null())
+        .then(pl.format("arxiv/{}/{}/{}", old_year, old.struct.field("3"), old.struct.field("1")))
+        .otherwise(hashed)
+        .alias("leaf")
+    )
+
+
+def node_name(path: tuple[str, ...], last: str | None = None) -> str:
+    """A file-name-safe name for a tree node, or for a run of its children (first..last).
+
+    `arxiv/2015/01/b0` -> `arxiv-2015-01-b0`; hash levels are written as one `h` word
+    (`other/5/c` -> `other-h5c`); the root is `all`. Components are fixed-width or from a fixed
+    alphabet per level, so distinct nodes never share a name.
+    """
+    if not path:
+        return ROOT
+    parts = list(path)
+    if parts[0] == "other" and len(parts) > 1:
+        parts = ["other", "h" + "".join(parts[1:])]
+    name = "-".join(parts)
+    if last is not None:
+        name += "_" + (f"h{last}" if path[0] == "other" else last)
+    return _NAME.sub("_", name)
+
+
+@dataclass
+class _Tree:
+    rows: int = 0
+    children: dict[str, _Tree] = field(default_factory=dict)
+
+
+def plan_files(leaf_rows: Mapping[str, int], max_rows: int) -> dict[str, str]:
+    """Which file (node name) holds each leaf, given every leaf's current row count.
+
+    Top-down over root -> family -> year -> month -> leaf: a node with at most `max_rows` rows,
+    or a leaf, is one file. A bigger node is split into its children, in sorted order, and
+    consecutive children that each fit are packed greedily into runs of at most `max_rows` rows
+    (so tiny months share a file instead of making many tiny files). Hence:
+    - a file holds at most `max_rows` rows, unless it is a single leaf (at most 10,000 arXiv
+      papers; a hash leaf only past 4,096 x max_rows);
+    - two consecutive runs of one parent together exceed `max_rows`: every run but the last of a
+      parent is more than half full on average, so files stay in range after many appends;
+    - the plan is a pure function of the counts (no history, no hysteresis), local (a count
+      change under a node re-plans only that node's subtree and its parent's runs after it),
+      and a growing last month only changes the last run of its parent.
+    """
+    if max_rows <= 0:
+        raise ValueError(f"max_rows must be positive, not {max_rows}")
+    root = _Tree()
+    for leaf, rows in leaf_rows.items():
+        if rows <= 0:
+            continue
+        node = root
+        node.rows += rows
+        for part in leaf.split("/"):
+            node = node.children.setdefault(part, _Tree())
+            node.rows += rows
+    plan: dict[str, str] = {}
+
+    def leaves(path: tuple[str, ...], node: _Tree) -> list[str]:
+        if not node.children:
+            return ["/".join(path)]
+        return [
+            leaf
+            for key in sorted(node.children)
+            for leaf in leaves((*path, key), node.children[key])
+        ]
+
+    def assign(path: tuple[str, ...], node: _Tree) -> None:
+        if node.rows <= max_rows or not node.children:
+            for leaf in leaves(path, node):
+                plan[leaf] = node_name(path)
+            return
+        run: list[str] = []
+        held = 0
+
+        def close() -> None:
+            if not run:
+                return
+            name = (
+                node_name((*path, run[0])) if len(run) == 1 else node_name((*path, run[0]), run[-1])
+            )
+            for key in run:
+                for leaf in leaves((*path, key), node.children[key]):
+                    plan[leaf] = name
+            run.clear()
+
+        for key in sorted(node.children):
+            child = node.children[key]
+            if child.rows > max_rows:
+                close()
+                held = 0
+                assign((*path, key), child)
+                continue
+            if held + child.rows > max_rows:
+                close()
+                held = 0
+            run.append(key)
+            held += child.rows
+        close()
+
+    if root.rows:
+        assign((), root)
+    return plan
+
+
+def plan_frame(counts: pl.DataFrame, max_rows: int) -> pl.DataFrame:
+    """`plan_files` over a frame of (leaf, rows): a frame of (leaf, node), sorted by leaf."""
+    plan = plan_files(dict(zip(counts["leaf"], counts["rows"], strict=True)), max_rows)
+    return pl.DataFrame(
+        {"leaf": list(plan), "node": list(plan.values())},
+        schema={"leaf": pl.String, "node": pl.String},
+    ).sort("leaf")
+
+
+def nodes_of(frame: pl.DataFrame, max_rows: int, key: str = "paper_id") -> pl.DataFrame:
+    """The frame with a `node` column: its rows' file under the plan for the frame's own counts."""
+    with_leaf = frame.with_columns(leaf_of(pl.col(key)).alias("_leaf"))
+    counts = with_leaf.group_by("_leaf").len("rows").rename({"_leaf": "leaf"})
+    plan = plan_frame(counts, max_rows).rename({"leaf": "_leaf"})
+    return with_leaf.join(plan, on="_leaf", how="left").drop("_leaf")
