@@ -172,6 +172,11 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text("utf-8"))
 
 
+def fsync_file(path: Path) -> None:
+    """Flush a file's bytes to disk (before it is renamed into a published place)."""
+    _fsync(path)
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
