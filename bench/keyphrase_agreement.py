@@ -16,6 +16,10 @@ are ranked twice with papers/stages/keyphrases.py: keyphrase_top:
 For each fraction it prints the share of papers whose top-k lists are the same list, the same
 set, their mean Jaccard and mean overlap@k (shared phrases / k), over the papers with at least
 one keyphrase.
+
+Then the stability the pinned table buys: of the papers before the newest --growth share, how
+many change their keyphrases when that share is added (a day's listing), ranked against the
+corpus (every paper may move) and against a pinned table (none can: it is the same table).
 """
 
 from __future__ import annotations
@@ -86,12 +90,43 @@ def measure(
     return rows
 
 
+def moved_by_growth(
+    papers: pl.DataFrame, tags: TagsParams, vocabulary: dict, growth: float
+) -> dict[str, int]:
+    """Old papers whose keyphrases change when the newest `growth` share of papers is added."""
+    from papers.config import Params
+
+    params = Params(tags=tags)
+    papers = oldest_first(papers.select("paper_id", "title", "abstract", "published_at",
+                                        "listing_dates"))  # fmt: skip
+    old = papers.head(papers.height - round(papers.height * growth))
+    candidates = keyphrase_candidates(old, compiled_terms(vocabulary), tags)
+
+    def corpus_ranking(frame: pl.DataFrame) -> pl.DataFrame:
+        counts, n_docs = document_counts(frame, params, vocabulary)
+        return keyphrase_top(candidates, keyphrase_idf_rows(counts), n_docs, tags)
+
+    def moved(before: pl.DataFrame, after: pl.DataFrame) -> int:
+        both = before.join(after, on="paper_id", suffix="_after")
+        return both.filter(pl.col("keyphrases") != pl.col("keyphrases_after")).height
+
+    # pinned: a table refreshed from the old papers, each build ranking all of its own papers
+    counts, n_docs = document_counts(old, params, vocabulary)
+    table = keyphrase_idf_rows(counts)
+    every = keyphrase_candidates(papers, compiled_terms(vocabulary), tags)
+    return {"old_papers": old.height, "added": papers.height - old.height,
+            "moved_corpus": moved(corpus_ranking(old), corpus_ranking(papers)),
+            "moved_pinned": moved(keyphrase_top(candidates, table, n_docs, tags),
+                                  keyphrase_top(every, table, n_docs, tags))}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--fractions", default="1,0.9,0.5")
     parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--growth", type=float, default=0.01)
     args = parser.parse_args(argv)
     params = load_params(args.params)
     vocabulary = load_vocabulary(resolve_vocabulary(params, args.params))
@@ -107,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['fraction']:>15.0%} {r['idf_phrases']:>8} {r['same_list']:>10.3f} "
               f"{r['same_set']:>9.3f} {r['jaccard']:>8.3f} {r['overlap_at_k']:>10.3f}")  # fmt: skip
+    growth = moved_by_growth(papers, tags, vocabulary, args.growth)
+    print(f"adding the newest {growth['added']} papers ({args.growth:.0%}) changes the keyphrases "
+          f"of {growth['moved_corpus']} of {growth['old_papers']} older papers ranked against the "
+          f"corpus, {growth['moved_pinned']} against a pinned table")  # fmt: skip
     return 0
 
 
