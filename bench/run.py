@@ -115,11 +115,18 @@ def run_steps(
 ) -> dict[str, Any]:
     """The build-dataset flow's work without Prefect (papers.pipeline.local.run_local), each stage
     timed (loading the params and vocabulary is not)."""
-    from papers.config import load_params, load_vocabulary, resolve_vocabulary
+    from papers.config import (
+        load_keyphrase_idf,
+        load_params,
+        load_vocabulary,
+        resolve_keyphrase_idf,
+        resolve_vocabulary,
+    )
     from papers.pipeline.local import run_local
 
     params = load_params(params_path)
     vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
+    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, params_path))
     stages = _Stages()
     summary = run_local(
         str(raw_dir),
@@ -128,6 +135,7 @@ def run_steps(
         vocabulary,
         str(cache_dir) if cache_dir else None,
         on_stage=stages.done,
+        idf=idf,
     )
     seconds = sum(stage["seconds"] for stage in stages.rows.values())
     return {

@@ -22,7 +22,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import opaque
 
 from papers import io
-from papers.config import Params, load_params, load_vocabulary, resolve_vocabulary
+from papers.config import (
+    KeyphraseIdf,
+    Params,
+    load_keyphrase_idf,
+    load_params,
+    load_vocabulary,
+    resolve_keyphrase_idf,
+    resolve_vocabulary,
+)
 from papers.errors import PapersError
 from papers.pipeline.identity import identity_step
 from papers.pipeline.normalize import normalize_shard_step, record_shards
@@ -87,8 +95,9 @@ def enrich(
     vocabulary: dict[str, Any],
     work: str,
     cache_dir: str | None,
+    idf: KeyphraseIdf | None = None,
 ) -> dict[str, Any]:
-    return partition_step(pieces, params, vocabulary, work, cache_dir)
+    return partition_step(pieces, params, vocabulary, work, cache_dir, idf)
 
 
 @task(name="write", cache_policy=NONE)
@@ -102,9 +111,10 @@ def write(
     out_dir: str,
     run_id: str,
     gates: bool = True,
+    idf: KeyphraseIdf | None = None,
 ) -> dict[str, Any]:
     return publish_step(
-        parsed, normalized, shuffled, partitions, params, vocabulary, out_dir, run_id, gates
+        parsed, normalized, shuffled, partitions, params, vocabulary, out_dir, run_id, gates, idf
     )
 
 
@@ -113,17 +123,21 @@ def check_inputs(raw_dir: Path, params_path: Path) -> list[str]:
     return _inputs(raw_dir, params_path)[0]
 
 
-def _inputs(raw_dir: Path, params_path: Path) -> tuple[list[str], Params, dict[str, Any]]:
-    """(input files, params, vocabulary): the one place a build reads params.yaml (and the
-    vocabulary it names); a missing folder or file or a bad one is a PapersError."""
+def _inputs(
+    raw_dir: Path, params_path: Path
+) -> tuple[list[str], Params, dict[str, Any], KeyphraseIdf | None]:
+    """(input files, params, vocabulary, keyphrase IDF): the one place a build reads params.yaml
+    (and the vocabulary and IDF files it names); a missing folder or file or a bad one is a
+    PapersError."""
     if not raw_dir.is_dir():
         raise PapersError(f"raw input folder not found: {raw_dir}")
     params = load_params(params_path)
     vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
+    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, params_path))
     files = [p.relative_to(raw_dir).as_posix() for p in io.list_inputs(raw_dir)]
     if not files:
         raise PapersError(f"no input files under {raw_dir}")
-    return files, params, vocabulary
+    return files, params, vocabulary, idf
 
 
 @flow(name="build-dataset", validate_parameters=True)
@@ -143,10 +157,10 @@ def build_dataset(
     One run at a time per out_dir: a second run waits up to wait_s seconds for the lock, then
     fails with a clear error. A publish interrupted by a crash is completed first.
     """
-    files, params, vocabulary = _inputs(Path(raw_dir), Path(params_path))
+    files, params, vocabulary, idf = _inputs(Path(raw_dir), Path(params_path))
     out = Path(out_dir)
     with io.output_lock(out, wait_s):
-        return _build(raw_dir, files, out, params, vocabulary, cache_dir, gates)
+        return _build(raw_dir, files, out, params, vocabulary, cache_dir, gates, idf)
 
 
 def _build(
@@ -157,13 +171,15 @@ def _build(
     vocabulary: dict[str, Any],
     cache_dir: str | None,
     gates: bool = True,
+    idf: KeyphraseIdf | None = None,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     out_dir = str(out)
     for line in io.recover(out):
         logger.warning("%s", line)
     hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
-    version = dataset_version(list(hashes.values()), params, str(vocabulary["version"]))
+    idf_sha256 = idf.sha256 if idf is not None else None
+    version = dataset_version(list(hashes.values()), params, str(vocabulary["version"]), idf_sha256)
     if cache_dir:
         # With a cache a run is incremental: the same inputs, params, vocabulary and code as the
         # published (intact) dataset mean there is nothing to do.
@@ -182,6 +198,7 @@ def _build(
     # would reach the task as one.
     params_in: Any = opaque(params) if in_flight is not None else params
     vocabulary_in: Any = opaque(vocabulary) if in_flight is not None else vocabulary
+    idf_in: Any = opaque(idf) if in_flight is not None else idf
     try:
         batches = [
             files[i : i + FILES_PER_PARSE_TASK] for i in range(0, len(files), FILES_PER_PARSE_TASK)
@@ -210,7 +227,11 @@ def _build(
         pieces = partition_inputs(shuffled, len(plan["boundaries"]) + 1)
         partitions = _bounded(
             enrich,
-            [(piece, params_in, vocabulary_in, str(work), cache_dir) for piece in pieces if piece],
+            [
+                (piece, params_in, vocabulary_in, str(work), cache_dir, idf_in)
+                for piece in pieces
+                if piece
+            ],
             in_flight,
         )
         logger.info(
@@ -221,7 +242,7 @@ def _build(
         )  # fmt: skip
         io.fault_point("enrich")
         summary = write(parsed, normalized, shuffled, partitions, params, vocabulary, out_dir,
-                        run_id, gates)  # fmt: skip
+                        run_id, gates, idf)  # fmt: skip
         logger.info("published dataset version %s: %s", summary["dataset_version"],
                     summary["counts"])  # fmt: skip
         return summary

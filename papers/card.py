@@ -185,7 +185,8 @@ def _curation_section(params: Params, manifest: dict[str, Any]) -> list[str]:
         f"{tg.abstract_weight:g} x abstract hits (+ {tg.category_weight:g} per arXiv category "
         f"that maps to the topic), kept at score >= {tg.min_score:g}; generic topics need a "
         f"title hit. Up to {tg.keyphrases_top_k} TF-IDF keyphrases of at most "
-        f"{tg.keyphrase_max_words} words per paper.",
+        f"{tg.keyphrase_max_words} words per paper, "
+        f"{_idf_text(manifest.get('idf'), tg.keyphrase_idf)}.",
         "- **Validation**: every table is checked against its Pandera model; a paper that fails "
         "sends its records to `rejected` with the failed check. The published folder is checked "
         "again with Great Expectations (`papers validate`).",
@@ -194,6 +195,15 @@ def _curation_section(params: Params, manifest: dict[str, Any]) -> list[str]:
         "inputs and params give byte-identical files.",
         "",
     ]
+
+
+def _idf_text(idf: dict[str, Any] | None, path: Path | None) -> str:
+    if not idf:
+        return "the IDF counted over this build"
+    return (
+        f"the IDF pinned in {code(path)} ({code(idf['version'])}, "
+        f"{int(idf['n_docs']):,} papers): a paper's keyphrases depend on its own text only"
+    )
 
 
 def _limitations_section(papers: pl.DataFrame | pl.LazyFrame, metrics: dict[str, Any]) -> list[str]:

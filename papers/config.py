@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import polars as pl
+import pyarrow.parquet as pq
 import yaml
 from pydantic import (
     BaseModel,
@@ -161,6 +164,10 @@ class TagsParams(_Frozen):
     category_weight: float = Field(1.0, ge=0)
     keyphrases_top_k: int = Field(5, ge=0)
     keyphrase_max_words: int = Field(3, ge=1)
+    # The pinned keyphrase IDF table (`papers idf refresh` writes it): keyphrases are ranked
+    # against it, so a paper's keyphrases depend on its own text only. None: ranked against the
+    # document frequencies of the build itself (every paper's keyphrases depend on every paper).
+    keyphrase_idf: Path | None = None
 
 
 class WriteParams(_Frozen):
@@ -296,3 +303,64 @@ def _load_vocabulary(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
     if not isinstance(data, dict) or "version" not in data or not data.get("topics"):
         raise PapersError(f"vocabulary file {path} needs a version and a list of topics")
     return data
+
+
+# Key-value metadata of the keyphrase IDF file (papers/io.py: write_keyphrase_idf).
+IDF_N_DOCS_KEY: Final = "papers.idf.n_docs"
+IDF_VERSION_KEY: Final = "papers.idf.version"
+
+
+@dataclass(frozen=True)
+class KeyphraseIdf:
+    """The pinned keyphrase IDF: (phrase, df) for phrases in at least 2 of n_docs papers (a
+    phrase missing from the table is in one), its version, and the sha256 of the file's bytes
+    (part of the dataset version, the partition cache keys and the manifest)."""
+
+    table: pl.DataFrame
+    n_docs: int
+    version: str
+    sha256: str
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records of it."""
+        return {"version": self.version, "n_docs": self.n_docs, "sha256": self.sha256}
+
+
+def resolve_keyphrase_idf(params: Params, params_path: Path) -> Path | None:
+    """The keyphrase IDF file (params tags.keyphrase_idf), relative to the params file's folder
+    unless absolute; None when none is configured (see resolve_vocabulary)."""
+    idf = params.tags.keyphrase_idf
+    if idf is None:
+        return None
+    return idf if idf.is_absolute() else (params_path.parent / idf)
+
+
+def load_keyphrase_idf(path: Path | None) -> KeyphraseIdf | None:
+    """The pinned keyphrase IDF file, or None for None; a missing or bad file is a PapersError.
+
+    The one loader of it: read once per file version (path, mtime, size), like the vocabulary.
+    """
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except FileNotFoundError as exc:
+        msg = f"keyphrase IDF file not found: {path} (write it with `papers idf refresh`)"
+        raise PapersError(msg) from exc
+    return _load_keyphrase_idf(path, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _load_keyphrase_idf(path: Path, _mtime_ns: int, _size: int) -> KeyphraseIdf:
+    data = path.read_bytes()
+    try:
+        meta = pq.read_metadata(path).metadata or {}
+        n_docs = int(meta[IDF_N_DOCS_KEY.encode()])
+        version = meta[IDF_VERSION_KEY.encode()].decode()
+        table = pl.read_parquet(path, columns=["phrase", "df"]).cast(
+            {"phrase": pl.String, "df": pl.UInt32}
+        )
+    except (OSError, KeyError, ValueError, pl.exceptions.PolarsError) as exc:
+        msg = f"keyphrase IDF file {path} is not a table of (phrase, df) with n_docs and version"
+        raise PapersError(f"{msg}: {exc}") from exc
+    return KeyphraseIdf(table, n_docs, version, hashlib.sha256(data).hexdigest())

@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as arrow
 import pyarrow.parquet as pq
 
-from papers.config import WriteParams
+from papers.config import IDF_N_DOCS_KEY, IDF_VERSION_KEY, WriteParams
 from papers.errors import PapersError
 from schemas import arrow_schema, polars_schema
 
@@ -143,6 +143,33 @@ def write_frame(frame: pl.DataFrame, path: Path) -> str:
     frame.write_parquet(tmp, compression="lz4", statistics=False)
     os.replace(tmp, path)
     return str(path)
+
+
+def write_keyphrase_idf(table: pl.DataFrame, n_docs: int, version: str, path: Path) -> int:
+    """The pinned keyphrase IDF file (papers/config.py: load_keyphrase_idf), deterministic and
+    whole or absent: rows (phrase, df) sorted by phrase, n_docs and version in the key-value
+    metadata, fixed compression and row groups; written beside `path`, then renamed over it.
+    Returns the number of rows."""
+    schema = arrow.schema(
+        [("phrase", arrow.large_string()), ("df", arrow.uint32())],
+        metadata={IDF_N_DOCS_KEY: str(n_docs), IDF_VERSION_KEY: version},
+    )
+    rows = table.select("phrase", pl.col("df").cast(pl.UInt32)).sort("phrase")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        with pq.ParquetWriter(
+            tmp, schema, compression="zstd", compression_level=9, use_dictionary=False,
+            write_statistics=False,
+        ) as writer:  # fmt: skip
+            writer.write_table(
+                rows.to_arrow().cast(schema).combine_chunks(), row_group_size=1 << 20
+            )
+        _fsync(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows.height
 
 
 def _json_text(obj: Any) -> str:

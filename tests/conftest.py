@@ -22,7 +22,14 @@ os.environ.pop("PREFECT_API_URL", None)
 import polars as pl
 import pytest
 
-from papers.config import Params, load_params, load_vocabulary, resolve_vocabulary
+from papers.config import (
+    Params,
+    load_keyphrase_idf,
+    load_params,
+    load_vocabulary,
+    resolve_keyphrase_idf,
+    resolve_vocabulary,
+)
 from papers.pipeline.local import run_local
 from papers.stages.tags import compile_vocabulary
 
@@ -38,7 +45,8 @@ def build_local(
     from params_path as the flow loads them."""
     params = load_params(params_path)
     vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
-    return run_local(str(raw), str(out), params, vocabulary, **options)
+    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, params_path))
+    return run_local(str(raw), str(out), params, vocabulary, idf=idf, **options)
 
 
 @pytest.fixture(scope="session")

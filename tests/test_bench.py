@@ -161,3 +161,18 @@ def test_run_measures_end_to_end(work: Path, pool: pl.DataFrame, tmp_path: Path)
     assert entry["floor"]["seconds"] > 0
     assert entry["baseline"]["counts"]["papers"] == pipe["counts"]["papers"]
     assert entry["baseline"]["extrapolated"] is False
+
+
+def test_keyphrase_agreement_prints_the_figures(tmp_path: Path) -> None:
+    """bench/keyphrase_agreement.py on a seed build: a table refreshed from every paper agrees
+    exactly with the build's own ranking, and growth moves no paper against a pinned table."""
+    run_steps(REPO / "data" / "raw", tmp_path / "out", REPO / "params.yaml", None)
+    done = subprocess.run(
+        [sys.executable, "bench/keyphrase_agreement.py", str(tmp_path / "out"),
+         "--fractions", "1,0.5", "--growth", "0.2"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("57 papers, top-5 keyphrases")
+    assert lines[2].split()[2:] == ["1.000"] * 4  # fraction 1: same list, set, Jaccard, overlap
+    assert lines[-1].endswith("older papers ranked against the corpus, 0 against a pinned table")

@@ -64,9 +64,10 @@ def test_build_stage_lists_what_it_reads_and_writes(repo: Path) -> None:
     expected |= {f"{out}/{CARD}"}  # the dataset card
     assert set(outs(stage)) == expected
     assert outs(stage, "metrics") == [f"{out}/metrics.json"]
-    # the vocabulary the params point at lives inside a listed dependency
-    vocab = yaml.safe_load((repo / params_file).read_text())["tags"]["vocabulary"]
-    assert any(Path(vocab).is_relative_to(d) for d in stage["deps"])
+    # the vocabulary and the keyphrase IDF the params point at live inside a listed dependency
+    tags = yaml.safe_load((repo / params_file).read_text())["tags"]
+    for pinned in (tags["vocabulary"], tags["keyphrase_idf"]):
+        assert any(Path(pinned).is_relative_to(d) for d in stage["deps"]), pinned
 
 
 def test_validate_stage_reads_the_published_files(repo: Path) -> None:

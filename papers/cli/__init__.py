@@ -1,7 +1,8 @@
 """The `papers` command line: one module per group of commands, all on one Typer app.
 
 app (the app, the error guard, the shared options) · run (run, inspect) · check (validate,
-evaluate, report) · serve · versions (versions, diff) · fetch (fetch hf, fetch arxiv). terminal
+evaluate, report) · serve · versions (versions, diff) · fetch (fetch hf, fetch arxiv) · idf (idf
+refresh). terminal
 and lifeline are the run command's console and its temporary Prefect server's lifeline.
 """
 
@@ -19,7 +20,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 from papers.cli.app import app
 
 # Each module registers its commands on `app` when imported: this order is the help's order.
-for _module in ("run", "check", "serve", "versions", "fetch"):
+for _module in ("run", "check", "serve", "versions", "fetch", "idf"):
     importlib.import_module(f"papers.cli.{_module}")
 
 __all__ = ["app", "main"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from papers import io
-from papers.config import Params
+from papers.config import KeyphraseIdf, Params
 from papers.pipeline.identity import identity_step
 from papers.pipeline.normalize import normalize_shard_step, record_shards
 from papers.pipeline.parallel import parallel_map
@@ -30,17 +30,24 @@ def run_local(
     gates: bool = False,
     target_rows: int | None = None,
     on_stage: Callable[[str], None] | None = None,
+    idf: KeyphraseIdf | None = None,
 ) -> dict[str, Any]:
     """The build-dataset flow's steps in this process, in order, without Prefect (benchmarks,
     tests). on_stage(name) is called as each stage ends. Same outputs as the flow.
 
-    params and vocabulary come loaded (papers.config: load_params, load_vocabulary)."""
+    params, vocabulary and the keyphrase IDF come loaded (papers.config: load_params,
+    load_vocabulary, load_keyphrase_idf; None ranks keyphrases against this build)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     done = on_stage or (lambda _: None)
     files = [f.relative_to(raw_dir).as_posix() for f in io.list_inputs(Path(raw_dir))]
     hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
-    version = dataset_version(list(hashes.values()), params, str(vocabulary["version"]))
+    version = dataset_version(
+        list(hashes.values()),
+        params,
+        str(vocabulary["version"]),
+        idf.sha256 if idf is not None else None,
+    )
     if cache_dir and (same := unchanged(out, version, cache_dir)) is not None:
         done("unchanged")
         return {**same, "partitions": []}
@@ -64,11 +71,20 @@ def run_local(
         done("shuffle")
         pieces = partition_inputs(shuffled, len(plan["boundaries"]) + 1)
         partitions = parallel_map(
-            partition_step, [(piece, params, vocabulary, w, c) for piece in pieces if piece]
+            partition_step, [(piece, params, vocabulary, w, c, idf) for piece in pieces if piece]
         )
         done("enrich")
         summary = publish_step(
-            parsed, normalized, shuffled, partitions, params, vocabulary, out_dir, run_id, gates
+            parsed,
+            normalized,
+            shuffled,
+            partitions,
+            params,
+            vocabulary,
+            out_dir,
+            run_id,
+            gates,
+            idf,
         )
         done("write")
     finally:

@@ -9,11 +9,11 @@ from typing import Any
 import polars as pl
 
 from papers import io
-from papers.config import Params
+from papers.config import KeyphraseIdf, Params
 from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
 from papers.pipeline.terms import compiled_terms
 from papers.pipeline.version import code_sha256
-from papers.stages.keyphrases import keyphrase_candidates, keyphrase_document_counts
+from papers.stages.keyphrases import keyphrase_candidates, keyphrase_document_counts, keyphrase_top
 from papers.stages.links import code_url, extract_links, links_per_paper
 from papers.stages.normalize import merge_duplicates
 from papers.stages.tags import category_matches, tag_papers, tags_per_paper
@@ -152,12 +152,15 @@ def partition_step(
     vocabulary: dict[str, Any],
     work: str,
     cache_dir: str | None,
+    idf: KeyphraseIdf | None = None,
 ) -> dict[str, Any]:
     """Merge, enrich and validate the papers of one paper-id range.
 
-    Writes the partition's validated papers (keyphrases still empty: they need document counts
-    over all partitions), links, tags, the records rejected at validation (raw text filled in
-    at publish), the keyphrase candidates and their document counts.
+    Writes the partition's validated papers, links, tags, the records rejected at validation
+    (raw text filled in at publish), the keyphrase candidates and their document counts. With
+    the pinned keyphrase IDF the papers' keyphrases are ranked here, against it alone (the
+    partition's papers then depend on its own records and the inputs only); without it they are
+    left empty for publish_step, which ranks them against the counts over all partitions.
 
     With a cache, enrichment is kept per paper: a paper whose merged row (all columns, hashed)
     is the same as in the previous build of this range takes that build's links, tags and
@@ -172,6 +175,7 @@ def partition_step(
         [(k, Path(path).name) for k, path in pieces],
         params.model_dump(mode="json", include={"normalize", "links", "tags"}),
         vocabulary,
+        idf.sha256 if idf is not None else None,
         code_sha256(),
     )
     entry, done = cache_entry(cache_dir, work, "partitions", key)
@@ -203,11 +207,12 @@ def partition_step(
         links, candidates = enriched["links"], enriched["candidates"]
         links_pp = enriched["links_pp"]
         tags = enriched["tags"]
-        tags_pp = (
-            papers.select("paper_id")
-            .join(enriched["tags_pp"], on="paper_id", how="left")
-            .with_columns(pl.lit([], pl.List(pl.String)).alias("keyphrases"))
-        )
+        tags_pp = papers.select("paper_id").join(enriched["tags_pp"], on="paper_id", how="left")
+        if idf is not None and params.tags.keyphrases_top_k:
+            top = keyphrase_top(candidates, idf.table, idf.n_docs, params.tags)
+            tags_pp = tags_pp.join(top, on="paper_id", how="left")
+        else:
+            tags_pp = tags_pp.with_columns(pl.lit([], pl.List(pl.String)).alias("keyphrases"))
         no_raw = pl.DataFrame(
             schema={"source_file": pl.String, "record_index": pl.Int64, "raw": pl.String}
         )
@@ -235,6 +240,7 @@ def partition_step(
         **read_meta(entry),
         "key": key,
         "cached": done,
+        "ranked": idf is not None,
         **{
             name: str(entry / f"{name}.parquet")
             for name in ("papers", "links", "tags", "rejected", "candidates", "df")

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from papers import __version__, card, history, io
-from papers.config import Params
+from papers.config import KeyphraseIdf, Params
 from papers.errors import PapersError
 from papers.fill_rates import fill_rates
 from papers.gates import enforce as enforce_gates
@@ -38,12 +38,17 @@ def publish_step(
     out_dir: str,
     run_id: str,
     gates: bool = True,
+    idf: KeyphraseIdf | None = None,
 ) -> dict[str, Any]:
     """Stream the partitions' tables into the published files; manifest, metrics; publish.
 
-    Keyphrases are picked here, partition by partition, from document counts summed over all
+    With the pinned keyphrase IDF the partitions' papers come ranked (partition_step). Without
+    it keyphrases are picked here, partition by partition, from document counts summed over all
     partitions (counts of 1 are left out of the sum table: a phrase not in it occurs once).
     """
+    ranked = idf is not None
+    if any(bool(p.get("ranked")) != ranked for p in partitions):
+        raise PapersError("partitions were ranked with another keyphrase IDF than the build's")
     n_docs = sum(int(p["papers_in"]) for p in partitions)
     # summed by polars' streaming engine, file by file: the partitions' counts are never all in
     # memory at once (200 partitions at 5M records)
@@ -53,7 +58,7 @@ def publish_step(
         .agg(pl.col("df").sum())
         .filter(pl.col("df") > 1)
         .collect(engine="streaming")
-        if partitions
+        if partitions and not ranked
         else pl.DataFrame(schema={"phrase": pl.String, "df": pl.UInt32})
     )
     rejected = pl.concat(
@@ -82,6 +87,8 @@ def publish_step(
     Rejected.validate(rejected)
 
     def papers_part(part: dict[str, Any]) -> pl.DataFrame:
+        if ranked:
+            return pl.read_parquet(part["papers"])
         top = keyphrase_top(pl.read_parquet(part["candidates"]), df, n_docs, params.tags)
         return (
             pl.read_parquet(part["papers"])
@@ -133,6 +140,7 @@ def publish_step(
         run_id,
         gates,
         records=records,
+        idf=idf,
     )
 
 
@@ -171,6 +179,7 @@ def publish_tables(
     run_id: str,
     gates: bool = True,
     records: Sequence[str] = (),
+    idf: KeyphraseIdf | None = None,
 ) -> dict[str, Any]:
     """Write the published tables, manifest and metrics to a staging folder, then publish.
 
@@ -178,11 +187,13 @@ def publish_tables(
     memory at a time). With gates, the staged build is first compared with the dataset in
     out_dir (papers/gates.py) and nothing is published when it fails one. `records` are the
     normalised record files before the merge; metrics.json's per-source fill rates are measured
-    on them (papers/fill_rates.py).
+    on them (papers/fill_rates.py). `idf` is the pinned keyphrase IDF the papers were ranked
+    with (None: ranked against this build), recorded in the version and the manifest.
     """
     vocabulary_version = str(vocabulary["version"])
     out = Path(out_dir)
-    version = dataset_version([p["sha256"] for p in parsed], params, vocabulary_version)
+    idf_sha256 = idf.sha256 if idf is not None else None
+    version = dataset_version([p["sha256"] for p in parsed], params, vocabulary_version, idf_sha256)
     metadata = {
         "papers.dataset": params.write.dataset_name,
         "papers.dataset_version": version,
@@ -215,6 +226,7 @@ def publish_tables(
         "dataset": {"name": params.write.dataset_name, "version": version},
         "schema_version": SCHEMA_VERSION,
         "vocabulary_version": vocabulary_version,
+        "idf": idf.describe() if idf is not None else None,
         "code_version": __version__,
         "code_sha256": code_sha256(),
         "params_sha256": params.sha256(),

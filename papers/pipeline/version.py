@@ -28,13 +28,21 @@ def code_sha256() -> str:
     return digest.hexdigest()
 
 
-def dataset_version(input_hashes: list[str], params: Params, vocabulary_version: str) -> str:
-    """Content-derived version: the same inputs, params, vocabulary and code give the same id."""
+def dataset_version(
+    input_hashes: list[str],
+    params: Params,
+    vocabulary_version: str,
+    idf_sha256: str | None = None,
+) -> str:
+    """Content-derived version: the same inputs, params, vocabulary, keyphrase IDF file (its
+    sha256; None when keyphrases are ranked against the build itself) and code give the same
+    id."""
     blob = json.dumps(
         {
             "inputs": sorted(input_hashes),
             "params": params.sha256(),
             "vocabulary": vocabulary_version,
+            "keyphrase_idf": idf_sha256,
             "schema": SCHEMA_VERSION,
             "code": code_sha256(),
         },

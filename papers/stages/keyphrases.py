@@ -164,6 +164,12 @@ def keyphrase_document_counts(candidates: pl.DataFrame) -> pl.DataFrame:
     return candidates.group_by("phrase").agg(pl.len().cast(pl.UInt32).alias("df"))
 
 
+def keyphrase_idf_rows(document_counts: pl.DataFrame) -> pl.DataFrame:
+    """(phrase, df) of a pinned IDF table: the phrases in at least 2 papers. A phrase missing from
+    it occurs in one paper (keyphrase_top), so the rest would only make the table larger."""
+    return document_counts.filter(pl.col("df") >= 2).select("phrase", pl.col("df").cast(pl.UInt32))
+
+
 def keyphrase_top(
     candidates: pl.DataFrame, df: pl.DataFrame, n_docs: int, params: TagsParams
 ) -> pl.DataFrame:
@@ -171,6 +177,8 @@ def keyphrase_top(
 
     score = tf x (ln((1 + n_docs) / (1 + df)) + 1) x sqrt(words): idf over n_docs papers. A
     phrase missing from `df` occurs in one paper (a partitioned build leaves those out of it).
+    With `df` and n_docs from the pinned IDF table (papers/config.py: KeyphraseIdf), a paper's
+    keyphrases depend on its own candidates and that table only.
     """
     scored = (
         candidates.join(df, on="phrase", how="left")

@@ -145,3 +145,16 @@ def test_evaluate_prints_and_writes_the_figures(built: Path, tmp_path: Path) -> 
     assert figures["links_gold"]["precision"] >= 0.98
     metrics = json.loads((built / "metrics.json").read_text())
     assert metrics["quality"]["links_gold"] == figures["links_gold"]  # the same figures, tracked
+
+
+def test_idf_refresh_writes_the_pinned_idf(built: Path, tmp_path: Path, repo: Path) -> None:
+    dest = tmp_path / "vocab" / "keyphrase_idf.parquet"
+    args = ["idf", "refresh", "--out", str(built), "--params", str(repo / "params.yaml")]
+    code, stdout, stderr = run_cli(*args, "--dest", str(dest))
+    assert code == 0, stderr
+    assert f"wrote {dest}: " in stdout
+    assert "in 2+ of 57 papers" in stdout
+    assert pl.read_parquet(dest).columns == ["phrase", "df"]
+    code, _, stderr = run_cli(*args[:3], str(tmp_path), *args[4:], "--dest", str(dest))
+    assert code == 1
+    assert "no published dataset" in stderr

@@ -915,6 +915,7 @@ def _pipeline_params(tmp: Path) -> Path:
     data = yaml.safe_load(text)
     data["read"]["sources"] = [*data["read"].get("sources", []), *_EXTRA_SOURCES]
     data["tags"]["vocabulary"] = str(REPO / "vocab" / "topics.yaml")
+    data["tags"]["keyphrase_idf"] = str(REPO / "vocab" / "keyphrase_idf.parquet")
     path = tmp / "params.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
     return path
