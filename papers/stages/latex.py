@@ -272,7 +272,8 @@ _SET = (
     rf"{_IN_SET}*(?:{_SEPARATOR}{_IN_SET}*{_OTHER}|{_OTHER}{_IN_SET}*{_SEPARATOR})"
     rf"{_IN_SET}*"
 )
-_PROSE = rf"{_NOT_BRACE}*\p{{L}}{{2}}\s+\p{{L}}{{2}}{_NOT_BRACE}*"
+# (a tie ~ is a space: it becomes one later, and the text must read the same when normalised again)
+_PROSE = rf"{_NOT_BRACE}*\p{{L}}{{2}}[\s~]+\p{{L}}{{2}}{_NOT_BRACE}*"
 
 
 # Text that the accent rewrites can change (the other `_pre_rewrites` need PRE_TRIGGER).

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from papers.stages.latex import (
@@ -94,6 +94,8 @@ def test_to_unicode(raw: str, expected: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
+# found by hypothesis: a tie inside braces made them a set's on the first pass, prose on the second
+@example("{,aa~aa}")
 @given(
     st.text(
         alphabet=st.sampled_from(list("ab \\{}$~`'\"\n%_^-1pleqtimesmathfrakS,:(")),
