@@ -186,6 +186,14 @@ class WriteParams(_Frozen):
         default_factory=lambda: {"papers": 20_000, "links": 500_000, "tags": 1_000_000}
     )
 
+    @field_validator("partition_max_rows")
+    @classmethod
+    def _positive_max_rows(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if v <= 0}
+        if bad:
+            raise ValueError(f"partition_max_rows must be positive: {bad}")
+        return value
+
 
 class ScheduleFetchParams(_Frozen):
     # The scheduled run fetches the HF daily listing of the scheduled day minus days_back (in the
