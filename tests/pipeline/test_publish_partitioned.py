@@ -161,3 +161,19 @@ def test_republish_leaves_only_the_listed_files(builds: dict[str, Path], tmp_pat
             assert got.equals(
                 pl.read_parquet(builds["single"] / f"{name}.parquet").sort(list(sort_by))
             )
+
+
+def test_an_intact_partitioned_version_is_unchanged(
+    builds: dict[str, Path], tmp_path: Path
+) -> None:
+    """publish.unchanged checks every node file the manifest lists; a changed byte in one of
+    them makes the version not intact."""
+    from papers.pipeline.publish import unchanged
+
+    out = tmp_path / "out"
+    shutil.copytree(builds["partitioned"], out)
+    version = io.read_json(out / io.MANIFEST)["dataset"]["version"]
+    assert unchanged(out, version) is not None
+    victim = sorted((out / "papers").glob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:-1] + b"\0")
+    assert unchanged(out, version) is None
