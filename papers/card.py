@@ -317,9 +317,12 @@ def render_card(
     """
     meta = header(manifest, params)
     counts = manifest["counts"]
-    outputs = {o["path"]: o for o in manifest.get("outputs", [])}
+    outputs = manifest.get("outputs", [])
+    # a table is one file (`papers.parquet`) or, layout partitioned, its node files (`papers/…`)
+    split = {str(o["path"]).partition("/")[0] for o in outputs if "/" in str(o["path"])}
     tables = [
-        f"| {code(name + '.parquet')} | {outputs.get(name + '.parquet', {}).get('rows', 0):,} | "
+        f"| {code(name + ('/*.parquet' if name in split else '.parquet'))} | "
+        f"{sum(int(o.get('rows', 0)) for o in outputs if _of_table(str(o['path']), name)):,} | "
         f"{TABLE_MEANING.get(name, '')} |"
         for name in PUBLISHED
     ]
@@ -363,6 +366,11 @@ def render_card(
     return "\n".join(body)
 
 
+def _of_table(path: str, name: str) -> bool:
+    """Whether a manifest output path is table `name`'s file or one of its node files."""
+    return path == f"{name}.parquet" or path.startswith(f"{name}/")
+
+
 def write_card(folder: Path, params: Params) -> str:
     """Write README.md into `folder` (a build's staging folder) from its manifest, metrics and
     papers; return the file name, to publish with the other files."""
@@ -370,7 +378,7 @@ def write_card(folder: Path, params: Params) -> str:
 
     manifest = json.loads((folder / io.MANIFEST).read_text("utf-8"))
     metrics = json.loads((folder / io.METRICS).read_text("utf-8"))
-    papers = pl.scan_parquet(folder / "papers.parquet").select(
+    papers = pl.scan_parquet(io.table_path(folder, "papers") or folder / "papers.parquet").select(
         "paper_id", "arxiv_id", "title", "tags", "code_url", "authors", "listing_dates"
     )
     io.write_text(render_card(manifest, metrics, papers, params), folder / CARD)

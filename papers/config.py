@@ -177,6 +177,22 @@ class WriteParams(_Frozen):
     row_group_size: int = Field(65536, gt=0)
     # Hugging Face license id written into the dataset card (data/processed/README.md).
     license: str = "other"
+    # How papers, links and tags are published: `single` (one file each, `papers.parquet`) or
+    # `partitioned` (a directory of content-named node files each, `papers/<node>-<sha12>.parquet`;
+    # docs/design/partitioned-versions.md). Rows are the same either way.
+    layout: Literal["single", "partitioned"] = "single"
+    # Most rows per file of a partitioned table (layout.plan_files); a single leaf may exceed it.
+    partition_max_rows: dict[str, int] = Field(
+        default_factory=lambda: {"papers": 20_000, "links": 500_000, "tags": 1_000_000}
+    )
+
+    @field_validator("partition_max_rows")
+    @classmethod
+    def _positive_max_rows(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if v <= 0}
+        if bad:
+            raise ValueError(f"partition_max_rows must be positive: {bad}")
+        return value
 
 
 class ScheduleFetchParams(_Frozen):
@@ -235,6 +251,10 @@ class Params(_Frozen):
         what it contains, so they are left out: changing them keeps the dataset version.
         """
         shaping = self.model_dump(mode="json", exclude={"schedule", "gates"})
+        if self.write.layout == "single":
+            # the layout keys are new: a single-file build keeps the version it had before them
+            for key in ("layout", "partition_max_rows"):
+                shaping["write"].pop(key)
         blob = json.dumps(shaping, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 

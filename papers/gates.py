@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from papers import io
 from papers.config import GatesParams
 from papers.errors import PapersError
 
@@ -40,8 +41,8 @@ class Snapshot:
 def load_snapshot(folder: Path) -> Snapshot | None:
     """The published (or staged) dataset in folder, or None when there is none to compare with."""
     metrics_path = folder / "metrics.json"
-    papers_path = folder / "papers.parquet"
-    if not (metrics_path.is_file() and papers_path.is_file()):
+    papers_path = io.table_path(folder, "papers")  # papers.parquet or papers/*.parquet
+    if not metrics_path.is_file() or papers_path is None:
         return None
     try:
         metrics = json.loads(metrics_path.read_text("utf-8"))
@@ -109,7 +110,7 @@ def enforce(out_dir: Path, staging: Path, gates: GatesParams) -> None:
         return
     current = load_snapshot(staging)
     if current is None:
-        raise PapersError(f"the staged build in {staging} has no papers.parquet or metrics.json")
+        raise PapersError(f"the staged build in {staging} has no papers table or metrics.json")
     reasons = check(previous, current, gates)
     if reasons:
         shutil.rmtree(staging, ignore_errors=True)

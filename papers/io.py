@@ -244,6 +244,24 @@ def staging_dir(out_dir: Path, run_id: str) -> Path:
     return path
 
 
+def table_path(folder: Path, name: str) -> Path | None:
+    """Where a build folder's table `name` is read from: its single file (`papers.parquet`), or
+    a glob of its directory's files (`papers/*.parquet`, layout `partitioned`); None if neither.
+
+    The glob reads every visible file in the directory; only a manifest's file list is exact
+    while a publish is renaming files in (dataset.scan_entries).
+    """
+    single = folder / f"{name}.parquet"
+    if single.is_file():
+        return single
+    directory = folder / name
+    if directory.is_dir() and any(
+        not p.name.startswith((".", "_")) for p in directory.glob("*.parquet")
+    ):
+        return directory / "*.parquet"
+    return None
+
+
 JOURNAL = ".publish-journal.json"
 LOCK = ".lock"
 
@@ -306,6 +324,7 @@ def recover(out_dir: Path) -> list[str]:
         staging = out_dir / entry["staging"]
         for name in entry["names"]:
             if (staging / name).exists():
+                (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staging / name, out_dir / name)
                 done.append(f"completed the interrupted publish of {name}")
         journal.unlink()
@@ -330,11 +349,16 @@ def publish(staging: Path, out_dir: Path, names: list[str]) -> None:
     write_json({"staging": staging.name, "names": data_first}, journal)
     _fsync(journal)
     _fsync_dir(out_dir)
+    folders = {(out_dir / name).parent for name in data_first}
+    for folder in sorted(folders):
+        # a partitioned table's directory (`papers/` for `papers/<node>-<sha12>.parquet`)
+        folder.mkdir(parents=True, exist_ok=True)
     for number, name in enumerate(data_first):
         os.replace(staging / name, out_dir / name)
         if number == 1:
             fault_point("publish")
-    _fsync_dir(out_dir)
+    for folder in sorted(folders, reverse=True):
+        _fsync_dir(folder)
     journal.unlink()
     _fsync_dir(out_dir)
     shutil.rmtree(staging, ignore_errors=True)

@@ -116,6 +116,45 @@ def test_recover_completes_an_interrupted_publish(tmp_path: Path) -> None:
     assert not staging.exists()
 
 
+def test_publish_and_recover_files_inside_table_directories(tmp_path: Path) -> None:
+    """write.layout partitioned: names with a folder (`papers/<node>-<sha12>.parquet`); the
+    table directory is created in out, and a publish cut after its first rename is completed
+    by recover into that directory."""
+    out = tmp_path / "out"
+    out.mkdir()
+    names = ["papers/all-aaaaaaaaaaaa.parquet", "tags/all-bbbbbbbbbbbb.parquet", io.MANIFEST]
+    staging = io.staging_dir(out, "run1")
+    for name in names:
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_text(f"new {name}")
+    io.publish(staging, out, names)
+    assert [(out / n).read_text() for n in names] == [f"new {n}" for n in names]
+    assert not staging.exists()
+
+    names2 = ["papers/all-cccccccccccc.parquet", "links/all-dddddddddddd.parquet", io.MANIFEST]
+    staging = io.staging_dir(out, "run2")
+    for name in names2:
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_text(f"new {name}")
+    io.write_json({"staging": staging.name, "names": names2}, out / io.JOURNAL)
+    (staging / names2[0]).rename(out / names2[0])  # the crash: after the first rename
+    io.recover(out)
+    assert [(out / n).read_text() for n in names2] == [f"new {n}" for n in names2]
+    assert not (out / io.JOURNAL).exists()
+    assert not staging.exists()
+
+
+def test_table_path_is_the_single_file_or_the_directory_glob(tmp_path: Path) -> None:
+    assert io.table_path(tmp_path, "papers") is None
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / ".hidden.parquet").write_text("x")
+    assert io.table_path(tmp_path, "papers") is None
+    (tmp_path / "papers" / "all-aaaaaaaaaaaa.parquet").write_text("x")
+    assert io.table_path(tmp_path, "papers") == tmp_path / "papers" / "*.parquet"
+    (tmp_path / "papers.parquet").write_text("x")
+    assert io.table_path(tmp_path, "papers") == tmp_path / "papers.parquet"
+
+
 def test_second_run_fails_clearly_while_the_first_holds_the_lock(tmp_path: Path) -> None:
     import pytest
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from papers import io
 from papers.config import Params
 from papers.pipeline.terms import compiled_terms
 
@@ -44,7 +45,9 @@ def quality_figures(
     quality: dict[str, Any] = {
         # the curated GitHub rows are all of links that code_link_agreement reads
         "code_links": code_link_agreement(text, curated, params),
-        "tags": tag_quality_of_file(papers, staging / "tags.parquet", terms),
+        "tags": tag_quality_of_file(
+            papers, io.table_path(staging, "tags") or staging / "tags.parquet", terms
+        ),
     }
     if GOLD_LINKS.exists():
         quality["links_gold"] = links_against_gold(load_gold(GOLD_LINKS), params)

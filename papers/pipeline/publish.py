@@ -13,8 +13,9 @@ from typing import Any
 
 import polars as pl
 
-from papers import __version__, card, history, io
+from papers import __version__, card, dataset, history, io
 from papers.config import KeyphraseIdf, Params
+from papers.dataset import VERSION_KEYS, FileEntry, split_by_node, write_table
 from papers.errors import PapersError
 from papers.fill_rates import fill_rates
 from papers.gates import enforce as enforce_gates
@@ -24,6 +25,9 @@ from papers.pipeline.version import code_sha256, dataset_version
 from papers.stages.keyphrases import keyphrase_top
 from schemas import PUBLISHED, SCHEMA_VERSION, Provenance, Rejected
 
+# the tables `write.layout: partitioned` publishes as directories of node files
+PARTITIONED = ("papers", "links", "tags")
+DEFAULT_MAX_ROWS = 1_000_000
 STAGE_REJECT_ORDER = ("read", "parse", "normalize", "links", "tags", "validate")
 _PROVENANCE_COLUMNS = ("paper_id", "source_file", "source", "record_index", "line")
 
@@ -201,14 +205,22 @@ def publish_tables(
         "papers.vocabulary_version": vocabulary_version,
     }
     staging = io.staging_dir(out, run_id)
-    outputs = []
+    outputs: list[dict[str, Any]] = []
     rows: dict[str, int] = {}
 
     digests: dict[str, str] = {}
+    partitioned = params.write.layout == "partitioned"
+    files: dict[str, list[FileEntry]] = {}
 
     def write(names: list[str]) -> None:
         for name in names:
             model, sort_by = PUBLISHED[name]
+            if partitioned and name in PARTITIONED:
+                files[name] = _write_partitioned(
+                    name, tables[name], staging, params, metadata, list(sort_by)
+                )
+                rows[name] = sum(entry.rows for entry in files[name])
+                continue
             rows[name] = io.write_parquet(
                 tables[name], model, staging / f"{name}.parquet", params.write,
                 {**metadata, "papers.table": name}, sort_by,
@@ -219,11 +231,16 @@ def publish_tables(
     # the papers table (keyphrases picked as it streams) beside all the others: two cores busy
     parallel_map(write, [(["papers"],), ([n for n in PUBLISHED if n != "papers"],)])
     for name in PUBLISHED:
+        if name in files:
+            outputs.extend(entry.as_json() for entry in files[name])
+            continue
         file_name = f"{name}.parquet"
         outputs.append({"path": file_name, "sha256": digests[name], "rows": rows[name]})
     counts = _counts(staging, rows, parsed, dropped)
     manifest = {
         "dataset": {"name": params.write.dataset_name, "version": version},
+        # only when partitioned: a single-file build's manifest stays as it was
+        **({"layout": params.write.layout} if partitioned else {}),
         "schema_version": SCHEMA_VERSION,
         "vocabulary_version": vocabulary_version,
         "idf": idf.describe() if idf is not None else None,
@@ -246,8 +263,8 @@ def publish_tables(
     io.write_json(manifest, staging / io.MANIFEST)
     # the figures stream the staged files (the columns they need, counted by the streaming
     # engine): at 5M records reading five columns of every paper was the write step's peak
-    papers = pl.scan_parquet(staging / "papers.parquet")
-    links = pl.scan_parquet(staging / "links.parquet")
+    papers = pl.scan_parquet(_scan_path(staging, "papers", files))
+    links = pl.scan_parquet(_scan_path(staging, "links", files))
     io.write_json(
         {
             **table_figures(papers, links, counts),
@@ -260,14 +277,67 @@ def publish_tables(
         },
         staging / io.METRICS,
     )
-    names = [f"{n}.parquet" for n in PUBLISHED] + [io.METRICS, io.MANIFEST]
+    names = [f"{n}.parquet" for n in PUBLISHED if n not in files]
+    names += [entry.path for name in files for entry in files[name]]
+    names += [io.METRICS, io.MANIFEST]
     names += history.write_plots(papers, staging)
     names.append(card.write_card(staging, params))  # README.md: the dataset card
     if gates:
         enforce_gates(out, staging, params.gates)
     io.fault_point("write")
     io.publish(staging, out, names)
+    if partitioned:
+        _remove_unlisted(out, files)
     return {"dataset_version": version, "counts": counts, "out_dir": str(out)}
+
+
+def _write_partitioned(
+    name: str,
+    table: pl.DataFrame | Iterable[pl.DataFrame],
+    staging: Path,
+    params: Params,
+    metadata: Mapping[str, str],
+    sort_by: list[str],
+) -> list[FileEntry]:
+    """Table `name` as content-named node files in staging/<name>/ (dataset.write_table).
+
+    The node plan needs the whole table's per-leaf counts, so the table's parts are gathered
+    here (one table in memory; streaming per node is the next step). The files carry no
+    dataset version: with it every file would change with every version.
+    """
+    frame = table if isinstance(table, pl.DataFrame) else pl.concat(list(table), how="vertical")
+    model, _ = PUBLISHED[name]
+    max_rows = params.write.partition_max_rows.get(name, DEFAULT_MAX_ROWS)
+    file_metadata = {k: v for k, v in metadata.items() if k not in VERSION_KEYS}
+    return write_table(
+        split_by_node(frame, max_rows),
+        model,
+        staging / name,
+        params.write,
+        {**file_metadata, "papers.table": name},
+        sort_by,
+    )
+
+
+def _scan_path(folder: Path, name: str, files: Mapping[str, list[FileEntry]]) -> Path | list[Path]:
+    """What to scan for table `name` of a staged build: its files, or its single file."""
+    if name in files:
+        return [folder / entry.path for entry in files[name]]
+    return folder / f"{name}.parquet"
+
+
+def _remove_unlisted(out: Path, files: Mapping[str, list[FileEntry]]) -> None:
+    """After the commit: drop the files of the partitioned tables that the new manifest does not
+    list (the previous version's changed nodes), and the single files they replace, so a plain
+    glob of a table directory reads exactly the published version. A crash before this leaves
+    extra files that the next publish removes (garbage collection proper, with the journal and
+    manifest v2, is the next step: docs/design/partitioned-versions.md §4)."""
+    for name, entries in files.items():
+        keep = {Path(entry.path).name for entry in entries}
+        for path in dataset.table_files(out / name):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+        (out / f"{name}.parquet").unlink(missing_ok=True)
 
 
 def _counts(

@@ -1,0 +1,179 @@
+"""`write.layout: partitioned`: the seed build publishes papers, links and tags as directories of
+content-named node files, read back as the single-file build's rows, byte-identical on a rebuild,
+and listed file by file in the manifest (docs/design/partitioned-versions.md)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from papers import io
+from papers.config import (
+    Params,
+    load_keyphrase_idf,
+    load_params,
+    load_vocabulary,
+    resolve_keyphrase_idf,
+    resolve_vocabulary,
+)
+from papers.dataset import node_of_file
+from papers.pipeline.local import run_local
+from schemas import PUBLISHED
+from tests.conftest import REPO, SEED
+
+TABLES = ("papers", "links", "tags")
+
+
+def _params(layout: str, **write: Any) -> Params:
+    params = load_params(REPO / "params.yaml")
+    return params.model_copy(
+        update={"write": params.write.model_copy(update={"layout": layout, **write})}
+    )
+
+
+def _build(raw: Path, out: Path, params: Params) -> dict[str, Any]:
+    params_path = REPO / "params.yaml"
+    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
+    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, params_path))
+    return run_local(str(raw), str(out), params, vocabulary, idf=idf)
+
+
+def _files(out: Path) -> dict[str, str]:
+    """Every file under out (relative path -> sha256), hidden work folders aside."""
+    return {
+        str(p.relative_to(out)): io.sha256_file(p)
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
+    }
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    raw = tmp_path_factory.mktemp("raw")
+    shutil.copy(SEED, raw / "seed.txt")
+    root = tmp_path_factory.mktemp("builds")
+    # max_rows 20 so the seed's 57 papers split into several node files
+    partitioned = _params("partitioned", partition_max_rows={"papers": 20, "links": 20, "tags": 20})
+    _build(raw, root / "single", _params("single"))
+    _build(raw, root / "partitioned", partitioned)
+    _build(raw, root / "again", partitioned)
+    return {"single": root / "single", "partitioned": root / "partitioned", "again": root / "again"}
+
+
+def test_default_layout_is_single(builds: dict[str, Path]) -> None:
+    assert load_params(REPO / "params.yaml").write.layout == "single"
+    out = builds["single"]
+    for name in PUBLISHED:
+        assert (out / f"{name}.parquet").is_file()
+    assert not any((out / name).exists() for name in TABLES)
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_directories_read_back_as_the_single_file(builds: dict[str, Path], name: str) -> None:
+    out = builds["partitioned"]
+    assert not (out / f"{name}.parquet").exists()
+    files = sorted((out / name).glob("*.parquet"))
+    assert files
+    if name == "papers":
+        assert len(files) > 1, "max_rows 20 must split the seed's papers"
+    _, sort_by = PUBLISHED[name]
+    got = pl.scan_parquet(out / name / "*.parquet").collect().sort(list(sort_by))
+    want = pl.read_parquet(builds["single"] / f"{name}.parquet").sort(list(sort_by))
+    assert got.columns == want.columns
+    assert got.equals(want)
+    # no dataset version in a partition file's footer: it would change every file every version
+    for path in files:
+        meta = pl.read_parquet_metadata(path)
+        assert "papers.dataset_version" not in meta
+        assert meta["papers.table"] == name
+
+
+def test_other_tables_stay_single_files(builds: dict[str, Path]) -> None:
+    for name in set(PUBLISHED) - set(TABLES):
+        single = builds["single"] / f"{name}.parquet"
+        got = pl.read_parquet(builds["partitioned"] / f"{name}.parquet")
+        assert got.equals(pl.read_parquet(single))
+
+
+def test_rebuild_gives_identical_names_and_bytes(builds: dict[str, Path]) -> None:
+    first, again = _files(builds["partitioned"]), _files(builds["again"])
+    assert first == again
+    assert any(path.startswith("papers/") for path in first)
+
+
+def test_manifest_lists_every_file_with_its_checksum(builds: dict[str, Path]) -> None:
+    out = builds["partitioned"]
+    manifest = io.read_json(out / io.MANIFEST)
+    assert manifest["layout"] == "partitioned"
+    listed = {o["path"]: o for o in manifest["outputs"]}
+    for name in TABLES:
+        on_disk = {f"{name}/{p.name}" for p in (out / name).glob("*.parquet")}
+        assert on_disk == {p for p in listed if p.startswith(f"{name}/")}
+        rows = 0
+        for path in on_disk:
+            entry = listed[path]
+            file = out / path
+            assert set(entry) == {"path", "node", "rows", "bytes", "sha256"}
+            assert entry["sha256"] == io.sha256_file(file)
+            assert entry["bytes"] == file.stat().st_size
+            assert entry["rows"] == pl.scan_parquet(file).select(pl.len()).collect().item()
+            assert entry["node"] == node_of_file(file.name)
+            assert file.name.removesuffix(".parquet").endswith(entry["sha256"][:12])
+            rows += entry["rows"]
+        assert rows == manifest["counts"][name]
+    # the single-file tables are still listed as before
+    for name in set(PUBLISHED) - set(TABLES):
+        assert io.sha256_file(out / f"{name}.parquet") == listed[f"{name}.parquet"]["sha256"]
+
+
+def test_metrics_and_card_see_the_same_tables(builds: dict[str, Path]) -> None:
+    single, partitioned = builds["single"], builds["partitioned"]
+    for name in (io.METRICS, "papers_by_date.json"):
+        assert io.read_json(partitioned / name) == io.read_json(single / name)
+    card = (partitioned / "README.md").read_text("utf-8")
+    counts = io.read_json(partitioned / io.MANIFEST)["counts"]
+    assert f"| `papers/*.parquet` | {counts['papers']:,} |" in card
+    assert f"| `tags/*.parquet` | {counts['tags']:,} |" in card
+
+
+def test_republish_leaves_only_the_listed_files(builds: dict[str, Path], tmp_path: Path) -> None:
+    """single -> partitioned -> partitioned with another plan, into one folder: after each
+    publish a glob of a table directory reads exactly the files the manifest lists."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEED, raw / "seed.txt")
+    out = tmp_path / "out"
+    _build(raw, out, _params("single"))
+    for max_rows in (20, 1_000_000):
+        limits = dict.fromkeys(TABLES, max_rows)
+        _build(raw, out, _params("partitioned", partition_max_rows=limits))
+        listed = {o["path"] for o in io.read_json(out / io.MANIFEST)["outputs"]}
+        for name in TABLES:
+            assert not (out / f"{name}.parquet").exists()
+            on_disk = {f"{name}/{p.name}" for p in (out / name).glob("*.parquet")}
+            assert on_disk == {p for p in listed if p.startswith(f"{name}/")}
+            _, sort_by = PUBLISHED[name]
+            got = pl.scan_parquet(out / name / "*.parquet").collect().sort(list(sort_by))
+            assert got.equals(
+                pl.read_parquet(builds["single"] / f"{name}.parquet").sort(list(sort_by))
+            )
+
+
+def test_an_intact_partitioned_version_is_unchanged(
+    builds: dict[str, Path], tmp_path: Path
+) -> None:
+    """publish.unchanged checks every node file the manifest lists; a changed byte in one of
+    them makes the version not intact."""
+    from papers.pipeline.publish import unchanged
+
+    out = tmp_path / "out"
+    shutil.copytree(builds["partitioned"], out)
+    version = io.read_json(out / io.MANIFEST)["dataset"]["version"]
+    assert unchanged(out, version) is not None
+    victim = sorted((out / "papers").glob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:-1] + b"\0")
+    assert unchanged(out, version) is None
