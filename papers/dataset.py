@@ -141,3 +141,30 @@ def scan_table(table_dir: Path) -> pl.LazyFrame:
 def scan_entries(root: Path, entries: Iterable[FileEntry]) -> pl.LazyFrame:
     """Exactly the files a manifest lists (safe during a publish, unlike a glob)."""
     return pl.scan_parquet([root / e.path for e in entries])
+
+
+def manifest_tables(manifest: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The files of each table a manifest lists, {table: [entry, …]} in listed order.
+
+    Format 2 lists them under `tables.<name>.files`; format 1 (older versions, still read by
+    `papers versions`/`diff` and restores) had one flat `outputs` list, where a table is
+    `papers.parquet` or its node files `papers/<node>-<sha12>.parquet`. Each entry has at least
+    path (relative to the dataset root), rows and sha256.
+    """
+    tables = manifest.get("tables")
+    if isinstance(tables, Mapping):
+        return {str(name): list(table.get("files", [])) for name, table in tables.items()}
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for entry in manifest.get("outputs", []):
+        path = str(entry["path"])
+        name = path.partition("/")[0] if "/" in path else path.removesuffix(".parquet")
+        grouped.setdefault(name, []).append(dict(entry))
+    return grouped
+
+
+def scan_manifest_table(root: Path, manifest: Mapping[str, Any], name: str) -> pl.LazyFrame:
+    """Table `name` of the dataset in root, read through exactly the files its manifest lists."""
+    entries = manifest_tables(manifest).get(name)
+    if not entries:
+        raise KeyError(f"the manifest lists no table {name!r}")
+    return pl.scan_parquet([root / str(e["path"]) for e in entries])

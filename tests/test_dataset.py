@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from papers import io
+from papers import dataset, io
 from papers.config import WriteParams
 from papers.dataset import (
     FileEntry,
@@ -153,3 +153,19 @@ def test_scratch_folder_is_outside_the_table(tmp_path: Path) -> None:
     assert scratch.is_dir()  # given by the caller: kept, and left empty
     assert not list(scratch.iterdir())
     assert len(list((tmp_path / "tags").iterdir())) == len(entries)
+
+
+def test_manifest_tables_reads_both_formats() -> None:
+    v1 = {
+        "outputs": [
+            {"path": "papers/arxiv-2015-ab12ab12ab12.parquet", "rows": 2, "sha256": "a"},
+            {"path": "papers/other-cd34cd34cd34.parquet", "rows": 1, "sha256": "b"},
+            {"path": "links.parquet", "rows": 5, "sha256": "c"},
+            {"path": "metrics.json", "sha256": "d"},
+        ]
+    }
+    grouped = dataset.manifest_tables(v1)
+    assert [e["rows"] for e in grouped["papers"]] == [2, 1]
+    assert grouped["links"] == [v1["outputs"][2]]
+    v2 = {"tables": {"papers": {"rows": 3, "files": v1["outputs"][:2]}}}
+    assert dataset.manifest_tables(v2) == {"papers": v1["outputs"][:2]}
