@@ -22,15 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import opaque
 
 from papers import io
-from papers.config import (
-    KeyphraseIdf,
-    Params,
-    load_keyphrase_idf,
-    load_params,
-    load_vocabulary,
-    resolve_keyphrase_idf,
-    resolve_vocabulary,
-)
+from papers.config import KeyphraseIdf, Params, load_build_config
 from papers.errors import PapersError
 from papers.pipeline.identity import identity_step
 from papers.pipeline.normalize import normalize_shard_step, record_shards
@@ -131,13 +123,11 @@ def _inputs(
     PapersError."""
     if not raw_dir.is_dir():
         raise PapersError(f"raw input folder not found: {raw_dir}")
-    params = load_params(params_path)
-    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
-    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, params_path))
+    config = load_build_config(params_path)
     files = [p.relative_to(raw_dir).as_posix() for p in io.list_inputs(raw_dir)]
     if not files:
         raise PapersError(f"no input files under {raw_dir}")
-    return files, params, vocabulary, idf
+    return files, config.params, config.vocabulary, config.idf
 
 
 @flow(name="build-dataset", validate_parameters=True)

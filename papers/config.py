@@ -384,3 +384,24 @@ def _load_keyphrase_idf(path: Path, _mtime_ns: int, _size: int) -> KeyphraseIdf:
         msg = f"keyphrase IDF file {path} is not a table of (phrase, df) with n_docs and version"
         raise PapersError(f"{msg}: {exc}") from exc
     return KeyphraseIdf(table, n_docs, version, hashlib.sha256(data).hexdigest())
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """What a build reads through its params file: the params, the topic vocabulary and the pinned
+    keyphrase IDF (None when params names none)."""
+
+    params: Params
+    vocabulary: dict[str, Any]
+    idf: KeyphraseIdf | None
+
+
+def load_build_config(params_path: Path) -> BuildConfig:
+    """The params file and the vocabulary and keyphrase IDF files it names (relative to its folder
+    unless absolute), loaded in that order; the first missing or bad one is a PapersError.
+
+    The one loader of a build's inputs for the entry points (flow, tests, benchmarks)."""
+    params = load_params(params_path)
+    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
+    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, params_path))
+    return BuildConfig(params, vocabulary, idf)

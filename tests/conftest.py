@@ -22,14 +22,7 @@ os.environ.pop("PREFECT_API_URL", None)
 import polars as pl
 import pytest
 
-from papers.config import (
-    Params,
-    load_keyphrase_idf,
-    load_params,
-    load_vocabulary,
-    resolve_keyphrase_idf,
-    resolve_vocabulary,
-)
+from papers.config import Params, load_build_config, load_params, load_vocabulary
 from papers.pipeline.local import run_local
 from papers.stages.tags import compile_vocabulary
 
@@ -41,12 +34,12 @@ SEED = REPO / "data" / "raw" / "hf_papers_page" / "daily-papers.txt"
 def build_local(
     raw: Path, out: Path, params_path: Path = REPO / "params.yaml", **options: Any
 ) -> dict[str, Any]:
-    """The build flow's steps in this process (run_local), with params and vocabulary loaded
-    from params_path as the flow loads them."""
-    params = load_params(params_path)
-    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
-    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, params_path))
-    return run_local(str(raw), str(out), params, vocabulary, idf=idf, **options)
+    """The build flow's steps in this process (run_local), with params, vocabulary and IDF
+    loaded from params_path as the flow loads them (config.load_build_config)."""
+    config = load_build_config(params_path)
+    return run_local(
+        str(raw), str(out), config.params, config.vocabulary, idf=config.idf, **options
+    )
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,8 @@ def refresh(
         )
         from papers.pipeline.idf import refresh_idf
 
+        # Not config.load_build_config: that loads the pinned IDF, which this command writes, so
+        # a missing or broken one must not stop it (refresh is how it is created or repaired).
         loaded = load_params(params)
         target = dest or resolve_keyphrase_idf(loaded, params)
         if target is None:

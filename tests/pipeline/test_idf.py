@@ -1,9 +1,10 @@
-"""The pinned keyphrase IDF (papers/pipeline/idf.py, config.load_keyphrase_idf,
-io.write_keyphrase_idf): refreshed with the same bytes from the same build, part of the dataset
+"""The pinned keyphrase IDF (papers/pipeline/idf.py, config.load_keyphrase_idf and
+load_build_config, io.write_keyphrase_idf): refreshed with the same bytes from the same build, part of the dataset
 version, and each paper's keyphrases the same whether it is built alone or with others."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -11,14 +12,7 @@ import polars as pl
 import pytest
 
 from papers import io
-from papers.config import (
-    Params,
-    load_keyphrase_idf,
-    load_params,
-    load_vocabulary,
-    resolve_keyphrase_idf,
-    resolve_vocabulary,
-)
+from papers.config import Params, load_build_config, load_keyphrase_idf, load_params
 from papers.errors import PapersError
 from papers.pipeline.idf import refresh_idf
 from papers.pipeline.version import dataset_version
@@ -33,8 +27,8 @@ def seed_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_the_shipped_params_pin_the_shipped_idf(params: Params) -> None:
-    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, REPO / "params.yaml"))
+def test_the_shipped_params_pin_the_shipped_idf() -> None:
+    idf = load_build_config(REPO / "params.yaml").idf
     assert idf is not None
     assert idf.table.schema == pl.Schema({"phrase": pl.String, "df": pl.UInt32})
     assert idf.table["df"].min() == 2  # a missing phrase means df 1
@@ -45,7 +39,7 @@ def test_the_shipped_params_pin_the_shipped_idf(params: Params) -> None:
 def test_refresh_writes_the_same_bytes_twice_and_loads_back(
     seed_build: Path, tmp_path: Path, params: Params
 ) -> None:
-    vocabulary = load_vocabulary(resolve_vocabulary(params, REPO / "params.yaml"))
+    vocabulary = load_build_config(REPO / "params.yaml").vocabulary
     first = refresh_idf(seed_build, params, vocabulary, tmp_path / "a" / "idf.parquet")
     second = refresh_idf(seed_build, params, vocabulary, tmp_path / "b" / "idf.parquet")
     assert (tmp_path / "a" / "idf.parquet").read_bytes() == (
@@ -112,3 +106,43 @@ def test_without_a_pinned_idf_the_build_ranks_against_itself(tmp_path: Path) -> 
     assert manifest["idf"] is None
     papers = pl.read_parquet(tmp_path / "out" / "papers.parquet")
     assert (papers["keyphrases"].list.len() > 0).all()
+
+
+def test_build_config_resolves_files_beside_the_params_file(tmp_path: Path) -> None:
+    params_path = tmp_path / "conf" / "params.yaml"
+    params_path.parent.mkdir()
+    params_path.write_text((REPO / "params.yaml").read_text("utf-8"))
+    # nothing beside it yet: the vocabulary is looked for (and missed) first, then the IDF
+    with pytest.raises(
+        PapersError, match=f"vocabulary file not found: {re.escape(str(tmp_path))}/conf/vocab/"
+    ):
+        load_build_config(params_path)
+    (tmp_path / "conf" / "vocab").mkdir()
+    shutil.copy(REPO / "vocab" / "topics.yaml", tmp_path / "conf" / "vocab" / "topics.yaml")
+    with pytest.raises(
+        PapersError, match=f"IDF file not found: {re.escape(str(tmp_path))}/conf/vocab/.*refresh"
+    ):
+        load_build_config(params_path)
+    idf_file = tmp_path / "conf" / "vocab" / "keyphrase_idf.parquet"
+    shutil.copy(REPO / "vocab" / "keyphrase_idf.parquet", idf_file)
+    config = load_build_config(params_path)
+    shipped = load_build_config(REPO / "params.yaml")
+    assert config.params == shipped.params
+    assert config.vocabulary == shipped.vocabulary
+    assert config.idf is not None
+    assert shipped.idf is not None
+    assert config.idf.sha256 == shipped.idf.sha256
+
+
+def test_build_config_takes_absolute_paths_as_they_are(tmp_path: Path) -> None:
+    text = (REPO / "params.yaml").read_text("utf-8")
+    text = text.replace("vocab/topics.yaml", str(REPO / "vocab" / "topics.yaml"))
+    text = text.replace("keyphrase_idf: vocab/", f"keyphrase_idf: {REPO}/vocab/")
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text(text)
+    config = load_build_config(params_path)
+    assert config.params.tags.vocabulary.is_absolute()
+    assert config.idf is not None
+    assert config.idf.version
+    with pytest.raises(PapersError, match="params file not found"):
+        load_build_config(tmp_path / "none.yaml")
