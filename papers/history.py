@@ -410,8 +410,13 @@ def diff_versions(a: Dataset, b: Dataset, limit: int = 10) -> dict[str, Any]:
 
 def diff_from_feed(a: Dataset, b: Dataset, limit: int = 10) -> dict[str, Any]:
     """`diff_datasets`' result from b's change feed: counts by op, the changed fields with their
-    papers and example ids, the first `limit` added and removed ids (titles are not in the feed:
-    None), count and metric deltas from the manifests and metrics."""
+    papers and example ids, the first `limit` added and removed papers, count and metric deltas
+    from the manifests and metrics.
+
+    The examples' titles are not in the feed: they come from the papers files that differ
+    between the versions (paper_id and title only, `_titles_of`), and are None when those would
+    be every file of the table (a single-file table) or are not available.
+    """
     recorded = b.manifest["changes"]
     feed = pl.read_parquet(stdio.BytesIO(b.read(str(recorded["path"]))))
     found = changes.totals(feed)
@@ -424,9 +429,10 @@ def diff_from_feed(a: Dataset, b: Dataset, limit: int = 10) -> dict[str, Any]:
     papers_b = _papers_count(b)
     papers_a = _papers_count(a)
 
-    def examples(op: str) -> list[dict[str, Any]]:
-        ids = feed.filter(pl.col("op") == op).get_column("paper_id").sort().head(limit)
-        return [{"paper_id": i, "title": None} for i in ids.to_list()]
+    def examples(op: str, side: Dataset, other: Dataset) -> list[dict[str, Any]]:
+        ids = feed.filter(pl.col("op") == op).get_column("paper_id").sort().head(limit).to_list()
+        titles = _titles_of(side, other, ids)
+        return [{"paper_id": i, "title": titles.get(i)} for i in ids]
 
     fields = [
         {"column": column, "papers": papers, "examples": ids}
@@ -442,8 +448,8 @@ def diff_from_feed(a: Dataset, b: Dataset, limit: int = 10) -> dict[str, Any]:
             "removed": found["removed"],
             "changed": found["updated"],
             "unchanged": None if papers_b is None else papers_b - found["added"] - found["updated"],
-            "added_examples": examples("added"),
-            "removed_examples": examples("removed"),
+            "added_examples": examples("added", b, a),
+            "removed_examples": examples("removed", a, b),
         },
         "columns_added": [],
         "columns_removed": [],
@@ -451,6 +457,33 @@ def diff_from_feed(a: Dataset, b: Dataset, limit: int = 10) -> dict[str, Any]:
         "counts": _deltas(a.manifest.get("counts", {}), b.manifest.get("counts", {})),
         "metrics": _deltas(a.metrics, b.metrics),
     }
+
+
+def _titles_of(side: Dataset, other: Dataset, ids: list[str]) -> dict[str, str]:
+    """paper_id -> title for ids, read from side's papers files that other does not list (where
+    a paper only one version has must be). Empty when that is every file of side's table, or a
+    file is not available."""
+    if not ids:
+        return {}
+    entries = dataset.manifest_tables(side.manifest).get("papers") or []
+    shared = {
+        (e["path"], e["sha256"])
+        for e in dataset.manifest_tables(other.manifest).get("papers") or []
+    }
+    differ = [str(e["path"]) for e in entries if (e["path"], e["sha256"]) not in shared]
+    if not differ or len(differ) == len(entries):
+        return {}
+    wanted = pl.Series("paper_id", ids)
+    titles: dict[str, str] = {}
+    try:
+        for path in differ:
+            part = pl.read_parquet(stdio.BytesIO(side.read(path)), columns=["paper_id", "title"])
+            titles |= dict(part.filter(pl.col("paper_id").is_in(wanted)).iter_rows())
+            if len(titles) == len(ids):
+                break
+    except PapersError:
+        return {}
+    return titles
 
 
 def _papers_count(d: Dataset) -> int | None:

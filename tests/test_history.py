@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from papers.cli import app
 from papers.errors import PapersError
 from papers.history import diff_datasets, load_dataset, papers_by_date
+from tests.test_changes import DROPPED, NEW_PAPERS
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "data" / "raw" / "hf_papers_page" / "daily-papers.txt"
@@ -300,7 +301,11 @@ def test_diff_of_consecutive_versions_reads_the_feed_not_the_tables(
         "added": 3, "removed": 1, "changed": 2, "unchanged": 57 - 1 - 2,
         "added_examples": [], "removed_examples": [],
     }  # fmt: skip
+    # titles from the papers files the versions do not share (max_rows 6: some are shared)
+    titles = {title for title, _ in NEW_PAPERS}
     assert len(result["papers"]["added_examples"]) == 2
+    assert {r["title"] for r in result["papers"]["added_examples"]} < titles
+    assert result["papers"]["removed_examples"][0]["title"] == DROPPED
     assert result["a"]["number"] == 1
     assert result["b"] | {"label": ""} == {
         "label": "", "dataset_version": b.version, "number": 2, "papers": 59,
@@ -315,8 +320,11 @@ def test_diff_of_consecutive_versions_reads_the_feed_not_the_tables(
     for name in ("manifest.json", "metrics.json", result["feed"]):
         (bare / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(feeds["b"] / name, bare / name)
-    assert diff_versions(a, load_dataset(str(bare), None), limit=2) == result | {
-        "b": result["b"] | {"label": str(bare)}
+    from_bare = diff_versions(a, load_dataset(str(bare), None), limit=2)
+    no_titles = [{**r, "title": None} for r in result["papers"]["added_examples"]]
+    assert from_bare == result | {
+        "b": result["b"] | {"label": str(bare)},
+        "papers": result["papers"] | {"added_examples": no_titles},
     }
 
 
@@ -354,7 +362,10 @@ def test_papers_diff_cli_from_the_feed(feeds: dict[str, Path]) -> None:
     feed = pl.read_parquet(feeds["b"] / json.loads(
         (feeds["b"] / "manifest.json").read_text())["changes"]["path"])  # fmt: skip
     for paper_id in feed.filter(op="added")["paper_id"]:
-        assert f"+ {paper_id}\n" in text.stdout + "\n"
+        assert f"+ {paper_id}" in text.stdout
+    for title, _ in NEW_PAPERS:
+        assert f"  {title}\n" in text.stdout
+    assert f"  {DROPPED}\n" in text.stdout
     data = json.loads(
         runner.invoke(app, ["diff", str(feeds["a"]), str(feeds["b"]), "--json"]).stdout
     )
