@@ -13,6 +13,7 @@ The feed is `changes/v<number:06d>-<sha12>.parquet` (schema `schemas.Changes`), 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from papers.config import WriteParams
-from papers.dataset import FileEntry, write_table
+from papers.dataset import FileEntry, node_of_file, table_files, write_table
 from schemas import OPS, SCHEMA_VERSION, Changes, Papers, polars_schema
 
 KEY = "paper_id"
@@ -222,3 +223,37 @@ def apply_changes(
         )
     kept = previous.join(drop, on=KEY, how="anti")
     return pl.concat([kept.select(rows.columns), rows]).sort(KEY)
+
+
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+COMPACT_SORT = ("version", *FEED_SORT)
+
+
+def compact_feeds(
+    changes_dir: Path, month: str, numbers: Iterable[int], params: WriteParams | None = None
+) -> tuple[FileEntry, list[str]]:
+    """Merge one calendar month's daily feed files (versions `numbers`) into
+    `changes_dir/<month>-<sha12>.parquet`, rows in version order (design §5: about 12 feed files
+    a year plus the current month). Returns the merged file's entry and the daily files it
+    replaces (paths relative to the dataset root), which the caller removes only after the
+    manifest that no longer needs them is committed: nothing is deleted here.
+
+    The same feeds give the same bytes. The month is the caller's (the versions' publish month).
+    """
+    if not MONTH.fullmatch(month):
+        raise ValueError(f"not a month (YYYY-MM): {month!r}")
+    wanted = sorted(set(numbers))
+    daily = {node_of_file(p.name): p for p in table_files(changes_dir) if p.name.startswith("v")}
+    missing = [n for n in wanted if feed_node(n) not in daily]
+    if missing:
+        raise ValueError(f"{changes_dir}: no feed file for versions {missing}")
+    paths = [daily[feed_node(n)] for n in wanted]
+    [entry] = write_table(
+        {month: [pl.read_parquet(p) for p in paths]},
+        Changes,
+        changes_dir,
+        params or WriteParams(),
+        {"papers.schema_version": SCHEMA_VERSION, "papers.table": FEED_DIR},
+        COMPACT_SORT,
+    )
+    return entry, [f"{changes_dir.name}/{p.name}" for p in paths]

@@ -17,6 +17,7 @@ from papers import io
 from papers.changes import (
     CHANGES_SCHEMA,
     apply_changes,
+    compact_feeds,
     feed_frame,
     field_counts,
     frame_changes,
@@ -304,3 +305,24 @@ def test_first_version_lists_everything_as_added(days: dict[str, Path]) -> None:
     assert changes.get_column("paper_id").to_list() == sorted(read_papers(a)["paper_id"])
     with pytest.raises(ValueError, match=r"without the folder they are in"):
         version_changes(None, papers_entries(a), a, papers_entries(a))
+
+
+def test_a_month_of_feeds_compacts_into_one_file(tmp_path: Path, params: Params) -> None:
+    changes_dir = tmp_path / "changes"
+    feeds = [
+        feed_frame(1, "v1", frame_changes(None, OLD)),
+        feed_frame(2, "v2", frame_changes(OLD, NEW)),
+        feed_frame(3, "v3", frame_changes(NEW, OLD)),
+    ]
+    daily = [write_feed(f, changes_dir, n, params.write) for n, f in enumerate(feeds, 1)]
+    entry, replaced = compact_feeds(changes_dir, "2025-01", [2, 1], params.write)
+    assert entry.path.startswith("changes/2025-01-")
+    assert replaced == [daily[0].path, daily[1].path]
+    assert all((tmp_path / e.path).is_file() for e in daily)  # the caller removes them later
+    assert_frame_equal(pl.read_parquet(tmp_path / entry.path), pl.concat(feeds[:2]))
+    again, _ = compact_feeds(changes_dir, "2025-01", [1, 2], params.write)
+    assert again == entry
+    with pytest.raises(ValueError, match=r"no feed file for versions \[4\]"):
+        compact_feeds(changes_dir, "2025-02", [3, 4], params.write)
+    with pytest.raises(ValueError, match=r"not a month"):
+        compact_feeds(changes_dir, "2025-13", [3], params.write)
