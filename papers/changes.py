@@ -43,8 +43,20 @@ def _unshared(
     return [str(e["path"]) for e in entries if (str(e["path"]), str(e["sha256"])) not in both]
 
 
-def _read(root: Path, paths: list[str]) -> pl.DataFrame | None:
-    return pl.read_parquet([root / p for p in paths]) if paths else None
+def _by_node(paths: list[str]) -> dict[str, list[str]]:
+    """Paths grouped by the node of their file name (a single-file table is node "")."""
+    grouped: dict[str, list[str]] = {}
+    for path in paths:
+        try:
+            node = node_of_file(Path(path).name)
+        except ValueError:
+            node = ""  # papers.parquet: the single layout
+        grouped.setdefault(node, []).append(path)
+    return grouped
+
+
+def _read(root: Path | None, paths: list[str] | None) -> pl.DataFrame | None:
+    return pl.read_parquet([root / p for p in paths]) if root is not None and paths else None
 
 
 def version_changes(
@@ -60,12 +72,34 @@ def version_changes(
     root_old None: there is no previous version (everything is added). Only files that are not in
     both lists (path and sha256) are read. Returns `CHANGES_SCHEMA` (paper_id, op, fields) as
     `frame_changes` does.
+
+    Memory: the changed files are compared node by node (the old and new files of one node at a
+    time). A paper found on one side only of its node may have moved to another node (the plan
+    split or merged it): those rows are kept and compared together at the end, so they are
+    reported as updated when they changed, else not at all. With a stable plan that set is the
+    day's added and removed papers; a node that flips holds at most its rows.
     """
     if root_old is None and old_entries:
         raise ValueError("old file entries given without the folder they are in (root_old)")
-    old = _read(root_old, _unshared(old_entries, new_entries)) if root_old is not None else None
-    new = _read(root_new, _unshared(new_entries, old_entries))
-    return frame_changes(old, new)
+    old_nodes = _by_node(_unshared(old_entries, new_entries))
+    new_nodes = _by_node(_unshared(new_entries, old_entries))
+    updated: list[pl.DataFrame] = []
+    only_old: list[pl.DataFrame] = []
+    only_new: list[pl.DataFrame] = []
+    for node in sorted(old_nodes.keys() | new_nodes.keys()):
+        old = _read(root_old, old_nodes.get(node))
+        new = _read(root_new, new_nodes.get(node))
+        found = frame_changes(old, new)
+        updated.append(found.filter(pl.col("op") == "updated"))
+        if old is not None:
+            only_old.append(old.join(found.filter(op="removed"), on=KEY, how="semi"))
+        if new is not None:
+            only_new.append(new.join(found.filter(op="added"), on=KEY, how="semi"))
+    moved = frame_changes(
+        pl.concat(only_old, how="diagonal_relaxed") if only_old else None,
+        pl.concat(only_new, how="diagonal_relaxed") if only_new else None,
+    )
+    return pl.concat([*updated, moved]).sort(FEED_SORT)
 
 
 def frame_changes(old: pl.DataFrame | None, new: pl.DataFrame | None) -> pl.DataFrame:

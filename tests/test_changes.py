@@ -326,3 +326,40 @@ def test_a_month_of_feeds_compacts_into_one_file(tmp_path: Path, params: Params)
         compact_feeds(changes_dir, "2025-02", [3, 4], params.write)
     with pytest.raises(ValueError, match=r"not a month"):
         compact_feeds(changes_dir, "2025-13", [3], params.write)
+
+
+def _files(root: Path, parts: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
+    """Each part as papers/<node>-<sha12>.parquet under root; their manifest entries."""
+    entries = []
+    for node, part in parts.items():
+        (root / "papers").mkdir(parents=True, exist_ok=True)
+        scratch = root / "part.parquet"
+        part.write_parquet(scratch)
+        sha = io.sha256_file(scratch)
+        path = f"papers/{node}-{sha[:12]}.parquet"
+        scratch.replace(root / path)
+        entries.append({"path": path, "sha256": sha, "rows": part.height})
+    return entries
+
+
+def test_papers_moved_to_another_node_are_updates_or_nothing(tmp_path: Path) -> None:
+    ids = pl.col("paper_id")
+    old = _files(tmp_path / "a", {"x": OLD.filter(ids.str.starts_with("2401")), "y": OLD.filter(~ids.str.starts_with("2401"))})  # fmt: skip
+    # the plan moved every paper: title:aa and hep-th/9901001 changed on the way
+    new = _files(tmp_path / "b", {"x_y": NEW.filter(ids != "title:Ünï"), "z": NEW.filter(ids == "title:Ünï")})  # fmt: skip
+    found = version_changes(tmp_path / "a", old, tmp_path / "b", new)
+    assert_frame_equal(found, frame_changes(OLD, NEW))
+    check_feed_applies(OLD, NEW, feed_frame(2, "b", found))
+
+
+def test_a_new_plan_of_the_same_papers_is_no_change(days: dict[str, Path], tmp_path: Path) -> None:
+    """The seed in files of at most 6 papers, then of 20: every file differs, no paper does."""
+    replanned = tmp_path / "b"
+    shutil.copytree(days["part-a"], replanned)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEED, raw / "seed.txt")
+    build(raw, replanned, partitioned(partition_max_rows={"papers": 20, "links": 20, "tags": 20}))
+    old, new = papers_entries(days["part-a"]), papers_entries(replanned)
+    assert not {e["path"] for e in old} & {e["path"] for e in new}
+    assert version_changes(days["part-a"], old, replanned, new).is_empty()
