@@ -3,9 +3,11 @@
 from schemas.tables import (
     LINK_KINDS,
     LINK_ORIGINS,
+    OPS,
     PUBLISHED,
     SCHEMA_VERSION,
     STAGES,
+    Changes,
     Links,
     NormalizedRecords,
     Papers,
@@ -22,9 +24,11 @@ from schemas.tables import (
 __all__ = [
     "LINK_KINDS",
     "LINK_ORIGINS",
+    "OPS",
     "PUBLISHED",
     "SCHEMA_VERSION",
     "STAGES",
+    "Changes",
     "Links",
     "NormalizedRecords",
     "Papers",

@@ -232,6 +232,29 @@ class Provenance(pa.DataFrameModel):
         unique = ["source_file", "record_index"]
 
 
+OPS: Final = ("added", "updated", "removed")
+
+
+class Changes(pa.DataFrameModel):
+    """The change feed of one version (changes/v<number>-<sha12>.parquet): one row per paper that
+    was added, updated or removed since the parent version. Not a table of `PUBLISHED`: it is
+    per version, the tables are the version."""
+
+    version: int = pa.Field(ge=1, description="the version number (manifest dataset.number)")
+    dataset_version: str = pa.Field(description="the version's content id (dataset.version)")
+    paper_id: str = pa.Field(description="the paper (papers.paper_id)")
+    op: str = pa.Field(isin=OPS, description="added, updated or removed")
+    fields: pl.List(pl.String) = pa.Field(  # type: ignore[valid-type]
+        description="for updated: the papers columns that differ, in table order; else empty"
+    )
+    previous_paper_id: str = pa.Field(
+        nullable=True, description="on an added row: the id the paper had before re-identification"
+    )
+
+    class Config:
+        strict = True
+
+
 # Published tables in write order, with the columns they are sorted by (determinism).
 PUBLISHED: Final[dict[str, tuple[type[pa.DataFrameModel], tuple[str, ...]]]] = {
     "papers": (Papers, ("paper_id",)),

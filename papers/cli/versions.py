@@ -46,10 +46,14 @@ def diff(
     limit: Annotated[int, typer.Option("--limit", min=0, help="Papers listed per side.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
 ) -> None:
-    """What changed from A to B: papers added/removed, changed fields, count and metric deltas."""
+    """What changed from A to B: papers added/removed, changed fields, count and metric deltas.
+
+    When B is A's next version and has a change feed, the diff comes from the feed (one small
+    file); otherwise the two papers tables are compared.
+    """
 
     def action() -> dict[str, Any]:
-        from papers.history import diff_datasets, load_dataset, repo_root
+        from papers.history import diff_versions, load_dataset, repo_root
 
         def root() -> Path | None:
             try:
@@ -58,7 +62,7 @@ def diff(
                 return None  # folders need no git
 
         git = None if Path(a).is_dir() and Path(b).is_dir() else root()
-        return diff_datasets(
+        return diff_versions(
             load_dataset(a, git, dataset), load_dataset(b, git, dataset), limit=limit
         )
 
