@@ -13,7 +13,9 @@ import polars as pl
 import pytest
 import yaml
 
+from papers import io
 from papers.card import CARD, md, size_category
+from papers.dataset import manifest_tables
 from papers.io import read_json
 from schemas import PUBLISHED, arrow_schema
 
@@ -50,18 +52,21 @@ def test_header_parses_and_points_at_every_table(built: Path) -> None:
     assert header["size_categories"] == ["n<1K"]
     assert header["dataset_version"] == manifest["dataset"]["version"]
     assert header["pretty_name"] == "Curated Papers"
-    assert [c["config_name"] for c in header["configs"]] == list(PUBLISHED)
+    feed = ["changes"] if manifest.get("changes") else []  # format 2: the change feed
+    assert [c["config_name"] for c in header["configs"]] == [*PUBLISHED, *feed]
     for config in header["configs"]:
         for data_file in config["data_files"]:
-            assert (built / data_file["path"]).is_file()
+            assert io.table_path(built, config["config_name"]) == built / data_file["path"]
     assert sum(bool(c.get("default")) for c in header["configs"]) == 1
 
 
 def test_card_lists_every_column_of_every_table_with_its_meaning(built: Path) -> None:
     _, body = split_card((built / CARD).read_text("utf-8"))
     for name, (model, _) in PUBLISHED.items():
-        section = body.split(f"### `{name}.parquet`")[1].split("###")[0]
-        on_disk = pl.read_parquet_schema(built / f"{name}.parquet")
+        path = io.table_path(built, name)
+        assert path is not None
+        section = body.split(f"### `{path.relative_to(built)}`")[1].split("###")[0]
+        on_disk = pl.scan_parquet(path).collect_schema()
         for field in arrow_schema(model):
             row = re.search(
                 rf"^\| `{field.name}` \| `[^`]+` \| (yes|no) \| (.+) \|$", section, re.M
@@ -76,7 +81,7 @@ def test_hostile_titles_are_text_in_the_card(built: Path) -> None:
     from markdown_it import MarkdownIt
 
     text = (built / CARD).read_text("utf-8")
-    titles = pl.read_parquet(built / "papers.parquet")["title"].to_list()
+    titles = pl.read_parquet(io.table_path(built, "papers") or built)["title"].to_list()
     assert SCRIPT_TITLE in titles  # the build kept it as data
     assert "<script" not in text
     assert "<img" not in text
@@ -114,30 +119,25 @@ def test_size_category(rows: int, category: str) -> None:
     assert size_category(rows) == category
 
 
-def test_card_loads_in_datasets_offline(
-    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    import datasets
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    datasets.disable_progress_bars()
-
+def test_card_loads_in_datasets_offline(built: Path, tmp_path: Path, hf_offline: Any) -> None:
     header, _ = split_card((built / CARD).read_text("utf-8"))
-    rows = {o["path"]: o["rows"] for o in read_json(built / "manifest.json")["outputs"]}
+    manifest = read_json(built / "manifest.json")
+    rows = {
+        name: sum(f["rows"] for f in files) for name, files in manifest_tables(manifest).items()
+    }
     for config in header["configs"]:
+        name = config["config_name"]
         files = {f["split"]: str(built / f["path"]) for f in config["data_files"]}
-        loaded = datasets.load_dataset("parquet", data_files=files, cache_dir=str(tmp_path))
-        path = config["data_files"][0]["path"]
-        assert loaded["train"].num_rows == rows[path] > 0, path
-        assert loaded["train"].column_names == pl.read_parquet_schema(built / path).names()
+        loaded = hf_offline.load_dataset("parquet", data_files=files, cache_dir=str(tmp_path))
+        if name not in PUBLISHED:  # the change feed: every version's feed file, this one's rows
+            feed = manifest["changes"]
+            changed = feed["added"] + feed["updated"] + feed["removed"]
+            assert loaded["train"].num_rows >= changed > 0
+            continue
+        assert loaded["train"].num_rows == rows[name] > 0, name
+        assert loaded["train"].column_names == arrow_schema(PUBLISHED[name][0]).names
         # and by config name from the folder: `datasets` reads the card's configs itself
-        by_name = datasets.load_dataset(str(built), config["config_name"], cache_dir=str(tmp_path))
-        assert by_name["train"].num_rows == rows[path]
-    papers = datasets.load_dataset(str(built), cache_dir=str(tmp_path))  # the default config
-    assert papers["train"].num_rows == rows["papers.parquet"]
+        by_name = hf_offline.load_dataset(str(built), name, cache_dir=str(tmp_path))
+        assert by_name["train"].num_rows == rows[name]
+    papers = hf_offline.load_dataset(str(built), cache_dir=str(tmp_path))  # the default config
+    assert papers["train"].num_rows == rows["papers"]
