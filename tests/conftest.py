@@ -100,3 +100,12 @@ def hf_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     datasets.disable_progress_bars()
     return datasets
+
+
+def read_table(folder: Path, name: str) -> pl.DataFrame:
+    """A built folder's table `name`, in either layout: `name.parquet` or `name/*.parquet`."""
+    from papers.io import table_path
+
+    path = table_path(folder, name)
+    assert path is not None, f"no {name} table in {folder}"
+    return pl.read_parquet(path)

@@ -21,7 +21,7 @@ from papers import io
 from papers.config import WriteParams
 from papers.dataset import split_by_node, table_files, write_table
 from schemas import PUBLISHED, Papers, polars_schema
-from tests.conftest import SEED, build_local
+from tests.conftest import SEED, build_local, read_table
 
 MAX_ROWS = 8
 # arXiv ids of every form, so the 57 seed papers spread over arXiv month, bucket, archive and
@@ -42,7 +42,7 @@ def tables(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     raw.mkdir()
     shutil.copy(SEED, raw / SEED.name)
     build_local(raw, work / "built")
-    papers = pl.read_parquet(work / "built" / "papers.parquet")
+    papers = read_table(work / "built", "papers")
     ids = papers["paper_id"].to_list()
     papers = papers.with_columns(pl.Series("paper_id", ARXIV + ids[len(ARXIV) :]))
     _, sort_by = PUBLISHED["papers"]

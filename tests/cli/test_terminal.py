@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from papers.cli import app, terminal
 from papers.io import table_path
+from tests.conftest import read_table
 
 runner = CliRunner()
 
@@ -165,7 +166,7 @@ def test_stage_of_task_run_names() -> None:
 
 
 def _dgm_eval_paper(out: Path) -> str:
-    links = pl.read_parquet(out / "links.parquet")
+    links = read_table(out, "links")
     return str(links.filter(pl.col("url").str.ends_with("/dgm-eval"))["paper_id"][0])
 
 
@@ -211,9 +212,7 @@ def test_inspect_json(json_run: tuple[Path, dict[str, Any], str]) -> None:
 
 def test_inspect_finds_by_arxiv_id_in_any_form(json_run: tuple[Path, dict[str, Any], str]) -> None:
     out, _, _ = json_run
-    with_arxiv = pl.read_parquet(table_path(out, "papers") or out).filter(
-        pl.col("arxiv_id").is_not_null()
-    )
+    with_arxiv = read_table(out, "papers").filter(pl.col("arxiv_id").is_not_null())
     if with_arxiv.height == 0:
         pytest.skip("no arXiv ids in this build")
     arxiv_id = with_arxiv["arxiv_id"][0]
