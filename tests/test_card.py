@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from papers import io
-from papers.card import CARD, md, size_category
+from papers.card import CARD, header, md, render_card, size_category, table_paths
 from papers.dataset import manifest_tables
 from papers.io import read_json
 from schemas import PUBLISHED, arrow_schema
+from tests.conftest import read_table
 
 SCRIPT_TITLE = "<script>alert(1)</script>"
 
@@ -141,3 +142,63 @@ def test_card_loads_in_datasets_offline(built: Path, tmp_path: Path, hf_offline:
         assert by_name["train"].num_rows == rows[name]
     papers = hf_offline.load_dataset(str(built), cache_dir=str(tmp_path))  # the default config
     assert papers["train"].num_rows == rows["papers"]
+
+
+def _entry(path: str, rows: int) -> dict[str, Any]:
+    return {"path": path, "node": "n", "rows": rows, "bytes": 1, "sha256": "0" * 64, "key": None}
+
+
+@pytest.mark.parametrize("partitioned", [False, True])
+def test_table_paths_and_configs_of_a_format_2_manifest(params: Any, partitioned: bool) -> None:
+    """Format 2: a table listed as node files is read by its directory's glob, a single file by
+    its name; a change feed adds a `changes` config. Rows in the table list sum the files."""
+    tables = {
+        name: {
+            "rows": 3,
+            "files": [_entry(f"{name}/a-000000000001.parquet", 1), _entry(f"{name}/b-0.parquet", 2)]
+            if partitioned
+            else [_entry(f"{name}.parquet", 3)],
+        }
+        for name in PUBLISHED
+    }
+    manifest = {
+        "format": 2,
+        "dataset": {"name": "curated-papers", "version": "v1", "number": 2, "parent": "v0"},
+        "schema_version": "1",
+        "counts": {"papers": 3},
+        "tables": tables,
+    }
+    if partitioned:
+        feed = {"path": "changes/v000002-x.parquet", "added": 2, "updated": 1, "removed": 0}
+        manifest["changes"] = feed
+    suffix = "/*.parquet" if partitioned else ".parquet"
+    expected = {name: f"{name}{suffix}" for name in PUBLISHED}
+    if partitioned:
+        expected["changes"] = "changes/*.parquet"
+    assert table_paths(manifest) == expected
+    configs = header(manifest, params)["configs"]
+    assert [(c["config_name"], c["data_files"][0]["path"]) for c in configs] == list(
+        expected.items()
+    )
+
+
+def test_card_of_a_partitioned_version_describes_its_layout(built: Path, params: Any) -> None:
+    """The built folder's card data under a format-2 manifest of node files and a change feed."""
+    manifest = read_json(built / "manifest.json")
+    tables = {
+        name: {"files": [_entry(f"{name}/a-0.parquet", sum(f["rows"] for f in files))]}
+        for name, files in manifest_tables(manifest).items()
+    }
+    feed = {"path": "changes/v000002-x.parquet", "added": 2, "updated": 1, "removed": 0}
+    v2 = {**manifest, "format": 2, "tables": tables, "changes": feed}
+    v2.pop("outputs", None)
+    papers = read_table(built, "papers")
+    text = render_card(v2, read_json(built / "metrics.json"), papers, params)
+    _, body = split_card(text)
+    assert "## Layout" in body
+    assert 'manifest["tables"]["papers"]["files"]' in body
+    assert f"| `papers/*.parquet` | {papers.height:,} |" in body
+    assert "| `changes/*.parquet` | 3 this version |" in body
+    assert 'pl.scan_parquet("data/processed/papers/*.parquet")' in body
+    assert "read_parquet('data/processed/tags/*.parquet')" in body
+    assert "### `rejected/*.parquet`" in body
