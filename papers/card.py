@@ -1,6 +1,6 @@
 """The dataset card (`README.md` beside the Parquet files), Hugging Face style, from each build.
 
-Rendered from what the build already wrote (manifest.json, metrics.json, papers.parquet), the
+Rendered from what the build already wrote (manifest.json, metrics.json, the papers table), the
 params and the tables' Pandera models (column meanings come from their `description=`), so it
 never disagrees with the data. The YAML header is written with yaml.safe_dump; text that comes
 from the data (titles, file names, reasons) is escaped so it shows as text on the Hub or GitHub
@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import polars as pl
 import yaml
 
 from papers.config import Params
+from papers.dataset import manifest_tables
 from schemas import PUBLISHED, arrow_schema
 
 CARD = "README.md"
@@ -35,6 +37,11 @@ TABLE_MEANING = {
     "provenance": "which raw record contributed to which paper",
     "rejected": "every raw record that did not make it, with its file, position, stage and reason",
 }
+CHANGES = "changes"
+CHANGES_MEANING = (
+    "the change feed: per version, the paper ids it added, updated (with the changed columns) "
+    "and removed"
+)
 
 # What each built-in reader reads; a source configured in params.yaml (read.sources) is generic.
 SOURCE_MEANING = {
@@ -82,16 +89,33 @@ def pretty_name(dataset_name: str) -> str:
     return " ".join(part.capitalize() for part in re.split(r"[-_\s]+", dataset_name) if part)
 
 
+def table_paths(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Where each published table is read from, relative to the dataset folder: its one file
+    (`papers.parquet`) or, when the manifest lists it as node files, its directory's glob
+    (`papers/*.parquet`). A manifest with a change feed adds `changes/*.parquet`."""
+    files = manifest_tables(manifest)
+    paths = {
+        name: f"{name}/*.parquet"
+        if any("/" in str(entry["path"]) for entry in files.get(name, []))
+        else f"{name}.parquet"
+        for name in PUBLISHED
+    }
+    if manifest.get("changes"):
+        paths[CHANGES] = f"{CHANGES}/*.parquet"
+    return paths
+
+
 def header(manifest: dict[str, Any], params: Params) -> dict[str, Any]:
-    """The card's YAML metadata: license, size, task categories, one config per table."""
+    """The card's YAML metadata: license, size, task categories, one config per table (and the
+    change feed), each config's data files its table's file or directory glob."""
     papers = int(manifest["counts"]["papers"])
     configs = [
         {
             "config_name": name,
-            "data_files": [{"split": "train", "path": f"{name}.parquet"}],
+            "data_files": [{"split": "train", "path": path}],
             **({"default": True} if name == "papers" else {}),
         }
-        for name in PUBLISHED
+        for name, path in table_paths(manifest).items()
     ]
     return {
         "pretty_name": pretty_name(manifest["dataset"]["name"]),
@@ -110,12 +134,12 @@ def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{100 * float(value):.1f}%"
 
 
-def _schema_section() -> list[str]:
+def _schema_section(paths: Mapping[str, str]) -> list[str]:
     lines = ["## Schema", ""]
     for name, (model, sort_by) in PUBLISHED.items():
         columns = model.to_schema().columns
         lines += [
-            f"### `{name}.parquet`",
+            f"### `{paths[name]}`",
             "",
             f"{TABLE_MEANING.get(name, '')} (sorted by {', '.join(code(c) for c in sort_by)}).",
             "",
@@ -272,35 +296,96 @@ def _examples_section(papers: pl.DataFrame | pl.LazyFrame) -> list[str]:
     return [*lines, ""]
 
 
-def _loading_section() -> list[str]:
+def _layout_section(manifest: Mapping[str, Any], paths: Mapping[str, str]) -> list[str]:
+    """How a partitioned table sits on disk and how to read exactly one version of it."""
+    if not any(path.endswith("/*.parquet") for path in paths.values()):
+        return []
+    lines = [
+        "## Layout",
+        "",
+        "Each table written as a directory holds flat Parquet files named "
+        "`<node>-<sha12>.parquet`. A node is a range of the table's key: an arXiv month or "
+        "10,000-number bucket of paper ids (small months and years are packed together), a "
+        "hash range for DOI and title ids, a raw source file for provenance and rejected. The "
+        "12 hex digits start the file's sha256: a node whose rows did not change keeps its "
+        "file, name and bytes from one version to the next. Every file has the table's full "
+        "schema and no partition column, so a glob reads one table.",
+        "",
+        "`manifest.json` lists the files of this version (path, node, rows, bytes, sha256) and "
+        "is replaced last when a version is published. While a version is being published "
+        "(seconds), or after a crash until the next `papers` command recovers, a directory can "
+        "hold files of two versions; a strict reader reads the manifest's file list:",
+        "",
+        "```python",
+        "import json",
+        "",
+        "import polars as pl",
+        "",
+        'manifest = json.load(open("data/processed/manifest.json"))',
+    ]
+    if "tables" in manifest:
+        lines.append('files = [f["path"] for f in manifest["tables"]["papers"]["files"]]')
+    else:  # format 1: one list of every table's files
+        lines.append(
+            'files = [f["path"] for f in manifest["outputs"] if f["path"].startswith("papers/")]'
+        )
+    lines += [
+        'papers = pl.scan_parquet([f"data/processed/{path}" for path in files])',
+        "```",
+        "",
+    ]
+    if CHANGES in paths:
+        lines += [
+            f"{code(paths[CHANGES])} is the change feed: one file per version (merged per month), "
+            "rows (version, paper_id, op added/updated/removed, fields changed).",
+            "",
+        ]
+    return lines
+
+
+def _loading_section(paths: Mapping[str, str]) -> list[str]:
+    def at(name: str) -> str:
+        return f"data/processed/{paths[name]}"
+
+    directory = paths["papers"].removesuffix("/*.parquet")
     return [
         "## How to load",
         "",
-        "From this folder (or a DVC checkout of it):",
+        "From a checkout of this folder (`data/processed/`, e.g. by DVC):",
         "",
         "```python",
         "import polars as pl",
         "",
-        'papers = pl.read_parquet("papers.parquet")',
-        'with_code = papers.filter(pl.col("code_url").is_not_null())',
-        "",
-        "import pandas as pd",
-        "",
-        'links = pd.read_parquet("links.parquet")',
+        f'papers = pl.scan_parquet("{at("papers")}")',
+        'with_code = papers.filter(pl.col("code_url").is_not_null()).collect()',
         "",
         "import duckdb",
         "",
         'duckdb.sql("""',
-        "    SELECT tag, count(*) AS papers FROM 'tags.parquet'",
+        f"    SELECT tag, count(*) AS papers FROM read_parquet('{at('tags')}')",
         "    GROUP BY tag ORDER BY papers DESC LIMIT 10",
         '""").show()',
         "",
+        "import pyarrow.dataset as ds",
+        "",
+        f'links = ds.dataset("data/processed/{paths["links"].removesuffix("/*.parquet")}", '
+        'format="parquet").to_table()',
+        "",
         "from datasets import load_dataset",
         "",
-        'ds = load_dataset("parquet", data_files={"train": "papers.parquet"})["train"]',
-        'links_ds = load_dataset(".", "links")["train"]  # the configs above',
+        f'hf = load_dataset("parquet", data_files={{"train": "{at("papers")}"}})["train"]',
+        'links_ds = load_dataset("data/processed", "links")["train"]  # the configs above',
         "```",
         "",
+        *(
+            []
+            if directory == paths["papers"]
+            else [
+                f"A glob (`{paths['papers']}`, or `{directory}/**/*.parquet`) or the directory "
+                "itself reads the table; no reader adds a column.",
+                "",
+            ]
+        ),
     ]
 
 
@@ -317,15 +402,17 @@ def render_card(
     """
     meta = header(manifest, params)
     counts = manifest["counts"]
-    outputs = manifest.get("outputs", [])
-    # a table is one file (`papers.parquet`) or, layout partitioned, its node files (`papers/…`)
-    split = {str(o["path"]).partition("/")[0] for o in outputs if "/" in str(o["path"])}
+    paths = table_paths(manifest)
+    files = manifest_tables(manifest)
     tables = [
-        f"| {code(name + ('/*.parquet' if name in split else '.parquet'))} | "
-        f"{sum(int(o.get('rows', 0)) for o in outputs if _of_table(str(o['path']), name)):,} | "
+        f"| {code(paths[name])} | {sum(int(f.get('rows', 0)) for f in files.get(name, [])):,} | "
         f"{TABLE_MEANING.get(name, '')} |"
         for name in PUBLISHED
     ]
+    if CHANGES in paths:
+        feed = manifest["changes"]
+        changed = sum(int(feed.get(op, 0)) for op in ("added", "updated", "removed"))
+        tables.append(f"| {code(paths[CHANGES])} | {changed:,} this version | {CHANGES_MEANING} |")
     body = [
         "---",
         yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100).rstrip(),
@@ -338,7 +425,7 @@ def render_card(
         "their abstracts mention (canonical, classified as code, dataset, model, demo, project "
         "page, paper, docs or other), the paper's own code repository, topic tags from a "
         "versioned vocabulary and keyphrases. Every raw record is either in the data (with its "
-        "provenance) or in `rejected.parquet` with the reason.",
+        f"provenance) or in {code(paths['rejected'])} with the reason.",
         "",
         f"- dataset version {code(meta['dataset_version'])} (a hash of the inputs, params, "
         f"vocabulary, schema and code), schema {code(manifest['schema_version'])}, vocabulary "
@@ -352,33 +439,37 @@ def render_card(
         "|---|---|---|",
         *tables,
         "",
-        "`manifest.json` records the inputs, outputs (sha256, rows), params hash and counts; "
-        "`metrics.json` the figures below.",
+        "`manifest.json` records the inputs, every table's files (rows, bytes, sha256), params "
+        "hash and counts; `metrics.json` the figures below.",
         "",
+        *_layout_section(manifest, paths),
         *_sources_section(manifest),
-        *_schema_section(),
+        *_schema_section(paths),
         *_curation_section(params, manifest),
         *_limitations_section(papers, metrics),
         *_quality_section(metrics),
         *_examples_section(papers),
-        *_loading_section(),
+        *_loading_section(paths),
     ]
     return "\n".join(body)
 
 
-def _of_table(path: str, name: str) -> bool:
-    """Whether a manifest output path is table `name`'s file or one of its node files."""
-    return path == f"{name}.parquet" or path.startswith(f"{name}/")
-
-
-def write_card(folder: Path, params: Params) -> str:
+def write_card(folder: Path, params: Params, base: Path | None = None) -> str:
     """Write README.md into `folder` (a build's staging folder) from its manifest, metrics and
-    papers; return the file name, to publish with the other files."""
+    papers; return the file name, to publish with the other files.
+
+    base: the published folder, where the manifest's files that staging does not hold are (the
+    unchanged node files of a partitioned version).
+    """
     from papers import io
+    from papers.gates import scan_folder_table
 
     manifest = json.loads((folder / io.MANIFEST).read_text("utf-8"))
     metrics = json.loads((folder / io.METRICS).read_text("utf-8"))
-    papers = pl.scan_parquet(io.table_path(folder, "papers") or folder / "papers.parquet").select(
+    scan = scan_folder_table(folder, "papers", base)
+    if scan is None:
+        raise FileNotFoundError(f"no papers table in {folder}")
+    papers = scan.select(
         "paper_id", "arxiv_id", "title", "tags", "code_url", "authors", "listing_dates"
     )
     io.write_text(render_card(manifest, metrics, papers, params), folder / CARD)

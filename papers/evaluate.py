@@ -9,7 +9,9 @@ from typing import Any
 
 import polars as pl
 
+from papers import io
 from papers.config import Params
+from papers.errors import PapersError
 from papers.stages.latex import to_unicode
 from papers.stages.links import code_url, extract_links
 from papers.stages.tags import agreement, keyword_tags
@@ -111,10 +113,11 @@ def tag_quality(papers: pl.DataFrame, tags: pl.DataFrame, terms: pl.DataFrame) -
 
 
 def tag_quality_of_file(
-    papers: pl.DataFrame | pl.LazyFrame, tags_path: Path, terms: pl.DataFrame
+    papers: pl.DataFrame | pl.LazyFrame, tags_path: Path | pl.LazyFrame, terms: pl.DataFrame
 ) -> dict[str, Any]:
     """tag_quality(papers, <the tags table in tags_path>, terms) without loading either table.
 
+    tags_path: the tags file, a glob of its node files, or a scan of them.
     papers: the papers table or a scan of it; only its paper count, tag-list lengths and the
     papers with hf_keywords are read. Agreement is counted on the papers with keyword tags only,
     so only their tag rows are read; the two whole-table figures come from the table's invariant
@@ -134,7 +137,8 @@ def tag_quality_of_file(
         .collect(engine="streaming")
     )
     kw = keyword_tags(with_keywords, terms)
-    scan = pl.scan_parquet(tags_path).select("paper_id", "tag")
+    tags = tags_path if isinstance(tags_path, pl.LazyFrame) else pl.scan_parquet(tags_path)
+    scan = tags.select("paper_id", "tag")
     theirs = scan.join(kw.lazy().select("paper_id").unique(), on="paper_id", how="semi")
     figures = agreement(theirs.collect(), kw)
     whole = scan.select(
@@ -148,10 +152,18 @@ def tag_quality_of_file(
 def evaluate(
     out_dir: Path, params: Params, terms: pl.DataFrame, gold_path: Path | None
 ) -> dict[str, Any]:
-    """Every figure, for a published folder and (when given) the gold link set."""
-    papers = pl.read_parquet(out_dir / "papers.parquet")
-    links = pl.read_parquet(out_dir / "links.parquet")
-    tags = pl.read_parquet(out_dir / "tags.parquet")
+    """Every figure, for a published folder and (when given) the gold link set.
+
+    Each table is its one file or the glob of its directory's node files (io.table_path).
+    """
+
+    def read(name: str) -> pl.DataFrame:
+        path = io.table_path(out_dir, name)
+        if path is None:
+            raise PapersError(f"no published {name} table in {out_dir} (run `papers run` first)")
+        return pl.read_parquet(path)
+
+    papers, links, tags = read("papers"), read("links"), read("tags")
     result: dict[str, Any] = {
         "code_links": code_link_agreement(papers, links, params),
         "tags": tag_quality(papers, tags, terms),

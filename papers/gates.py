@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from papers import io
+from papers import dataset, io
 from papers.config import GatesParams
 from papers.errors import PapersError
 
@@ -38,15 +38,49 @@ class Snapshot:
         return self.rejected / self.raw_records if self.raw_records else 0.0
 
 
-def load_snapshot(folder: Path) -> Snapshot | None:
-    """The published (or staged) dataset in folder, or None when there is none to compare with."""
+def scan_folder_table(folder: Path, name: str, base: Path | None = None) -> pl.LazyFrame | None:
+    """Table `name` of a dataset folder: exactly the files its manifest.json lists (format 1 or
+    2, via dataset.manifest_tables), or, with no manifest listing it, its file or directory glob
+    (io.table_path). None when the folder has neither.
+
+    base: where to find a listed file the folder does not hold. A staging folder holds only a
+    version's new files; its unchanged node files stay in the published folder.
+    """
+    entries: list[dict[str, object]] | None = None
+    manifest_path = folder / io.MANIFEST
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text("utf-8"))
+        entries = dataset.manifest_tables(manifest).get(name)
+    if not entries:
+        path = io.table_path(folder, name)  # papers.parquet or papers/*.parquet
+        return None if path is None else pl.scan_parquet(path)
+    paths = []
+    for entry in entries:
+        relative = str(entry["path"])
+        path = folder / relative
+        if not path.is_file() and base is not None and (base / relative).is_file():
+            path = base / relative
+        if not path.is_file():
+            where = f"{folder}" + ("" if base is None else f" or {base}")
+            raise PapersError(f"{relative}: listed in {manifest_path} but not in {where}")
+        paths.append(path)
+    return pl.scan_parquet(paths)
+
+
+def load_snapshot(folder: Path, base: Path | None = None) -> Snapshot | None:
+    """The published (or staged) dataset in folder, or None when there is none to compare with.
+
+    base: the published folder a staging folder's unchanged files stay in (scan_folder_table).
+    """
     metrics_path = folder / "metrics.json"
-    papers_path = io.table_path(folder, "papers")  # papers.parquet or papers/*.parquet
-    if not metrics_path.is_file() or papers_path is None:
+    if not metrics_path.is_file():
         return None
     try:
+        scan = scan_folder_table(folder, "papers", base)
+        if scan is None:
+            return None
         metrics = json.loads(metrics_path.read_text("utf-8"))
-        papers = pl.read_parquet(papers_path, columns=["paper_id", "title_key", "title"])
+        papers = scan.select("paper_id", "title_key", "title").collect()
         return Snapshot(
             papers=papers,
             raw_records=int(metrics["raw_records"]),
@@ -108,7 +142,7 @@ def enforce(out_dir: Path, staging: Path, gates: GatesParams) -> None:
     previous = load_snapshot(out_dir)
     if previous is None:
         return
-    current = load_snapshot(staging)
+    current = load_snapshot(staging, base=out_dir)
     if current is None:
         raise PapersError(f"the staged build in {staging} has no papers table or metrics.json")
     reasons = check(previous, current, gates)

@@ -74,3 +74,31 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def hf_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Hugging Face `datasets`, offline (no hub lookups), its home in tmp_path; returns the module.
+
+    The env vars alone are read at import: a session that already imported `datasets` keeps its
+    flags, so they are patched on the loaded modules too."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    import datasets
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    datasets.disable_progress_bars()
+    return datasets
+
+
+def read_table(folder: Path, name: str) -> pl.DataFrame:
+    """A built folder's table `name`, in either layout: `name.parquet` or `name/*.parquet`."""
+    from papers.io import table_path
+
+    path = table_path(folder, name)
+    assert path is not None, f"no {name} table in {folder}"
+    return pl.read_parquet(path)

@@ -15,7 +15,7 @@ import pytest
 from papers.fill_rates import RECORD_COLUMNS, fill_rate_table, fill_rates
 from papers.report import write_report
 from schemas import NormalizedRecords, Papers, Provenance, conform, empty_frame
-from tests.conftest import FIXTURES, build_local
+from tests.conftest import FIXTURES, build_local, read_table
 
 LINK = {"url": "https://github.com/a/b", "kind": "code", "origin": "curated"}
 MINED = {"url": "https://github.com/a/b", "kind": "code", "origin": "abstract"}
@@ -145,9 +145,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_build_writes_the_fill_rates_of_its_records(built: Path) -> None:
     figures = json.loads((built / "metrics.json").read_text("utf-8"))["fill_rates"]
     by_source = figures["by_source"]
-    listed = pl.read_parquet(built / "provenance.parquet")["source"].value_counts()
+    listed = read_table(built, "provenance")["source"].value_counts()
     assert {s: v["records"] for s, v in by_source.items()} == dict(listed.iter_rows())
-    assert figures["papers"]["rows"] == pl.read_parquet(built / "papers.parquet").height
+    assert figures["papers"]["rows"] == read_table(built, "papers").height
     # arXiv records carry categories, HF API ones never; every HF API record has its upvotes
     assert by_source["arxiv_oai"]["categories"] == 1.0
     assert by_source["hf_daily_papers"]["categories"] == 0.0

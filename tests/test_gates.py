@@ -3,6 +3,7 @@ Builds that trip them for real (a truncated input): tests/test_history.py."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -10,7 +11,7 @@ import pytest
 
 from papers.config import GatesParams
 from papers.errors import PapersError
-from papers.gates import Snapshot, check, enforce, lost_papers
+from papers.gates import Snapshot, check, enforce, load_snapshot, lost_papers, scan_folder_table
 
 GATES = GatesParams(max_paper_loss_share=0.05, max_reject_rate_increase=0.02,
                     max_tag_coverage_drop=0.05)  # fmt: skip
@@ -78,3 +79,41 @@ def test_enforce_passes_a_first_build_and_discards_a_failing_one(tmp_path: Path)
         enforce(out, staging, GATES)
     assert not staging.exists()
     assert pl.read_parquet(out / "papers.parquet").height == 10
+
+
+def _manifest(folder: Path, files: list[str]) -> None:
+    tables = {"papers": {"files": [{"path": f, "rows": 1, "sha256": "0" * 64} for f in files]}}
+    (folder / "manifest.json").write_text(json.dumps({"format": 2, "tables": tables}))
+
+
+def test_a_staged_version_reads_its_unchanged_node_files_from_the_published_folder(
+    tmp_path: Path,
+) -> None:
+    """A staging folder holds only a version's new node files; the manifest lists them all."""
+    out, staging = tmp_path / "out", tmp_path / "out" / ".staging-x"
+    (staging / "papers").mkdir(parents=True)
+    (out / "papers").mkdir()
+    papers(3).write_parquet(out / "papers" / "a-000000000001.parquet")  # unchanged: published
+    papers(2, start=3).write_parquet(staging / "papers" / "b-000000000002.parquet")  # new
+    papers(9, start=50).write_parquet(out / "papers" / "z-000000000009.parquet")  # not listed
+    _manifest(staging, ["papers/a-000000000001.parquet", "papers/b-000000000002.parquet"])
+    (staging / "metrics.json").write_text('{"raw_records": 5, "rejected": 0, "tag_coverage": 1.0}')
+    snapshot = load_snapshot(staging, base=out)
+    assert snapshot is not None
+    assert snapshot.papers["paper_id"].to_list() == papers(5)["paper_id"].to_list()
+    # without the published folder a listed file is missing, and the error names it
+    with pytest.raises(
+        PapersError, match=r"^papers/a-000000000001\.parquet: listed in .*manifest.json but not in"
+    ):
+        load_snapshot(staging)
+    # a folder without a manifest: its directory glob
+    (out / "metrics.json").write_text('{"raw_records": 5, "rejected": 0, "tag_coverage": 1.0}')
+    scan = scan_folder_table(out, "papers")
+    assert scan is not None
+    assert scan.collect().height == 12
+
+
+def test_a_folder_with_no_papers_table_has_no_snapshot(tmp_path: Path) -> None:
+    (tmp_path / "metrics.json").write_text("{}")
+    assert load_snapshot(tmp_path) is None
+    assert scan_folder_table(tmp_path, "papers") is None

@@ -21,7 +21,7 @@ from papers import io
 from papers.config import WriteParams
 from papers.dataset import split_by_node, table_files, write_table
 from schemas import PUBLISHED, Papers, polars_schema
-from tests.conftest import SEED, build_local
+from tests.conftest import SEED, build_local, read_table
 
 MAX_ROWS = 8
 # arXiv ids of every form, so the 57 seed papers spread over arXiv month, bucket, archive and
@@ -42,7 +42,7 @@ def tables(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     raw.mkdir()
     shutil.copy(SEED, raw / SEED.name)
     build_local(raw, work / "built")
-    papers = pl.read_parquet(work / "built" / "papers.parquet")
+    papers = read_table(work / "built", "papers")
     ids = papers["paper_id"].to_list()
     papers = papers.with_columns(pl.Series("paper_id", ARXIV + ids[len(ARXIV) :]))
     _, sort_by = PUBLISHED["papers"]
@@ -104,27 +104,15 @@ def test_pyarrow_dataset(tables: tuple[Path, Path]) -> None:
         assert _sorted(pl.from_arrow(got)).equals(_sorted(expected))  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def hf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """`datasets`, offline, its cache in tmp_path (as tests/test_card.py loads it)."""
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    import datasets
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    datasets.disable_progress_bars()
-    return datasets
-
-
-def test_hf_datasets_parquet_glob(tables: tuple[Path, Path], hf: Any, tmp_path: Path) -> None:
+def test_hf_datasets_parquet_glob(
+    tables: tuple[Path, Path], hf_offline: Any, tmp_path: Path
+) -> None:
     single, table = tables
 
     def load(files: str) -> pl.DataFrame:
-        loaded = hf.load_dataset("parquet", data_files={"train": files}, cache_dir=str(tmp_path))
+        loaded = hf_offline.load_dataset(
+            "parquet", data_files={"train": files}, cache_dir=str(tmp_path)
+        )
         train = loaded["train"]
         assert train.column_names == COLUMNS
         return pl.from_arrow(train.with_format("arrow")[:])  # type: ignore[return-value]

@@ -39,6 +39,7 @@ from papers.report import (
     write_report,
 )
 from papers.report.page import KATEX_SCRIPTS, inline_script
+from tests.conftest import read_table
 
 CHROMIUM = os.environ.get("PAPERS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = [
@@ -268,7 +269,7 @@ def browser() -> Iterator[Any]:
 
 def expected_matches(built: Path, query: str) -> set[str]:
     """The papers the search box must keep: every word in title, id, date or tags."""
-    rows = paper_rows(pl.read_parquet(built / "papers.parquet"))
+    rows = paper_rows(read_table(built, "papers"))
     hay = pl.concat_str(["title", "paper_id", "date", "tags"], separator=" ").str.to_lowercase()
     keep = pl.lit(True)
     for word in query.lower().split():
@@ -319,7 +320,7 @@ def test_page_in_chromium(browser: Any, built: Path, reports: Path) -> None:
         assert box["height"] > 50, (chart, box)
         assert svg.locator("path").count() > 0, chart
 
-    total = pl.read_parquet(built / "papers.parquet").height
+    total = read_table(built, "papers").height
     body = page.locator("#papers-body tr")
     assert body.count() == min(total, TABLE_PAGE)
     assert page.inner_text("#papers-status").startswith(f"{total} of {total} papers match")
@@ -368,7 +369,7 @@ def open_abstract(page: Any, title: str) -> Any:
 def test_abstract_math_is_typeset_in_chromium(browser: Any, built: Path, reports: Path) -> None:
     opened = Opened(browser, reports)
     page = opened.page
-    papers = pl.read_parquet(built / "papers.parquet")
+    papers = read_table(built, "papers")
     assert page.locator("#paper-detail").is_hidden()
 
     # each $...$ of the listed abstract is one KaTeX formula, typeset from exactly that TeX

@@ -27,8 +27,8 @@ def _summary(result: dict[str, Any]) -> str:
         f"links:        {counts['links']}",
         f"tags:         {counts['tags']}",
         f"version:      {result['dataset_version']}",
-        f"written to:   {out}/ (papers, links, tags, provenance, rejected .parquet; "
-        "manifest.json, metrics.json)",
+        f"written to:   {out}/ (papers, links, tags, provenance, rejected: a .parquet file or "
+        "a directory of them each; manifest.json, metrics.json)",
     ]
     return "\n".join(lines)
 
@@ -182,7 +182,9 @@ def _print_run(
         typer.echo(f"{rejected} record(s) rejected; the first {len(first)}:", err=True)
         for reject in first:
             typer.echo(f"  {terminal.reject_line(reject)}", err=True)
-        typer.echo(f"  (all of them: {out / 'rejected.parquet'})", err=True)
+        from papers.io import table_path
+
+        typer.echo(f"  (all of them: {table_path(out, 'rejected') or out})", err=True)
 
 
 @app.command()

@@ -331,11 +331,13 @@ def prefect_console(level: int | None) -> Iterator[None]:
 
 
 def first_rejects(out_dir: Path, limit: int = 5) -> tuple[int, list[dict[str, Any]]]:
-    """How many records the published rejects table holds, and the first `limit` of them."""
-    path = out_dir / "rejected.parquet"
-    if not path.exists():
+    """How many records the published rejects table holds, and the first `limit` of them (in
+    published order: the table is sorted, its node files too)."""
+    from papers.gates import scan_folder_table
+
+    lazy = scan_folder_table(out_dir, "rejected")
+    if lazy is None:
         return 0, []
-    lazy = pl.scan_parquet(path)
     total = int(lazy.select(pl.len()).collect().item())
     head = lazy.select("source_file", "record_index", "stage", "reason").head(limit).collect()
     return total, head.to_dicts()
@@ -408,27 +410,27 @@ def rich_summary(summary_lines: list[tuple[str, str]], stages: list[StageStat]) 
 
 def find_paper(out_dir: Path, wanted: str) -> dict[str, Any]:
     """One published paper with its provenance, links and tags, by paper_id or arXiv id."""
+    from papers.gates import scan_folder_table
     from papers.stages.normalize import arxiv_id
 
-    papers_path = out_dir / "papers.parquet"
-    if not papers_path.exists():
+    papers = scan_folder_table(out_dir, "papers")
+    if papers is None:
         raise PapersError(f"no published dataset in {out_dir} (run `papers run` first)")
-    papers = pl.scan_parquet(papers_path)
     found = papers.filter(pl.col("paper_id") == wanted).collect()
     if found.height == 0:
         normalized = pl.select(arxiv_id(pl.lit(wanted, pl.String))).item()
         if normalized:
             found = papers.filter(pl.col("arxiv_id") == normalized).collect()
     if found.height == 0:
-        raise PapersError(f"no paper {wanted!r} in {out_dir}/papers.parquet")
+        raise PapersError(f"no paper {wanted!r} in the papers table of {out_dir}")
     paper = found.row(0, named=True)
     pid = paper["paper_id"]
 
     def rows(name: str, sort_by: list[str]) -> list[dict[str, Any]]:
-        path = out_dir / f"{name}.parquet"
-        if not path.exists():
+        table = scan_folder_table(out_dir, name)
+        if table is None:
             return []
-        frame = pl.scan_parquet(path).filter(pl.col("paper_id") == pid).collect()
+        frame = table.filter(pl.col("paper_id") == pid).collect()
         return frame.sort(sort_by, nulls_last=True).drop("paper_id").to_dicts()
 
     return {

@@ -8,7 +8,6 @@ from typing import Any
 
 import polars as pl
 
-from papers import io
 from papers.config import Params
 from papers.pipeline.terms import compiled_terms
 
@@ -19,8 +18,14 @@ def quality_figures(
     links: pl.LazyFrame,
     params: Params,
     vocabulary: dict[str, Any],
+    base: Path | None = None,
 ) -> dict[str, Any]:
-    """The enrichment quality figures (papers evaluate), so DVC shows how they move."""
+    """The enrichment quality figures (papers evaluate), so DVC shows how they move.
+
+    The tags table is read through the staged manifest's file list (its one file or its node
+    files), each file from staging or else from base, the published folder
+    (gates.scan_folder_table); without a staged manifest, from staging's file or glob.
+    """
     from papers.evaluate import (
         GOLD_LINKS,
         code_link_agreement,
@@ -28,7 +33,11 @@ def quality_figures(
         load_gold,
         tag_quality_of_file,
     )
+    from papers.gates import scan_folder_table
 
+    tags = scan_folder_table(staging, "tags", base)
+    if tags is None:
+        raise FileNotFoundError(f"no tags table in {staging}")
     terms = compiled_terms(vocabulary)
     # Only papers with a curated GitHub repository count in the code-link agreement: mining the
     # text of the others again would cost a second links pass over the whole dataset.
@@ -45,9 +54,7 @@ def quality_figures(
     quality: dict[str, Any] = {
         # the curated GitHub rows are all of links that code_link_agreement reads
         "code_links": code_link_agreement(text, curated, params),
-        "tags": tag_quality_of_file(
-            papers, io.table_path(staging, "tags") or staging / "tags.parquet", terms
-        ),
+        "tags": tag_quality_of_file(papers, tags, terms),
     }
     if GOLD_LINKS.exists():
         quality["links_gold"] = links_against_gold(load_gold(GOLD_LINKS), params)

@@ -14,6 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from papers import io
+from papers.dataset import manifest_tables, scan_manifest_table
 from papers.errors import PapersError
 from papers.fill_rates import fill_rate_table
 
@@ -41,20 +43,27 @@ class Published:
 
 
 def load_published(out_dir: Path) -> Published:
-    """Read the manifest, metrics and tables of a published folder; a missing file is an error."""
-    needed = ["manifest.json", "metrics.json"] + [
-        f"{n}.parquet" for n in ("papers", "links", "tags", "rejected", "provenance")
-    ]
-    missing = [n for n in needed if not (out_dir / n).is_file()]
+    """Read the manifest, metrics and tables of a published folder; a missing file is an error.
+
+    A table is read through exactly the files the manifest lists (one file, or a directory's
+    node files: dataset.manifest_tables), else from its file or directory glob (io.table_path).
+    """
+    names = ("papers", "links", "tags", "rejected", "provenance")
+    missing = [n for n in ("manifest.json", "metrics.json") if not (out_dir / n).is_file()]
+    missing += [f"the {n} table" for n in names if io.table_path(out_dir, n) is None]
     if missing:
         msg = f"no published dataset in {out_dir} (missing {', '.join(missing)}; run `papers run`)"
         raise PapersError(msg)
+    manifest = json.loads((out_dir / "manifest.json").read_text("utf-8"))
+    listed = manifest_tables(manifest)
 
     def table(name: str) -> pl.DataFrame:
-        return pl.read_parquet(out_dir / f"{name}.parquet")
+        if listed.get(name):
+            return scan_manifest_table(out_dir, manifest, name).collect()
+        return pl.read_parquet(io.table_path(out_dir, name) or out_dir / f"{name}.parquet")
 
     return Published(
-        manifest=json.loads((out_dir / "manifest.json").read_text("utf-8")),
+        manifest=manifest,
         metrics=json.loads((out_dir / "metrics.json").read_text("utf-8")),
         papers=table("papers"),
         links=table("links"),

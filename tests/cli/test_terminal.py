@@ -18,6 +18,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from papers.cli import app, terminal
+from papers.io import table_path
+from tests.conftest import read_table
 
 runner = CliRunner()
 
@@ -96,7 +98,7 @@ def test_quiet_prints_nothing_on_success(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
     assert proc.stderr == ""
-    assert (tmp_path / "papers.parquet").exists()
+    assert table_path(tmp_path, "papers") is not None
 
 
 def test_quiet_still_reports_errors(tmp_path: Path) -> None:
@@ -164,7 +166,7 @@ def test_stage_of_task_run_names() -> None:
 
 
 def _dgm_eval_paper(out: Path) -> str:
-    links = pl.read_parquet(out / "links.parquet")
+    links = read_table(out, "links")
     return str(links.filter(pl.col("url").str.ends_with("/dgm-eval"))["paper_id"][0])
 
 
@@ -210,7 +212,7 @@ def test_inspect_json(json_run: tuple[Path, dict[str, Any], str]) -> None:
 
 def test_inspect_finds_by_arxiv_id_in_any_form(json_run: tuple[Path, dict[str, Any], str]) -> None:
     out, _, _ = json_run
-    with_arxiv = pl.read_parquet(out / "papers.parquet").filter(pl.col("arxiv_id").is_not_null())
+    with_arxiv = read_table(out, "papers").filter(pl.col("arxiv_id").is_not_null())
     if with_arxiv.height == 0:
         pytest.skip("no arXiv ids in this build")
     arxiv_id = with_arxiv["arxiv_id"][0]
@@ -223,7 +225,7 @@ def test_inspect_unknown_id_fails_clearly(json_run: tuple[Path, dict[str, Any], 
     out, _, _ = json_run
     result = runner.invoke(app, ["inspect", "9999.99999", "--out", str(out)])
     assert result.exit_code == 1
-    assert result.stderr.strip() == f"error: no paper '9999.99999' in {out}/papers.parquet"
+    assert result.stderr.strip() == f"error: no paper '9999.99999' in the papers table of {out}"
 
 
 def test_inspect_without_a_dataset_fails_clearly(tmp_path: Path) -> None:

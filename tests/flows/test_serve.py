@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 
 from papers.config import load_params
+from tests.conftest import read_table
 
 pytestmark = pytest.mark.slow
 
@@ -198,7 +198,7 @@ def test_serve_registers_the_schedule_and_runs_the_daily_flow(
         assert run.state.is_completed(), (run.state, (tmp_path / "serve.log").read_text())
         assert HFDaily.requests == ["/api/daily_papers?date=2025-01-21"]
         assert (raw / "hf_daily_papers" / "2025-01-21.json").read_bytes() == HF_DAY
-        papers = pl.read_parquet(out / "papers.parquet")
+        papers = read_table(out, "papers")
         assert papers.height == 58  # the 57 seed papers and the fetched one
         assert "2501.08325" in papers["paper_id"].to_list()
         assert (reports / "validation.json").is_file()
@@ -237,7 +237,7 @@ def test_serve_registers_the_schedule_and_runs_the_daily_flow(
             cache_dir=None, hf_base_url=hf_server, day="2025-01-21",
         )  # fmt: skip
         assert run.state.is_completed(), (run.state, (tmp_path / "worker.log").read_text())
-        assert pl.read_parquet(pooled / "papers.parquet").height == 58
+        assert read_table(pooled, "papers").height == 58
     finally:
         stop(worker)
         worker_log.close()
