@@ -203,9 +203,11 @@ def validate_published(
         info["tables"][name] = gx.summarise(name, files[name], manifest)
         for item in failing[:DOCS_FAILED_FILES]:
             # Re-run in the docs context so its page shows the unexpected examples.
-            frame = _scalar_frame(pl.read_parquet(out_dir / item.path), item, known_ids)
-            gx.document(_Suite(name, item.columns_ok, known_ids is not None, labels[PAPERS]),
-                        item, frame)  # fmt: skip
+            suite = _Suite(name, item.columns_ok, known_ids is not None, labels[PAPERS])
+            columns = suite.source_columns(with_ids=False)
+            frame = pl.read_parquet(out_dir / item.path, columns=columns)
+            frame = _scalar_frame(frame, item, known_ids).select(suite.columns)
+            gx.document(suite, item, frame)
     _reconcile(files, manifest, audit)
     docs_index = gx.build_docs()
 
@@ -646,13 +648,13 @@ def _check_file(
             )
         return ids
     try:
-        frame = pl.read_parquet(path)
+        frame = pl.read_parquet(path, columns=suite.source_columns(has_ids))
     except Exception as exc:  # a damaged data page: the footer was fine
         audit.check(False, f"{item.path}: cannot be read as Parquet ({type(exc).__name__}: {exc})")
         item.success = False
         return None
     ids = frame["paper_id"] if has_ids else None
-    scalar = _scalar_frame(frame, item, known_ids)
+    scalar = _scalar_frame(frame, item, known_ids).select(suite.columns)
     del frame
     validation = gx.run(suite, item, scalar)
     item.validated = True
@@ -736,6 +738,32 @@ class _Suite:
         if self.columns_ok == frozenset(SCHEMAS[self.table]):
             return self.table
         return f"{self.table}-{self.sha256[:8]}"
+
+    @cached_property
+    def columns(self) -> list[str]:
+        """The scalar-frame columns the expectations read (GX and pandas see only these)."""
+        used: dict[str, None] = {}
+        for expectation in self.expectations():
+            kwargs = expectation.configuration.kwargs
+            for key in ("column", "column_A", "column_B"):
+                if isinstance(kwargs.get(key), str):
+                    used[kwargs[key]] = None
+            for column in kwargs.get("column_list") or []:
+                used[str(column)] = None
+        # an empty suite still needs a column for GX to count rows over
+        return list(used) or sorted(self.columns_ok)[:1]
+
+    def source_columns(self, with_ids: bool) -> list[str]:
+        """The file's columns those are derived from (plus paper_id for the placement check)."""
+        source: dict[str, None] = {}
+        for column in self.columns:
+            if column == ORPHAN_COLUMN:
+                source["paper_id"] = None
+            else:
+                source[column.removesuffix(LEN_SUFFIX)] = None
+        if with_ids:
+            source["paper_id"] = None
+        return list(source)
 
     def expectations(self) -> list[Expectation]:
         """Fresh expectation objects (a GX suite takes ownership of the ones it is given)."""
