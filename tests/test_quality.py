@@ -639,3 +639,15 @@ def test_node_covers_agrees_with_the_plan(ids: list[str], max_rows: int) -> None
         assert len(covering) <= 1, (leaf, covering)
         if leaf in plan:
             assert covering == [plan[leaf]], (leaf, covering)
+
+
+def test_unreadable_partition_file_is_reported_not_raised(tmp_path: Path) -> None:
+    def garble(out_dir: Path) -> None:
+        path = out_dir / str(entry_of(out_dir, "other", "papers")["path"])
+        path.write_bytes(b"PAR1 not really PAR1")
+
+    result = run_partitioned(tmp_path, garble)
+
+    path = str(entry_of(tmp_path / "processed", "other", "papers")["path"])
+    assert_failure(result, f"{path}: cannot be read as Parquet", f"{path}: sha256 ")
+    assert result.data_docs_index is not None
