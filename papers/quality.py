@@ -1,34 +1,65 @@
-"""Great Expectations quality gate for the published dataset folder (`papers validate`)."""
+"""Great Expectations quality gate for the published dataset folder (`papers validate`).
+
+Design: docs/design/partitioned-versions.md §8. Memory is bounded by one file: each file a
+manifest lists is read on its own (`pl.read_parquet`), checked against its table's schema, and
+run through its table's GX suite (one dataframe asset, suite and checkpoint per table, reused for
+every file, in an ephemeral context that renders nothing). What spans files is checked without
+reading whole tables:
+- checksums: every listed file exists with the manifest's sha256 (stat-cached through
+  `io.sha256_files`, or all rehashed) and no unlisted file sits in a table directory;
+- row counts: each file's footer `num_rows` equals its manifest entry, and the sums equal
+  `counts` (papers, links, tags, rejected; provenance + rejected = raw_records);
+- unique ids: each file's ids are unique (GX), and in a partitioned table every row's
+  `layout.leaf_of(paper_id)` belongs to its file's node and each leaf lives in one file, so no id
+  can repeat across files;
+- foreign keys: the papers' `paper_id` column, streamed file by file, is the known set for the
+  links, tags and provenance orphans.
+The Data Docs get one page per table over a frame with a row per file, plus the pages of the
+files that failed (re-run in the docs context, so they show examples).
+
+Incremental (`changed_only`): `reports/validated.json` records {file sha256: {suite, success}};
+a file whose content already passed under the same suite is not re-run through GX, but every
+cross-file check above runs again.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
-from papers.io import sha256_file
+from papers import io
+from papers.dataset import manifest_tables, node_of_file
+from papers.layout import ROOT, leaf_of, node_name
 from schemas import LINK_KINDS, LINK_ORIGINS, PUBLISHED, STAGES, polars_schema
 from schemas.tables import ARXIV_ID_PATTERN, URL_PATTERN
 
 if TYPE_CHECKING:
+    from great_expectations.data_context.data_context.abstract_data_context import (
+        AbstractDataContext,
+    )
     from great_expectations.expectations.expectation import Expectation
 
 __all__ = ["QualityResult", "validate_published"]
 
 MANIFEST = "manifest.json"
-PAPERS = "papers.parquet"
-LINKS = "links.parquet"
-TAGS = "tags.parquet"
-REJECTED = "rejected.parquet"
-PROVENANCE = "provenance.parquet"
-PARQUET_FILES: tuple[str, ...] = (PAPERS, LINKS, TAGS, REJECTED, PROVENANCE)
+RECORD = "validated.json"
+TABLES: tuple[str, ...] = ("papers", "links", "tags", "rejected", "provenance")
+PAPERS, LINKS, TAGS, REJECTED, PROVENANCE = TABLES
+# Tables whose files are planned by `layout.leaf_of(paper_id)` when partitioned.
+LEAF_KEYED = frozenset({PAPERS, LINKS, TAGS})
+# Tables whose paper_id must name a published paper.
+ORPHAN_CHECKED = frozenset({LINKS, TAGS, PROVENANCE})
 
 REJECT_STAGES = STAGES
 ARXIV_ID_RE = ARXIV_ID_PATTERN
@@ -39,13 +70,13 @@ LINK_URL_RE = URL_PATTERN
 LATEX_RE = r"\\[A-Za-z]+|\\['`^\"~=.][A-Za-z{]|``|\\%|\$[^$\s][^$]*[^$\s]\$|\$[^$\s]\$"
 NOT_BLANK_RE = r"\S"
 
-# Required columns and dtypes per file, from the tables' one schema source (schemas/); extra
+# Required columns and dtypes per table, from the tables' one schema source (schemas/); extra
 # columns are tolerated so the contract can grow.
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    f"{name}.parquet": dict(polars_schema(model).items()) for name, (model, _) in PUBLISHED.items()
+    name: dict(polars_schema(model).items()) for name, (model, _) in PUBLISHED.items()
 }
 
-# Which manifest `counts` key must equal each file's row count (checked by GX on the batch).
+# Which manifest `counts` key must equal each table's row count.
 COUNT_KEYS: dict[str, str] = {PAPERS: "papers", LINKS: "links", TAGS: "tags", REJECTED: "rejected"}
 
 ORPHAN_COLUMN = "paper_id_not_in_papers"
@@ -53,17 +84,28 @@ LEN_SUFFIX = "__len"
 DOCS_SITE = "papers_quality"
 # Big enough to give useful examples, small enough to keep validation.json and the docs light.
 PARTIAL_UNEXPECTED = 10
+# Failing files re-run for the Data Docs, per table (each costs a read and a GX run).
+DOCS_FAILED_FILES = 20
+# Part of every suite's hash: bump it when a check changes meaning without its expectations
+# changing (a derived column computed differently), so recorded passes are not trusted.
+SUITE_VERSION = "1"
 
 
 @dataclass(frozen=True)
 class QualityResult:
-    """Outcome of one validation run over a published folder."""
+    """Outcome of one validation run over a published folder.
+
+    `validated` are the files run through GX this time; `skipped` those whose content had
+    already passed the same suite (changed_only), whose cross-file checks still ran.
+    """
 
     success: bool
     failures: tuple[str, ...]
     checks_run: int
     result_json: Path
     data_docs_index: Path | None
+    validated: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass
@@ -81,26 +123,44 @@ class _Audit:
 
 
 @dataclass
-class _Table:
-    """One parquet file as read from disk, plus what we learned about it."""
+class _File:
+    """One file of a table, as the manifest lists it, plus what was found on disk."""
 
-    name: str
-    frame: pl.DataFrame | None = None
-    sha256: str | None = None
-    columns_ok: set[str] = field(default_factory=set)
+    table: str
+    path: str  # relative to the dataset root: `papers.parquet` or `papers/<node>-<sha12>.parquet`
+    node: str | None = None  # None: the table is one file (layout single)
+    rows: int | None = None  # as the manifest says
+    sha256: str | None = None  # as the manifest says
+    exists: bool = False
+    actual_sha256: str | None = None
+    footer_rows: int | None = None
+    columns_ok: frozenset[str] = frozenset()
+    sha_ok: bool = True
+    rows_ok: bool = True
+    node_ok: bool = True
+    failed: int = 0  # failed GX expectations (this run; 0 when skipped: it passed before)
+    unexpected: int = 0
+    success: bool | None = None  # the file's own GX suite (None: not run, unreadable)
+    validated: bool = False  # run through GX this time
+
+    @property
+    def readable(self) -> bool:
+        return self.footer_rows is not None
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """A GX suite for one file: the scalar frame to validate and its expectations."""
+def validate_published(
+    out_dir: Path,
+    reports_dir: Path,
+    *,
+    changed_only: bool = False,
+    cache_dir: Path | str | None = None,
+) -> QualityResult:
+    """Validate `out_dir` against the published-folder contract and write reports.
 
-    name: str
-    frame: pl.DataFrame
-    expectations: list[Expectation]
-
-
-def validate_published(out_dir: Path, reports_dir: Path) -> QualityResult:
-    """Validate `out_dir` against the published-folder contract and write reports."""
+    Files are hashed through `io.sha256_files(…, cache_dir)` (None: every file is read and
+    hashed). With `changed_only`, a file whose sha256 already passed the same suite
+    (reports_dir/validated.json) is not run through GX again; every cross-file check still is.
+    """
     out_dir = Path(out_dir)
     # GX's filesystem store needs an absolute base directory
     reports_dir = Path(reports_dir).resolve()
@@ -108,15 +168,54 @@ def validate_published(out_dir: Path, reports_dir: Path) -> QualityResult:
     audit = _Audit()
 
     manifest = _load_manifest(out_dir, audit)
-    tables = {name: _load_table(out_dir, name, audit) for name in PARQUET_FILES}
-    _check_outputs_against_manifest(tables, manifest, audit)
+    files = _listed_files(out_dir, manifest, audit)
+    _check_checksums(out_dir, files, cache_dir, audit)
+    if manifest is not None:
+        _check_unlisted(out_dir, files, audit)
+    for table_files in files.values():
+        for item in table_files:
+            _read_footer(out_dir, item, audit)
+    known_ids = _known_ids(out_dir, files[PAPERS])
+    labels = {name: _table_label(name, files[name]) for name in TABLES}
 
-    plans = _build_plans(tables, manifest)
-    gx_json, docs_index = _run_gx(plans, reports_dir, audit)
+    record_path = reports_dir / RECORD
+    record = _load_record(record_path) if changed_only else {}
+    kept: dict[str, dict[str, Any]] = {}
+    gx = _Gx(reports_dir / "data_docs")
+    info: dict[str, Any] = {"version": gx.version, "results": {}, "tables": {}}
+    for name in TABLES:
+        leaves: dict[str, str] = {}  # leaf -> the file holding it
+        failing: list[_File] = []
+        for item in files[name]:
+            if not item.readable:
+                continue
+            suite = _Suite(name, item.columns_ok, known_ids is not None, labels[PAPERS])
+            previous = record.get(item.actual_sha256 or "")
+            skip = item.sha_ok and previous == {"suite": suite.sha256, "success": True}
+            ids = _check_file(out_dir, item, suite, skip, known_ids, gx, audit, info)
+            if item.success is not None and item.actual_sha256 is not None:
+                kept[item.actual_sha256] = {"suite": suite.sha256, "success": item.success}
+            if item.validated and not item.success:
+                failing.append(item)
+            if ids is not None and item.node is not None and name in LEAF_KEYED:
+                _check_placement(item, ids, leaves, audit)
+        _check_counts(name, files[name], labels[name], manifest, audit)
+        info["tables"][name] = gx.summarise(name, files[name], manifest)
+        for item in failing[:DOCS_FAILED_FILES]:
+            # Re-run in the docs context so its page shows the unexpected examples.
+            suite = _Suite(name, item.columns_ok, known_ids is not None, labels[PAPERS])
+            columns = suite.source_columns(with_ids=False)
+            frame = pl.read_parquet(out_dir / item.path, columns=columns)
+            frame = _scalar_frame(frame, item, known_ids).select(suite.columns)
+            gx.document(suite, item, frame)
+    _reconcile(files, manifest, audit)
+    docs_index = gx.build_docs()
 
-    # Reconciliation is arithmetic over the manifest, so plain Python is clearer than GX here.
-    _reconcile(tables, manifest, audit)
-
+    io.replace_json(kept, record_path)
+    validated = tuple(f.path for fs in files.values() for f in fs if f.validated)
+    skipped = tuple(
+        f.path for fs in files.values() for f in fs if f.readable and f.success and not f.validated
+    )
     failures = tuple(audit.failures)
     result_json = reports_dir / "validation.json"
     summary: dict[str, Any] = {
@@ -124,16 +223,24 @@ def validate_published(out_dir: Path, reports_dir: Path) -> QualityResult:
         "checks_run": audit.checks_run,
         "failures": list(failures),
         "out_dir": str(out_dir),
+        "changed_only": changed_only,
         "files": {
-            name: {
-                "exists": table.frame is not None,
-                "rows": None if table.frame is None else table.frame.height,
-                "sha256": table.sha256,
+            f.path: {
+                "table": f.table,
+                "node": f.node,
+                "exists": f.exists,
+                "rows": f.footer_rows,
+                "sha256": f.actual_sha256,
+                "sha_ok": f.sha_ok,
+                "node_ok": f.node_ok,
+                "success": f.success,
+                "validated": f.validated,
             }
-            for name, table in tables.items()
+            for fs in files.values()
+            for f in fs
         },
         "data_docs_index": None if docs_index is None else str(docs_index),
-        "great_expectations": gx_json,
+        "great_expectations": info,
     }
     result_json.write_text(
         json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
@@ -144,10 +251,12 @@ def validate_published(out_dir: Path, reports_dir: Path) -> QualityResult:
         checks_run=audit.checks_run,
         result_json=result_json,
         data_docs_index=docs_index,
+        validated=validated,
+        skipped=skipped,
     )
 
 
-# --------------------------------------------------------------------------- files + manifest
+# --------------------------------------------------------------------------- manifest
 
 
 def _load_manifest(out_dir: Path, audit: _Audit) -> dict[str, Any] | None:
@@ -170,6 +279,20 @@ def _load_manifest(out_dir: Path, audit: _Audit) -> dict[str, Any] | None:
     return manifest
 
 
+def _file_lists(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw file lists of a manifest by where they sit: `outputs` (format 1) or
+    `tables.<name>.files` (format 2)."""
+    tables = manifest.get("tables")
+    if manifest.get("format") == 2 or isinstance(tables, dict):
+        if not isinstance(tables, dict):
+            return {"tables": None}
+        return {
+            f"tables.{name}.files": t.get("files") if isinstance(t, dict) else None
+            for name, t in tables.items()
+        }
+    return {"outputs": manifest.get("outputs")}
+
+
 def _manifest_shape_problems(manifest: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     dataset = manifest.get("dataset")
@@ -186,14 +309,14 @@ def _manifest_shape_problems(manifest: Mapping[str, Any]) -> list[str]:
         for key in ("schema_version", "vocabulary_version", "params_sha256")
         if not isinstance(manifest.get(key), str)
     )
-    entry_keys = {"inputs": ("path", "sha256", "records"), "outputs": ("path", "sha256", "rows")}
-    for key, fields in entry_keys.items():
-        entries = manifest.get(key)
+    lists = {"inputs": manifest.get("inputs"), **_file_lists(manifest)}
+    for key, entries in lists.items():
+        fields = ("path", "sha256", "records") if key == "inputs" else ("path", "sha256", "rows")
         if not isinstance(entries, list):
             problems.append(f"{key} is missing or not a list")
             continue
         for i, entry in enumerate(entries):
-            if not isinstance(entry, dict) or any(f not in entry for f in fields):
+            if not _entry_ok(entry, fields):
                 problems.append(f"{key}[{i}] must have keys {', '.join(fields)}")
     counts = manifest.get("counts")
     if not isinstance(counts, dict):
@@ -207,6 +330,10 @@ def _manifest_shape_problems(manifest: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _entry_ok(entry: object, fields: Sequence[str]) -> bool:
+    return isinstance(entry, dict) and all(f in entry for f in fields)
+
+
 def _is_int(value: object) -> bool:
     # bool is an int subclass, but `true` is never a valid count.
     return isinstance(value, int) and not isinstance(value, bool)
@@ -215,129 +342,453 @@ def _is_int(value: object) -> bool:
 def _manifest_count(manifest: Mapping[str, Any] | None, key: str) -> int | None:
     counts = None if manifest is None else manifest.get("counts")
     value = counts.get(key) if isinstance(counts, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if _is_int(value) else None
 
 
-def _load_table(out_dir: Path, name: str, audit: _Audit) -> _Table:
-    table = _Table(name)
-    path = out_dir / name
-    if not audit.check(path.is_file(), f"{name}: file is missing"):
-        return table
-    table.sha256 = sha256_file(path)
+def _listed_files(
+    out_dir: Path, manifest: Mapping[str, Any] | None, audit: _Audit
+) -> dict[str, list[_File]]:
+    """Every file of each table: the manifest's list (through `dataset.manifest_tables`), or
+    what is on disk when there is no manifest to go by."""
+    if manifest is None:
+        return {name: _files_on_disk(out_dir, name, audit) for name in TABLES}
+    # Malformed entries were reported with the shape; drop them so the rest is still checked.
+    fields = ("path", "sha256", "rows")
+    clean: dict[str, Any] = {"format": manifest.get("format")}
+    if "tables" in _file_lists(manifest) or any(
+        k.startswith("tables.") for k in _file_lists(manifest)
+    ):
+        tables = manifest.get("tables")
+        clean["tables"] = {
+            name: {"files": [e for e in t.get("files") or [] if _entry_ok(e, fields)]}
+            for name, t in (tables.items() if isinstance(tables, dict) else [])
+            if isinstance(t, dict)
+        }
+    else:
+        outputs = manifest.get("outputs")
+        clean["outputs"] = (
+            [e for e in outputs if _entry_ok(e, fields)] if isinstance(outputs, list) else []
+        )
+    listed = manifest_tables(clean)
+    where = "tables" if "tables" in clean else "outputs"
+    files: dict[str, list[_File]] = {}
+    for name in TABLES:
+        entries = listed.get(name, [])
+        audit.check(bool(entries), f"{MANIFEST}: {where} has no entry for table {name}")
+        files[name] = [_entry_file(name, entry) for entry in entries]
+    return files
+
+
+def _entry_file(table: str, entry: Mapping[str, Any]) -> _File:
+    path = str(entry["path"])
+    node: str | None = None
+    if "/" in path:  # a node file of a table directory
+        node = str(entry["node"]) if isinstance(entry.get("node"), str) else _node_or_none(path)
+    rows = entry.get("rows")
+    sha = entry.get("sha256")
+    return _File(
+        table,
+        path,
+        node=node,
+        rows=rows if _is_int(rows) else None,
+        sha256=sha if isinstance(sha, str) else None,
+    )
+
+
+def _node_or_none(path: str) -> str | None:
     try:
-        frame = pl.read_parquet(path)
+        return node_of_file(Path(path).name)
+    except ValueError:
+        return None
+
+
+def _files_on_disk(out_dir: Path, name: str, audit: _Audit) -> list[_File]:
+    single = out_dir / f"{name}.parquet"
+    if single.is_file():
+        return [_File(name, single.name)]
+    directory = out_dir / name
+    paths = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    audit.check(bool(paths), f"{name}.parquet: file is missing")
+    return [_File(name, f"{name}/{p.name}", node=_node_or_none(p.name)) for p in paths]
+
+
+def _table_label(name: str, files: Sequence[_File]) -> str:
+    """How failure lines name a whole table: its one file, or its directory's glob."""
+    if any(f.node is not None or "/" in f.path for f in files):
+        return f"{name}/*.parquet"
+    return f"{name}.parquet"
+
+
+# --------------------------------------------------------------------------- integrity
+
+
+def _check_checksums(
+    out_dir: Path, files: Mapping[str, list[_File]], cache_dir: Path | str | None, audit: _Audit
+) -> None:
+    present: dict[str, Path] = {}
+    for item in (f for fs in files.values() for f in fs):
+        item.exists = (out_dir / item.path).is_file()
+        if audit.check(item.exists, f"{item.path}: file is missing"):
+            present[item.path] = out_dir / item.path
+    hashes = io.sha256_files(present, cache_dir)
+    for item in (f for fs in files.values() for f in fs):
+        item.actual_sha256 = hashes.get(item.path)
+        if item.actual_sha256 is None or item.sha256 is None:
+            continue  # missing, or found on disk without a manifest to compare with
+        item.sha_ok = item.actual_sha256 == item.sha256
+        audit.check(
+            item.sha_ok,
+            f"{item.path}: sha256 {item.actual_sha256[:12]}… does not match manifest "
+            f"({str(item.sha256)[:12]}…)",
+        )
+
+
+def _check_unlisted(out_dir: Path, files: Mapping[str, list[_File]], audit: _Audit) -> None:
+    """A Parquet file in a table directory (or a `<table>.parquet` beside it) that the manifest
+    does not list: glob readers (and `io.table_path`) would read it as part of the dataset."""
+    listed = {f.path for fs in files.values() for f in fs}
+    for name in TABLES:
+        candidates = [out_dir / f"{name}.parquet"]
+        if (out_dir / name).is_dir():
+            candidates += sorted((out_dir / name).glob("*.parquet"))
+        for path in candidates:
+            relative = path.relative_to(out_dir).as_posix()
+            if path.is_file():
+                audit.check(
+                    relative in listed,
+                    f"{relative}: not in the manifest: run `papers run` again or remove it",
+                )
+
+
+def _read_footer(out_dir: Path, item: _File, audit: _Audit) -> None:
+    """Row count and schema from the file's footer: no data page is read."""
+    if not item.exists:
+        return
+    path = out_dir / item.path
+    try:
+        footer_rows = pq.ParquetFile(path).metadata.num_rows
+        schema = pl.read_parquet_schema(path)
     except Exception as exc:  # any reader error means the file is unusable, not a crash
-        audit.check(False, f"{name}: cannot be read as Parquet ({type(exc).__name__}: {exc})")
-        return table
-    table.frame = frame
+        audit.check(False, f"{item.path}: cannot be read as Parquet ({type(exc).__name__}: {exc})")
+        return
+    item.footer_rows = int(footer_rows)
     problems: list[str] = []
-    for column, dtype in SCHEMAS[name].items():
-        if column not in frame.schema:
-            problems.append(f"{name}: column {column} is missing")
-        elif frame.schema[column] != dtype:
+    ok: set[str] = set()
+    for column, dtype in SCHEMAS[item.table].items():
+        if column not in schema:
+            problems.append(f"{item.path}: column {column} is missing")
+        elif schema[column] != dtype:
             problems.append(
-                f"{name}: column {column} has type {frame.schema[column]}, expected {dtype}"
+                f"{item.path}: column {column} has type {schema[column]}, expected {dtype}"
             )
         else:
-            table.columns_ok.add(column)
+            ok.add(column)
+    item.columns_ok = frozenset(ok)
     audit.checks_run += 1
     audit.failures.extend(problems)
-    return table
+    if item.rows is not None:
+        item.rows_ok = item.footer_rows == item.rows
+        audit.check(
+            item.rows_ok,
+            f"{item.path}: has {item.footer_rows} row(s) but manifest outputs say {item.rows}",
+        )
 
 
-def _check_outputs_against_manifest(
-    tables: Mapping[str, _Table], manifest: Mapping[str, Any] | None, audit: _Audit
+def _known_ids(out_dir: Path, papers: Sequence[_File]) -> pl.Series | None:
+    """Every published paper_id, streamed one papers file at a time (a column, not the table)."""
+    if not papers or not all(f.readable and "paper_id" in f.columns_ok for f in papers):
+        return None
+    parts = [pl.read_parquet(out_dir / f.path, columns=["paper_id"])["paper_id"] for f in papers]
+    return pl.concat(parts).drop_nulls()
+
+
+def _check_counts(
+    name: str,
+    files: Sequence[_File],
+    label: str,
+    manifest: Mapping[str, Any] | None,
+    audit: _Audit,
 ) -> None:
-    if manifest is None:
-        return
-    outputs = manifest.get("outputs")
-    entries: dict[str, Mapping[str, Any]] = {}
-    if isinstance(outputs, list):
-        for entry in outputs:
-            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
-                # Entries may be written relative to the repo (data/processed/x.parquet).
-                entries[Path(entry["path"]).name] = entry
-    for name, table in tables.items():
-        entry = entries.get(name)
-        if not audit.check(entry is not None, f"{MANIFEST}: outputs has no entry for {name}"):
-            continue
-        assert entry is not None
-        if table.sha256 is not None:
-            expected_sha = entry.get("sha256")
-            audit.check(
-                table.sha256 == expected_sha,
-                f"{name}: sha256 {table.sha256[:12]}… does not match manifest "
-                f"({str(expected_sha)[:12]}…)",
-            )
-        if table.frame is not None:
-            rows = entry.get("rows")
-            audit.check(
-                table.frame.height == rows,
-                f"{name}: has {table.frame.height} row(s) but manifest outputs say {rows}",
-            )
+    count = _manifest_count(manifest, COUNT_KEYS[name]) if name in COUNT_KEYS else None
+    if count is None or not files or not all(f.readable for f in files):
+        return  # the missing piece has already been reported
+    total = sum(f.footer_rows or 0 for f in files)
+    audit.check(
+        total == count,
+        f"{label}: has {total} row(s) but manifest counts.{COUNT_KEYS[name]} is {count}",
+    )
 
 
 def _reconcile(
-    tables: Mapping[str, _Table], manifest: Mapping[str, Any] | None, audit: _Audit
+    files: Mapping[str, Sequence[_File]], manifest: Mapping[str, Any] | None, audit: _Audit
 ) -> None:
     raw = _manifest_count(manifest, "raw_records")
-    provenance = tables[PROVENANCE].frame
-    rejected = tables[REJECTED].frame
-    if raw is None or provenance is None or rejected is None:
+    parts = [files[PROVENANCE], files[REJECTED]]
+    if raw is None or not all(fs and all(f.readable for f in fs) for fs in parts):
         return  # the missing piece has already been reported
-    accounted = provenance.height + rejected.height
+    provenance, rejected = (sum(f.footer_rows or 0 for f in fs) for fs in parts)
+    accounted = provenance + rejected
     audit.check(
         raw == accounted,
-        f"{MANIFEST}: counts.raw_records is {raw} but provenance ({provenance.height}) + "
-        f"rejected ({rejected.height}) = {accounted}",
+        f"{MANIFEST}: counts.raw_records is {raw} but provenance ({provenance}) + "
+        f"rejected ({rejected}) = {accounted}",
     )
+
+
+# --------------------------------------------------------------------------- placement
+
+
+def node_covers(node: str, leaf: str) -> bool:
+    """Whether a file of node `node` may hold rows of `leaf` under any node plan.
+
+    A node is the root (`all`), a tree node (`arxiv-2015-01`: the leaves below it), or a run of
+    consecutive children of one parent (`arxiv-2015-01_03`: months 01..03 of 2015), named as
+    `layout.node_name` names them; the plan's nodes partition the leaves, so a leaf is covered by
+    exactly one node of any one plan.
+    """
+    if node == ROOT:
+        return True
+    parts = tuple(leaf.split("/"))
+    for depth in range(1, len(parts) + 1):
+        path = parts[:depth]
+        if node_name(path) == node:
+            return True
+        parent, key = path[:-1], path[-1]
+        stem = node_name((*parent, ""))  # the name of a child of parent, before its key
+        if not node.startswith(stem):
+            continue
+        for cut in range(len(stem), len(node)):
+            if node[cut] != "_":
+                continue
+            first, last = node[len(stem) : cut], node[cut + 1 :]
+            if not parent and "-" in first + last:
+                continue  # families are plain words; "-" joins the components of a deeper node
+            if (*parent, first)[0] == "other":
+                if not last.startswith("h"):
+                    continue
+                last = last[1:]
+            if (
+                _kind(first) == _kind(key) == _kind(last)
+                and first <= key <= last
+                and node_name((*parent, first), last) == node
+            ):
+                return True
+    return False
+
+
+def _kind(component: str) -> tuple[str, int]:
+    """What a leaf component is: a hash digit, a year/month (by width), a bucket, or a name; a
+    run's first and last are siblings of the leaf's own component, so they are the same kind."""
+    if len(component) == 1:
+        return ("hex", 1)
+    if component.isdigit():
+        return ("number", len(component))
+    if component[0] == "b" and component[1:].isdigit():
+        return ("bucket", 0)
+    return ("name", 0)
+
+
+def _check_placement(item: _File, ids: pl.Series, leaves: dict[str, str], audit: _Audit) -> None:
+    """Every row's leaf belongs to the file's node, and no other file of the table holds the
+    leaf: with unique ids in each file, ids are unique across the table."""
+    assert item.node is not None
+    keyed = ids.drop_nulls().to_frame("paper_id").with_columns(leaf_of(pl.col("paper_id")))
+    counts = keyed.group_by("leaf").agg(pl.len().alias("n"), pl.first("paper_id").alias("eg"))
+    outside: list[tuple[str, int, str]] = []
+    shared: list[tuple[str, str]] = []
+    for leaf, n, eg in counts.sort("leaf").iter_rows():  # one row per leaf, not per paper
+        if not node_covers(item.node, leaf):
+            outside.append((leaf, n, eg))
+        other = leaves.setdefault(leaf, item.path)
+        if other != item.path:
+            shared.append((leaf, other))
+    item.node_ok = not outside and not shared
+    n_out = sum(n for _, n, _ in outside)
+    first = f", e.g. {outside[0][2]!r} (leaf {outside[0][0]})" if outside else ""
+    audit.check(
+        not outside,
+        f"{item.path}: {n_out} row(s) whose paper_id belongs to another node than {item.node}"
+        f"{first}",
+    )
+    if audit.check(not shared, ""):
+        return
+    leaf, other = shared[0]
+    audit.failures[-1] = (
+        f"{item.path}: holds leaf {leaf} that {other} holds too, so ids can repeat across files"
+    )
+
+
+# --------------------------------------------------------------------------- one file
+
+
+def _check_file(
+    out_dir: Path,
+    item: _File,
+    suite: _Suite,
+    skip: bool,
+    known_ids: pl.Series | None,
+    gx: _Gx,
+    audit: _Audit,
+    info: dict[str, Any],
+) -> pl.Series | None:
+    """Run the file through its table's suite (or, when it already passed it, only the orphan
+    check, which depends on the other files); return its paper_id column when it has one."""
+    path = out_dir / item.path
+    has_ids = "paper_id" in item.columns_ok
+    if skip:
+        item.success = True
+        audit.checks_run += len(suite.expectations()) - int(suite.orphans)
+        ids = pl.read_parquet(path, columns=["paper_id"])["paper_id"] if has_ids else None
+        if suite.orphans and ids is not None and known_ids is not None:
+            orphans = ids.filter(ids.is_not_null() & ~ids.is_in(known_ids.implode()))
+            eg = f", e.g. {orphans[0]!r}" if orphans.len() else ""
+            audit.check(
+                orphans.is_empty(),
+                f"{item.path}: {suite.orphan_label} in {orphans.len()} row(s){eg}",
+            )
+        return ids
+    try:
+        frame = pl.read_parquet(path, columns=suite.source_columns(has_ids))
+    except Exception as exc:  # a damaged data page: the footer was fine
+        audit.check(False, f"{item.path}: cannot be read as Parquet ({type(exc).__name__}: {exc})")
+        item.success = False
+        return None
+    ids = frame["paper_id"] if has_ids else None
+    scalar = _scalar_frame(frame, item, known_ids).select(suite.columns)
+    del frame
+    validation = gx.run(suite, item, scalar)
+    item.validated = True
+    item.success = bool(validation["success"])
+    compact = {k: validation[k] for k in ("success", "statistics") if k in validation}
+    info["results"][item.path] = validation if not item.success else compact
+    for result in validation["results"]:
+        audit.checks_run += 1
+        item.unexpected += int((result.get("result") or {}).get("unexpected_count") or 0)
+        if not result["success"]:
+            item.failed += 1
+            audit.failures.append(_describe(item.path, scalar, result))
+    return ids
+
+
+def _scalar_frame(frame: pl.DataFrame, item: _File, known_ids: pl.Series | None) -> pl.DataFrame:
+    """Keep only scalar columns (GX's pandas engine cannot handle list/struct cells well)."""
+    scalar = [c for c, dtype in frame.schema.items() if not dtype.is_nested()]
+    derived: list[pl.Expr] = [
+        pl.col(c).list.len().alias(f"{c}{LEN_SUFFIX}")
+        for c, dtype in frame.schema.items()
+        if isinstance(dtype, pl.List)
+    ]
+    if known_ids is not None and item.table in ORPHAN_CHECKED and "paper_id" in item.columns_ok:
+        derived.append(
+            pl.when(pl.col("paper_id").is_in(known_ids.implode()).not_())
+            .then(pl.col("paper_id"))
+            .otherwise(None)
+            .alias(ORPHAN_COLUMN)
+        )
+    return frame.select(*scalar, *derived)
+
+
+def _load_record(path: Path) -> dict[str, Any]:
+    try:
+        loaded = io.read_json(path) if path.is_file() else {}
+    except ValueError:
+        return {}  # a damaged record only costs a full run
+    return loaded if isinstance(loaded, dict) else {}
 
 
 # --------------------------------------------------------------------------- expectations
 
 
-def _build_plans(tables: Mapping[str, _Table], manifest: Mapping[str, Any] | None) -> list[_Plan]:
+def _disable_gx_analytics() -> None:
+    # Must happen before GX is first imported; also forced off in the context config below.
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+
+
+@dataclass(frozen=True)
+class _Suite:
+    """A table's expectations, given which of its columns have the right type."""
+
+    table: str
+    columns_ok: frozenset[str]
+    with_known_ids: bool
+    papers_label: str
+
+    @property
+    def orphans(self) -> bool:
+        return (
+            self.with_known_ids and self.table in ORPHAN_CHECKED and "paper_id" in self.columns_ok
+        )
+
+    @property
+    def orphan_label(self) -> str:
+        return f"paper_id not found in {self.papers_label}"
+
+    @cached_property
+    def sha256(self) -> str:
+        """What a recorded pass was a pass of: the expectations, GX's version, SUITE_VERSION."""
+        import great_expectations as gx
+
+        configs = [e.configuration.to_json_dict() for e in self.expectations()]
+        text = json.dumps([SUITE_VERSION, gx.__version__, self.table, configs], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def name(self) -> str:
+        """The GX name of this suite: the table, plus a tag when columns are off contract."""
+        if self.columns_ok == frozenset(SCHEMAS[self.table]):
+            return self.table
+        return f"{self.table}-{self.sha256[:8]}"
+
+    @cached_property
+    def columns(self) -> list[str]:
+        """The scalar-frame columns the expectations read (GX and pandas see only these)."""
+        used: dict[str, None] = {}
+        for expectation in self.expectations():
+            kwargs = expectation.configuration.kwargs
+            for key in ("column", "column_A", "column_B"):
+                if isinstance(kwargs.get(key), str):
+                    used[kwargs[key]] = None
+            for column in kwargs.get("column_list") or []:
+                used[str(column)] = None
+        # an empty suite still needs a column for GX to count rows over
+        return list(used) or sorted(self.columns_ok)[:1]
+
+    def source_columns(self, with_ids: bool) -> list[str]:
+        """The file's columns those are derived from (plus paper_id for the placement check)."""
+        source: dict[str, None] = {}
+        for column in self.columns:
+            if column == ORPHAN_COLUMN:
+                source["paper_id"] = None
+            else:
+                source[column.removesuffix(LEN_SUFFIX)] = None
+        if with_ids:
+            source["paper_id"] = None
+        return list(source)
+
+    def expectations(self) -> list[Expectation]:
+        """Fresh expectation objects (a GX suite takes ownership of the ones it is given)."""
+        return _expectations(self)
+
+
+def _expectations(suite: _Suite) -> list[Expectation]:
     _disable_gx_analytics()
     import great_expectations as gx
 
     # GX re-exports its expectation classes without `__all__`, so mypy --strict rejects
     # `gx.expectations.X`; go through Any rather than importing 20 private module paths.
     ge: Any = gx.expectations
-    papers = tables[PAPERS]
-    known_ids = (
-        papers.frame["paper_id"].drop_nulls()
-        if papers.frame is not None and "paper_id" in papers.columns_ok
-        else None
-    )
+    ok: Callable[[str], bool] = suite.columns_ok.__contains__
 
-    def plan(
-        name: str, build: Callable[[Callable[[str], bool]], list[Expectation]]
-    ) -> _Plan | None:
-        table = tables[name]
-        if table.frame is None:
-            return None
-        frame = _scalar_frame(table, known_ids)
-        ok = table.columns_ok.__contains__
-        expectations = build(ok)
-        count = _manifest_count(manifest, COUNT_KEYS[name]) if name in COUNT_KEYS else None
-        if count is not None:
-            expectations.append(
-                ge.ExpectTableRowCountToEqual(value=count, meta={"counts_key": COUNT_KEYS[name]})
-            )
-        return _Plan(name, frame, expectations)
-
-    def orphan_check(ok: Callable[[str], bool]) -> list[Expectation]:
+    def orphan_check() -> list[Expectation]:
         # A set-membership expectation would inline every paper_id into the suite, the JSON and
         # the Data Docs; a derived "orphan id" column keeps them small and still shows examples.
-        if known_ids is None or not ok("paper_id"):
+        if not suite.orphans:
             return []
         return [
-            ge.ExpectColumnValuesToBeNull(
-                column=ORPHAN_COLUMN, meta={"label": f"paper_id not found in {PAPERS}"}
-            )
+            ge.ExpectColumnValuesToBeNull(column=ORPHAN_COLUMN, meta={"label": suite.orphan_label})
         ]
 
-    def papers_suite(ok: Callable[[str], bool]) -> list[Expectation]:
+    def papers_suite() -> list[Expectation]:
         out: list[Expectation] = []
         if ok("paper_id"):
             out += [
@@ -384,7 +835,7 @@ def _build_plans(tables: Mapping[str, _Table], manifest: Mapping[str, Any] | Non
                 )
         return out
 
-    def links_suite(ok: Callable[[str], bool]) -> list[Expectation]:
+    def links_suite() -> list[Expectation]:
         out: list[Expectation] = []
         if ok("paper_id"):
             out.append(ge.ExpectColumnValuesToNotBeNull(column="paper_id"))
@@ -411,9 +862,9 @@ def _build_plans(tables: Mapping[str, _Table], manifest: Mapping[str, Any] | Non
             )
         if ok("paper_id") and ok("url"):
             out.append(ge.ExpectCompoundColumnsToBeUnique(column_list=["paper_id", "url"]))
-        return out + orphan_check(ok)
+        return out + orphan_check()
 
-    def tags_suite(ok: Callable[[str], bool]) -> list[Expectation]:
+    def tags_suite() -> list[Expectation]:
         out: list[Expectation] = []
         for column in ("paper_id", "tag"):
             if ok(column):
@@ -424,9 +875,9 @@ def _build_plans(tables: Mapping[str, _Table], manifest: Mapping[str, Any] | Non
             )
         if ok("paper_id") and ok("tag"):
             out.append(ge.ExpectCompoundColumnsToBeUnique(column_list=["paper_id", "tag"]))
-        return out + orphan_check(ok)
+        return out + orphan_check()
 
-    def rejected_suite(ok: Callable[[str], bool]) -> list[Expectation]:
+    def rejected_suite() -> list[Expectation]:
         out: list[Expectation] = []
         if ok("stage"):
             out += [
@@ -442,74 +893,181 @@ def _build_plans(tables: Mapping[str, _Table], manifest: Mapping[str, Any] | Non
             ]
         return out
 
-    def provenance_suite(ok: Callable[[str], bool]) -> list[Expectation]:
+    def provenance_suite() -> list[Expectation]:
         out: list[Expectation] = [
             ge.ExpectColumnValuesToNotBeNull(column=column)
             for column in ("paper_id", "source_file", "record_index")
             if ok(column)
         ]
-        return out + orphan_check(ok)
+        return out + orphan_check()
 
-    builders = {
+    builders: dict[str, Callable[[], list[Expectation]]] = {
         PAPERS: papers_suite,
         LINKS: links_suite,
         TAGS: tags_suite,
         REJECTED: rejected_suite,
         PROVENANCE: provenance_suite,
     }
-    return [p for name in PARQUET_FILES if (p := plan(name, builders[name])) is not None]
-
-
-def _scalar_frame(table: _Table, known_ids: pl.Series | None) -> pl.DataFrame:
-    """Keep only scalar columns (GX's pandas engine cannot handle list/struct cells well)."""
-    assert table.frame is not None
-    frame = table.frame
-    scalar = [c for c, dtype in frame.schema.items() if not dtype.is_nested()]
-    derived: list[pl.Expr] = [
-        pl.col(c).list.len().alias(f"{c}{LEN_SUFFIX}")
-        for c, dtype in frame.schema.items()
-        if isinstance(dtype, pl.List)
-    ]
-    if known_ids is not None and table.name != PAPERS and "paper_id" in table.columns_ok:
-        derived.append(
-            pl.when(pl.col("paper_id").is_in(known_ids.implode()).not_())
-            .then(pl.col("paper_id"))
-            .otherwise(None)
-            .alias(ORPHAN_COLUMN)
-        )
-    return frame.select(*scalar, *derived)
+    return builders[suite.table]()
 
 
 # --------------------------------------------------------------------------- running GX
 
 
-def _disable_gx_analytics() -> None:
-    # Must happen before GX is first imported; also forced off in the context config below.
-    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+class _Gx:
+    """Two ephemeral GX contexts: one that validates each file and renders nothing, and one for
+    the Data Docs (a summary page per table, plus the pages of failing files)."""
+
+    def __init__(self, docs_dir: Path) -> None:
+        _disable_gx_analytics()
+        import great_expectations as gx
+
+        self.version = str(gx.__version__)
+        self.docs_dir = docs_dir
+        # Stale pages from a previous run would otherwise linger next to the fresh index.
+        shutil.rmtree(docs_dir, ignore_errors=True)
+        self.files = _ephemeral_context()
+        self.docs = _ephemeral_context()
+        # The stock ephemeral config adds a "local_site" docs site in a throwaway temp dir that
+        # every build would also render; build only our own site under reports_dir instead.
+        self.docs.add_data_docs_site(
+            DOCS_SITE,
+            {
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+            },
+        )
+        self._checkpoints: dict[tuple[int, str], Any] = {}
+        self._rendered = False
+        self._started = dt.datetime.now(dt.UTC)
+
+    def _checkpoint(
+        self, context: AbstractDataContext, name: str, suite: Callable[[], list[Expectation]]
+    ) -> Any:
+        """One dataframe asset, suite and checkpoint per name in a context, made once and reused
+        for every dataframe (batch_parameters give each run its own)."""
+        key = (id(context), name)
+        if key not in self._checkpoints:
+            import great_expectations as gx
+
+            source = _pandas_source(context)
+            batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
+            made = context.suites.add(gx.ExpectationSuite(name=name, expectations=suite()))
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=name, data=batch, suite=made)
+            )
+            result_format = {
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": PARTIAL_UNEXPECTED,
+            }
+            self._checkpoints[key] = context.checkpoints.add(
+                gx.Checkpoint(
+                    name=name, validation_definitions=[definition], result_format=result_format
+                )
+            )
+        return self._checkpoints[key]
+
+    def _run(
+        self, context: AbstractDataContext, name: str, suite: Callable[[], list[Expectation]],
+        frame: pl.DataFrame, run_name: str,
+    ) -> dict[str, Any]:  # fmt: skip
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        checkpoint = self._checkpoint(context, name, suite)
+        outcome = checkpoint.run(
+            batch_parameters={"dataframe": frame.to_pandas()},
+            run_id=RunIdentifier(run_name=run_name, run_time=self._started),
+        )
+        validation: Any  # GX's to_json_dict is untyped
+        (validation,) = outcome.run_results.values()
+        result: dict[str, Any] = validation.to_json_dict()
+        return result
+
+    def run(self, suite: _Suite, item: _File, frame: pl.DataFrame) -> dict[str, Any]:
+        """Validate one file's scalar frame; its result is not kept for the docs."""
+        result = self._run(self.files, suite.name, suite.expectations, frame, _run_name(item))
+        store: Any = self.files.validation_results_store  # untyped
+        for key in store.list_keys():  # else every file's result stays in memory until the end
+            store.remove_key(key)
+        return result
+
+    def document(self, suite: _Suite, item: _File, frame: pl.DataFrame) -> None:
+        """Re-run a failing file in the docs context, so the docs show its unexpected examples."""
+        self._run(self.docs, suite.name, suite.expectations, frame, _run_name(item))
+        self._rendered = True
+
+    def summarise(
+        self, table: str, files: Sequence[_File], manifest: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The table's Data Docs page: a row per file, expected to hold no failure."""
+        if not files:
+            return None
+        frame = pl.DataFrame(
+            {
+                "file": [f.path for f in files],
+                "node": [f.node or "" for f in files],
+                "rows": [f.footer_rows for f in files],
+                "failed": [f.failed if f.readable else None for f in files],
+                "unexpected_count": [f.unexpected if f.readable else None for f in files],
+                "sha_ok": [f.exists and f.sha_ok for f in files],
+                "rows_ok": [f.readable and f.rows_ok for f in files],
+                "node_ok": [f.node_ok for f in files],
+            },
+            schema={"file": pl.String, "node": pl.String, "rows": pl.Int64, "failed": pl.Int64,
+                    "unexpected_count": pl.Int64, "sha_ok": pl.Boolean, "rows_ok": pl.Boolean,
+                    "node_ok": pl.Boolean},
+        )  # fmt: skip
+        count = _manifest_count(manifest, COUNT_KEYS[table]) if table in COUNT_KEYS else None
+
+        def expectations() -> list[Expectation]:
+            import great_expectations as gx
+
+            ge: Any = gx.expectations
+            out: list[Expectation] = [
+                ge.ExpectColumnValuesToNotBeNull(column="rows", meta={"label": "unreadable"}),
+                ge.ExpectColumnValuesToBeBetween(column="failed", max_value=0),
+                ge.ExpectColumnValuesToBeBetween(column="unexpected_count", max_value=0),
+            ]
+            out += [
+                ge.ExpectColumnValuesToBeInSet(column=c, value_set=[True])
+                for c in ("sha_ok", "rows_ok", "node_ok")
+            ]
+            if count is not None:
+                out.append(
+                    ge.ExpectColumnSumToBeBetween(column="rows", min_value=count, max_value=count)
+                )
+            return out
+
+        result = self._run(self.docs, f"{table}-files", expectations, frame, f"{table}:files")
+        self._rendered = True
+        return {k: result[k] for k in ("success", "statistics") if k in result}
+
+    def build_docs(self) -> Path | None:
+        if not self._rendered:
+            return None
+        # One explicit build instead of an UpdateDataDocsAction per checkpoint run.
+        self.docs.build_data_docs(site_names=[DOCS_SITE])
+        index = self.docs_dir / "index.html"
+        return index if index.is_file() else None
 
 
-def _run_gx(
-    plans: Sequence[_Plan], reports_dir: Path, audit: _Audit
-) -> tuple[dict[str, Any], Path | None]:
-    _disable_gx_analytics()
+def _run_name(item: _File) -> str:
+    return f"{item.table}:{item.node or item.path}"
+
+
+def _ephemeral_context() -> AbstractDataContext:
     import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
 
-    docs_dir = reports_dir / "data_docs"
-    # Stale pages from a previous run would otherwise linger next to the fresh index.
-    shutil.rmtree(docs_dir, ignore_errors=True)
-    info: dict[str, Any] = {"version": gx.__version__, "results": {}}
-    if not plans:
-        return info, None
-
-    # The stock ephemeral config adds a "local_site" docs site in a throwaway temp dir that every
-    # build would also render; build only our own site under reports_dir instead.
-    context = gx.get_context(
+    return gx.get_context(
         mode="ephemeral",
         project_config=DataContextConfig(
             store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
@@ -517,52 +1075,13 @@ def _run_gx(
             progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
         ),
     )
-    context.add_data_docs_site(
-        DOCS_SITE,
-        {
-            "class_name": "SiteBuilder",
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(docs_dir),
-            },
-        },
-    )
-    source = context.data_sources.add_pandas("published")
-    run_id = RunIdentifier(run_name="papers-validate", run_time=dt.datetime.now(dt.UTC))
-    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_UNEXPECTED}
 
-    for plan in plans:
-        suite_name = plan.name.removesuffix(".parquet")
-        batch = source.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe("all")
-        suite = context.suites.add(
-            gx.ExpectationSuite(name=suite_name, expectations=plan.expectations)
-        )
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
-        )
-        # Checkpoint batch_parameters apply to *every* validation definition it holds, and each
-        # file is a different dataframe, so there is one checkpoint per file.
-        checkpoint = context.checkpoints.add(
-            gx.Checkpoint(
-                name=suite_name, validation_definitions=[definition], result_format=result_format
-            )
-        )
-        outcome = checkpoint.run(
-            batch_parameters={"dataframe": plan.frame.to_pandas()}, run_id=run_id
-        )
-        validation: Any  # GX's to_json_dict is untyped
-        for validation in outcome.run_results.values():
-            info["results"][plan.name] = validation.to_json_dict()
-            for item in validation.results:
-                audit.checks_run += 1
-                if not item.success:
-                    audit.failures.append(_describe(plan, item.to_json_dict()))
 
-    # One explicit build instead of an UpdateDataDocsAction per checkpoint (5 index rebuilds).
-    context.build_data_docs(site_names=[DOCS_SITE])
-    index = docs_dir / "index.html"
-    return info, index if index.is_file() else None
+def _pandas_source(context: AbstractDataContext) -> Any:
+    try:
+        return context.data_sources.get("published")
+    except (KeyError, ValueError, LookupError):
+        return context.data_sources.add_pandas("published")
 
 
 # --------------------------------------------------------------------------- failure lines
@@ -584,7 +1103,7 @@ def _duplicated_groups(frame: pl.DataFrame, columns: list[str]) -> int:
     return keyed.filter(keyed.is_duplicated()).unique().height
 
 
-def _describe(plan: _Plan, item: Mapping[str, Any]) -> str:
+def _describe(where: str, frame: pl.DataFrame, item: Mapping[str, Any]) -> str:
     """Render one failed GX expectation result as a single readable line."""
     config: Mapping[str, Any] = item.get("expectation_config") or {}
     kind = str(config.get("type", "expectation"))
@@ -611,11 +1130,11 @@ def _describe(plan: _Plan, item: Mapping[str, Any]) -> str:
         case "expect_column_values_to_be_null":
             body = f"{label or f'{column} is not null'} in {n} row(s){eg}"
         case "expect_column_values_to_be_unique":
-            groups = _duplicated_groups(plan.frame, [column])
+            groups = _duplicated_groups(frame, [column])
             body = f"{column} has {groups} duplicated value(s){eg}"
         case "expect_compound_columns_to_be_unique":
             columns = [str(c) for c in kwargs.get("column_list", [])]
-            groups = _duplicated_groups(plan.frame, columns)
+            groups = _duplicated_groups(frame, columns)
             if isinstance(first, dict):
                 eg = f", e.g. {tuple(first.get(c) for c in columns)!r}"
             body = f"({', '.join(columns)}) has {groups} duplicated combination(s){eg}"
@@ -642,7 +1161,7 @@ def _describe(plan: _Plan, item: Mapping[str, Any]) -> str:
             )
         case _:
             body = f"{kind} failed for {dict(kwargs)}: {dict(result)}"
-    return f"{plan.name}: {body}"
+    return f"{where}: {body}"
 
 
 def _bounds(kwargs: Mapping[str, Any]) -> str:

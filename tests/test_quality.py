@@ -10,8 +10,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from papers.quality import QualityResult, validate_published
+from papers.config import WriteParams
+from papers.dataset import manifest_tables, split_by_node, write_table
+from papers.layout import leaf_of, plan_files
+from papers.quality import QualityResult, node_covers, validate_published
 from schemas import PUBLISHED, conform
 
 LINK = pl.Struct({"url": pl.String, "kind": pl.String, "origin": pl.String})
@@ -162,15 +167,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def publish(out_dir: Path, tables: Tables) -> Path:
-    """Write the parquet files and a manifest that matches them exactly."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = []
-    for name, frame in tables.items():
-        path = out_dir / name
-        frame.write_parquet(path)
-        outputs.append({"path": name, "sha256": sha256(path), "rows": frame.height})
-    manifest = {
+def base_manifest(tables: Tables, outputs: list[dict[str, object]]) -> dict[str, object]:
+    """A manifest listing `outputs`, with counts that match `tables`."""
+    return {
         "dataset": {"name": "papers", "version": "0.1.0"},
         "schema_version": "1",
         "vocabulary_version": "2024-01",
@@ -188,6 +187,17 @@ def publish(out_dir: Path, tables: Tables) -> Path:
             "tags": tables["tags.parquet"].height,
         },
     }
+
+
+def publish(out_dir: Path, tables: Tables) -> Path:
+    """Write the parquet files and a manifest that matches them exactly."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs: list[dict[str, object]] = []
+    for name, frame in tables.items():
+        path = out_dir / name
+        frame.write_parquet(path)
+        outputs.append({"path": name, "sha256": sha256(path), "rows": frame.height})
+    manifest = base_manifest(tables, outputs)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return out_dir
 
@@ -360,3 +370,284 @@ def test_wrong_dtype_is_reported(tmp_path: Path) -> None:
     result = run(tmp_path, tables)
 
     assert_failure(result, "links.parquet: column start has type Int32, expected Int64")
+
+
+# --------------------------------------------------------------------------- partitioned layout
+
+MAX_ROWS = {"papers": 1, "links": 1, "tags": 1, "provenance": 10, "rejected": 10}
+
+
+def publish_partitioned(out_dir: Path, tables: Tables, format_2: bool = False) -> Path:
+    """Write every table as a directory of node files (max_rows 1: a file per planned node) and
+    a manifest listing them, as `write.layout: partitioned` does."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    listed: dict[str, list[dict[str, object]]] = {}
+    for file_name, frame in tables.items():
+        name = file_name.removesuffix(".parquet")
+        model, order = PUBLISHED[name]
+        nodes = (
+            split_by_node(frame, MAX_ROWS[name]) if "paper_id" in frame.columns else {"all": frame}
+        )
+        entries = write_table(nodes, model, out_dir / name, WriteParams(), {}, order)
+        listed[name] = [e.as_json() for e in entries]
+    manifest = base_manifest(tables, [e for files in listed.values() for e in files])
+    manifest["layout"] = "partitioned"
+    if format_2:
+        manifest["format"] = 2
+        manifest["tables"] = {
+            name: {"rows": sum(int(str(e["rows"])) for e in files), "files": files}
+            for name, files in listed.items()
+        }
+        del manifest["outputs"], manifest["layout"]
+    path = out_dir / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return out_dir
+
+
+def entry_of(out_dir: Path, node: str, table: str) -> dict[str, object]:
+    manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    (entry,) = (e for e in manifest_tables(manifest)[table] if e["node"] == node)
+    return entry
+
+
+def rewrite(out_dir: Path, path: str, frame: pl.DataFrame) -> None:
+    """Replace a listed file's rows and make its manifest entry match the new file."""
+    frame.write_parquet(out_dir / path)
+    manifest_path = out_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for entry in manifest["outputs"]:
+        if entry["path"] == path:
+            entry["sha256"] = sha256(out_dir / path)
+            entry["rows"] = frame.height
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def run_partitioned(
+    tmp_path: Path,
+    tamper: Callable[[Path], None] | None = None,
+    tables: Tables | None = None,
+    *,
+    changed_only: bool = False,
+    rehash: bool = False,
+) -> QualityResult:
+    out_dir = tmp_path / "processed"
+    if not out_dir.exists():
+        publish_partitioned(out_dir, tables or base_tables())
+    if tamper is not None:
+        tamper(out_dir)
+    # A hash cache, as `papers validate` uses (rehash: every file is read again).
+    cache = None if rehash else tmp_path / "hash-cache"
+    return validate_published(
+        out_dir, tmp_path / "reports", changed_only=changed_only, cache_dir=cache
+    )
+
+
+def test_partitioned_folder_passes_file_by_file(tmp_path: Path) -> None:
+    result = run_partitioned(tmp_path)
+
+    assert result.failures == ()
+    report = json.loads(result.result_json.read_text(encoding="utf-8"))
+    papers = sorted(p for p in report["great_expectations"]["results"] if p.startswith("papers/"))
+    assert [p.rpartition("-")[0] for p in papers] == [
+        "papers/arxiv-1999",
+        "papers/arxiv-2024",
+        "papers/other",
+    ]
+    assert len(result.validated) == len(report["files"]) == 3 + 2 + 3 + 1 + 1
+    assert set(report["great_expectations"]["tables"]) == set(MAX_ROWS)
+    assert all(t["success"] for t in report["great_expectations"]["tables"].values())
+    assert result.data_docs_index is not None
+    assert result.data_docs_index.is_file()
+
+
+def test_format_2_manifest_passes(tmp_path: Path) -> None:
+    out_dir = publish_partitioned(tmp_path / "processed", base_tables(), format_2=True)
+
+    result = validate_published(out_dir, tmp_path / "reports")
+
+    assert result.failures == ()
+    assert len(result.validated) == 10
+
+
+def test_flipped_byte_names_the_partition_file(tmp_path: Path) -> None:
+    def flip(out_dir: Path) -> None:
+        path = out_dir / str(entry_of(out_dir, "arxiv-2024", "papers")["path"])
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+    result = run_partitioned(tmp_path, flip, rehash=True)
+
+    assert_failure(result, "papers/arxiv-2024-")
+    line = next(f for f in result.failures if "sha256" in f)
+    assert line.startswith("papers/arxiv-2024-")
+    assert "does not match manifest" in line
+
+
+def test_misplaced_paper_fails(tmp_path: Path) -> None:
+    def move(out_dir: Path) -> None:
+        source, target = (entry_of(out_dir, n, "papers") for n in ("arxiv-2024", "arxiv-1999"))
+        moved = pl.read_parquet(out_dir / str(source["path"]))
+        rewrite(out_dir, str(source["path"]), moved.clear())
+        stay = pl.read_parquet(out_dir / str(target["path"]))
+        rewrite(out_dir, str(target["path"]), pl.concat([stay, moved]))
+
+    result = run_partitioned(tmp_path, move)
+
+    target = str(entry_of(tmp_path / "processed", "arxiv-1999", "papers")["path"])
+    assert_failure(
+        result,
+        f"{target}: 1 row(s) whose paper_id belongs to another node than arxiv-1999, "
+        "e.g. '2401.00001' (leaf arxiv/2024/01/b0)",
+    )
+    assert len(result.failures) == 1
+
+
+def test_same_leaf_in_two_files_fails(tmp_path: Path) -> None:
+    # A copy of a paper in a file whose node also covers it (the root): every file is sound on
+    # its own, but the id is now published twice.
+    def duplicate(out_dir: Path) -> None:
+        papers = pl.read_parquet(out_dir / str(entry_of(out_dir, "arxiv-2024", "papers")["path"]))
+        extra = "papers/all-000000000000.parquet"
+        papers.write_parquet(out_dir / extra)
+        manifest_path = out_dir / "manifest.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest["outputs"].append(
+            {"path": extra, "node": "all", "rows": 1, "sha256": sha256(out_dir / extra)}
+        )
+        manifest["counts"]["papers"] += 1
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+    result = run_partitioned(tmp_path, duplicate)
+
+    assert_failure(result, "holds leaf arxiv/2024/01/b0 that papers/a", "ids can repeat")
+
+
+def test_orphan_link_in_another_nodes_file(tmp_path: Path) -> None:
+    def orphan(out_dir: Path) -> None:
+        path = str(entry_of(out_dir, "arxiv", "links")["path"])
+        links = pl.read_parquet(out_dir / path)
+        rewrite(out_dir, path, links.with_columns(paper_id=pl.lit("2401.09999")))
+
+    result = run_partitioned(tmp_path, orphan)
+
+    path = str(entry_of(tmp_path / "processed", "arxiv", "links")["path"])
+    assert_failure(
+        result,
+        f"{path}: paper_id not found in papers/*.parquet in 1 row(s), e.g. '2401.09999'",
+    )
+    assert len(result.failures) == 1
+
+
+def test_footer_rows_differ_from_manifest(tmp_path: Path) -> None:
+    def miscount(out_dir: Path) -> None:
+        manifest_path = out_dir / "manifest.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        entry = next(e for e in manifest["outputs"] if e["node"] == "other-hc30")
+        entry["rows"] = 5
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+    result = run_partitioned(tmp_path, miscount)
+
+    path = str(entry_of(tmp_path / "processed", "other-hc30", "links")["path"])
+    assert result.failures == (f"{path}: has 2 row(s) but manifest outputs say 5",)
+
+
+def test_unlisted_file_in_a_table_dir_fails(tmp_path: Path) -> None:
+    def stray(out_dir: Path) -> None:
+        source = out_dir / str(entry_of(out_dir, "other", "papers")["path"])
+        (out_dir / "papers" / "other-ffffffffffff.parquet").write_bytes(source.read_bytes())
+        (out_dir / "tags.parquet").write_bytes(b"left over")
+
+    result = run_partitioned(tmp_path, stray)
+
+    assert_failure(
+        result,
+        "papers/other-ffffffffffff.parquet: not in the manifest",
+        "tags.parquet: not in the manifest",
+    )
+    assert len(result.failures) == 2
+
+
+def test_changed_only_runs_gx_on_changed_files_only(tmp_path: Path) -> None:
+    full = run_partitioned(tmp_path)
+    assert len(full.validated) == 10
+    record = json.loads((tmp_path / "reports" / "validated.json").read_text(encoding="utf-8"))
+    assert len(record) == 10
+    assert all(r["success"] for r in record.values())
+
+    again = run_partitioned(tmp_path, changed_only=True)
+    assert again.success
+    assert again.validated == ()
+    assert len(again.skipped) == 10
+    assert again.checks_run == full.checks_run  # every check is covered, run or recorded
+
+    def edit(out_dir: Path) -> None:
+        path = str(entry_of(out_dir, "arxiv-1999", "tags")["path"])
+        tags = pl.read_parquet(out_dir / path)
+        rewrite(out_dir, path, tags.with_columns(score=pl.lit(0.5)))
+
+    changed = run_partitioned(tmp_path, edit, changed_only=True)
+    path = str(entry_of(tmp_path / "processed", "arxiv-1999", "tags")["path"])
+    assert changed.success
+    assert changed.validated == (path,)
+
+    # An unchanged links file is not re-run, but its ids are still checked against the papers.
+    def drop_paper(out_dir: Path) -> None:
+        path = str(entry_of(out_dir, "other", "papers")["path"])
+        rewrite(out_dir, path, pl.read_parquet(out_dir / path).clear())
+        manifest_path = out_dir / "manifest.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest["counts"]["papers"] -= 1
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+    orphaned = run_partitioned(tmp_path, drop_paper, changed_only=True)
+    links = str(entry_of(tmp_path / "processed", "other-hc30", "links")["path"])
+    assert links in orphaned.skipped
+    assert_failure(orphaned, f"{links}: paper_id not found in papers/*.parquet in 2 row(s)")
+
+
+ID_POOL = [
+    *(f"{y:02d}{m:02d}.{n:05d}" for y in (15, 24) for m in (1, 2, 11) for n in (1, 10_001, 90_001)),
+    *(f"0{m}{d:02d}.{n:04d}" for m, d, n in [(7, 4, 1), (9, 12, 22), (8, 1, 3)]),
+    *(f"{a}/{y}{m}001" for a in ("hep-th", "math", "q-bio", "astro-ph") for y in ("99", "05")
+      for m in ("01", "07")),
+    "math.AG/0501001", "cond-mat/0703001",
+    *(f"title:{i:016x}" for i in range(40)), "doi:10.1/x", "doi:10.1/y",
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ids=st.lists(st.sampled_from(ID_POOL), min_size=1, max_size=120),
+    max_rows=st.integers(1, 40),
+)
+def test_node_covers_agrees_with_the_plan(ids: list[str], max_rows: int) -> None:
+    leaves = pl.DataFrame({"paper_id": ids}).select(leaf_of(pl.col("paper_id")))["leaf"]
+    counts = leaves.value_counts(name="rows")
+    plan = plan_files(dict(zip(counts["leaf"], counts["rows"], strict=True)), max_rows)
+    nodes = set(plan.values())
+    every_leaf = set(
+        pl.DataFrame({"paper_id": ID_POOL}).select(leaf_of(pl.col("paper_id")))["leaf"]
+    )
+
+    for leaf, node in plan.items():
+        assert node_covers(node, leaf), (leaf, node)
+    # A leaf the plan does not hold yet must not look covered by two nodes either.
+    for leaf in every_leaf:
+        covering = [n for n in nodes if node_covers(n, leaf)]
+        assert len(covering) <= 1, (leaf, covering)
+        if leaf in plan:
+            assert covering == [plan[leaf]], (leaf, covering)
+
+
+def test_unreadable_partition_file_is_reported_not_raised(tmp_path: Path) -> None:
+    def garble(out_dir: Path) -> None:
+        path = out_dir / str(entry_of(out_dir, "other", "papers")["path"])
+        path.write_bytes(b"PAR1 not really PAR1")
+
+    result = run_partitioned(tmp_path, garble)
+
+    path = str(entry_of(tmp_path / "processed", "other", "papers")["path"])
+    assert_failure(result, f"{path}: cannot be read as Parquet", f"{path}: sha256 ")
+    assert result.data_docs_index is not None

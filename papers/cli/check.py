@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from papers.cli.app import OutOpt, ParamsOpt, ReportsOpt, app, guard
-from papers.config import DEFAULT_OUT, DEFAULT_PARAMS, DEFAULT_REPORTS
+from papers.config import DEFAULT_CACHE, DEFAULT_OUT, DEFAULT_PARAMS, DEFAULT_REPORTS
 from papers.errors import PapersError
 
 
@@ -39,6 +39,24 @@ def _write_quality_summary(out: Path, reports: Path, result: Any) -> None:
 def validate(
     out: OutOpt = DEFAULT_OUT,
     reports: ReportsOpt = DEFAULT_REPORTS,
+    changed_only: Annotated[
+        bool,
+        typer.Option(
+            "--changed-only",
+            help="Run GX only on files whose content has not passed this suite before "
+            "(REPORTS/validated.json); the checks across files still run on all of them.",
+        ),
+    ] = False,
+    rehash: Annotated[
+        bool,
+        typer.Option("--rehash", help="Hash every file again instead of trusting the hash cache."),
+    ] = False,
+    cache_dir: Annotated[
+        Path,
+        typer.Option(
+            "--cache-dir", help="Where the file hashes are cached (by size, inode, times)."
+        ),
+    ] = DEFAULT_CACHE,
 ) -> None:
     """Check the published files with the Great Expectations suite; non-zero exit on failure."""
 
@@ -47,10 +65,17 @@ def validate(
 
         if not out.is_dir():
             raise PapersError(f"published folder not found: {out}")
-        return validate_published(out, reports)
+        return validate_published(
+            out, reports, changed_only=changed_only, cache_dir=None if rehash else cache_dir
+        )
 
     result = guard(action)
     _write_quality_summary(out, reports, result)
+    if result.skipped:
+        typer.echo(
+            f"{len(result.validated)} file(s) run through GX, {len(result.skipped)} unchanged "
+            "since they passed"
+        )
     if result.success:
         typer.echo(f"validation passed: {result.checks_run} checks on {out}/")
     else:
