@@ -10,6 +10,7 @@ import polars as pl
 
 from papers import io
 from papers.config import KeyphraseIdf, Params
+from papers.layout import leaf_of
 from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
 from papers.pipeline.terms import compiled_terms
 from papers.pipeline.version import code_sha256
@@ -102,6 +103,13 @@ def _enrich(
     }
 
 
+def leaf_rows(frame: pl.DataFrame) -> dict[str, int]:
+    """Rows per layout leaf (layout.leaf_of of paper_id) of a papers, links or tags frame: kept
+    in the partition's meta so the publish plans its node files without reading the rows."""
+    counts = frame.group_by(leaf_of(pl.col("paper_id"))).len("rows").sort("leaf")
+    return dict(zip(counts["leaf"].to_list(), counts["rows"].to_list(), strict=True))
+
+
 def _paper_hashes(papers: pl.DataFrame) -> pl.DataFrame:
     # 128 bits of each merged paper's whole row (two seeds): what its enrichment depends on
     return papers.select("paper_id").with_columns(
@@ -157,7 +165,9 @@ def partition_step(
     """Merge, enrich and validate the papers of one paper-id range.
 
     Writes the partition's validated papers, links, tags, the records rejected at validation
-    (raw text filled in at publish), the keyphrase candidates and their document counts. With
+    (raw text filled in at publish), the keyphrase candidates and their document counts; its
+    meta records the rows per layout leaf of papers, links and tags (`leaves`), from which the
+    publish plans the node files and finds which partitions feed each node. With
     the pinned keyphrase IDF the papers' keyphrases are ranked here, against it alone (the
     partition's papers then depend on its own records and the inputs only); without it they are
     left empty for publish_step, which ranks them against the counts over all partitions.
@@ -231,7 +241,10 @@ def partition_step(
                 io.write_frame(frame, target / f"memo-{name}.parquet")
         commit_entry(target, entry, {"papers_in": papers.height, "papers": good.height,
                                 "rejected": rejected.height, "dropped": dropped,
-                                "enriched": papers.height - reused})  # fmt: skip
+                                "enriched": papers.height - reused,
+                                "leaves": {"papers": leaf_rows(good),
+                                           "links": leaf_rows(link_rows),
+                                           "tags": leaf_rows(tag_rows)}})  # fmt: skip
         if cache_dir:
             for shard_key, path in pieces:
                 pointer = _memo_pointer(cache_dir, shard_key, path)
