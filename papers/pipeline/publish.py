@@ -32,7 +32,7 @@ from papers.gates import enforce as enforce_gates
 from papers.layout import ROOT, leaf_of, plan_files
 from papers.pipeline.figures import quality_figures, table_figures
 from papers.pipeline.parallel import parallel_map
-from papers.pipeline.partition import leaf_rows
+from papers.pipeline.partition import leaf_stats
 from papers.pipeline.version import code_sha256, dataset_version
 from papers.stages.keyphrases import keyphrase_top
 from schemas import PUBLISHED, SCHEMA_VERSION, Provenance, Rejected
@@ -203,13 +203,13 @@ def _node_key(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _leaf_counts(part: dict[str, Any], name: str) -> dict[str, int]:
-    """A partition's rows per leaf of table `name`: from its meta, or (a partition cached by
-    code before the counts were kept) from its paper ids."""
+def _leaf_stats(part: dict[str, Any], name: str) -> dict[str, list[int]]:
+    """A partition's [rows, row hash…] per leaf of table `name`: from its meta, or (a partition
+    cached by code before they were kept) from its rows."""
     known = part.get("leaves", {}).get(name)
     if isinstance(known, dict):
-        return {str(k): int(v) for k, v in known.items()}
-    return leaf_rows(pl.read_parquet(part[name], columns=["paper_id"]))
+        return {str(k): [int(x) for x in v] for k, v in known.items()}
+    return leaf_stats(pl.read_parquet(part[name]))
 
 
 def paper_nodes(
@@ -220,15 +220,18 @@ def paper_nodes(
     read: Callable[[dict[str, Any]], pl.DataFrame],
 ) -> list[Node]:
     """The node files of papers, links or tags, planned from the partitions' per-leaf counts
-    without reading a row (layout.plan_files). A node's key hashes its leaves and the cache keys
-    of the partitions that hold them: when they are the same, so are its rows. Its rows are read
-    from just those partitions, filtered to its leaves (memory: one node plus one partition)."""
-    counts = [_leaf_counts(part, name) for part in partitions]
-    total: Counter[str] = Counter()
-    for count in counts:
-        total.update(count)
+    without reading a row (layout.plan_files). A node's key hashes its leaves with their row
+    counts and row hashes summed over the partitions (partition.leaf_stats): the same key, the
+    same rows, whatever the partitions were. Its rows are read from just the partitions holding
+    its leaves, filtered to them (memory: one node plus one partition)."""
+    stats = [_leaf_stats(part, name) for part in partitions]
+    total: dict[str, list[int]] = {}
+    for stat in stats:
+        for leaf, values in stat.items():
+            held = total.setdefault(leaf, [0] * len(values))
+            total[leaf] = [a + b for a, b in zip(held, values, strict=True)]
     members: dict[str, list[str]] = {}
-    for leaf, node in plan_files(total, max_rows).items():
+    for leaf, node in plan_files({k: v[0] for k, v in total.items()}, max_rows).items():
         members.setdefault(node, []).append(leaf)
     if not members:
         return [Node(ROOT, _node_key(base_key, name, ROOT) if base_key else None, list)]
@@ -236,10 +239,12 @@ def paper_nodes(
     for node in sorted(members):
         leaves = sorted(members[node])
         wanted = set(leaves)
-        parts = [p for p, count in zip(partitions, counts, strict=True) if wanted & count.keys()]
+        parts = [p for p, stat in zip(partitions, stats, strict=True) if wanted & stat.keys()]
         key = None
         if base_key is not None:
-            key = _node_key(base_key, name, node, leaves, [str(part["key"]) for part in parts])
+            # sums wrap at 64 bits: the same multiset of rows gives the same numbers
+            key = _node_key(base_key, name, node, [[leaf, *(v % 2**64 for v in total[leaf])]
+                                                   for leaf in leaves])  # fmt: skip
 
         def load(parts: list[dict[str, Any]] = parts, leaves: list[str] = leaves) -> pl.DataFrame:
             keep = pl.Series(leaves, dtype=pl.String).implode()
@@ -283,25 +288,28 @@ def _write_nodes(
     previous: Mapping[str, dict[str, Any]],
     params: Params,
     metadata: Mapping[str, str],
+    kept: list[str],
 ) -> list[FileEntry]:
     """Each node's file in staging/<name>/, one node in memory at a time. A node whose key is
     the previous version's entry's, with its file still in out, is kept: hard-linked into
-    staging (no read, no write; the commit keeps the file in out as it is)."""
+    staging (no read, no write; the commit keeps the file in out as it is) and its path
+    appended to `kept`."""
     model, sort_by = PUBLISHED[name]
     entries: list[FileEntry] = []
     for node in nodes:
         old = previous.get(node.node)
-        kept = out / str(old["path"]) if old is not None else None
-        if node.key is not None and old is not None and old.get("key") == node.key and kept \
-                and kept.is_file():  # fmt: skip
+        present = out / str(old["path"]) if old is not None else None
+        if node.key is not None and old is not None and old.get("key") == node.key and present \
+                and present.is_file():  # fmt: skip
             target = staging / str(old["path"])
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                os.link(kept, target)
+                os.link(present, target)
             except OSError:
-                shutil.copyfile(kept, target)  # a file system without hard links: a copy
+                shutil.copyfile(present, target)  # a file system without hard links: a copy
             entries.append(FileEntry(str(old["path"]), node.node, int(old["rows"]),
                                      int(old["bytes"]), str(old["sha256"]), node.key))  # fmt: skip
+            kept.append(str(old["path"]))
             continue
         (entry,) = write_table({node.node: node.load()}, model, staging / name, params.write,
                                {**metadata, "papers.table": name}, sort_by)  # fmt: skip
@@ -375,6 +383,7 @@ def publish_tables(
     (papers/fill_rates.py). `idf` is the pinned keyphrase IDF the papers were ranked with
     (None: ranked against this build), recorded in the version and the manifest.
 
+    The summary counts the table files kept as they were (`files.kept`) and written.
     The manifest (format 2) lists each table's files with node, rows, bytes, sha256 and key,
     and numbers the version: the previous manifest's number + 1 and its version as parent (the
     same number and parent when out_dir already holds this version).
@@ -403,6 +412,7 @@ def publish_tables(
     # node files carry no dataset version: with it every file would change with every version
     node_metadata = {k: v for k, v in metadata.items() if k not in VERSION_KEYS}
     files: dict[str, list[FileEntry]] = {}
+    kept: list[str] = []
 
     def write(names: list[str]) -> None:
         for name in names:
@@ -412,7 +422,7 @@ def publish_tables(
                 if nodes is None:
                     nodes = _split_nodes(name, tables[name], max_rows[name], base_key)
                 files[name] = _write_nodes(
-                    name, nodes, out, staging, before.get(name, {}), params, node_metadata
+                    name, nodes, out, staging, before.get(name, {}), params, node_metadata, kept
                 )
                 continue
             path = staging / f"{name}.parquet"
@@ -496,7 +506,9 @@ def publish_tables(
         enforce_gates(out, staging, params.gates)
     io.fault_point("write")
     io.publish(staging, out, names)
-    return {"dataset_version": version, "counts": counts, "out_dir": str(out)}
+    listed = sum(len(entries) for entries in files.values())
+    return {"dataset_version": version, "counts": counts, "out_dir": str(out),
+            "files": {"kept": len(kept), "written": listed - len(kept)}}  # fmt: skip
 
 
 def _previous_manifest(out: Path) -> dict[str, Any]:
