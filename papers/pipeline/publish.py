@@ -29,7 +29,7 @@ from papers.dataset import VERSION_KEYS, FileEntry, manifest_tables, split_by_no
 from papers.errors import PapersError
 from papers.fill_rates import fill_rates
 from papers.gates import enforce as enforce_gates
-from papers.layout import ROOT, leaf_of, plan_files
+from papers.layout import ROOT, leaf_of, plan_files, source_leaf, source_node_name
 from papers.pipeline.figures import quality_figures, table_figures
 from papers.pipeline.parallel import parallel_map
 from papers.pipeline.partition import leaf_stats
@@ -159,6 +159,9 @@ def publish_step(
             max_rows = params.write.partition_max_rows.get(name, DEFAULT_MAX_ROWS)
             planned[name] = paper_nodes(name, partitions, max_rows, base if keyed else None,
                                         read(name))  # fmt: skip
+        planned["provenance"] = provenance_nodes(
+            shuffled, bad, params.write.partition_max_rows.get("provenance", DEFAULT_MAX_ROWS), base
+        )
     dropped = [d for p in partitions for d in p["dropped"]]
     records = [path for shard in shuffled for path in shard["parts"].values()]
     return publish_tables(
@@ -251,6 +254,66 @@ def paper_nodes(
             return pl.concat(
                 [read(part).filter(leaf_of(pl.col("paper_id")).is_in(keep)) for part in parts]
             )
+
+        nodes.append(Node(node, key, load))
+    return nodes
+
+
+def provenance_nodes(
+    shuffled: Sequence[dict[str, Any]], bad: pl.DataFrame, max_rows: int, base_key: str
+) -> list[Node]:
+    """The node files of provenance (keyed by raw file, layout.source_leaf), planned from the
+    shuffled shards' (source_file, record_index) columns alone. A node's key hashes its leaves'
+    row counts, the rows keys of the shards holding them (shuffle_step: a shard's records
+    and their final paper ids, not the boundaries) and the validation rejects of its raw files (left
+    out of provenance); its rows are read from just those shards (memory: one node)."""
+    keys = ["source_file", "record_index"]
+    counts: list[dict[str, int]] = []
+    for shard in shuffled:
+        paths = list(shard["parts"].values())
+        if not paths:
+            counts.append({})
+            continue
+        rows = (
+            pl.scan_parquet(paths)
+            .select(keys)
+            .join(bad.lazy(), on=keys, how="anti")
+            .group_by(source_leaf(pl.col("source_file"), pl.col("record_index"), max_rows))
+            .len("rows")
+            .collect()
+        )
+        counts.append(dict(zip(rows["leaf"].to_list(), rows["rows"].to_list(), strict=True)))
+    total: Counter[str] = Counter()
+    for count in counts:
+        total.update(count)
+    members: dict[str, list[str]] = {}
+    for leaf, node in plan_files(total, max_rows, source_node_name).items():
+        members.setdefault(node, []).append(leaf)
+    if not members:
+        return [Node(ROOT, _node_key(base_key, "provenance", ROOT), list)]
+    nodes: list[Node] = []
+    for node in sorted(members):
+        leaves = sorted(members[node])
+        wanted = set(leaves)
+        shards = [s for s, count in zip(shuffled, counts, strict=True) if wanted & count.keys()]
+        files = {leaf.rsplit("/", 1)[0] for leaf in leaves}
+        rejects = bad.filter(pl.col("source_file").is_in(sorted(files))).sort(keys)
+        key = _node_key(base_key, "provenance", node, [[leaf, total[leaf]] for leaf in leaves],
+                        sorted(str(s.get("rows_key", s["key"])) for s in shards),
+                        rejects.rows())  # fmt: skip
+
+        def load(shards: list[dict[str, Any]] = shards, leaves: list[str] = leaves) -> pl.DataFrame:
+            keep = pl.Series(leaves, dtype=pl.String).implode()
+            leaf = source_leaf(pl.col("source_file"), pl.col("record_index"), max_rows)
+            frame = (
+                pl.scan_parquet([path for s in shards for path in s["parts"].values()])
+                .select(_PROVENANCE_COLUMNS)
+                .filter(leaf.is_in(keep))
+                .join(bad.lazy(), on=keys, how="anti")
+                .collect()
+            )
+            Provenance.validate(frame)
+            return frame
 
         nodes.append(Node(node, key, load))
     return nodes
