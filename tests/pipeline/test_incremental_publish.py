@@ -151,3 +151,17 @@ def test_a_rebuild_of_the_same_version_writes_no_file(
     assert summary["files"] == {"kept": len(before), "written": 0}
     assert tree(out) == before
     assert every_file(out) == every_file(versions["fresh"])
+
+
+def test_changed_files_hook_names_the_papers_files_to_compare(versions: dict[str, Any]) -> None:
+    """The change feed's hook (publish._changed_files): of the papers files, the previous
+    version's files the new one dropped and the new one's files the previous lacked."""
+    from papers.pipeline.publish import _changed_files
+
+    old = manifest_tables(versions["first_manifest"])["papers"]
+    new = manifest_tables(io.read_json(versions["out"] / io.MANIFEST))["papers"]
+    gone, added = _changed_files(old, new)
+    assert set(gone) == {e["path"] for e in old} - {e["path"] for e in new}
+    assert set(added) == {e["path"] for e in new} - {e["path"] for e in old}
+    assert added, "the new month's papers are a new file"
+    assert _changed_files(new, new) == ([], [])

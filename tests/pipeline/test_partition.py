@@ -50,7 +50,7 @@ def test_a_re_listing_re_enriches_only_its_paper(mixed_raw: Path, tmp_path: Path
     cache, out = tmp_path / "cache", tmp_path / "out"
     build(raw, out, cache, target_rows=40)
     known = (
-        pl.read_parquet(out / "papers.parquet")
+        pl.read_parquet(io.table_path(out, "papers") or out / "papers.parquet")
         .filter(pl.col("arxiv_id").is_not_null() & pl.col("abstract").str.contains("http"))
         .row(0, named=True)
     )
@@ -84,7 +84,8 @@ def test_enrichment_of_no_papers_has_the_schemas_of_some(mixed_raw: Path, tmp_pa
     params = load_params(REPO / "params.yaml")
     vocabulary = load_vocabulary(resolve_vocabulary(params, REPO / "params.yaml"))
     terms = compiled_terms(vocabulary)
-    papers = pl.read_parquet(tmp_path / "out" / "papers.parquet").drop(
+    out = tmp_path / "out"
+    papers = pl.read_parquet(io.table_path(out, "papers") or out / "papers.parquet").drop(
         "links", "code_url", "tags", "keyphrases"
     )
     some = _enrich(papers, params, vocabulary, terms)
