@@ -177,13 +177,20 @@ class WriteParams(_Frozen):
     row_group_size: int = Field(65536, gt=0)
     # Hugging Face license id written into the dataset card (data/processed/README.md).
     license: str = "other"
-    # How papers, links and tags are published: `single` (one file each, `papers.parquet`) or
+    # How the five tables are published: `single` (one file each, `papers.parquet`) or
     # `partitioned` (a directory of content-named node files each, `papers/<node>-<sha12>.parquet`;
     # docs/design/partitioned-versions.md). Rows are the same either way.
     layout: Literal["single", "partitioned"] = "single"
     # Most rows per file of a partitioned table (layout.plan_files); a single leaf may exceed it.
+    # provenance and rejected are planned over raw files (layout.source_leaf).
     partition_max_rows: dict[str, int] = Field(
-        default_factory=lambda: {"papers": 20_000, "links": 500_000, "tags": 1_000_000}
+        default_factory=lambda: {
+            "papers": 20_000,
+            "links": 500_000,
+            "tags": 1_000_000,
+            "provenance": 1_000_000,
+            "rejected": 1_000_000,
+        }
     )
 
     @field_validator("partition_max_rows")

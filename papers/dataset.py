@@ -45,6 +45,8 @@ class FileEntry:
     rows: int
     bytes: int
     sha256: str
+    # the node's input key (a file whose key is unchanged is kept as it is), None when unkeyed
+    key: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,12 +66,13 @@ def node_of_file(name: str) -> str:
 
 
 def split_by_node(
-    frame: pl.DataFrame, max_rows: int, key: str = "paper_id"
+    frame: pl.DataFrame, max_rows: int, key: str = "paper_id", table: str | None = None
 ) -> dict[str, pl.DataFrame]:
-    """A table's rows grouped by their file under the plan for the table's own leaf counts."""
+    """A table's rows grouped by their file under the plan for the table's own leaf counts
+    (by raw file when `table` is provenance or rejected, layout.table_leaf)."""
     if frame.is_empty():
         return {ROOT: frame}
-    planned = nodes_of(frame, max_rows, key)
+    planned = nodes_of(frame, max_rows, key, table)
     return {
         str(node): part.drop("node")
         for (node,), part in sorted(planned.partition_by("node", as_dict=True).items())
@@ -149,17 +152,10 @@ def manifest_tables(manifest: Mapping[str, Any]) -> dict[str, list[dict[str, Any
     Format 2 lists them under `tables.<name>.files`; format 1 (older versions, still read by
     `papers versions`/`diff` and restores) had one flat `outputs` list, where a table is
     `papers.parquet` or its node files `papers/<node>-<sha12>.parquet`. Each entry has at least
-    path (relative to the dataset root), rows and sha256.
+    path (relative to the dataset root), rows and sha256. (Implemented in io, which recovers
+    and garbage-collects against a manifest from below this layer.)
     """
-    tables = manifest.get("tables")
-    if isinstance(tables, Mapping):
-        return {str(name): list(table.get("files", [])) for name, table in tables.items()}
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for entry in manifest.get("outputs", []):
-        path = str(entry["path"])
-        name = path.partition("/")[0] if "/" in path else path.removesuffix(".parquet")
-        grouped.setdefault(name, []).append(dict(entry))
-    return grouped
+    return io.manifest_tables(manifest)
 
 
 def scan_manifest_table(root: Path, manifest: Mapping[str, Any], name: str) -> pl.LazyFrame:

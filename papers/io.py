@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 
 from papers.config import IDF_N_DOCS_KEY, IDF_VERSION_KEY, WriteParams
 from papers.errors import PapersError
-from schemas import arrow_schema, polars_schema
+from schemas import PUBLISHED, arrow_schema, polars_schema
 
 _CHUNK = 1 << 20
 MANIFEST = "manifest.json"
@@ -310,58 +311,188 @@ def output_lock(out_dir: Path, wait_s: float = 0.0) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def manifest_tables(manifest: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The files of each table a manifest lists, {table: [entry, …]} (format 1 or 2).
+
+    The implementation of `papers.dataset.manifest_tables` (read it through that name), here so
+    that `recover` can garbage-collect against a manifest without importing a higher layer.
+    """
+    tables = manifest.get("tables")
+    if isinstance(tables, Mapping):
+        return {str(name): list(table.get("files", [])) for name, table in tables.items()}
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for entry in manifest.get("outputs", []):
+        path = str(entry["path"])
+        name = path.partition("/")[0] if "/" in path else path.removesuffix(".parquet")
+        grouped.setdefault(name, []).append(dict(entry))
+    return grouped
+
+
+def _table_names(manifest: Mapping[str, Any]) -> list[str]:
+    return sorted(set(PUBLISHED) | set(manifest_tables(manifest)))
+
+
+def _listed(path: Path) -> tuple[dict[str, Any], set[str]] | None:
+    """(manifest, the paths it lists) of a manifest file; None when absent or unreadable."""
+    try:
+        manifest = read_json(path) if path.is_file() else None
+        if not isinstance(manifest, dict):
+            return None
+        tables = manifest_tables(manifest)
+        return manifest, {str(e["path"]) for entries in tables.values() for e in entries}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def unreferenced(out_dir: Path) -> list[Path]:
+    """Files of the published tables in out_dir that its manifest does not list: in each table
+    directory (every file, hidden ones too: some readers glob them) and a table's single file
+    (`papers.parquet`). None without a readable manifest (nothing says what is published)."""
+    found_manifest = _listed(out_dir / MANIFEST)
+    if found_manifest is None:
+        return []
+    manifest, listed = found_manifest
+    found: list[Path] = []
+    for name in _table_names(manifest):
+        single = out_dir / f"{name}.parquet"
+        if single.is_file() and single.name not in listed:
+            found.append(single)
+        folder = out_dir / name
+        if folder.is_dir():
+            found.extend(
+                p for p in sorted(folder.iterdir())
+                if p.is_file() and f"{name}/{p.name}" not in listed
+            )  # fmt: skip
+    return found
+
+
+def collect_garbage(out_dir: Path) -> list[str]:
+    """§4 step 6: unlink every table file the current manifest does not list, and the scratch
+    folders of table writes; a table directory left empty goes too. Must run under output_lock
+    with no journal pending (else the files of the publish in flight would be lost)."""
+    victims = unreferenced(out_dir)
+    for number, path in enumerate(victims):
+        path.unlink(missing_ok=True)
+        if number == len(victims) // 2:
+            fault_point("gc")
+    folders = {p.parent for p in victims if p.parent != out_dir}
+    for folder in sorted(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty: a single-file version left no directory in use
+    for folder in sorted(folders | {out_dir}):
+        if folder.is_dir():
+            _fsync_dir(folder)
+    for scratch in sorted(out_dir.glob(".tmp-*")):
+        shutil.rmtree(scratch, ignore_errors=True)
+    return [f"removed {p.relative_to(out_dir)}, which the manifest does not list" for p in victims]
+
+
 def recover(out_dir: Path) -> list[str]:
     """Finish a publish that a crash interrupted (roll forward), then clear leftovers.
 
     The journal names a staging folder whose files were all complete and fsynced before the
     first rename, so completing the renames yields exactly the set that run meant to publish.
-    Returns what was done, for the log. Must run under output_lock.
+    Then every table file the (now current) manifest does not list is removed, and the work
+    and staging folders. Returns what was done, for the log. Must run under output_lock.
     """
     done: list[str] = []
     journal = out_dir / JOURNAL
     if journal.exists():
         entry = read_json(journal)
         staging = out_dir / entry["staging"]
-        for name in entry["names"]:
-            if (staging / name).exists():
-                (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / name, out_dir / name)
-                done.append(f"completed the interrupted publish of {name}")
+        if "names" in entry:  # a journal of the format before the version commit
+            for name in entry["names"]:
+                if (staging / name).exists():
+                    (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(staging / name, out_dir / name)
+                    done.append(f"completed the interrupted publish of {name}")
+        else:
+            done.extend(_roll_forward(staging, out_dir, entry["add"], entry["replace"]))
         journal.unlink()
+        _fsync_dir(out_dir)
+    done.extend(collect_garbage(out_dir))
     for path in sorted(out_dir.glob(".staging-*")) + sorted(out_dir.glob(".work-*")):
         shutil.rmtree(path, ignore_errors=True)
         done.append(f"removed {path.name} left by an interrupted run")
     return done
 
 
-def publish(staging: Path, out_dir: Path, names: list[str]) -> None:
-    """Move the staged files into out_dir, the manifest last.
+def _is_table_file(name: str) -> bool:
+    """A staged data file: a node file in a table directory, or a table's single file."""
+    head, _, rest = name.partition("/")
+    return head in PUBLISHED if rest else name.removesuffix(".parquet") in PUBLISHED
 
-    Every file is complete and fsynced before the first rename, and a journal naming them is
-    written (and fsynced) first: if the process dies between two renames, the next run's
-    `recover` completes the set. The manifest (which names every output's sha256) replaces the old
-    one last, so a reader that checks it never accepts a mixed set.
+
+def publish(staging: Path, out_dir: Path, names: list[str]) -> None:
+    """Commit a staged version into out_dir (docs/design/partitioned-versions.md §4).
+
+    `names` are the staged files, relative to staging (which mirrors out_dir): the tables' data
+    files (`papers/<node>-<sha12>.parquet` or `papers.parquet`), the small replaced files
+    (metrics.json, README.md, plots…) and manifest.json. In order: fsync every staged file,
+    write and fsync the journal {staging, add, replace, remove, manifest}; rename the data files
+    in (a content-named node file already there has the same bytes and is kept as it is, so the
+    previous version stays intact); replace the small files; rename the manifest over the old
+    one: the commit; then remove the table files the new manifest does not list (GC), the
+    journal and staging. A crash anywhere is finished by `recover` (roll forward). With single
+    files (`papers.parquet`) a data file is replaced in place, so the previous version is only
+    intact until the first rename (the journal still completes the set).
     """
+    if MANIFEST not in names:
+        raise ValueError("a publish needs its manifest.json staged: it is the commit")
     for name in names:
         _fsync(staging / name)
-    data_first = [n for n in names if n != MANIFEST] + [n for n in names if n == MANIFEST]
+    add = [n for n in names if _is_table_file(n)]
+    replace = [n for n in names if n not in add and n != MANIFEST]
+    new = _listed(staging / MANIFEST)
+    old = _listed(out_dir / MANIFEST)
+    # informational (GC removes whatever the committed manifest does not list)
+    remove = sorted(old[1] - new[1]) if new is not None and old is not None else []
     journal = out_dir / JOURNAL
-    write_json({"staging": staging.name, "names": data_first}, journal)
+    record = {
+        "staging": staging.name, "add": add, "replace": replace, "remove": remove,
+        "manifest": {"path": MANIFEST, "sha256": sha256_file(staging / MANIFEST)},
+    }  # fmt: skip
+    write_json(record, journal)
     _fsync(journal)
     _fsync_dir(out_dir)
-    folders = {(out_dir / name).parent for name in data_first}
-    for folder in sorted(folders):
-        # a partitioned table's directory (`papers/` for `papers/<node>-<sha12>.parquet`)
-        folder.mkdir(parents=True, exist_ok=True)
-    for number, name in enumerate(data_first):
-        os.replace(staging / name, out_dir / name)
-        if number == 1:
-            fault_point("publish")
-    for folder in sorted(folders, reverse=True):
-        _fsync_dir(folder)
+    fault_point("staged")
+    _roll_forward(staging, out_dir, add, replace)
     journal.unlink()
     _fsync_dir(out_dir)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _roll_forward(staging: Path, out_dir: Path, add: list[str], replace: list[str]) -> list[str]:
+    """§4 steps 3 to 6 from a journal's lists: rename the data files in, replace the small
+    files, rename the manifest (the commit), GC. Idempotent: a file already moved is skipped,
+    so recover can run it again after a crash at any point."""
+    done: list[str] = []
+    folders = {(out_dir / name).parent for name in add + replace}
+    for folder in sorted(folders):
+        folder.mkdir(parents=True, exist_ok=True)
+    for number, name in enumerate(add):
+        source, target = staging / name, out_dir / name
+        if source.exists():
+            if "/" in name and target.exists():
+                source.unlink()  # content-named: the same name is the same bytes, kept as it is
+            else:
+                os.replace(source, target)
+                done.append(f"added {name}")
+        if number == 0:
+            fault_point("adding")
+    for folder in sorted(folders, reverse=True):
+        _fsync_dir(folder)
+    for name in replace:
+        if (staging / name).exists():
+            os.replace(staging / name, out_dir / name)
+            done.append(f"replaced {name}")
+    if (staging / MANIFEST).exists():
+        os.replace(staging / MANIFEST, out_dir / MANIFEST)
+        done.append(f"committed {MANIFEST}")
+    _fsync_dir(out_dir)
+    fault_point("committed")
+    done.extend(collect_garbage(out_dir))
+    return done
 
 
 def _fsync_dir(path: Path) -> None:

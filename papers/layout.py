@@ -13,12 +13,18 @@ A leaf is a path of components joined by "/":
 - anything else (`doi:…`, `title:<hex>`) -> `other/<d1>/<d2>/<d3>`, the first three hex
   digits of sha256(paper_id): a stable hash (polars' own `hash` may change between versions), and
   deep enough that the plan can split the family into up to 4,096 files if it ever needs to.
+
+provenance and rejected are keyed by the raw file instead (`source_leaf`): the tree is the
+path components of `source_file`, a leaf is one raw file's range of `record_index // max_rows`
+(`pages/x.txt/r00000000`), so a file bigger than max_rows splits into ranges and a day's new raw
+file adds its own node. Their node names come from `source_node_name`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -27,6 +33,10 @@ import polars_hash as plh
 ARXIV_BUCKET = 10_000
 HASH_DEPTH = 3
 ROOT = "all"  # the node name of a table that fits in one file
+# the tables keyed by raw file (source_leaf) rather than by paper id (leaf_of)
+SOURCE_KEYED = frozenset({"provenance", "rejected"})
+RANGE_DIGITS = 8
+SOURCE_NAME_CHARS = 96
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
 _NEW = r"^(\d{2})(\d{2})\.(\d{4,5})$"
 _OLD = r"^([a-z-]+)(?:\.[A-Za-z]{2})?/(\d{2})(\d{2})\d{3}$"
@@ -56,6 +66,37 @@ def leaf_of(paper_id: pl.Expr) -> pl.Expr:
     )
 
 
+def source_leaf(source_file: pl.Expr, record_index: pl.Expr, max_rows: int) -> pl.Expr:
+    """The leaf of a provenance or rejected row: its raw file's path, then its range of
+    record_index // max_rows (`r` + 8 digits, so ranges sort in order). A whole-file reject
+    (null record_index) is in range 0."""
+    rng = (record_index.fill_null(0).cast(pl.Int64) // max_rows).cast(pl.String)
+    return pl.concat_str(
+        [source_file.fill_null("(none)"), pl.lit("/r"), rng.str.zfill(RANGE_DIGITS)]
+    ).alias("leaf")
+
+
+def source_node_name(path: tuple[str, ...], last: str | None = None) -> str:
+    """A file-name-safe name for a node of the raw-file tree (or a run of its children).
+
+    Components joined by `__` (`pages__2024__x.txt`, `big.jsonl__r00000003`), a run as
+    `<first>_to_<last>`. When the name had to change to be safe ([A-Za-z0-9._-] only, not
+    hidden), was cut to 96 characters, or could be read two ways (a component holding `__` or
+    `_to_`), 8 hex of sha256 of the exact path are appended, so distinct nodes never share one.
+    """
+    if not path:
+        return ROOT
+    text = "__".join(path) + (f"_to_{last}" if last is not None else "")
+    name = _NAME.sub("_", text)
+    ambiguous = any("__" in part or "_to_" in part or not part for part in (*path, last or "x"))
+    changed = name != text or name.startswith((".", "_")) or ambiguous
+    if changed or len(name) > SOURCE_NAME_CHARS:
+        exact = "/".join(path) + ("\0" + last if last is not None else "")
+        digest = hashlib.sha256(exact.encode()).hexdigest()[:8]
+        name = f"{name.lstrip('._')[:SOURCE_NAME_CHARS]}-{digest}"
+    return name
+
+
 def node_name(path: tuple[str, ...], last: str | None = None) -> str:
     """A file-name-safe name for a tree node, or for a run of its children (first..last).
 
@@ -80,7 +121,11 @@ class _Tree:
     children: dict[str, _Tree] = field(default_factory=dict)
 
 
-def plan_files(leaf_rows: Mapping[str, int], max_rows: int) -> dict[str, str]:
+def plan_files(
+    leaf_rows: Mapping[str, int],
+    max_rows: int,
+    name: Callable[[tuple[str, ...], str | None], str] = node_name,
+) -> dict[str, str]:
     """Which file (node name) holds each leaf, given every leaf's current row count.
 
     Top-down over root -> family -> year -> month -> leaf: a node with at most `max_rows` rows,
@@ -94,6 +139,7 @@ def plan_files(leaf_rows: Mapping[str, int], max_rows: int) -> dict[str, str]:
     - the plan is a pure function of the counts (no history, no hysteresis), local (a count
       change under a node re-plans only that node's subtree and its parent's runs after it),
       and a growing last month only changes the last run of its parent.
+    `name` names a node (default node_name; source_node_name for the raw-file tree).
     """
     if max_rows <= 0:
         raise ValueError(f"max_rows must be positive, not {max_rows}")
@@ -120,7 +166,7 @@ def plan_files(leaf_rows: Mapping[str, int], max_rows: int) -> dict[str, str]:
     def assign(path: tuple[str, ...], node: _Tree) -> None:
         if node.rows <= max_rows or not node.children:
             for leaf in leaves(path, node):
-                plan[leaf] = node_name(path)
+                plan[leaf] = name(path, None)
             return
         run: list[str] = []
         held = 0
@@ -128,12 +174,10 @@ def plan_files(leaf_rows: Mapping[str, int], max_rows: int) -> dict[str, str]:
         def close() -> None:
             if not run:
                 return
-            name = (
-                node_name((*path, run[0])) if len(run) == 1 else node_name((*path, run[0]), run[-1])
-            )
+            named = name((*path, run[0]), None if len(run) == 1 else run[-1])
             for key in run:
                 for leaf in leaves((*path, key), node.children[key]):
-                    plan[leaf] = name
+                    plan[leaf] = named
             run.clear()
 
         for key in sorted(node.children):
@@ -155,18 +199,36 @@ def plan_files(leaf_rows: Mapping[str, int], max_rows: int) -> dict[str, str]:
     return plan
 
 
-def plan_frame(counts: pl.DataFrame, max_rows: int) -> pl.DataFrame:
+def plan_frame(counts: pl.DataFrame, max_rows: int, by_source: bool = False) -> pl.DataFrame:
     """`plan_files` over a frame of (leaf, rows): a frame of (leaf, node), sorted by leaf."""
-    plan = plan_files(dict(zip(counts["leaf"], counts["rows"], strict=True)), max_rows)
+    plan = plan_files(
+        dict(zip(counts["leaf"], counts["rows"], strict=True)),
+        max_rows,
+        source_node_name if by_source else node_name,
+    )
     return pl.DataFrame(
         {"leaf": list(plan), "node": list(plan.values())},
         schema={"leaf": pl.String, "node": pl.String},
     ).sort("leaf")
 
 
-def nodes_of(frame: pl.DataFrame, max_rows: int, key: str = "paper_id") -> pl.DataFrame:
-    """The frame with a `node` column: its rows' file under the plan for the frame's own counts."""
-    with_leaf = frame.with_columns(leaf_of(pl.col(key)).alias("_leaf"))
+def table_leaf(table: str, max_rows: int) -> pl.Expr:
+    """The leaf expression of a published table's rows: by raw file for provenance and
+    rejected (source_leaf), by paper id for the others (leaf_of)."""
+    if table in SOURCE_KEYED:
+        return source_leaf(pl.col("source_file"), pl.col("record_index"), max_rows)
+    return leaf_of(pl.col("paper_id"))
+
+
+def nodes_of(
+    frame: pl.DataFrame, max_rows: int, key: str = "paper_id", table: str | None = None
+) -> pl.DataFrame:
+    """The frame with a `node` column: its rows' file under the plan for the frame's own counts.
+
+    Rows are keyed by `key`'s paper id, or by raw file when `table` is provenance or rejected."""
+    by_source = table in SOURCE_KEYED
+    leaf = table_leaf(table, max_rows) if table is not None and by_source else leaf_of(pl.col(key))
+    with_leaf = frame.with_columns(leaf.alias("_leaf"))
     counts = with_leaf.group_by("_leaf").len("rows").rename({"_leaf": "leaf"})
-    plan = plan_frame(counts, max_rows).rename({"leaf": "_leaf"})
+    plan = plan_frame(counts, max_rows, by_source).rename({"leaf": "_leaf"})
     return with_leaf.join(plan, on="_leaf", how="left").drop("_leaf")

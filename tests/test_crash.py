@@ -21,7 +21,9 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-KILL_POINTS = ["parse", "enrich", "write", "publish"]
+KILL_POINTS = ["parse", "enrich", "write", "staged", "adding", "committed"]
+# after these the journal of the publish is on disk (io.publish)
+JOURNALED = {"staged", "adding", "committed", "gc"}
 # No telemetry, and room for the temporary server to start on a loaded 2-core machine (20 s by
 # default: it timed out there).
 QUIET_PREFECT = {
@@ -60,8 +62,16 @@ def pinned_code(repo: Path) -> Path:
     return _PINNED[repo]
 
 
-def run(repo: Path, out: Path, tmp: Path, kill_at: str | None = None) -> tuple[int, str]:
-    """(exit status, log) of a real `papers run` in its own process group.
+def run(
+    repo: Path,
+    out: Path,
+    tmp: Path,
+    kill_at: str | None = None,
+    raw: Path | None = None,
+    params: Path | None = None,
+) -> tuple[int, str]:
+    """(exit status, log) of a real `papers run` in its own process group (the repo's raw
+    folder and params.yaml unless given).
 
     A SIGKILLed run cannot stop the temporary Prefect server it started, so the whole group is
     killed afterwards; the log goes to a file because the orphan would hold a pipe open.
@@ -73,8 +83,8 @@ def run(repo: Path, out: Path, tmp: Path, kill_at: str | None = None) -> tuple[i
         env["PAPERS_KILL_AT"] = kill_at
     log = tmp / f"run-{kill_at or 'full'}.log"
     argv = [
-        sys.executable, "-m", "papers", "run", "--raw", str(repo / "data/raw"),
-        "--out", str(out), "--params", str(repo / "params.yaml"), "--no-cache",
+        sys.executable, "-m", "papers", "run", "--raw", str(raw or repo / "data/raw"),
+        "--out", str(out), "--params", str(params or repo / "params.yaml"), "--no-cache",
     ]  # fmt: skip
     with log.open("w") as handle:
         proc = subprocess.Popen(
@@ -111,8 +121,8 @@ def test_sigkill_leaves_last_good_dataset(
     before = digests(out)
     code, log = run(repo, out, tmp_path, kill_at=point)
     assert code == -signal.SIGKILL, log[-2000:]
-    if point == "publish":
-        # killed between two renames: the journal lets the next run finish the set
+    if point in JOURNALED:
+        # killed inside the commit: the journal lets the next run finish the set
         assert (out / ".publish-journal.json").exists()
     else:
         assert digests(out) == before  # nothing of the dead run is visible
@@ -122,6 +132,119 @@ def test_sigkill_leaves_last_good_dataset(
     assert not list(out.glob(".staging-*"))
     assert not list(out.glob(".work-*"))
     assert not (out / ".publish-journal.json").exists()
+
+
+# --- SIGKILL inside the commit of a partitioned version (docs/design/partitioned-versions.md §4) --
+
+
+def _partitioned_params(repo: Path, folder: Path) -> Path:
+    """params.yaml with every table partitioned at 20 rows (the seed then spans several files
+    per table), vocabulary and IDF made absolute so the file can live in folder."""
+    import yaml
+
+    params = yaml.safe_load((repo / "params.yaml").read_text("utf-8"))
+    params["write"]["layout"] = "partitioned"
+    params["write"]["partition_max_rows"] = dict.fromkeys(
+        ("papers", "links", "tags", "provenance", "rejected"), 20
+    )
+    for key in ("vocabulary", "keyphrase_idf"):
+        params["tags"][key] = str(repo / params["tags"][key])
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
+    return path
+
+
+def _tree(out: Path) -> dict[str, str]:
+    """Every visible file under out, by relative path (the table directories included)."""
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
+    }
+
+
+def _read(out: Path, manifest: dict[str, object]) -> dict[str, object]:
+    """Every table of the version a manifest names, read through its file list, sorted."""
+    import polars as pl
+
+    from papers.dataset import manifest_tables
+    from schemas import PUBLISHED
+
+    tables = manifest_tables(manifest)
+    return {
+        name: pl.read_parquet([out / e["path"] for e in tables[name]]).sort(list(sort_by))
+        for name, (_, sort_by) in PUBLISHED.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def partitioned_versions(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An old partitioned version (the seed), and the new one an uninterrupted run publishes
+    over it (the seed plus a day of the HF API: new node files, a changed rejected node)."""
+    tmp = tmp_path_factory.mktemp("partitioned")
+    params = _partitioned_params(repo, tmp)
+    raw = tmp / "raw"
+    shutil.copytree(repo / "data" / "raw", raw)
+    old = tmp / "old"
+    code, log = run(repo, old, tmp, raw=raw, params=params)
+    assert code == 0, log[-2000:]
+    new_raw = tmp / "new-raw"
+    shutil.copytree(raw, new_raw)
+    (new_raw / "hf_api").mkdir()
+    for day in ("2024-05-27.json", "2024-12-13.json"):  # clean days: the quality gates pass
+        shutil.copy(repo / "tests" / "fixtures" / "hf_api" / day, new_raw / "hf_api" / day)
+    new = tmp / "new"
+    shutil.copytree(old, new)
+    code, log = run(repo, new, tmp, raw=new_raw, params=params)
+    assert code == 0, log[-2000:]
+    return {"old": old, "new": new, "raw": new_raw, "params": params}
+
+
+@pytest.mark.parametrize("point", ["staged", "adding", "committed", "gc"])
+def test_sigkill_inside_a_partitioned_commit(
+    repo: Path, tmp_path: Path, partitioned_versions: dict[str, Path], point: str
+) -> None:
+    """Killed at each step of the commit: the manifest in place lists files that are all there
+    with their sha256, and reading through it gives the old version (before the commit) or the
+    new one (after); `io.recover` then finishes the new version: a glob of each table reads
+    what the manifest lists, no unlisted file is left, and every file equals the
+    uninterrupted run's."""
+    import polars as pl
+
+    from papers import io
+    from papers.dataset import manifest_tables
+
+    old, new = partitioned_versions["old"], partitioned_versions["new"]
+    old_tables = _read(old, json.loads((old / "manifest.json").read_text()))
+    new_tables = _read(new, json.loads((new / "manifest.json").read_text()))
+    out = tmp_path / "out"
+    shutil.copytree(old, out)
+    code, log = run(repo, out, tmp_path, kill_at=point, raw=partitioned_versions["raw"],
+                    params=partitioned_versions["params"])  # fmt: skip
+    assert code == -signal.SIGKILL, log[-2000:]
+    assert (out / io.JOURNAL).exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    for entries in manifest_tables(manifest).values():
+        for entry in entries:
+            path = out / entry["path"]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], entry["path"]
+    seen = _read(out, manifest)
+    expected = new_tables if point in ("committed", "gc") else old_tables
+    for name, frame in seen.items():
+        assert frame.equals(expected[name]), f"{name} after a kill at {point}"  # type: ignore[attr-defined]
+
+    with io.output_lock(out):
+        io.recover(out)
+    assert _tree(out) == _tree(new)
+    assert not io.unreferenced(out)
+    assert not list(out.glob(".staging-*"))
+    assert not (out / io.JOURNAL).exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    for name, entries in manifest_tables(manifest).items():
+        globbed = pl.read_parquet(out / name / "*.parquet")
+        listed = pl.read_parquet([out / e["path"] for e in entries])
+        assert globbed.height == listed.height
+        assert globbed.sort(globbed.columns).equals(listed.sort(listed.columns))
 
 
 def process_group(pgid: int) -> list[int]:
@@ -261,8 +384,10 @@ def check_published(out: Path) -> dict[str, str]:
     """A complete, readable dataset: every file the manifest lists has its sha256 and row count."""
     import pyarrow.parquet as pq
 
+    from papers.dataset import manifest_tables
+
     manifest = json.loads((out / "manifest.json").read_text())
-    for entry in manifest["outputs"]:
+    for entry in (e for entries in manifest_tables(manifest).values() for e in entries):
         path = out / entry["path"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], entry["path"]
         assert pq.read_metadata(path).num_rows == entry["rows"], entry["path"]

@@ -55,7 +55,7 @@ def test_entries_describe_the_files(tmp_path: Path) -> None:
         assert entry.sha256[:12] in path.name
         assert entry.bytes == path.stat().st_size
         assert entry.rows == pq.read_metadata(path).num_rows
-        assert set(entry.as_json()) == {"path", "node", "rows", "bytes", "sha256"}
+        assert set(entry.as_json()) == {"path", "node", "rows", "bytes", "sha256", "key"}
     # nothing else in or beside the table directory: the scratch folder is gone
     assert sorted(p.name for p in (tmp_path / "tags").iterdir()) == sorted(
         Path(e.path).name for e in entries

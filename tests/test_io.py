@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -71,18 +72,46 @@ def test_json_is_deterministic(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "x.json").read_text("utf-8")) == {"a": [1, "é"], "b": 1}
 
 
+def _manifest(*paths: str) -> dict[str, object]:
+    """A format-2 manifest listing these table files (enough for publish, recover and GC)."""
+    tables: dict[str, dict[str, object]] = {}
+    for path in paths:
+        name = path.partition("/")[0] if "/" in path else path.removesuffix(".parquet")
+        table = tables.setdefault(name, {"files": []})
+        table["files"].append({"path": path, "sha256": "0" * 64, "rows": 0})  # type: ignore[attr-defined]
+    return {"format": 2, "tables": tables}
+
+
+def _stage(out: Path, run: str, files: dict[str, str], listed: list[str]) -> Path:
+    staging = io.staging_dir(out, run)
+    for name, text in files.items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_text(text)
+    io.write_json(_manifest(*listed), staging / io.MANIFEST)
+    return staging
+
+
 def test_publish_replaces_files_and_removes_staging(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    (out / "a.parquet").write_text("old")
-    (out / io.MANIFEST).write_text("old manifest")
-    staging = io.staging_dir(out, "run1")
-    (staging / "a.parquet").write_text("new")
-    (staging / io.MANIFEST).write_text("new manifest")
-    io.publish(staging, out, ["a.parquet", io.MANIFEST])
-    assert (out / "a.parquet").read_text() == "new"
-    assert (out / io.MANIFEST).read_text() == "new manifest"
+    (out / "papers.parquet").write_text("old")
+    io.write_json(_manifest("papers.parquet"), out / io.MANIFEST)
+    staging = _stage(out, "run1", {"papers.parquet": "new", "metrics.json": "{}"},
+                     ["papers.parquet"])  # fmt: skip
+    new_manifest = (staging / io.MANIFEST).read_text()
+    io.publish(staging, out, ["papers.parquet", "metrics.json", io.MANIFEST])
+    assert (out / "papers.parquet").read_text() == "new"
+    assert (out / "metrics.json").read_text() == "{}"
+    assert (out / io.MANIFEST).read_text() == new_manifest
     assert not staging.exists()
+    assert not (out / io.JOURNAL).exists()
+
+
+def test_publish_needs_a_staged_manifest(tmp_path: Path) -> None:
+    staging = io.staging_dir(tmp_path, "run1")
+    (staging / "papers.parquet").write_text("new")
+    with pytest.raises(ValueError, match=r"manifest\.json"):
+        io.publish(staging, tmp_path, ["papers.parquet"])
 
 
 def test_recover_removes_leftovers_only(tmp_path: Path) -> None:
@@ -94,10 +123,11 @@ def test_recover_removes_leftovers_only(tmp_path: Path) -> None:
         "removed .staging-x left by an interrupted run",
         "removed .work-y left by an interrupted run",
     ]
+    # no manifest: nothing says what is published, so no table file is garbage
     assert (tmp_path / "papers.parquet").read_text() == "keep"
 
 
-def test_recover_completes_an_interrupted_publish(tmp_path: Path) -> None:
+def test_recover_completes_a_publish_of_the_old_journal_format(tmp_path: Path) -> None:
     out = tmp_path
     for name in ("a.parquet", "b.parquet", io.MANIFEST):
         (out / name).write_text("old")
@@ -116,32 +146,108 @@ def test_recover_completes_an_interrupted_publish(tmp_path: Path) -> None:
     assert not staging.exists()
 
 
-def test_publish_and_recover_files_inside_table_directories(tmp_path: Path) -> None:
-    """write.layout partitioned: names with a folder (`papers/<node>-<sha12>.parquet`); the
-    table directory is created in out, and a publish cut after its first rename is completed
-    by recover into that directory."""
-    out = tmp_path / "out"
-    out.mkdir()
-    names = ["papers/all-aaaaaaaaaaaa.parquet", "tags/all-bbbbbbbbbbbb.parquet", io.MANIFEST]
-    staging = io.staging_dir(out, "run1")
-    for name in names:
-        (staging / name).parent.mkdir(parents=True, exist_ok=True)
-        (staging / name).write_text(f"new {name}")
-    io.publish(staging, out, names)
-    assert [(out / n).read_text() for n in names] == [f"new {n}" for n in names]
-    assert not staging.exists()
+def _published(out: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(out)): p.read_text()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
 
-    names2 = ["papers/all-cccccccccccc.parquet", "links/all-dddddddddddd.parquet", io.MANIFEST]
-    staging = io.staging_dir(out, "run2")
-    for name in names2:
-        (staging / name).parent.mkdir(parents=True, exist_ok=True)
-        (staging / name).write_text(f"new {name}")
-    io.write_json({"staging": staging.name, "names": names2}, out / io.JOURNAL)
-    (staging / names2[0]).rename(out / names2[0])  # the crash: after the first rename
+
+OLD = [
+    "papers/a-aaaaaaaaaaaa.parquet",
+    "papers/b-bbbbbbbbbbbb.parquet",
+    "tags/all-cccccccccccc.parquet",
+]
+NEW = ["papers/a-aaaaaaaaaaaa.parquet", "papers/b-dddddddddddd.parquet", "tags/all-eeeeeeeeeeee.parquet",
+       "links/all-ffffffffffff.parquet"]  # fmt: skip
+
+
+def _old_version(out: Path) -> dict[str, str]:
+    out.mkdir()
+    staging = _stage(out, "run0", {n: f"v {n}" for n in OLD} | {"metrics.json": "old"}, OLD)
+    io.publish(staging, out, [*OLD, "metrics.json", io.MANIFEST])
+    return _published(out)
+
+
+def test_publish_keeps_a_content_named_file_and_collects_the_rest(tmp_path: Path) -> None:
+    """Node files are content-named: one already in place is kept as it is (same inode); after
+    the commit every table file the new manifest does not list is removed, and a table
+    directory that no longer holds a file goes too."""
+    out = tmp_path / "out"
+    _old_version(out)
+    kept = (out / NEW[0]).stat()
+    (out / "links.parquet").write_text("a single file of an older layout")
+    staging = _stage(out, "run1", {n: f"v {n}" for n in NEW} | {"metrics.json": "new"}, NEW)
+    io.publish(staging, out, [*NEW, "metrics.json", io.MANIFEST])
+    assert (out / NEW[0]).stat().st_ino == kept.st_ino
+    assert (out / NEW[0]).stat().st_mtime_ns == kept.st_mtime_ns
+    published = _published(out)
+    assert set(published) == {*NEW, "metrics.json", io.MANIFEST}
+    assert published["metrics.json"] == "new"
+    assert not staging.exists()
+    assert not (out / io.JOURNAL).exists()
+    staging = _stage(out, "run2", {"papers.parquet": "single"}, ["papers.parquet"])
+    io.publish(staging, out, ["papers.parquet", io.MANIFEST])
+    assert set(_published(out)) == {"papers.parquet", "metrics.json", io.MANIFEST}
+    assert not (out / "papers").exists()
+
+
+@pytest.mark.parametrize("point", ["staged", "adding", "committed", "gc"])
+def test_recover_rolls_an_interrupted_publish_forward(tmp_path: Path, point: str) -> None:
+    """The §4 protocol cut at each fault point (simulated: the renames done up to it): the
+    manifest in place always lists files that are all there (old or new version), and recover
+    completes the new version with no unlisted file left."""
+    out = tmp_path / "out"
+    old = _old_version(out)
+    (out / "links.parquet").write_text("garbage of an older layout")
+    staging = _stage(out, "run1", {n: f"v {n}" for n in NEW} | {"metrics.json": "new"}, NEW)
+    new_manifest = (staging / io.MANIFEST).read_text()
+    io.write_json({"staging": staging.name, "add": NEW, "replace": ["metrics.json"], "remove": [],
+                   "manifest": {"path": io.MANIFEST}}, out / io.JOURNAL)  # fmt: skip
+    if point != "staged":
+        (staging / NEW[1]).rename(out / NEW[1])  # "adding": after the first rename
+    if point in ("committed", "gc"):
+        for name in NEW[2:]:
+            (out / name).parent.mkdir(exist_ok=True)
+            (staging / name).rename(out / name)
+        (staging / NEW[0]).unlink()
+        (staging / "metrics.json").rename(out / "metrics.json")
+        (staging / io.MANIFEST).rename(out / io.MANIFEST)
+    if point == "gc":
+        (out / OLD[1]).unlink()
+    manifest = io.read_json(out / io.MANIFEST)
+    listed = [e["path"] for files in io.manifest_tables(manifest).values() for e in files]
+    assert all((out / path).is_file() for path in listed)
+    assert sorted(listed) == sorted(NEW if point in ("committed", "gc") else OLD)
+    if point in ("staged", "adding"):
+        assert {k: v for k, v in _published(out).items() if k in old} == old
     io.recover(out)
-    assert [(out / n).read_text() for n in names2] == [f"new {n}" for n in names2]
+    published = _published(out)
+    assert set(published) == {*NEW, "metrics.json", io.MANIFEST}
+    assert published[io.MANIFEST] == new_manifest
+    assert published["metrics.json"] == "new"
     assert not (out / io.JOURNAL).exists()
     assert not staging.exists()
+
+
+def test_recover_collects_files_no_manifest_lists(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _old_version(out)
+    (out / "papers" / "z-000000000000.parquet").write_text("a node of a dead run")
+    (out / "papers" / ".hidden.parquet").write_text("hidden, but some readers glob it")
+    (out / "papers.parquet").write_text("old single file")
+    done = io.recover(out)
+    assert len(done) == 3
+    assert set(_published(out)) == {*OLD, "metrics.json", io.MANIFEST}
+    assert not (out / "papers" / ".hidden.parquet").exists()
+
+
+def test_recover_leaves_tables_alone_when_the_manifest_is_unreadable(tmp_path: Path) -> None:
+    (tmp_path / io.MANIFEST).write_text("not json")
+    (tmp_path / "papers.parquet").write_text("keep")
+    assert io.recover(tmp_path) == []
+    assert (tmp_path / "papers.parquet").read_text() == "keep"
 
 
 def test_table_path_is_the_single_file_or_the_directory_glob(tmp_path: Path) -> None:

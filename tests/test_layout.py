@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from papers.config import NormalizeParams
-from papers.layout import leaf_of, node_name, nodes_of, plan_files
+from papers.dataset import node_name_unsafe
+from papers.layout import (
+    leaf_of,
+    node_name,
+    nodes_of,
+    plan_files,
+    source_leaf,
+    source_node_name,
+)
 from papers.stages.normalize import arxiv_id
 
 
@@ -236,4 +244,53 @@ def _files(plan: dict[str, str], counts: dict[str, int]) -> dict[str, tuple[tupl
     return {
         node: tuple((leaf, counts[leaf]) for leaf in leaves)
         for node, leaves in _members(plan).items()
+    }
+
+
+# --- provenance and rejected: keyed by raw file ---------------------------------------------
+
+
+def source_leaves(files: list[str | None], indices: list[int | None], max_rows: int) -> list[str]:
+    frame = pl.DataFrame(
+        {"source_file": files, "record_index": indices},
+        schema={"source_file": pl.String, "record_index": pl.Int64},
+    )
+    return frame.select(source_leaf(pl.col("source_file"), pl.col("record_index"), max_rows))[
+        "leaf"
+    ].to_list()
+
+
+def test_source_leaf_is_the_file_and_its_record_range() -> None:
+    assert source_leaves(["pages/2024/x.txt", "pages/2024/x.txt", "a.json"], [0, 25, None], 10) == [
+        "pages/2024/x.txt/r00000000",
+        "pages/2024/x.txt/r00000002",
+        "a.json/r00000000",  # a whole-file reject (no record index) is in the first range
+    ]
+
+
+def test_source_node_names_are_safe_and_distinct() -> None:
+    assert source_node_name(()) == "all"
+    assert source_node_name(("pages", "x.txt")) == "pages__x.txt"
+    assert source_node_name(("pages",), "y") == "pages_to_y"
+    odd = [("a b",), ("a_b",), ("a", "b"), ("a__b",), (".hidden",), ("x" * 300,), ("x" * 301,),
+           ("é",), ("e",), ("a_to_b",), ("a",)]  # fmt: skip
+    names = [source_node_name(path) for path in odd] + [source_node_name(("a",), "b")]
+    assert len(set(names)) == len(names), names
+    for name in names:
+        assert not node_name_unsafe(name), name
+        assert len(name) <= 96 + 9
+
+
+def test_a_big_raw_file_splits_into_record_ranges_small_ones_pack() -> None:
+    files = ["big.jsonl"] * 25 + ["day/1.json"] * 3 + ["day/2.json"] * 4 + ["day/3.json"] * 9
+    indices = [*range(25), *range(3), *range(4), *range(9)]
+    frame = pl.DataFrame({"source_file": files, "record_index": indices})
+    planned = nodes_of(frame, 10, table="provenance")
+    rows = planned.group_by("node").len().sort("node")
+    assert dict(zip(rows["node"], rows["len"], strict=True)) == {
+        "big.jsonl__r00000000": 10,
+        "big.jsonl__r00000001": 10,
+        "big.jsonl__r00000002": 5,
+        "day__1.json_to_2.json": 7,
+        "day__3.json": 9,
     }

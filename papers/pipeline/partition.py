@@ -10,6 +10,7 @@ import polars as pl
 
 from papers import io
 from papers.config import KeyphraseIdf, Params
+from papers.layout import leaf_of
 from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
 from papers.pipeline.terms import compiled_terms
 from papers.pipeline.version import code_sha256
@@ -102,6 +103,28 @@ def _enrich(
     }
 
 
+def leaf_stats(frame: pl.DataFrame) -> dict[str, list[int]]:
+    """Per layout leaf (layout.leaf_of of paper_id) of a papers, links or tags frame: [rows,
+    then a 128-bit multiset hash of its rows] (the sums of two seeded row hashes, each cut in
+    32-bit halves so a sum never overflows). Kept in the partition's meta: the publish plans
+    its node files from the row counts, and keys a node by its leaves' hashes (summed over the
+    partitions holding them), so a node whose rows did not change is known without reading it.
+    Row hashes are polars' (stable within a polars version, which the node key includes)."""
+    hashes = [frame.hash_rows(seed=seed) for seed in (11, 12)]
+    halves = [part for h in hashes for part in (h % 2**32, h // 2**32)]
+    stats = (
+        frame.select(leaf_of(pl.col("paper_id")))
+        .with_columns([half.alias(f"h{i}") for i, half in enumerate(halves)])
+        .group_by("leaf")
+        .agg(pl.len().cast(pl.UInt64).alias("rows"), *[pl.col(f"h{i}").sum() for i in range(4)])
+        .sort("leaf")
+    )
+    return {
+        str(row[0]): [int(v) for v in row[1:]]
+        for row in stats.select("leaf", "rows", "h0", "h1", "h2", "h3").iter_rows()
+    }
+
+
 def _paper_hashes(papers: pl.DataFrame) -> pl.DataFrame:
     # 128 bits of each merged paper's whole row (two seeds): what its enrichment depends on
     return papers.select("paper_id").with_columns(
@@ -157,7 +180,10 @@ def partition_step(
     """Merge, enrich and validate the papers of one paper-id range.
 
     Writes the partition's validated papers, links, tags, the records rejected at validation
-    (raw text filled in at publish), the keyphrase candidates and their document counts. With
+    (raw text filled in at publish), the keyphrase candidates and their document counts; its
+    meta records the rows and a row hash per layout leaf of papers, links and tags (`leaves`,
+    leaf_stats), from which the publish plans the node files, finds which partitions feed each
+    node and which nodes kept their rows. With
     the pinned keyphrase IDF the papers' keyphrases are ranked here, against it alone (the
     partition's papers then depend on its own records and the inputs only); without it they are
     left empty for publish_step, which ranks them against the counts over all partitions.
@@ -231,7 +257,10 @@ def partition_step(
                 io.write_frame(frame, target / f"memo-{name}.parquet")
         commit_entry(target, entry, {"papers_in": papers.height, "papers": good.height,
                                 "rejected": rejected.height, "dropped": dropped,
-                                "enriched": papers.height - reused})  # fmt: skip
+                                "enriched": papers.height - reused,
+                                "leaves": {"papers": leaf_stats(good),
+                                           "links": leaf_stats(link_rows),
+                                           "tags": leaf_stats(tag_rows)}})  # fmt: skip
         if cache_dir:
             for shard_key, path in pieces:
                 pointer = _memo_pointer(cache_dir, shard_key, path)

@@ -1,33 +1,47 @@
 """The publish step: the partitions' tables streamed into the published Parquet files, with the
 manifest, metrics, plots and dataset card, written to a staging folder and then published
 atomically (after the quality gates, when asked). Also `unchanged`: whether out_dir already
-holds a dataset version intact, so an incremental run has nothing to do."""
+holds a dataset version intact, so an incremental run has nothing to do.
+
+With `write.layout: partitioned` every table is a directory of content-named node files
+(docs/design/partitioned-versions.md §2), and a node whose input key equals the previous
+version's is not read nor written again: its file is hard-linked into staging (same inode) and
+kept by the commit (io.publish, §4)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from papers import __version__, card, dataset, history, io
+from papers import __version__, card, history, io
 from papers.config import KeyphraseIdf, Params
-from papers.dataset import VERSION_KEYS, FileEntry, split_by_node, write_table
+from papers.dataset import VERSION_KEYS, FileEntry, manifest_tables, split_by_node, write_table
 from papers.errors import PapersError
 from papers.fill_rates import fill_rates
 from papers.gates import enforce as enforce_gates
+from papers.layout import ROOT, leaf_of, plan_files, source_leaf, source_node_name
 from papers.pipeline.figures import quality_figures, table_figures
 from papers.pipeline.parallel import parallel_map
+from papers.pipeline.partition import leaf_stats
 from papers.pipeline.version import code_sha256, dataset_version
 from papers.stages.keyphrases import keyphrase_top
 from schemas import PUBLISHED, SCHEMA_VERSION, Provenance, Rejected
 
-# the tables `write.layout: partitioned` publishes as directories of node files
-PARTITIONED = ("papers", "links", "tags")
+# the tables planned from the partitions' per-leaf counts (keyed by paper id); provenance and
+# rejected are keyed by raw file (layout.source_leaf) and split from their rows
+BY_PAPER = ("papers", "links", "tags")
 DEFAULT_MAX_ROWS = 1_000_000
+MANIFEST_FORMAT = 2
 STAGE_REJECT_ORDER = ("read", "parse", "normalize", "links", "tags", "validate")
 _PROVENANCE_COLUMNS = ("paper_id", "source_file", "source", "record_index", "line")
 
@@ -132,6 +146,22 @@ def publish_step(
         "provenance": provenance(),
         "rejected": rejected,
     }
+    planned: dict[str, list[Node]] = {}
+    if params.write.layout == "partitioned":
+        base = _base_key(params, vocabulary, idf)
+
+        def read(name: str) -> Callable[[dict[str, Any]], pl.DataFrame]:
+            return papers_part if name == "papers" else lambda part: pl.read_parquet(part[name])
+
+        for name in BY_PAPER:
+            # without the pinned IDF a paper's keyphrases depend on every partition: no key
+            keyed = ranked or name != "papers"
+            max_rows = params.write.partition_max_rows.get(name, DEFAULT_MAX_ROWS)
+            planned[name] = paper_nodes(name, partitions, max_rows, base if keyed else None,
+                                        read(name))  # fmt: skip
+        planned["provenance"] = provenance_nodes(
+            shuffled, bad, params.write.partition_max_rows.get("provenance", DEFAULT_MAX_ROWS), base
+        )
     dropped = [d for p in partitions for d in p["dropped"]]
     records = [path for shard in shuffled for path in shard["parts"].values()]
     return publish_tables(
@@ -145,7 +175,224 @@ def publish_step(
         gates,
         records=records,
         idf=idf,
+        planned=planned,
     )
+
+
+@dataclass(frozen=True)
+class Node:
+    """One file of a partitioned table to publish: its node, its input key (None: always
+    written) and how to read its rows (called only when the file is not kept)."""
+
+    node: str
+    key: str | None
+    load: Callable[[], pl.DataFrame | list[pl.DataFrame]]
+
+
+def _base_key(params: Params, vocabulary: dict[str, Any], idf: KeyphraseIdf | None) -> str:
+    """What every node file's bytes depend on besides its rows' inputs: the write params, the
+    code, the schema and vocabulary versions, the pinned IDF and the polars version."""
+    blob = json.dumps(
+        [params.write.model_dump(mode="json"), params.write.dataset_name, code_sha256(),
+         SCHEMA_VERSION, str(vocabulary["version"]), idf.sha256 if idf is not None else None,
+         pl.__version__],
+        sort_keys=True,
+    )  # fmt: skip
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _node_key(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _leaf_stats(part: dict[str, Any], name: str) -> dict[str, list[int]]:
+    """A partition's [rows, row hash…] per leaf of table `name`: from its meta, or (a partition
+    cached by code before they were kept) from its rows."""
+    known = part.get("leaves", {}).get(name)
+    if isinstance(known, dict):
+        return {str(k): [int(x) for x in v] for k, v in known.items()}
+    return leaf_stats(pl.read_parquet(part[name]))
+
+
+def paper_nodes(
+    name: str,
+    partitions: Sequence[dict[str, Any]],
+    max_rows: int,
+    base_key: str | None,
+    read: Callable[[dict[str, Any]], pl.DataFrame],
+) -> list[Node]:
+    """The node files of papers, links or tags, planned from the partitions' per-leaf counts
+    without reading a row (layout.plan_files). A node's key hashes its leaves with their row
+    counts and row hashes summed over the partitions (partition.leaf_stats): the same key, the
+    same rows, whatever the partitions were. Its rows are read from just the partitions holding
+    its leaves, filtered to them (memory: one node plus one partition)."""
+    stats = [_leaf_stats(part, name) for part in partitions]
+    total: dict[str, list[int]] = {}
+    for stat in stats:
+        for leaf, values in stat.items():
+            held = total.setdefault(leaf, [0] * len(values))
+            total[leaf] = [a + b for a, b in zip(held, values, strict=True)]
+    members: dict[str, list[str]] = {}
+    for leaf, node in plan_files({k: v[0] for k, v in total.items()}, max_rows).items():
+        members.setdefault(node, []).append(leaf)
+    if not members:
+        return [Node(ROOT, _node_key(base_key, name, ROOT) if base_key else None, list)]
+    nodes: list[Node] = []
+    for node in sorted(members):
+        leaves = sorted(members[node])
+        wanted = set(leaves)
+        parts = [p for p, stat in zip(partitions, stats, strict=True) if wanted & stat.keys()]
+        key = None
+        if base_key is not None:
+            # sums wrap at 64 bits: the same multiset of rows gives the same numbers
+            key = _node_key(base_key, name, node, [[leaf, *(v % 2**64 for v in total[leaf])]
+                                                   for leaf in leaves])  # fmt: skip
+
+        def load(parts: list[dict[str, Any]] = parts, leaves: list[str] = leaves) -> pl.DataFrame:
+            keep = pl.Series(leaves, dtype=pl.String).implode()
+            return pl.concat(
+                [read(part).filter(leaf_of(pl.col("paper_id")).is_in(keep)) for part in parts]
+            )
+
+        nodes.append(Node(node, key, load))
+    return nodes
+
+
+def provenance_nodes(
+    shuffled: Sequence[dict[str, Any]], bad: pl.DataFrame, max_rows: int, base_key: str
+) -> list[Node]:
+    """The node files of provenance (keyed by raw file, layout.source_leaf), planned from the
+    shuffled shards' (source_file, record_index) columns alone. A node's key hashes its leaves'
+    row counts, the rows keys of the shards holding them (shuffle_step: a shard's records
+    and their final paper ids, not the boundaries) and the validation rejects of its raw files (left
+    out of provenance); its rows are read from just those shards (memory: one node)."""
+    keys = ["source_file", "record_index"]
+    counts: list[dict[str, int]] = []
+    for shard in shuffled:
+        paths = list(shard["parts"].values())
+        if not paths:
+            counts.append({})
+            continue
+        rows = (
+            pl.scan_parquet(paths)
+            .select(keys)
+            .join(bad.lazy(), on=keys, how="anti")
+            .group_by(source_leaf(pl.col("source_file"), pl.col("record_index"), max_rows))
+            .len("rows")
+            .collect()
+        )
+        counts.append(dict(zip(rows["leaf"].to_list(), rows["rows"].to_list(), strict=True)))
+    total: Counter[str] = Counter()
+    for count in counts:
+        total.update(count)
+    members: dict[str, list[str]] = {}
+    for leaf, node in plan_files(total, max_rows, source_node_name).items():
+        members.setdefault(node, []).append(leaf)
+    if not members:
+        return [Node(ROOT, _node_key(base_key, "provenance", ROOT), list)]
+    nodes: list[Node] = []
+    for node in sorted(members):
+        leaves = sorted(members[node])
+        wanted = set(leaves)
+        shards = [s for s, count in zip(shuffled, counts, strict=True) if wanted & count.keys()]
+        files = {leaf.rsplit("/", 1)[0] for leaf in leaves}
+        rejects = bad.filter(pl.col("source_file").is_in(sorted(files))).sort(keys)
+        key = _node_key(base_key, "provenance", node, [[leaf, total[leaf]] for leaf in leaves],
+                        sorted(str(s.get("rows_key", s["key"])) for s in shards),
+                        rejects.rows())  # fmt: skip
+
+        def load(shards: list[dict[str, Any]] = shards, leaves: list[str] = leaves) -> pl.DataFrame:
+            keep = pl.Series(leaves, dtype=pl.String).implode()
+            leaf = source_leaf(pl.col("source_file"), pl.col("record_index"), max_rows)
+            frame = (
+                pl.scan_parquet([path for s in shards for path in s["parts"].values()])
+                .select(_PROVENANCE_COLUMNS)
+                .filter(leaf.is_in(keep))
+                .join(bad.lazy(), on=keys, how="anti")
+                .collect()
+            )
+            Provenance.validate(frame)
+            return frame
+
+        nodes.append(Node(node, key, load))
+    return nodes
+
+
+def _split_nodes(
+    name: str, table: pl.DataFrame | Iterable[pl.DataFrame], max_rows: int, base_key: str
+) -> list[Node]:
+    """The node files of a table gathered whole (provenance and rejected, keyed by raw file):
+    each node's key is a hash of its sorted rows, so an unchanged node is not re-encoded."""
+    frame = table if isinstance(table, pl.DataFrame) else pl.concat(list(table), how="vertical")
+    _, sort_by = PUBLISHED[name]
+    nodes: list[Node] = []
+    for node, rows in split_by_node(frame, max_rows, table=name).items():
+        ordered = rows.sort(list(sort_by), nulls_last=True)
+        digest = hashlib.sha256()
+        # 128 bits per row, in order (polars' row hash is stable within a polars version, which
+        # is in base_key): a changed, added or removed row changes the key
+        for seed in (1, 2):
+            digest.update(ordered.hash_rows(seed=seed).to_numpy().tobytes())
+        key = _node_key(base_key, name, node, rows.height, digest.hexdigest())
+        nodes.append(Node(node, key, _const(rows)))
+    return nodes
+
+
+def _const(rows: pl.DataFrame) -> Callable[[], pl.DataFrame]:
+    return lambda: rows
+
+
+def _write_nodes(
+    name: str,
+    nodes: Sequence[Node],
+    out: Path,
+    staging: Path,
+    previous: Mapping[str, dict[str, Any]],
+    params: Params,
+    metadata: Mapping[str, str],
+    kept: list[str],
+) -> list[FileEntry]:
+    """Each node's file in staging/<name>/, one node in memory at a time. A node whose key is
+    the previous version's entry's, with its file still in out, is kept: hard-linked into
+    staging (no read, no write; the commit keeps the file in out as it is) and its path
+    appended to `kept`."""
+    model, sort_by = PUBLISHED[name]
+    entries: list[FileEntry] = []
+    for node in nodes:
+        old = previous.get(node.node)
+        present = out / str(old["path"]) if old is not None else None
+        if node.key is not None and old is not None and old.get("key") == node.key and present \
+                and present.is_file():  # fmt: skip
+            target = staging / str(old["path"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(present, target)
+            except OSError:
+                shutil.copyfile(present, target)  # a file system without hard links: a copy
+            entries.append(FileEntry(str(old["path"]), node.node, int(old["rows"]),
+                                     int(old["bytes"]), str(old["sha256"]), node.key))  # fmt: skip
+            kept.append(str(old["path"]))
+            continue
+        (entry,) = write_table({node.node: node.load()}, model, staging / name, params.write,
+                               {**metadata, "papers.table": name}, sort_by)  # fmt: skip
+        entries.append(replace(entry, key=node.key))
+    return entries
+
+
+def _changed_files(
+    previous: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """The change feed's hook (§5, papers/changes.py `version_changes`, wired by the lead):
+    (paths of the previous version's papers files the new one does not keep, paths of the new
+    version's papers files the previous one did not have). A file with the same node and sha256
+    in both is unchanged and left out. Old paths are relative to out_dir, new ones to staging."""
+    same = {(str(e["node"]), str(e["sha256"])) for e in previous} & {
+        (str(e["node"]), str(e["sha256"])) for e in entries
+    }
+    old = [str(e["path"]) for e in previous if (str(e.get("node")), str(e["sha256"])) not in same]
+    new = [str(e["path"]) for e in entries if (str(e["node"]), str(e["sha256"])) not in same]
+    return old, new
 
 
 def unchanged(out_dir: Path, version: str, cache_dir: str | None = None) -> dict[str, Any] | None:
@@ -161,11 +408,12 @@ def unchanged(out_dir: Path, version: str, cache_dir: str | None = None) -> dict
         manifest: dict[str, Any] = io.read_json(manifest_path)
         if manifest["dataset"]["version"] != version:
             return None
-        paths = {str(o["path"]): out_dir / o["path"] for o in manifest["outputs"]}
-        if not all(path.is_file() for path in paths.values()):
+        listed = [entry for files in manifest_tables(manifest).values() for entry in files]
+        paths = {str(o["path"]): out_dir / str(o["path"]) for o in listed}
+        if not listed or not all(path.is_file() for path in paths.values()):
             return None
         hashes = io.sha256_files(paths, cache_dir)
-        if any(hashes[str(o["path"])] != o["sha256"] for o in manifest["outputs"]):
+        if any(hashes[str(o["path"])] != o["sha256"] for o in listed):
             return None
     except (ValueError, KeyError, TypeError):
         return None
@@ -184,15 +432,24 @@ def publish_tables(
     gates: bool = True,
     records: Sequence[str] = (),
     idf: KeyphraseIdf | None = None,
+    planned: Mapping[str, Sequence[Node]] | None = None,
 ) -> dict[str, Any]:
     """Write the published tables, manifest and metrics to a staging folder, then publish.
 
     Each table is a whole frame or its sorted parts in published order (streamed: one part in
-    memory at a time). With gates, the staged build is first compared with the dataset in
-    out_dir (papers/gates.py) and nothing is published when it fails one. `records` are the
-    normalised record files before the merge; metrics.json's per-source fill rates are measured
-    on them (papers/fill_rates.py). `idf` is the pinned keyphrase IDF the papers were ranked
-    with (None: ranked against this build), recorded in the version and the manifest.
+    memory at a time). With `write.layout: partitioned` each table is a directory of node
+    files: `planned` gives the nodes of a table planned without reading it (paper_nodes), the
+    others are split from their rows; a node whose key is unchanged keeps its file. With gates,
+    the staged build is first compared with the dataset in out_dir (papers/gates.py) and
+    nothing is published when it fails one. `records` are the normalised record files before
+    the merge; metrics.json's per-source fill rates are measured on them
+    (papers/fill_rates.py). `idf` is the pinned keyphrase IDF the papers were ranked with
+    (None: ranked against this build), recorded in the version and the manifest.
+
+    The summary counts the table files kept as they were (`files.kept`) and written.
+    The manifest (format 2) lists each table's files with node, rows, bytes, sha256 and key,
+    and numbers the version: the previous manifest's number + 1 and its version as parent (the
+    same number and parent when out_dir already holds this version).
     """
     vocabulary_version = str(vocabulary["version"])
     out = Path(out_dir)
@@ -205,42 +462,58 @@ def publish_tables(
         "papers.vocabulary_version": vocabulary_version,
     }
     staging = io.staging_dir(out, run_id)
-    outputs: list[dict[str, Any]] = []
-    rows: dict[str, int] = {}
-
-    digests: dict[str, str] = {}
+    previous = _previous_manifest(out)
+    before = {
+        name: {str(e["node"]): e for e in entries if "node" in e}
+        for name, entries in manifest_tables(previous).items()
+    }
     partitioned = params.write.layout == "partitioned"
+    max_rows = {
+        name: params.write.partition_max_rows.get(name, DEFAULT_MAX_ROWS) for name in PUBLISHED
+    }
+    base_key = _base_key(params, vocabulary, idf)
+    # node files carry no dataset version: with it every file would change with every version
+    node_metadata = {k: v for k, v in metadata.items() if k not in VERSION_KEYS}
     files: dict[str, list[FileEntry]] = {}
+    kept: list[str] = []
 
     def write(names: list[str]) -> None:
         for name in names:
             model, sort_by = PUBLISHED[name]
-            if partitioned and name in PARTITIONED:
-                files[name] = _write_partitioned(
-                    name, tables[name], staging, params, metadata, list(sort_by)
+            if partitioned:
+                nodes = (planned or {}).get(name)
+                if nodes is None:
+                    nodes = _split_nodes(name, tables[name], max_rows[name], base_key)
+                files[name] = _write_nodes(
+                    name, nodes, out, staging, before.get(name, {}), params, node_metadata, kept
                 )
-                rows[name] = sum(entry.rows for entry in files[name])
                 continue
-            rows[name] = io.write_parquet(
-                tables[name], model, staging / f"{name}.parquet", params.write,
-                {**metadata, "papers.table": name}, sort_by,
-            )  # fmt: skip
+            path = staging / f"{name}.parquet"
+            rows = io.write_parquet(
+                tables[name], model, path, params.write, {**metadata, "papers.table": name}, sort_by
+            )
             # hashed here, beside the other group's writing (hashlib releases the GIL)
-            digests[name] = io.sha256_file(staging / f"{name}.parquet")
+            files[name] = [
+                FileEntry(path.name, ROOT, rows, path.stat().st_size, io.sha256_file(path))
+            ]
 
     # the papers table (keyphrases picked as it streams) beside all the others: two cores busy
     parallel_map(write, [(["papers"],), ([n for n in PUBLISHED if n != "papers"],)])
-    for name in PUBLISHED:
-        if name in files:
-            outputs.extend(entry.as_json() for entry in files[name])
-            continue
-        file_name = f"{name}.parquet"
-        outputs.append({"path": file_name, "sha256": digests[name], "rows": rows[name]})
-    counts = _counts(staging, rows, parsed, dropped)
+    rows = {name: sum(entry.rows for entry in files[name]) for name in PUBLISHED}
+    counts = _counts(staging, files, rows, parsed, dropped)
+    number, parent = _lineage(previous, version)
     manifest = {
-        "dataset": {"name": params.write.dataset_name, "version": version},
-        # only when partitioned: a single-file build's manifest stays as it was
-        **({"layout": params.write.layout} if partitioned else {}),
+        "format": MANIFEST_FORMAT,
+        "dataset": {
+            "name": params.write.dataset_name,
+            "version": version,
+            "number": number,
+            "parent": parent,
+        },
+        "layout": {
+            "name": params.write.layout,
+            "max_rows": {name: max_rows[name] for name in PUBLISHED} if partitioned else {},
+        },
         "schema_version": SCHEMA_VERSION,
         "vocabulary_version": vocabulary_version,
         "idf": idf.describe() if idf is not None else None,
@@ -256,29 +529,39 @@ def publish_tables(
             }
             for p in parsed
         ],
-        "outputs": outputs,
+        "tables": {
+            name: {
+                "rows": rows[name],
+                "bytes": sum(entry.bytes for entry in files[name]),
+                "files": [entry.as_json() for entry in files[name]],
+            }
+            for name in PUBLISHED
+        },
         "counts": counts,
         "dropped": dropped,
     }
+    # The change feed (§5) goes here: `_changed_files(before's papers entries, the new ones)`
+    # gives the papers files to compare (old under out, new under staging), for
+    # papers/changes.py `version_changes`, its totals into manifest["changes"].
     io.write_json(manifest, staging / io.MANIFEST)
     # the figures stream the staged files (the columns they need, counted by the streaming
-    # engine): at 5M records reading five columns of every paper was the write step's peak
-    papers = pl.scan_parquet(_scan_path(staging, "papers", files))
-    links = pl.scan_parquet(_scan_path(staging, "links", files))
+    # engine): at 5M records reading five columns of every paper was the write step's peak.
+    # They still scan whole tables every version (kept files included, through their links).
+    papers = pl.scan_parquet(_staged(staging, files, "papers"))
+    links = pl.scan_parquet(_staged(staging, files, "links"))
     io.write_json(
         {
             **table_figures(papers, links, counts),
             "quality": quality_figures(staging, papers, links, params, vocabulary),
             "fill_rates": fill_rates(
                 pl.scan_parquet(list(records)) if records else None,
-                pl.scan_parquet(staging / "provenance.parquet"),
+                pl.scan_parquet(_staged(staging, files, "provenance")),
                 papers,
             ),
         },
         staging / io.METRICS,
     )
-    names = [f"{n}.parquet" for n in PUBLISHED if n not in files]
-    names += [entry.path for name in files for entry in files[name]]
+    names = [entry.path for name in PUBLISHED for entry in files[name]]
     names += [io.METRICS, io.MANIFEST]
     names += history.write_plots(papers, staging)
     names.append(card.write_card(staging, params))  # README.md: the dataset card
@@ -286,64 +569,49 @@ def publish_tables(
         enforce_gates(out, staging, params.gates)
     io.fault_point("write")
     io.publish(staging, out, names)
-    if partitioned:
-        _remove_unlisted(out, files)
-    return {"dataset_version": version, "counts": counts, "out_dir": str(out)}
+    listed = sum(len(entries) for entries in files.values())
+    return {"dataset_version": version, "counts": counts, "out_dir": str(out),
+            "files": {"kept": len(kept), "written": listed - len(kept)}}  # fmt: skip
 
 
-def _write_partitioned(
-    name: str,
-    table: pl.DataFrame | Iterable[pl.DataFrame],
-    staging: Path,
-    params: Params,
-    metadata: Mapping[str, str],
-    sort_by: list[str],
-) -> list[FileEntry]:
-    """Table `name` as content-named node files in staging/<name>/ (dataset.write_table).
-
-    The node plan needs the whole table's per-leaf counts, so the table's parts are gathered
-    here (one table in memory; streaming per node is the next step). The files carry no
-    dataset version: with it every file would change with every version.
-    """
-    frame = table if isinstance(table, pl.DataFrame) else pl.concat(list(table), how="vertical")
-    model, _ = PUBLISHED[name]
-    max_rows = params.write.partition_max_rows.get(name, DEFAULT_MAX_ROWS)
-    file_metadata = {k: v for k, v in metadata.items() if k not in VERSION_KEYS}
-    return write_table(
-        split_by_node(frame, max_rows),
-        model,
-        staging / name,
-        params.write,
-        {**file_metadata, "papers.table": name},
-        sort_by,
-    )
+def _previous_manifest(out: Path) -> dict[str, Any]:
+    """The manifest of the version in out ({} when there is none or it cannot be read)."""
+    path = out / io.MANIFEST
+    try:
+        found = io.read_json(path) if path.is_file() else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
-def _scan_path(folder: Path, name: str, files: Mapping[str, list[FileEntry]]) -> Path | list[Path]:
-    """What to scan for table `name` of a staged build: its files, or its single file."""
-    if name in files:
-        return [folder / entry.path for entry in files[name]]
-    return folder / f"{name}.parquet"
+def _lineage(previous: Mapping[str, Any], version: str) -> tuple[int, str | None]:
+    """(number, parent) of a new version over the previous manifest: number + 1 and the
+    previous version; the same again when the version is the same (a rebuild); 1 and None when
+    there is none. A format 1 manifest has no number: it counts as version 1."""
+    dataset = previous.get("dataset")
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("version"), str):
+        return 1, None
+    number = dataset.get("number")
+    number = number if isinstance(number, int) and not isinstance(number, bool) else 1
+    if dataset["version"] == version:
+        parent = dataset.get("parent")
+        return number, parent if isinstance(parent, str) else None
+    return number + 1, str(dataset["version"])
 
 
-def _remove_unlisted(out: Path, files: Mapping[str, list[FileEntry]]) -> None:
-    """After the commit: drop the files of the partitioned tables that the new manifest does not
-    list (the previous version's changed nodes), and the single files they replace, so a plain
-    glob of a table directory reads exactly the published version. A crash before this leaves
-    extra files that the next publish removes (garbage collection proper, with the journal and
-    manifest v2, is the next step: docs/design/partitioned-versions.md §4)."""
-    for name, entries in files.items():
-        keep = {Path(entry.path).name for entry in entries}
-        for path in dataset.table_files(out / name):
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
-        (out / f"{name}.parquet").unlink(missing_ok=True)
+def _staged(staging: Path, files: Mapping[str, list[FileEntry]], name: str) -> list[Path]:
+    """The staged files of table `name` (the new ones and the kept ones, linked in)."""
+    return [staging / entry.path for entry in files[name]]
 
 
 def _counts(
-    staging: Path, rows: dict[str, int], parsed: list[dict[str, Any]], dropped: list[dict[str, Any]]
+    staging: Path,
+    files: Mapping[str, list[FileEntry]],
+    rows: dict[str, int],
+    parsed: list[dict[str, Any]],
+    dropped: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    stages = pl.read_parquet(staging / "rejected.parquet", columns=["stage"])["stage"]
+    stages = pl.read_parquet(_staged(staging, files, "rejected"), columns=["stage"])["stage"]
     by_stage = Counter(stages.to_list())
     raw_records = sum(int(p["raw_records"]) for p in parsed)
     counts: dict[str, Any] = {

@@ -18,7 +18,10 @@ def shuffle_step(
     work: str,
     cache_dir: str | None,
 ) -> dict[str, Any]:
-    """Give one normalized shard its final paper ids and split it by paper-id range."""
+    """Give one normalized shard its final paper ids and split it by paper-id range.
+
+    Returns the cache key, the parts by partition number, and `rows_key`: the key of the rows
+    alone (the same across boundaries)."""
     own = (
         pl.scan_parquet(identity_path)
         .filter(
@@ -60,6 +63,9 @@ def shuffle_step(
     parts = read_meta(entry)["parts"]
     return {
         "key": key,
+        # what the shard's rows are (its records and their final paper ids), whatever the
+        # boundaries that split them: provenance node keys hash it (publish.provenance_nodes)
+        "rows_key": cache_key("shuffle-rows", normalized["key"], mapped),
         "parts": {number: str(entry / name) for number, name in parts.items()},
     }
 

@@ -1,0 +1,167 @@
+"""A daily version costs what changed: with `write.layout: partitioned`, a build over yesterday's
+inputs plus one day's raw file rewrites only the node files whose rows changed. The others keep
+their name, bytes and inode (not even rewritten), and the result equals a from-scratch build of
+the same inputs file for file (docs/design/partitioned-versions.md §2, §4)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from papers import io
+from papers.dataset import manifest_tables
+from schemas import PUBLISHED
+from tests.conftest import FIXTURES, REPO, SEED, build_local
+
+TARGET_ROWS = 10  # small partitions: a new day's records land in few of them
+LISTING = FIXTURES / "hf_api" / "2024-05-27.json"
+
+
+def partitioned_params(folder: Path) -> Path:
+    """params.yaml with every table partitioned at 20 rows (the seed then spans several files),
+    vocabulary and IDF paths made absolute so the file can live anywhere."""
+    params: dict[str, Any] = yaml.safe_load((REPO / "params.yaml").read_text("utf-8"))
+    params["write"]["layout"] = "partitioned"
+    params["write"]["partition_max_rows"] = dict.fromkeys(PUBLISHED, 20)
+    for key in ("vocabulary", "keyphrase_idf"):
+        params["tags"][key] = str(REPO / params["tags"][key])
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
+    return path
+
+
+def next_day() -> list[dict[str, Any]]:
+    """A day's HF listing: three papers of a month the seed build has not seen (2407) and a
+    re-listing of one paper of the first build (more upvotes: its merged row changes)."""
+    listing = json.loads(LISTING.read_text("utf-8"))
+    relisted = copy.deepcopy(listing[0])
+    relisted["paper"]["upvotes"] = int(relisted["paper"].get("upvotes") or 0) + 5
+    day = [relisted]
+    for number, source in enumerate(listing, start=1):
+        new = copy.deepcopy(source)
+        new["paper"]["id"] = f"2407.{number:05d}"
+        new["paper"]["title"] = f"A new paper number {number} on sparse tensor compilers"
+        new["title"] = new["paper"]["title"]
+        day.append(new)
+    return day
+
+
+def tree(out: Path) -> dict[str, Any]:
+    """Each table file of a build: relative path -> (sha256, inode, mtime_ns)."""
+    found = {}
+    for name in PUBLISHED:
+        for path in sorted((out / name).iterdir()):
+            st = path.stat()
+            found[f"{name}/{path.name}"] = (io.sha256_file(path), st.st_ino, st.st_mtime_ns)
+    return found
+
+
+def every_file(out: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(out)): io.sha256_file(p)
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
+    }
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("incremental")
+    params = partitioned_params(root)
+    raw = root / "raw"
+    (raw / "hf").mkdir(parents=True)
+    shutil.copy(SEED, raw / "seed.txt")
+    shutil.copy(LISTING, raw / "hf" / LISTING.name)
+    out, cache = root / "out", root / "cache"
+    build_local(raw, out, params, cache_dir=str(cache), target_rows=TARGET_ROWS)
+    first = tree(out)
+    first_manifest = io.read_json(out / io.MANIFEST)
+    (raw / "hf" / "2024-07-02.json").write_text(json.dumps(next_day(), indent=1), "utf-8")
+    summary = build_local(raw, out, params, cache_dir=str(cache), target_rows=TARGET_ROWS)
+    fresh = root / "fresh"
+    build_local(raw, fresh, params, target_rows=TARGET_ROWS)
+    return {"out": out, "fresh": fresh, "first": first, "first_manifest": first_manifest,
+            "second": tree(out), "summary": summary}  # fmt: skip
+
+
+def test_unchanged_node_files_are_not_rewritten(versions: dict[str, Any]) -> None:
+    first, second = versions["first"], versions["second"]
+    kept = set(first) & set(second)
+    assert any(path.startswith("papers/") for path in kept), "the seed's papers nodes must stay"
+    assert any(path.startswith("provenance/") for path in kept), "the seed file's provenance too"
+    for path in kept:
+        assert second[path] == first[path], f"{path} was rewritten (sha256, inode, mtime_ns)"
+    new = set(second) - set(first)
+    assert any(path.startswith("papers/arxiv") for path in new), "the new month's papers"
+    assert any(path.startswith("provenance/") for path in new)
+    # the previous version's changed files are gone: a glob reads the new version only
+    assert not set(first) - set(second) & set(every_file(versions["out"]))
+    # the kept nodes were not even read: their keys matched, so they were linked, not written
+    assert versions["summary"]["files"] == {"kept": len(kept), "written": len(new)}
+
+
+def test_manifest_lists_the_files_with_valid_checksums(versions: dict[str, Any]) -> None:
+    out = versions["out"]
+    manifest = io.read_json(out / io.MANIFEST)
+    first = versions["first_manifest"]["dataset"]
+    assert manifest["dataset"]["number"] == first["number"] + 1 == 2
+    assert manifest["dataset"]["parent"] == first["version"]
+    listed = {e["path"]: e for files in manifest_tables(manifest).values() for e in files}
+    assert set(listed) == set(versions["second"])
+    for path, entry in listed.items():
+        assert io.sha256_file(out / path) == entry["sha256"], path
+        assert (out / path).stat().st_size == entry["bytes"], path
+
+
+def test_incremental_equals_from_scratch(versions: dict[str, Any]) -> None:
+    """File for file; the manifests differ only in lineage (number, parent). Node keys are equal
+    too: they hash each leaf's rows (partition.leaf_stats), not the partitions that held them,
+    whose boundaries an incremental build keeps from its cache."""
+    out, fresh = every_file(versions["out"]), every_file(versions["fresh"])
+    assert {k: v for k, v in out.items() if k != io.MANIFEST} == {
+        k: v for k, v in fresh.items() if k != io.MANIFEST
+    }
+
+    def bare(folder: Path) -> dict[str, Any]:
+        manifest: dict[str, Any] = io.read_json(folder / io.MANIFEST)
+        manifest["dataset"].pop("number")
+        manifest["dataset"].pop("parent")
+        return manifest
+
+    assert bare(versions["out"]) == bare(versions["fresh"])
+
+
+def test_a_rebuild_of_the_same_version_writes_no_file(
+    versions: dict[str, Any], tmp_path: Path
+) -> None:
+    """Every node key equal (the same inputs and partitions as the from-scratch build): the
+    publish writes no table file and the commit keeps them all as they are."""
+    out = tmp_path / "out"
+    shutil.copytree(versions["fresh"], out)
+    before = tree(out)
+    raw = versions["out"].parent / "raw"
+    params = versions["out"].parent / "params.yaml"
+    summary = build_local(raw, out, params, target_rows=TARGET_ROWS)
+    assert summary["files"] == {"kept": len(before), "written": 0}
+    assert tree(out) == before
+    assert every_file(out) == every_file(versions["fresh"])
+
+
+def test_changed_files_hook_names_the_papers_files_to_compare(versions: dict[str, Any]) -> None:
+    """The change feed's hook (publish._changed_files): of the papers files, the previous
+    version's files the new one dropped and the new one's files the previous lacked."""
+    from papers.pipeline.publish import _changed_files
+
+    old = manifest_tables(versions["first_manifest"])["papers"]
+    new = manifest_tables(io.read_json(versions["out"] / io.MANIFEST))["papers"]
+    gone, added = _changed_files(old, new)
+    assert set(gone) == {e["path"] for e in old} - {e["path"] for e in new}
+    assert set(added) == {e["path"] for e in new} - {e["path"] for e in old}
+    assert added, "the new month's papers are a new file"
+    assert _changed_files(new, new) == ([], [])
