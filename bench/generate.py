@@ -4,12 +4,13 @@
         [--daily-out PATH [--new N] [--updates N] [--update-model recent|uniform]]
 
 The text is real: a pool of records is read once, with the project's own readers, from
-`../shared/realdata` when that folder exists (about 13,500 distinct papers from arXiv snapshot,
-OAI-PMH and Atom files and Hugging Face listings), else from the repository's seed and test
-fixtures; the pool is cached under data/interim/bench/. Paper i is built from two pool records
-a and b (title of a with a subtitle from b, abstract = first sentences of a + last sentences of
-b), so texts do not repeat the way a small pool would make them, yet keep the LaTeX, URLs and
-wording of real ones. The pair (a, b) is a bijection of i (for i < pool size squared).
+`../shared/realdata` when that folder exists (beside the checkout, or beside the main checkout
+of a git worktree; about 13,500 distinct papers from arXiv snapshot, OAI-PMH and Atom files and
+Hugging Face listings), else from the repository's seed and test fixtures; the pool is cached
+under data/interim/bench/. Paper i is built from two pool records a and b (title of a with a
+subtitle from b, abstract = first sentences of a + last sentences of b), so texts do not repeat
+the way a small pool would make them, yet keep the LaTeX, URLs and wording of real ones. The
+pair (a, b) is a bijection of i (for i < pool size squared).
 
 Record i lists paper i, except the rows whose (i + 37 * seed) % 100 falls in the duplicate
 residues: they re-list an earlier paper, as a merged multi-source listing does (6% in all):
@@ -198,8 +199,26 @@ def load_pool(sources: tuple[Path, ...], cache: Path = CACHE) -> pl.DataFrame:
     return pool
 
 
+def _main_checkout(root: Path) -> Path:
+    """The main checkout of the repository `root` is a git worktree of (else root): a worktree's
+    `.git` is a file naming its git dir, whose `commondir` leads to the main `.git`."""
+    git = root / ".git"
+    if not git.is_file():
+        return root
+    gitdir = Path(git.read_text("utf-8").removeprefix("gitdir:").strip())
+    common = gitdir / "commondir"
+    if not common.is_file():
+        return root
+    return (gitdir / common.read_text("utf-8").strip()).resolve().parent
+
+
 def default_sources() -> tuple[Path, ...]:
-    return (REALDATA,) if REALDATA.is_dir() else FALLBACK
+    """../shared/realdata beside the checkout (or beside the main checkout, for a git
+    worktree elsewhere), else the seed and fixtures."""
+    for realdata in (REALDATA, _main_checkout(ROOT).parent / "shared" / "realdata"):
+        if realdata.is_dir():
+            return (realdata,)
+    return FALLBACK
 
 
 # --- the records ------------------------------------------------------------------------------

@@ -250,3 +250,15 @@ def test_run_incremental_prints_every_target(
     assert (entry["n"], entry["new"], entry["updates"]) == (2000, 20, 4)
     assert entry["dvc_full"]["tracked"][:3] == ["papers", "links", "tags"]  # partitioned dirs
     assert {t["met"] for t in entry["targets"]} <= {"met", "NOT met", "n/a"}
+
+
+def test_a_worktree_finds_the_main_checkout(tmp_path: Path) -> None:
+    """The generator looks for ../shared/realdata beside the main checkout of a git worktree."""
+    gitdir = tmp_path / "main" / ".git" / "worktrees" / "wt"
+    gitdir.mkdir(parents=True)
+    (gitdir / "commondir").write_text("../..\n")
+    worktree = tmp_path / "elsewhere" / "wt"
+    worktree.mkdir(parents=True)
+    (worktree / ".git").write_text(f"gitdir: {gitdir}\n")
+    assert generate._main_checkout(worktree) == tmp_path / "main"
+    assert generate._main_checkout(tmp_path / "main") == tmp_path / "main"  # a .git directory
