@@ -342,6 +342,18 @@ def targets(entry: dict[str, Any], ref: dict[str, Any] | None) -> list[tuple[str
     return rows
 
 
+# the order the build runs its stages and publishes its tables (a saved JSON has sorted keys)
+STAGES = ("unchanged", "parse", "normalize", "identity", "shuffle", "enrich", "write")
+
+
+def _stage_order(name: str) -> tuple[int, str]:
+    return (STAGES.index(name) if name in STAGES else len(STAGES), name)
+
+
+def _table_order(name: str) -> tuple[int, str]:
+    return (TABLES.index(name) if name in TABLES else len(TABLES), name)
+
+
 def _state(result: dict[str, Any]) -> str:
     return "passed" if result["returncode"] == 0 else f"FAILED, exit {result['returncode']}"
 
@@ -362,12 +374,15 @@ def table(entry: dict[str, Any], ref: dict[str, Any] | None) -> str:
     if "plus_one_day" in entry:
         lines.append("")
         lines.append("+1 day build by stage (work seconds, CPU seconds, stage peak RSS):")
-        for name, stage in entry["plus_one_day"]["stages"].items():
+        stages = entry["plus_one_day"]["stages"]
+        for name in sorted(stages, key=_stage_order):
+            stage = stages[name]
             rss = stage.get("peak_rss_mib", stage["peak_rss_mib_so_far"])
             lines.append(f"  {name:<10} {stage['seconds']:>8.2f} s {stage['cpu_seconds']:>8.2f} s "
                          f"{rss:>8,.0f} MiB")  # fmt: skip
         lines.append("files of the +1 day version not in the full build's (new or rewritten):")
-        for name, files in entry["day_files"].items():
+        for name in sorted(entry["day_files"], key=_table_order):
+            files = entry["day_files"][name]
             lines.append(f"  {name:<10} {files['new_files']:>5} of {files['files']:>5} files, "
                          f"{files['new_bytes']:>14,} of {files['bytes']:>14,} B")  # fmt: skip
         if entry.get("day_changes"):
