@@ -1,14 +1,16 @@
 """Synthetic arXiv-snapshot JSON lines of N records, assembled from real records.
 
-    python bench/generate.py 1000000 [--out PATH] [--seed 0] [--from DIR] [--daily-out PATH]
+    python bench/generate.py 1000000 [--out PATH] [--seed 0] [--from DIR]
+        [--daily-out PATH [--new N] [--updates N] [--update-model recent|uniform]]
 
 The text is real: a pool of records is read once, with the project's own readers, from
-`../shared/realdata` when that folder exists (about 13,500 distinct papers from arXiv snapshot,
-OAI-PMH and Atom files and Hugging Face listings), else from the repository's seed and test
-fixtures; the pool is cached under data/interim/bench/. Paper i is built from two pool records
-a and b (title of a with a subtitle from b, abstract = first sentences of a + last sentences of
-b), so texts do not repeat the way a small pool would make them, yet keep the LaTeX, URLs and
-wording of real ones. The pair (a, b) is a bijection of i (for i < pool size squared).
+`../shared/realdata` when that folder exists (beside the checkout, or beside the main checkout
+of a git worktree; about 13,500 distinct papers from arXiv snapshot, OAI-PMH and Atom files and
+Hugging Face listings), else from the repository's seed and test fixtures; the pool is cached
+under data/interim/bench/. Paper i is built from two pool records a and b (title of a with a
+subtitle from b, abstract = first sentences of a + last sentences of b), so texts do not repeat
+the way a small pool would make them, yet keep the LaTeX, URLs and wording of real ones. The
+pair (a, b) is a bijection of i (for i < pool size squared).
 
 Record i lists paper i, except the rows whose (i + 37 * seed) % 100 falls in the duplicate
 residues: they re-list an earlier paper, as a merged multi-source listing does (6% in all):
@@ -21,8 +23,17 @@ residues: they re-list an earlier paper, as a merged multi-source listing does (
 Fresh ids are new-style arXiv ids (`YYMM.NNNNN`, unique); abstracts are hard-wrapped at 80
 columns and titles at 70 with the snapshot's two-space continuation indent. The output is the
 same bytes for the same N, seed and pool, and is written in chunks of --chunk rows (memory is
-bounded by the chunk, not by N). `--daily-out` also writes the next --daily-n records (ids after
-the N ones, duplicates of earlier papers included) as one day's listing for incremental runs.
+bounded by the chunk, not by N).
+
+`--daily-out` also writes one more day for incremental runs (by default 1% new papers and 0.2%
+updated ones, the issue-14 day):
+
+- --updates re-listings of distinct papers of the base, each under its id with a longer abstract
+  (an appended sentence), "v3:" comments, a third version and a later update date, so the
+  pipeline's merge keeps the re-listing's abstract and comments: the paper is updated. They are
+  drawn (seeded) from the newest 2% of the base rows (--update-model recent) or from all of them
+  (uniform);
+- --new new papers with ids from the first one of the month after the base's last paper.
 """
 
 from __future__ import annotations
@@ -45,6 +56,12 @@ CACHE = ROOT / "data" / "interim" / "bench"
 FALLBACK = (ROOT / "data" / "raw", ROOT / "tests" / "fixtures")
 
 ID_DUP, TITLE_DUP, DOI_DUP = 3, 2, 1  # percent of rows of each duplicate kind
+UPDATE = 4  # the kind of a day's re-listing of an existing paper (day_plan)
+UPDATE_MODELS = ("recent", "uniform")
+RECENT_SHARE = 0.02  # "recent" updates are drawn from this newest share of the base rows
+# Appended to an updated paper's abstract: the longer abstract is the one the merge keeps
+# (papers.stages.normalize.merge_duplicates), so the paper's abstract and comments change.
+_REVISION = "This revision extends the experiments and corrects the evaluation."
 _PER_MONTH = 99_999  # new-style ids YYMM.NNNNN, NNNNN from 00001
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _CATEGORIES = ("cs.CL", "cs.CV", "cs.LG", "cs.AI", "stat.ML", "cs.RO", "cs.IR", "eess.AS")
@@ -182,8 +199,26 @@ def load_pool(sources: tuple[Path, ...], cache: Path = CACHE) -> pl.DataFrame:
     return pool
 
 
+def _main_checkout(root: Path) -> Path:
+    """The main checkout of the repository `root` is a git worktree of (else root): a worktree's
+    `.git` is a file naming its git dir, whose `commondir` leads to the main `.git`."""
+    git = root / ".git"
+    if not git.is_file():
+        return root
+    gitdir = Path(git.read_text("utf-8").removeprefix("gitdir:").strip())
+    common = gitdir / "commondir"
+    if not common.is_file():
+        return root
+    return (gitdir / common.read_text("utf-8").strip()).resolve().parent
+
+
 def default_sources() -> tuple[Path, ...]:
-    return (REALDATA,) if REALDATA.is_dir() else FALLBACK
+    """../shared/realdata beside the checkout (or beside the main checkout, for a git
+    worktree elsewhere), else the seed and fixtures."""
+    for realdata in (REALDATA, _main_checkout(ROOT).parent / "shared" / "realdata"):
+        if realdata.is_dir():
+            return (realdata,)
+    return FALLBACK
 
 
 # --- the records ------------------------------------------------------------------------------
@@ -205,7 +240,11 @@ def _arxiv_ids(p: np.ndarray) -> pl.Series:
 
 def plan(start: int, stop: int, seed: int, pool_size: int) -> pl.DataFrame:
     """Rows start..stop-1: kind, the paper each row lists (p) and that paper's pool pair (a, b)."""
-    i = np.arange(start, stop, dtype=np.int64)
+    return _plan_rows(np.arange(start, stop, dtype=np.int64), seed, pool_size)
+
+
+def _kinds(i: np.ndarray, seed: int) -> np.ndarray:
+    """Each row's kind: 0 a paper of its own, 1-3 a duplicate of an earlier one (see above)."""
     residue = (i + 37 * seed) % 100
     kind = np.select(
         [residue < ID_DUP, residue < ID_DUP + TITLE_DUP, residue < ID_DUP + TITLE_DUP + DOI_DUP],
@@ -213,12 +252,25 @@ def plan(start: int, stop: int, seed: int, pool_size: int) -> pl.DataFrame:
         0,
     )
     kind[i < 100] = 0  # the first rows have no earlier paper to repeat
+    return kind
+
+
+def _plan_rows(i: np.ndarray, seed: int, pool_size: int) -> pl.DataFrame:
+    """plan() for the rows `i` (any int64 array)."""
+    kind = _kinds(i, seed)
     # an earlier paper: one of the base rows before i's block of 100
     blocks = np.maximum(i // 100, 1)
     k = (_mix(i, seed * 2 + 1) % blocks.astype(np.uint64)).astype(np.int64)
     dups = ID_DUP + TITLE_DUP + DOI_DUP
     c = (dups + (_mix(i, seed * 2 + 2) % np.uint64(100 - dups)).astype(np.int64) - 37 * seed) % 100
     p = np.where(kind == 0, i, 100 * k + c)
+    return _pair(i, kind, p, seed, pool_size)
+
+
+def _pair(
+    i: np.ndarray, kind: np.ndarray, p: np.ndarray, seed: int, pool_size: int
+) -> pl.DataFrame:
+    """The plan's frame: each paper p's pool pair (a, b) and its hash h."""
     perm = np.random.default_rng(seed).permutation(pool_size)
     q, r = p // pool_size, p % pool_size
     return pl.DataFrame(
@@ -235,7 +287,11 @@ def plan(start: int, stop: int, seed: int, pool_size: int) -> pl.DataFrame:
 
 def records(start: int, stop: int, seed: int, pool: pl.DataFrame) -> pl.DataFrame:
     """Snapshot records for rows start..stop-1, columns in the snapshot's key order."""
-    rows = plan(start, stop, seed, pool.height)
+    return _records(plan(start, stop, seed, pool.height), pool)
+
+
+def _records(rows: pl.DataFrame, pool: pl.DataFrame) -> pl.DataFrame:
+    """Snapshot records for the rows of a plan (kind 4: an update, see day_records)."""
     a = pool[rows["a"].to_numpy()]
     b = pool.select("subtitle", "tail")[rows["b"].to_numpy()]
     ids = _arxiv_ids(rows["p"].to_numpy())
@@ -264,8 +320,10 @@ def records(start: int, stop: int, seed: int, pool: pl.DataFrame) -> pl.DataFram
     created = when.dt.strftime("%a, %-d %b %Y %H:%M:%S GMT")  # RFC 1123, as the snapshot has it
     v1 = pl.struct(pl.lit("v1").alias("version"), created.alias("created"))
     v2 = pl.struct(pl.lit("v2").alias("version"), created.alias("created"))
+    v3 = pl.struct(pl.lit("v3").alias("version"), created.alias("created"))
     updated = when.dt.strftime("%Y-%m-%d")
     later = pl.format("{}-12-28", (2016 + month // 12).cast(pl.String))
+    revised = pl.format("{}-12-30", (2017 + month // 12).cast(pl.String))
     unwrapped = pl.col("_abstract").str.replace_all(r"\n", " ")
     out = frame.with_columns(
         wrapped_title.alias("_title"),
@@ -277,15 +335,20 @@ def records(start: int, stop: int, seed: int, pool: pl.DataFrame) -> pl.DataFram
         ).alias("categories"),
     )
     return out.select(
-        pl.when(kind <= 1).then(pl.col("arxiv_id")).otherwise(pl.lit("")).alias("id"),
+        pl.when((kind <= 1) | (kind == UPDATE))
+        .then(pl.col("arxiv_id"))
+        .otherwise(pl.lit(""))
+        .alias("id"),
         "submitter",
         "authors",
-        pl.when(kind >= 2)
+        pl.when(kind.is_between(2, 3))
         .then(title.str.replace_all(r"\s+", " ") + ".")
         .otherwise("_title")
         .alias("title"),
         pl.when(kind == 1)
         .then(pl.format("v2: {}", pl.col("comments").fill_null("revised")))
+        .when(kind == UPDATE)
+        .then(pl.format("v3: {}", pl.col("comments").fill_null("revised")))
         .otherwise("comments")
         .alias("comments"),
         pl.col("journal_ref").alias("journal-ref"),
@@ -293,14 +356,74 @@ def records(start: int, stop: int, seed: int, pool: pl.DataFrame) -> pl.DataFram
         pl.lit(None, pl.String).alias("report-no"),
         "categories",
         "license",
-        pl.when(kind == 0).then("_abstract").otherwise(unwrapped).alias("abstract"),
+        pl.when(kind == 0)
+        .then("_abstract")
+        .when(kind == UPDATE)
+        .then(pl.format("{}{}\n", "_abstract", pl.lit(_REVISION)))
+        .otherwise(unwrapped)
+        .alias("abstract"),
         pl.when(kind == 1)
         .then(pl.concat_list(v1, v2))
+        .when(kind == UPDATE)
+        .then(pl.concat_list(v1, v2, v3))
         .otherwise(pl.concat_list(v1))
         .alias("versions"),
-        pl.when(kind == 1).then(later).otherwise(updated).alias("update_date"),
+        pl.when(kind == 1)
+        .then(later)
+        .when(kind == UPDATE)
+        .then(revised)
+        .otherwise(updated)
+        .alias("update_date"),
         "authors_parsed",
     )
+
+
+def day_plan(n: int, new: int, updates: int, model: str, seed: int, pool_size: int) -> pl.DataFrame:
+    """The plan of one more day after a base of n rows: `updates` re-listings of distinct papers
+    the base lists under their own id (kind 0 rows), drawn from the newest RECENT_SHARE of the
+    rows (model "recent") or from all of them ("uniform"), then `new` papers numbered from the
+    first id of the month after the base's last paper (a new arXiv month). Seeded: the same
+    arguments give the same rows."""
+    if model not in UPDATE_MODELS:
+        raise ValueError(f"update model must be one of {UPDATE_MODELS}, not {model!r}")
+    low = n - max(1, int(np.ceil(n * RECENT_SHARE))) if model == "recent" else 0
+    rows = np.arange(max(low, 0), n, dtype=np.int64)
+    candidates = rows[_kinds(rows, seed) == 0]
+    if updates > candidates.size:
+        raise ValueError(
+            f"{updates} updates asked, but the {model} model has only {candidates.size} papers "
+            f"of the {n} base rows to draw from"
+        )
+    rng = np.random.default_rng([seed, 14, UPDATE_MODELS.index(model)])
+    updated = np.sort(rng.choice(candidates, updates, replace=False))
+    first_new = ((n - 1) // _PER_MONTH + 1) * _PER_MONTH if n else 0
+    fresh = np.arange(first_new, first_new + new, dtype=np.int64)
+    i = np.concatenate([updated, fresh])
+    kind = np.concatenate([np.full(updated.size, UPDATE), np.zeros(fresh.size, np.int64)])
+    return _pair(i, kind, i, seed, pool_size)
+
+
+def generate_day(
+    n: int,
+    out: Path,
+    new: int,
+    updates: int,
+    model: str = "recent",
+    seed: int = 0,
+    pool: pl.DataFrame | None = None,
+    *,
+    chunk: int = 200_000,
+) -> Path:
+    """Write one more day after n base rows (day_plan) to `out` as JSON lines (atomically)."""
+    pool = load_pool(default_sources()) if pool is None else pool
+    rows = day_plan(n, new, updates, model, seed, pool.height)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("wb") as handle:
+        for low in range(0, rows.height, chunk):
+            _records(rows.slice(low, chunk), pool).write_ndjson(handle)
+    tmp.replace(out)
+    return out
 
 
 def generate(
@@ -336,8 +459,20 @@ def main(argv: list[str] | None = None) -> int:
         help="folder(s) of real records for the pool (default: ../shared/realdata "
         "when present, else data/raw and tests/fixtures)",
     )
-    parser.add_argument("--daily-out", type=Path, help="also write the next --daily-n records here")
-    parser.add_argument("--daily-n", type=int, default=100)
+    parser.add_argument(
+        "--daily-out", type=Path, help="also write one more day (--new, --updates) here"
+    )
+    parser.add_argument("--new", type=int, help="the day's new papers (default 1%% of n)")
+    parser.add_argument(
+        "--updates", type=int, help="the day's re-listed existing papers (default 0.2%% of n)"
+    )
+    parser.add_argument(
+        "--update-model",
+        choices=UPDATE_MODELS,
+        default="recent",
+        help=f"draw the updated papers from the newest {RECENT_SHARE * 100:g}%% of ids, or "
+        "uniformly",
+    )
     parser.add_argument("--chunk", type=int, default=200_000)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -349,9 +484,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - started:.1f} s"
     )
     if args.daily_out:
-        generate(args.daily_n, args.daily_out, args.seed, pool, start=args.n, chunk=args.chunk)
+        new = args.n // 100 if args.new is None else args.new
+        updates = args.n // 500 if args.updates is None else args.updates
+        generate_day(
+            args.n, args.daily_out, new, updates, args.update_model, args.seed, pool,
+            chunk=args.chunk,
+        )  # fmt: skip
         print(
-            f"{args.daily_out}: {args.daily_n} records (rows {args.n}..{args.n + args.daily_n - 1})"
+            f"{args.daily_out}: one more day, {new} new papers and {updates} "
+            f"{args.update_model} updates"
         )
     return 0
 

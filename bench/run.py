@@ -1,8 +1,10 @@
 """Benchmark: the pipeline against the I/O floor and a straightforward baseline, per input size.
 
     python bench/run.py [--sizes 100000,1000000] [--skip-baseline-above N] [--json PATH]
-                        [--profile] [--prefect] [--incremental] [--max-rss-gib G]
+                        [--profile] [--prefect] [--max-rss-gib G]
                         [--work DIR] [--from DIR] [--no-floor] [--no-baseline]
+    python bench/run.py --incremental [--records 1000000] [--update-model recent|uniform|both]
+                        [--validate-only] [--new N] [--updates N]
 
 For each size N, one measurement after another, each in a child process of its own (so one run's
 memory and caches do not flatter or burden the next; peak RSS is the child's ru_maxrss from
@@ -19,8 +21,10 @@ wait4), each after reading its raw input once untimed (all start from the page c
   prefix of the one for N) and its time is extrapolated linearly, and labelled so;
 - prefect (--prefect): the real `build_dataset` flow on a temporary Prefect server, so the
   orchestration overhead is flow time minus steps time;
-- incremental (--incremental): a full build with a parse cache, the same plus one day's listing
-  (100 new records), then a rerun with nothing changed.
+
+With --incremental it measures instead one more day on a partitioned build against issue 14's
+targets (bench/incremental.py): --records sizes, --update-model recent|uniform|both,
+--validate-only for the full build and its validation only.
 
 It prints a table and writes the figures with the machine's facts to --json.
 """
@@ -44,6 +48,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "data" / "interim" / "bench"
 DEFAULT_JSON = ROOT / "bench" / "results.json"
+INCREMENTAL_JSON = ROOT / "bench" / "results-incremental.json"
+# --update-model: the generator's models (bench/generate.py), or both one after the other
+UPDATE_MODEL_CHOICES = {"recent": ("recent",), "uniform": ("uniform",),
+                        "both": ("recent", "uniform")}  # fmt: skip
 RAW_NAME = "arxiv-metadata-oai-snapshot.jsonl"
 
 sys.path.insert(0, str(ROOT))
@@ -213,25 +221,12 @@ def _child_prefect(args: dict[str, Any]) -> dict[str, Any]:
     return {"flow_seconds": time.perf_counter() - started}
 
 
-def _child_incremental(args: dict[str, Any]) -> dict[str, Any]:
-    raw, params, out = Path(args["raw"]), Path(args["params"]), Path(args["out"])
-    shutil.rmtree(out, ignore_errors=True)
-    cache = out.parent / (out.name + "-cache")
-    shutil.rmtree(cache, ignore_errors=True)
-    day = out.parent / (out.name + "-raw")
-    shutil.rmtree(day, ignore_errors=True)
-    day.mkdir(parents=True)
-    (day / RAW_NAME).symlink_to((raw / RAW_NAME).resolve())
-    result: dict[str, Any] = {}
-    for label in ("full", "plus_one_day", "unchanged"):
-        if label == "plus_one_day":
-            shutil.copyfile(args["daily"], day / "daily-listing.jsonl")
-        started = time.perf_counter()
-        steps_out = run_steps(day, out, params, cache)
-        result[label] = {"seconds": time.perf_counter() - started, "stages": steps_out["stages"]}
-    shutil.rmtree(cache, ignore_errors=True)
-    shutil.rmtree(day, ignore_errors=True)
-    return result
+def _child_build(args: dict[str, Any]) -> dict[str, Any]:
+    """One build into `out` with a cache folder, keeping what `out` holds (incremental runs)."""
+    import papers.pipeline.local  # noqa: F401 - imported before the clock starts
+
+    cache = Path(args["cache"]) if args.get("cache") else None
+    return run_steps(Path(args["raw"]), Path(args["out"]), Path(args["params"]), cache)
 
 
 def _child_generate(args: dict[str, Any]) -> dict[str, Any]:
@@ -244,13 +239,27 @@ def _child_generate(args: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started}
 
 
+def _child_generate_day(args: dict[str, Any]) -> dict[str, Any]:
+    from bench import generate
+
+    started = time.perf_counter()
+    sources = tuple(Path(s) for s in args["sources"]) if args["sources"] else None
+    pool = generate.load_pool(sources or generate.default_sources(), Path(args["work"]))
+    generate.generate_day(
+        args["n"], Path(args["path"]), args["new"], args["updates"], args["model"], args["seed"],
+        pool,
+    )  # fmt: skip
+    return {"seconds": time.perf_counter() - started}
+
+
 CHILDREN = {
     "pipeline": _child_pipeline,
     "floor": _child_floor,
     "baseline": _child_baseline,
     "prefect": _child_prefect,
-    "incremental": _child_incremental,
+    "build": _child_build,
     "generate": _child_generate,
+    "generate_day": _child_generate_day,
 }
 
 
@@ -279,22 +288,10 @@ def _warm(raw: str | None) -> None:
                 pass
 
 
-def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Run one measurement in a child process; its result plus wall seconds and peak RSS."""
-    _warm(args.get("raw"))
-    result_path = WORK / f".result-{uuid.uuid4().hex[:8]}.json"
+def _wait(proc: subprocess.Popen[Any], label: str) -> tuple[int, Any, float, str | None]:
+    """Wait for a child, stopping it past --max-rss-gib: exit status, rusage, seconds, why
+    it was stopped (None if it was not)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--child",
-            kind,
-            json.dumps(args),
-            str(result_path),
-        ],
-        cwd=ROOT,
-    )
     aborted = None
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -309,13 +306,33 @@ def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     if aborted is not None:
-        print(f"  {kind}: {aborted} after {seconds:.0f} s", flush=True)
+        print(f"  {label}: {aborted} after {seconds:.0f} s", flush=True)
+    return proc.returncode, usage, seconds, aborted
+
+
+def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run one measurement in a child process; its result plus wall seconds and peak RSS."""
+    _warm(args.get("raw"))
+    result_path = WORK / f".result-{uuid.uuid4().hex[:8]}.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            kind,
+            json.dumps(args),
+            str(result_path),
+        ],
+        cwd=ROOT,
+    )
+    returncode, usage, seconds, aborted = _wait(proc, kind)
+    if aborted is not None:
         result_path.unlink(missing_ok=True)
         return {"aborted": aborted, "wall_seconds": seconds,
                 "cpu_seconds": usage.ru_utime + usage.ru_stime,
                 "peak_rss_mib": usage.ru_maxrss / 1024}  # fmt: skip
-    if proc.returncode != 0:
-        raise SystemExit(f"bench: the {kind} measurement failed (exit {proc.returncode})")
+    if returncode != 0:
+        raise SystemExit(f"bench: the {kind} measurement failed (exit {returncode})")
     result: dict[str, Any] = json.loads(result_path.read_text("utf-8"))
     result_path.unlink()
     return {
@@ -325,6 +342,27 @@ def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         # the child's own figure when it reset the kernel's high-water mark between stages
         "peak_rss_mib": max(usage.ru_maxrss / 1024, result.get("peak_rss_mib", 0.0)),
+    }
+
+
+def measure_command(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a command (a CLI, not a bench child) and measure it: exit code, its output (stdout
+    and stderr, interleaved), wall and CPU seconds, peak RSS from wait4."""
+    log = WORK / f".output-{uuid.uuid4().hex[:8]}.txt"
+    with log.open("wb") as handle:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=os.environ | (env or {})
+        )
+        returncode, usage, seconds, aborted = _wait(proc, Path(cmd[0]).name)
+    output = log.read_text("utf-8", errors="replace")
+    log.unlink()
+    return {
+        "returncode": returncode,
+        "aborted": aborted,
+        "output": output[-4000:],
+        "wall_seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
     }
 
 
@@ -388,14 +426,6 @@ def raw_dir_for(n: int, opts: argparse.Namespace) -> Path:
     return raw
 
 
-def daily_for(n: int, opts: argparse.Namespace) -> Path:
-    """One day's listing after the n records: the next 100 the generator makes."""
-    path = opts.work / f"daily-{n}-s{opts.seed}.jsonl"
-    if not path.exists():
-        _generate(100, path, opts, start=n)
-    return path
-
-
 _BASELINES: dict[int, dict[str, Any]] = {}
 
 
@@ -442,14 +472,6 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
         entry["prefect"]["overhead_seconds"] = (
             entry["prefect"]["flow_seconds"] - entry["pipeline"]["seconds"]
         )
-    if opts.incremental:
-        print(f"[{n}] incremental ...", flush=True)
-        entry["incremental"] = measure(
-            "incremental", pipe_args | {"profile": None, "daily": str(daily_for(n, opts))}
-        )
-        inc = entry["incremental"]
-        inc["plus_one_day_share"] = inc["plus_one_day"]["seconds"] / inc["full"]["seconds"]
-        inc["unchanged_share"] = inc["unchanged"]["seconds"] / inc["full"]["seconds"]
     shutil.rmtree(out, ignore_errors=True)
     _ratios(entry)
     return entry
@@ -558,14 +580,6 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{'':>11}Prefect overhead: {p['overhead_seconds']:+.1f} s "
                 "(temporary server start included)"
             )
-        if "incremental" in e:
-            inc = e["incremental"]
-            for label in ("full", "plus_one_day", "unchanged"):
-                row(n, f"incremental: {label}", inc[label]["seconds"], None, None, None)
-            lines.append(
-                f"{'':>11}one more day costs {inc['plus_one_day_share']:.0%} of a full "
-                f"build; a rerun with no change {inc['unchanged_share']:.0%}"
-            )
     lines.append(
         "seconds: work inside each measuring process (interpreter start and imports "
         "excluded); peak RSS: the process's ru_maxrss (per stage: the stage's own peak, on "
@@ -596,7 +610,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="above N records, time the baseline on N and extrapolate linearly",
     )
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="where the figures go (default bench/results.json, with --incremental "
+        "bench/results-incremental.json)",
+    )
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -612,7 +631,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--incremental",
         action="store_true",
-        help="also measure a rebuild with one more day and one with no change",
+        help="instead: one more day on a partitioned build against the issue-14 targets "
+        "(bench/incremental.py; sizes from --records)",
+    )
+    parser.add_argument(
+        "--validate-only",
+        action="store_true",
+        help="with --incremental: only the full build and its validation (memory at large N)",
+    )
+    parser.add_argument(
+        "--records",
+        default="1000000",
+        help="--incremental: comma-separated record counts (default 1000000)",
+    )
+    parser.add_argument(
+        "--update-model",
+        choices=sorted(UPDATE_MODEL_CHOICES),
+        default="recent",
+        help="--incremental: which papers the day updates (bench/generate.py), or both",
+    )
+    parser.add_argument("--new", type=int, help="--incremental: new papers (default 1%% of N)")
+    parser.add_argument(
+        "--updates", type=int, help="--incremental: updated papers (default 0.2%% of N)"
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=DEFAULT_JSON,
+        help="--incremental: today's full-build figures to compare with (default "
+        "bench/results.json)",
     )
     parser.add_argument(
         "--work",
@@ -642,6 +689,13 @@ def main(argv: list[str] | None = None) -> int:
     opts.work.mkdir(parents=True, exist_ok=True)
     WORK = opts.work
     MAX_RSS_MIB = opts.max_rss_gib * 1024
+    if opts.incremental or opts.validate_only:
+        from bench import incremental
+
+        opts.json = opts.json or INCREMENTAL_JSON
+        opts.argv = argv
+        return incremental.main(opts)
+    opts.json = opts.json or DEFAULT_JSON
     facts = machine()
     print(
         f"machine: {facts['cpu']}, {facts['cores_available']} cores, {facts['ram_gib']} GiB, "

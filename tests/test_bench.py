@@ -4,6 +4,7 @@ bench/run.py measures end to end."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,88 @@ def test_keyphrase_agreement_prints_the_figures(tmp_path: Path) -> None:
     assert lines[0].startswith("57 papers, top-5 keyphrases")
     assert lines[2].split()[2:] == ["1.000"] * 4  # fraction 1: same list, set, Jaccard, overlap
     assert lines[-1].endswith("older papers ranked against the corpus, 0 against a pinned table")
+
+
+def test_generate_day_updates_existing_ids_and_adds_a_new_month(
+    tmp_path: Path, pool: pl.DataFrame, generated: Path
+) -> None:
+    """One more day after the 600 rows: updates re-list distinct base ids (the newest 2% for
+    "recent"), new papers number from the next arXiv month; the same arguments, the same bytes."""
+    base = pl.read_ndjson(generated / "arxiv-snapshot.jsonl")
+    base_ids = base.filter(pl.col("id") != "")["id"]
+    recent = generate.generate_day(600, tmp_path / "recent.jsonl", 5, 3, "recent", 3, pool)
+    day = pl.read_ndjson(recent)
+    updates, new = day.head(3), day.tail(5)
+    assert updates["id"].is_in(base_ids.implode()).all()
+    assert updates["id"].n_unique() == 3
+    assert set(updates["id"]) <= {f"1501.{i + 1:05d}" for i in range(588, 600)}  # newest 2%
+    assert updates["comments"].str.starts_with("v3: ").all()
+    assert new["id"].to_list() == [f"1502.0000{k}" for k in range(1, 6)]
+    again = generate.generate_day(600, tmp_path / "again.jsonl", 5, 3, "recent", 3, pool)
+    assert again.read_bytes() == recent.read_bytes()
+    uniform = generate.generate_day(600, tmp_path / "uniform.jsonl", 0, 40, "uniform", 3, pool)
+    assert pl.read_ndjson(uniform)["id"].is_in(base_ids.implode()).all()
+    with pytest.raises(ValueError, match="only"):
+        generate.generate_day(600, tmp_path / "x.jsonl", 0, 40, "recent", 3, pool)
+
+
+def test_an_update_changes_the_merged_paper(
+    tmp_path: Path, pool: pl.DataFrame, generated: Path
+) -> None:
+    """The pipeline merges a day's update into its paper: its abstract and comments change."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "base.jsonl").symlink_to(generated / "arxiv-snapshot.jsonl")
+    generate.generate_day(600, raw / "day.jsonl", 0, 2, "recent", 3, pool)
+    updated = pl.read_ndjson(raw / "day.jsonl")["id"]
+    run_steps(raw, tmp_path / "out", REPO / "params.yaml", None)
+    papers = pl.read_parquet(tmp_path / "out" / "papers.parquet")
+    changed = papers.filter(pl.col("arxiv_id").is_in(updated.implode()))
+    assert changed.height == 2
+    assert changed["comments"].str.starts_with("v3: ").all()
+    assert changed["abstract"].str.contains("This revision extends the experiments").all()
+
+
+def test_run_incremental_prints_every_target(
+    work: Path, pool: pl.DataFrame, tmp_path: Path
+) -> None:
+    """bench/run.py --incremental at 2k records: a partitioned build, one more day, a rerun,
+    validation and DVC; the table names every figure of issue 14 (the values are not tested)."""
+    del pool  # built into `work` already: run.py finds it there
+    result = tmp_path / "incremental.json"
+    env = os.environ | {"DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--incremental", "--records", "2000",
+         "--work", str(work), "--json", str(result), *[f"--from={s}" for s in POOL_SOURCES]],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    for figure in (
+        "+1 day build / full build",
+        "unchanged rerun",
+        "DVC cache growth for the day",
+        "DVC remote growth for the day",
+        "papers validate peak RSS (full)",
+        "papers validate peak RSS (after the day)",
+        "validate after the day / full",
+        "full build vs today: time",
+        "full build vs today: peak RSS",
+    ):
+        assert figure in done.stdout, figure
+    assert "+1 day build by stage" in done.stdout
+    (entry,) = json.loads(result.read_text())["results"]
+    assert (entry["n"], entry["new"], entry["updates"]) == (2000, 20, 4)
+    assert entry["dvc_full"]["tracked"][:3] == ["papers", "links", "tags"]  # partitioned dirs
+    assert {t["met"] for t in entry["targets"]} <= {"met", "NOT met", "n/a"}
+
+
+def test_a_worktree_finds_the_main_checkout(tmp_path: Path) -> None:
+    """The generator looks for ../shared/realdata beside the main checkout of a git worktree."""
+    gitdir = tmp_path / "main" / ".git" / "worktrees" / "wt"
+    gitdir.mkdir(parents=True)
+    (gitdir / "commondir").write_text("../..\n")
+    worktree = tmp_path / "elsewhere" / "wt"
+    worktree.mkdir(parents=True)
+    (worktree / ".git").write_text(f"gitdir: {gitdir}\n")
+    assert generate._main_checkout(worktree) == tmp_path / "main"
+    assert generate._main_checkout(tmp_path / "main") == tmp_path / "main"  # a .git directory
