@@ -62,6 +62,7 @@ def test_build_stage_lists_what_it_reads_and_writes(repo: Path) -> None:
     # the outputs are exactly the published tables plus the manifest; metrics separately
     expected = {f"{out}/{name}.parquet" for name in PUBLISHED} | {f"{out}/manifest.json"}
     expected |= {f"{out}/{CARD}"}  # the dataset card
+    expected |= {f"{out}/changes"}  # the change feed's directory
     assert set(outs(stage)) == expected
     assert outs(stage, "metrics") == [f"{out}/metrics.json"]
     # the vocabulary and the keyphrase IDF the params point at live inside a listed dependency
@@ -73,8 +74,9 @@ def test_build_stage_lists_what_it_reads_and_writes(repo: Path) -> None:
 def test_validate_stage_reads_the_published_files(repo: Path) -> None:
     stages = load(repo)
     out = option_value(stages["build-dataset"], "--out")
-    # the files the gate checks: every output but the dataset card (documentation)
-    published = set(outs(stages["build-dataset"])) - {f"{out}/{CARD}"}
+    # the files the gate checks: every output but the dataset card (documentation) and the
+    # change feed (what changed, not the dataset)
+    published = set(outs(stages["build-dataset"])) - {f"{out}/{CARD}", f"{out}/changes"}
     validate = stages["validate"]
     assert published <= set(validate["deps"])
     assert option_value(validate, "--out") == option_value(stages["build-dataset"], "--out")

@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from papers import __version__, card, history, io
+from papers import __version__, card, changes, history, io
 from papers.config import KeyphraseIdf, Params
 from papers.dataset import VERSION_KEYS, FileEntry, manifest_tables, split_by_node, write_table
 from papers.errors import PapersError
@@ -380,19 +380,29 @@ def _write_nodes(
     return entries
 
 
-def _changed_files(
-    previous: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[str, Any]]
-) -> tuple[list[str], list[str]]:
-    """The change feed's hook (§5, papers/changes.py `version_changes`, wired by the lead):
-    (paths of the previous version's papers files the new one does not keep, paths of the new
-    version's papers files the previous one did not have). A file with the same node and sha256
-    in both is unchanged and left out. Old paths are relative to out_dir, new ones to staging."""
-    same = {(str(e["node"]), str(e["sha256"])) for e in previous} & {
-        (str(e["node"]), str(e["sha256"])) for e in entries
-    }
-    old = [str(e["path"]) for e in previous if (str(e.get("node")), str(e["sha256"])) not in same]
-    new = [str(e["path"]) for e in entries if (str(e["node"]), str(e["sha256"])) not in same]
-    return old, new
+def _change_feed(
+    previous: Mapping[str, Any],
+    version: str,
+    number: int,
+    out: Path,
+    staging: Path,
+    manifest: Mapping[str, Any],
+    params: Params,
+) -> dict[str, Any] | None:
+    """The version's change feed (docs/design/partitioned-versions.md §5), staged as
+    `changes/v<number>-<sha12>.parquet`; what the manifest records of it. Only the papers files
+    the two versions do not share are read (papers/changes.py). A rebuild of the version
+    already in out keeps that version's feed."""
+    if previous.get("dataset", {}).get("version") == version:
+        kept = previous.get("changes")
+        return dict(kept) if isinstance(kept, Mapping) else None
+    old_entries = manifest_tables(previous).get("papers", []) if previous else []
+    new_entries = list(manifest["tables"]["papers"]["files"])
+    found = changes.version_changes(out if old_entries else None, old_entries, staging, new_entries)
+    entry = changes.write_feed(
+        changes.feed_frame(number, version, found), staging / "changes", number, params.write
+    )
+    return changes.manifest_changes(entry, found)
 
 
 def unchanged(out_dir: Path, version: str, cache_dir: str | None = None) -> dict[str, Any] | None:
@@ -540,9 +550,9 @@ def publish_tables(
         "counts": counts,
         "dropped": dropped,
     }
-    # The change feed (§5) goes here: `_changed_files(before's papers entries, the new ones)`
-    # gives the papers files to compare (old under out, new under staging), for
-    # papers/changes.py `version_changes`, its totals into manifest["changes"].
+    feed = _change_feed(previous, version, number, out, staging, manifest, params)
+    if feed is not None:
+        manifest["changes"] = feed
     io.write_json(manifest, staging / io.MANIFEST)
     # the figures stream the staged files (the columns they need, counted by the streaming
     # engine): at 5M records reading five columns of every paper was the write step's peak.
@@ -563,6 +573,8 @@ def publish_tables(
     )
     names = [entry.path for name in PUBLISHED for entry in files[name]]
     names += [io.METRICS, io.MANIFEST]
+    if feed is not None and (staging / feed["path"]).is_file():
+        names.append(feed["path"])
     names += history.write_plots(papers, staging)
     names.append(card.write_card(staging, params))  # README.md: the dataset card
     if gates:

@@ -83,7 +83,7 @@ def test_validate_fails_readably_on_duplicate_id_and_null_title(
     papers.write_parquet(bad / "papers.parquet")
     # keep the manifest consistent, as a careless (not malicious) writer would
     manifest = json.loads((bad / "manifest.json").read_text())
-    for entry in manifest["outputs"]:
+    for entry in manifest["tables"]["papers"]["files"]:
         if entry["path"] == "papers.parquet":
             entry["sha256"] = io.sha256_file(bad / "papers.parquet")
     (bad / "manifest.json").write_text(json.dumps(manifest))

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from papers import io
+from papers.dataset import manifest_tables
 from papers.errors import PapersError
 from papers.io import read_json
 from schemas import Papers
@@ -74,6 +75,7 @@ def test_seed_outputs(seed_out: Path) -> None:
     names = sorted(p.name for p in seed_out.iterdir() if p.name != ".lock")
     assert names == [
         "README.md",  # the dataset card
+        "changes",  # the change feed, a file per version
         "links.parquet", "manifest.json", "metrics.json", "papers.parquet",
         "papers_by_date.json",  # the DVC plot
         "provenance.parquet", "rejected.parquet", "tags.parquet",
@@ -139,7 +141,7 @@ def test_seed_tags_and_manifest(seed_out: Path, repo: Path) -> None:
             "reader": "hf_papers_page",
         }
     ]
-    for entry in manifest["outputs"]:
+    for entry in [e for files in manifest_tables(manifest).values() for e in files]:
         assert io.sha256_file(seed_out / entry["path"]) == entry["sha256"]
 
 

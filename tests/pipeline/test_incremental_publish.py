@@ -11,10 +11,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import yaml
 
 from papers import io
+from papers.changes import apply_changes
 from papers.dataset import manifest_tables
 from schemas import PUBLISHED
 from tests.conftest import FIXTURES, REPO, SEED, build_local
@@ -82,11 +84,13 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     build_local(raw, out, params, cache_dir=str(cache), target_rows=TARGET_ROWS)
     first = tree(out)
     first_manifest = io.read_json(out / io.MANIFEST)
+    first_papers = pl.read_parquet(out / "papers" / "*.parquet")
     (raw / "hf" / "2024-07-02.json").write_text(json.dumps(next_day(), indent=1), "utf-8")
     summary = build_local(raw, out, params, cache_dir=str(cache), target_rows=TARGET_ROWS)
     fresh = root / "fresh"
     build_local(raw, fresh, params, target_rows=TARGET_ROWS)
     return {"out": out, "fresh": fresh, "first": first, "first_manifest": first_manifest,
+            "first_papers": first_papers,
             "second": tree(out), "summary": summary}  # fmt: skip
 
 
@@ -120,18 +124,22 @@ def test_manifest_lists_the_files_with_valid_checksums(versions: dict[str, Any])
 
 
 def test_incremental_equals_from_scratch(versions: dict[str, Any]) -> None:
-    """File for file; the manifests differ only in lineage (number, parent). Node keys are equal
-    too: they hash each leaf's rows (partition.leaf_stats), not the partitions that held them,
-    whose boundaries an incremental build keeps from its cache."""
-    out, fresh = every_file(versions["out"]), every_file(versions["fresh"])
-    assert {k: v for k, v in out.items() if k != io.MANIFEST} == {
-        k: v for k, v in fresh.items() if k != io.MANIFEST
-    }
+    """File for file; only the lineage differs: the manifest's number, parent and change feed
+    (version 2's feed against version 1's everything-added one), and the card, which quotes the
+    feed. Node keys are equal too: they hash each leaf's rows (partition.leaf_stats), not the
+    partitions that held them, whose boundaries an incremental build keeps from its cache."""
+
+    def data(files: dict[str, str]) -> dict[str, str]:
+        lineage = (io.MANIFEST, "README.md")
+        return {k: v for k, v in files.items() if k not in lineage and not k.startswith("changes/")}
+
+    assert data(every_file(versions["out"])) == data(every_file(versions["fresh"]))
 
     def bare(folder: Path) -> dict[str, Any]:
         manifest: dict[str, Any] = io.read_json(folder / io.MANIFEST)
         manifest["dataset"].pop("number")
         manifest["dataset"].pop("parent")
+        manifest.pop("changes")
         return manifest
 
     assert bare(versions["out"]) == bare(versions["fresh"])
@@ -153,15 +161,23 @@ def test_a_rebuild_of_the_same_version_writes_no_file(
     assert every_file(out) == every_file(versions["fresh"])
 
 
-def test_changed_files_hook_names_the_papers_files_to_compare(versions: dict[str, Any]) -> None:
-    """The change feed's hook (publish._changed_files): of the papers files, the previous
-    version's files the new one dropped and the new one's files the previous lacked."""
-    from papers.pipeline.publish import _changed_files
-
-    old = manifest_tables(versions["first_manifest"])["papers"]
-    new = manifest_tables(io.read_json(versions["out"] / io.MANIFEST))["papers"]
-    gone, added = _changed_files(old, new)
-    assert set(gone) == {e["path"] for e in old} - {e["path"] for e in new}
-    assert set(added) == {e["path"] for e in new} - {e["path"] for e in old}
-    assert added, "the new month's papers are a new file"
-    assert _changed_files(new, new) == ([], [])
+def test_the_change_feed_turns_the_first_version_into_the_second(versions: dict[str, Any]) -> None:
+    """Version 2's feed (changes/v000002-….parquet, in its manifest) lists the new month's papers
+    as added and the re-listed one as updated; applied to version 1 it gives version 2."""
+    out = versions["out"]
+    manifest = io.read_json(out / io.MANIFEST)
+    assert manifest["dataset"]["number"] == 2
+    assert manifest["dataset"]["parent"] == versions["first_manifest"]["dataset"]["version"]
+    entry = manifest["changes"]
+    assert entry["path"].startswith("changes/v000002-")
+    feed = pl.read_parquet(out / entry["path"])
+    ops = dict(feed.group_by("op").len().iter_rows())
+    assert (ops.get("added", 0), ops.get("updated", 0), ops.get("removed", 0)) == (
+        entry["added"], entry["updated"], entry["removed"],
+    )  # fmt: skip
+    assert set(feed.filter(pl.col("op") == "added")["paper_id"]) >= {"2407.00001", "2407.00002"}
+    assert entry["updated"] >= 1
+    assert entry["removed"] == 0
+    second = pl.read_parquet(out / "papers" / "*.parquet").sort("paper_id")
+    applied = apply_changes(versions["first_papers"], feed, second)
+    assert applied.equals(second)

@@ -149,11 +149,6 @@ def test_metrics_see_the_same_tables(builds: dict[str, Path]) -> None:
         assert io.read_json(partitioned / name) == io.read_json(single / name)
 
 
-@pytest.mark.xfail(
-    reason="papers/card.py still sums the format-1 `outputs` list; it should read "
-    "dataset.manifest_tables (the card's owner)",
-    strict=False,
-)
 def test_card_lists_the_table_directories(builds: dict[str, Path]) -> None:
     card = (builds["partitioned"] / "README.md").read_text("utf-8")
     counts = io.read_json(builds["partitioned"] / io.MANIFEST)["counts"]

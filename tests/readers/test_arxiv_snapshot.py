@@ -217,7 +217,7 @@ def test_truncated_gzip_keeps_the_lines_before_the_break(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     "content",
-    [HF_DAILY_HEAD + b"}}]", b"", b"just text\n", gzip.compress(b"not json either\n")],
+    [HF_DAILY_HEAD + b"}}]", b"", b"just text\n", gzip.compress(b"not json either\n", mtime=0)],
 )
 def test_not_a_snapshot_is_one_read_reject(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "other.json"
