@@ -104,12 +104,13 @@ def evaluate(
     """Measure links, code links and tags: against the gold set and the sources' curated fields."""
 
     def action() -> dict[str, Any]:
+        from papers import io
         from papers.config import load_params, load_vocabulary, resolve_vocabulary
         from papers.evaluate import GOLD_LINKS
         from papers.evaluate import evaluate as run_evaluation
         from papers.stages.tags import compile_vocabulary
 
-        if not (out / "papers.parquet").exists():
+        if io.table_path(out, "papers") is None:
             raise PapersError(f"no published dataset in {out} (run `papers run` first)")
         loaded = load_params(params)
         terms = compile_vocabulary(load_vocabulary(resolve_vocabulary(loaded, params)))

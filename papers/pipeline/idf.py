@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from papers import io
 from papers.config import Params
+from papers.dataset import manifest_tables
 from papers.errors import PapersError
 from papers.pipeline.terms import compiled_terms
 from papers.stages.keyphrases import (
@@ -46,12 +47,15 @@ def refresh_idf(
     """Count the keyphrase candidates of the papers published in out_dir and write the pinned
     IDF file at dest (atomically, same bytes for the same build). Its version is the dataset
     version of that build. Returns {path, version, n_docs, phrases, bytes}."""
-    papers_path = out_dir / "papers.parquet"
     manifest_path = out_dir / io.MANIFEST
-    if not papers_path.is_file() or not manifest_path.is_file():
+    manifest = io.read_json(manifest_path) if manifest_path.is_file() else {}
+    # the papers files the manifest lists: one file, or a partitioned table's node files
+    paths = [out_dir / str(e["path"]) for e in manifest_tables(manifest).get("papers", [])]
+    if not paths or not all(path.is_file() for path in paths):
         raise PapersError(f"no published dataset in {out_dir} (build one with `papers run`)")
-    version = str(io.read_json(manifest_path)["dataset"]["version"])
-    counts, n_docs = document_counts(_batches(papers_path), params, vocabulary)
+    version = str(manifest["dataset"]["version"])
+    batches = (batch for path in paths for batch in _batches(path))
+    counts, n_docs = document_counts(batches, params, vocabulary)
     rows = io.write_keyphrase_idf(keyphrase_idf_rows(counts), n_docs, version, dest)
     return {"path": str(dest), "version": version, "n_docs": n_docs, "phrases": rows,
             "bytes": dest.stat().st_size}  # fmt: skip
