@@ -194,6 +194,9 @@ def test_versions_and_diffs_through_git_and_dvc(builds: dict[str, Path]) -> None
         shutil.copytree(builds[f"raw_{label}"], clone / "data" / "raw")
         for path in published(builds[label]):
             shutil.copy(path, processed / path.name)
+        # the change feed's directory: each version's feed file (a DVC directory out)
+        shutil.rmtree(processed / "changes", ignore_errors=True)
+        shutil.copytree(builds[label] / "changes", processed / "changes")
         # record the published files as build-dataset's outputs (the real command is not run)
         sh(clone, "dvc", "commit", "--force", "build-dataset")
         sh(clone, "git", "add", "-A")
