@@ -22,6 +22,7 @@ os.environ.pop("PREFECT_API_URL", None)
 import polars as pl
 import pytest
 
+from papers import io
 from papers.config import Params, load_build_config, load_params, load_vocabulary
 from papers.pipeline.local import run_local
 from papers.stages.tags import compile_vocabulary
@@ -40,6 +41,22 @@ def build_local(
     return run_local(
         str(raw), str(out), config.params, config.vocabulary, idf=config.idf, **options
     )
+
+
+def build_with(raw: Path, out: Path, params: Params, **options: Any) -> dict[str, Any]:
+    """run_local with params changed in memory (a layout, partition sizes); the vocabulary and
+    IDF those params name are resolved against the repo's params.yaml."""
+    config = load_build_config(REPO / "params.yaml")
+    return run_local(str(raw), str(out), params, config.vocabulary, idf=config.idf, **options)
+
+
+def every_file(out: Path) -> dict[str, str]:
+    """Every file under out (relative path -> sha256), hidden work folders and run state aside."""
+    return {
+        str(p.relative_to(out)): io.sha256_file(p)
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
+    }
 
 
 @pytest.fixture(scope="session")

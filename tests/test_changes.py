@@ -28,16 +28,11 @@ from papers.changes import (
 )
 from papers.config import (
     Params,
-    load_keyphrase_idf,
     load_params,
-    load_vocabulary,
-    resolve_keyphrase_idf,
-    resolve_vocabulary,
 )
 from papers.dataset import manifest_tables
-from papers.pipeline.local import run_local
 from schemas import Changes, polars_schema
-from tests.conftest import REPO, SEED
+from tests.conftest import REPO, SEED, build_with
 
 LINK = pl.Struct({"url": pl.String, "kind": pl.String})
 SCHEMA: dict[str, pl.DataType] = {
@@ -214,10 +209,7 @@ def partitioned(**write: Any) -> Params:
 
 
 def build(raw: Path, out: Path, params: Params) -> dict[str, Any]:
-    path = REPO / "params.yaml"
-    vocabulary = load_vocabulary(resolve_vocabulary(params, path))
-    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, path))
-    return run_local(str(raw), str(out), params, vocabulary, idf=idf)
+    return build_with(raw, out, params)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from papers import io
 from papers.changes import apply_changes
 from papers.dataset import manifest_tables
 from schemas import PUBLISHED
-from tests.conftest import FIXTURES, REPO, SEED, build_local
+from tests.conftest import FIXTURES, REPO, SEED, build_local, every_file
 
 TARGET_ROWS = 10  # small partitions: a new day's records land in few of them
 LISTING = FIXTURES / "hf_api" / "2024-05-27.json"
@@ -62,14 +62,6 @@ def tree(out: Path) -> dict[str, Any]:
             st = path.stat()
             found[f"{name}/{path.name}"] = (io.sha256_file(path), st.st_ino, st.st_mtime_ns)
     return found
-
-
-def every_file(out: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(out)): io.sha256_file(p)
-        for p in sorted(out.rglob("*"))
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
-    }
 
 
 @pytest.fixture(scope="module")

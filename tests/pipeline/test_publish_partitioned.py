@@ -14,16 +14,11 @@ import pytest
 from papers import io
 from papers.config import (
     Params,
-    load_keyphrase_idf,
     load_params,
-    load_vocabulary,
-    resolve_keyphrase_idf,
-    resolve_vocabulary,
 )
 from papers.dataset import manifest_tables, node_of_file
-from papers.pipeline.local import run_local
 from schemas import PUBLISHED
-from tests.conftest import REPO, SEED
+from tests.conftest import REPO, SEED, build_with, every_file
 
 TABLES = tuple(PUBLISHED)
 LIMITS = dict.fromkeys(TABLES, 20)
@@ -37,19 +32,7 @@ def _params(layout: str, **write: Any) -> Params:
 
 
 def _build(raw: Path, out: Path, params: Params) -> dict[str, Any]:
-    params_path = REPO / "params.yaml"
-    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
-    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, params_path))
-    return run_local(str(raw), str(out), params, vocabulary, idf=idf)
-
-
-def _files(out: Path) -> dict[str, str]:
-    """Every file under out (relative path -> sha256), hidden work folders aside."""
-    return {
-        str(p.relative_to(out)): io.sha256_file(p)
-        for p in sorted(out.rglob("*"))
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
-    }
+    return build_with(raw, out, params)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +77,7 @@ def test_directories_read_back_as_the_single_file(builds: dict[str, Path], name:
 
 
 def test_rebuild_gives_identical_names_and_bytes(builds: dict[str, Path]) -> None:
-    first, again = _files(builds["partitioned"]), _files(builds["again"])
+    first, again = every_file(builds["partitioned"]), every_file(builds["again"])
     assert first == again
     assert any(path.startswith("papers/") for path in first)
 
