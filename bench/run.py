@@ -692,6 +692,10 @@ def main(argv: list[str] | None = None) -> int:
     if opts.incremental or opts.validate_only:
         from bench import incremental
 
+        # incremental.py measures through `bench.run`, a second copy of this module when it
+        # runs as a script: give it the same work folder and memory limit
+        incremental.run.WORK, incremental.run.MAX_RSS_MIB = WORK, MAX_RSS_MIB
+
         opts.json = opts.json or INCREMENTAL_JSON
         opts.argv = argv
         return incremental.main(opts)
