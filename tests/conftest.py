@@ -21,6 +21,7 @@ os.environ.pop("PREFECT_API_URL", None)
 
 import polars as pl
 import pytest
+import yaml
 
 from papers import io
 from papers.config import Params, load_build_config, load_params, load_vocabulary
@@ -48,6 +49,17 @@ def build_with(raw: Path, out: Path, params: Params, **options: Any) -> dict[str
     IDF those params name are resolved against the repo's params.yaml."""
     config = load_build_config(REPO / "params.yaml")
     return run_local(str(raw), str(out), params, config.vocabulary, idf=config.idf, **options)
+
+
+def params_file(folder: Path, **write: Any) -> Path:
+    """params.yaml with `write` keys replaced, in folder; its vocabulary and IDF still the repo's."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text("utf-8"))
+    params["write"].update(write)
+    for key in ("vocabulary", "keyphrase_idf"):
+        params["tags"][key] = str(REPO / params["tags"][key])
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
+    return path
 
 
 def every_file(out: Path) -> dict[str, str]:

@@ -25,7 +25,7 @@ from papers import io
 from papers.card import CARD
 from papers.dataset import scan_manifest_table
 from schemas import PUBLISHED, arrow_schema
-from tests.conftest import FIXTURES, REPO, SEED, build_local
+from tests.conftest import FIXTURES, SEED, build_local, params_file
 
 TABLES = list(PUBLISHED)
 # Beside the seed (57 papers, all `title:` ids: hash nodes): arXiv ids of both styles and six
@@ -35,17 +35,6 @@ EXTRA = ["arxiv/snapshot.jsonl", "arxiv/snapshot_broken.jsonl", "arxiv/atom_api_
 # small enough that each table makes several files: 65 papers, 21 links, 202 tags, 65
 # provenance rows, 6 rejects
 MAX_ROWS = {"papers": 20, "links": 5, "tags": 40, "provenance": 20, "rejected": 2}
-
-
-def params_file(folder: Path, **write: Any) -> Path:
-    """params.yaml with `write` keys replaced, in folder; its vocabulary and IDF still the repo's."""
-    params = yaml.safe_load((REPO / "params.yaml").read_text("utf-8"))
-    params["write"].update(write)
-    for key in ("vocabulary", "keyphrase_idf"):
-        params["tags"][key] = str(REPO / params["tags"][key])
-    path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

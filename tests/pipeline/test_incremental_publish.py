@@ -13,29 +13,22 @@ from typing import Any
 
 import polars as pl
 import pytest
-import yaml
 
 from papers import io
 from papers.changes import apply_changes
 from papers.dataset import manifest_tables
 from schemas import PUBLISHED
-from tests.conftest import FIXTURES, REPO, SEED, build_local, every_file
+from tests.conftest import FIXTURES, SEED, build_local, every_file, params_file
 
 TARGET_ROWS = 10  # small partitions: a new day's records land in few of them
 LISTING = FIXTURES / "hf_api" / "2024-05-27.json"
 
 
 def partitioned_params(folder: Path) -> Path:
-    """params.yaml with every table partitioned at 20 rows (the seed then spans several files),
-    vocabulary and IDF paths made absolute so the file can live anywhere."""
-    params: dict[str, Any] = yaml.safe_load((REPO / "params.yaml").read_text("utf-8"))
-    params["write"]["layout"] = "partitioned"
-    params["write"]["partition_max_rows"] = dict.fromkeys(PUBLISHED, 20)
-    for key in ("vocabulary", "keyphrase_idf"):
-        params["tags"][key] = str(REPO / params["tags"][key])
-    path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
-    return path
+    """params.yaml with every table partitioned at 20 rows (the seed then spans several files)."""
+    return params_file(
+        folder, layout="partitioned", partition_max_rows=dict.fromkeys(PUBLISHED, 20)
+    )
 
 
 def next_day() -> list[dict[str, Any]]:
