@@ -392,7 +392,11 @@ def dvc_repo(
     processed = clone / "data" / "processed"
     for number, folder in enumerate(versions, 1):
         shutil.rmtree(processed, ignore_errors=True)
-        shutil.copytree(folder, processed, ignore=shutil.ignore_patterns(".*"))
+        # shutil.copy, not copy2: a preserved mtime on a reused inode can make git's stat check
+        # see metrics.json unchanged across versions (it did in CI)
+        shutil.copytree(
+            folder, processed, ignore=shutil.ignore_patterns(".*"), copy_function=shutil.copy
+        )
         sh(clone, "dvc", "commit", "--force", "build-dataset")
         sh(clone, "git", "add", "-A")
         sh(clone, "git", "commit", "-q", "-m", f"dataset {number}")
