@@ -38,6 +38,7 @@ from papers.config import (
     load_vocabulary,
     resolve_vocabulary,
 )
+from papers.io import table_path
 from papers.pipeline.idf import document_counts
 from papers.pipeline.terms import compiled_terms
 from papers.stages.keyphrases import (
@@ -133,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     tags = params.tags
     if args.top_k is not None:
         tags = tags.model_copy(update={"keyphrases_top_k": args.top_k})
-    papers = pl.read_parquet(args.out_dir / "papers.parquet")
+    path = table_path(args.out_dir, "papers")
+    if path is None:
+        parser.error(f"no papers table in {args.out_dir}")
+    papers = pl.read_parquet(path)
     rows = measure(papers, tags, vocabulary, [float(f) for f in args.fractions.split(",")])
     k = tags.keyphrases_top_k
     print(f"{papers.height} papers, top-{k} keyphrases: pinned IDF vs the build's own counts")

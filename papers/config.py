@@ -180,7 +180,7 @@ class WriteParams(_Frozen):
     # How the five tables are published: `single` (one file each, `papers.parquet`) or
     # `partitioned` (a directory of content-named node files each, `papers/<node>-<sha12>.parquet`;
     # docs/design/partitioned-versions.md). Rows are the same either way.
-    layout: Literal["single", "partitioned"] = "single"
+    layout: Literal["single", "partitioned"] = "partitioned"
     # Most rows per file of a partitioned table (layout.plan_files); a single leaf may exceed it.
     # provenance and rejected are planned over raw files (layout.source_leaf).
     partition_max_rows: dict[str, int] = Field(

@@ -124,10 +124,10 @@ def hf_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return datasets
 
 
-def read_table(folder: Path, name: str) -> pl.DataFrame:
+def read_table(folder: Path, name: str, **options: Any) -> pl.DataFrame:
     """A built folder's table `name`, in either layout: `name.parquet` or `name/*.parquet`."""
     from papers.io import table_path
 
     path = table_path(folder, name)
     assert path is not None, f"no {name} table in {folder}"
-    return pl.read_parquet(path)
+    return pl.read_parquet(path, **options)

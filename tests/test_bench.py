@@ -16,6 +16,7 @@ from bench import baseline, generate
 from bench.run import run_steps
 from papers.config import load_params
 from papers.readers import iter_file
+from tests.conftest import read_table
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -93,7 +94,7 @@ def _compare(raw: Path, out: Path) -> dict[str, int]:
     }  # fmt: skip
     counts = {}
     for name, columns in tables.items():
-        ours = pl.read_parquet(out / "pipeline" / f"{name}.parquet").select(columns)
+        ours = read_table(out / "pipeline", name).select(columns)
         theirs = pl.read_parquet(out / "baseline" / f"{name}.parquet")
         theirs = (theirs if theirs.height else pl.DataFrame(schema=ours.schema)).select(columns)
         ours, theirs = ours.sort(columns[:2]), theirs.cast(ours.schema).sort(columns[:2])
@@ -101,7 +102,7 @@ def _compare(raw: Path, out: Path) -> dict[str, int]:
         counts[name] = ours.height
     # each paper's links in text order
     link_lists = [
-        pl.read_parquet(out / side / "papers.parquet")
+        read_table(out / side, "papers")
         .select("paper_id", pl.col("links").list.eval(pl.element().struct.field("url")))
         .sort("paper_id")
         for side in ("pipeline", "baseline")
@@ -212,7 +213,7 @@ def test_an_update_changes_the_merged_paper(
     generate.generate_day(600, raw / "day.jsonl", 0, 2, "recent", 3, pool)
     updated = pl.read_ndjson(raw / "day.jsonl")["id"]
     run_steps(raw, tmp_path / "out", REPO / "params.yaml", None)
-    papers = pl.read_parquet(tmp_path / "out" / "papers.parquet")
+    papers = read_table(tmp_path / "out", "papers")
     changed = papers.filter(pl.col("arxiv_id").is_in(updated.implode()))
     assert changed.height == 2
     assert changed["comments"].str.starts_with("v3: ").all()

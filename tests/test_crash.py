@@ -442,8 +442,8 @@ def test_sigkill_during_dvc_commit(dvc_clone: Path, offset: float | str) -> None
     status = dvc(clone, "status")
     assert "up to date" in status, status
     # the cache holds what dvc.lock names: a fresh checkout restores the same bytes
-    (out / "papers.parquet").unlink()
-    dvc(clone, "checkout", "data/processed/papers.parquet")
+    shutil.rmtree(out / "papers")
+    dvc(clone, "checkout", "data/processed/papers")
     assert check_published(out) == recovered
     # an uninterrupted rebuild gives the same bytes, and the killed run had published them too
     dvc(clone, "repro", "--force", "build-dataset")

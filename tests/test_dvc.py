@@ -59,8 +59,11 @@ def test_build_stage_lists_what_it_reads_and_writes(repo: Path) -> None:
     # read by `papers serve`, not by the build)
     sections = set(yaml.safe_load((repo / params_file).read_text())) - {"schedule"}
     assert set(stage["params"]) == sections
-    # the outputs are exactly the published tables plus the manifest; metrics separately
-    expected = {f"{out}/{name}.parquet" for name in PUBLISHED} | {f"{out}/manifest.json"}
+    # the outputs are exactly the published tables plus the manifest; metrics separately. The
+    # tables are directories of node files (write.layout: partitioned), tracked as DVC
+    # directory outs: a new version adds only its new files to the cache
+    assert yaml.safe_load((repo / params_file).read_text())["write"]["layout"] == "partitioned"
+    expected = {f"{out}/{name}" for name in PUBLISHED} | {f"{out}/manifest.json"}
     expected |= {f"{out}/{CARD}"}  # the dataset card
     expected |= {f"{out}/changes"}  # the change feed's directory
     assert set(outs(stage)) == expected
@@ -83,6 +86,6 @@ def test_validate_stage_reads_the_published_files(repo: Path) -> None:
 
 
 def test_published_outputs_are_git_ignored(repo: Path) -> None:
-    ignore = (repo / "data/processed/.gitignore").read_text()
-    assert "/*.parquet" in ignore
-    assert "/manifest.json" in ignore
+    ignore = (repo / "data/processed/.gitignore").read_text().splitlines()
+    for name in (*PUBLISHED, "changes", "manifest.json"):
+        assert f"/{name}" in ignore, name

@@ -7,7 +7,6 @@ git + DVC test is slow (-m slow).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,14 +23,15 @@ from typer.testing import CliRunner
 from papers.cli import app
 from papers.errors import PapersError
 from papers.history import diff_datasets, load_dataset, papers_by_date
+from tests.conftest import every_file, read_table
 from tests.test_changes import DROPPED, NEW_PAPERS
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "data" / "raw" / "hf_papers_page" / "daily-papers.txt"
 HF_DAYS = REPO / "tests" / "fixtures" / "fetch"
 DAYS = ("2024-09-03", "2025-01-21", "2025-07-07")
-PUBLISHED = ("papers.parquet", "links.parquet", "tags.parquet", "provenance.parquet",
-             "rejected.parquet", "manifest.json", "metrics.json", "papers_by_date.json")  # fmt: skip
+PUBLISHED = ("papers", "links", "tags", "provenance", "rejected", "changes",  # directories
+             "manifest.json", "metrics.json", "papers_by_date.json")  # fmt: skip
 
 
 def build(raw: Path, out: Path, gates: bool = True) -> dict[str, Any]:
@@ -44,14 +44,14 @@ def build(raw: Path, out: Path, gates: bool = True) -> dict[str, Any]:
 
 
 def published(folder: Path) -> list[Path]:
-    """The dataset's files (not run state such as .lock)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    """The dataset's files and table directories (not run state such as .lock)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def digests(folder: Path) -> dict[str, str]:
-    found = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in published(folder)}
-    assert set(PUBLISHED) <= set(found)
-    return found
+    """Every published file, in the table directories too: relative path -> sha256."""
+    assert set(PUBLISHED) <= {p.name for p in published(folder)}
+    return every_file(folder)
 
 
 def fetched_papers() -> dict[str, str]:
@@ -137,7 +137,7 @@ def test_a_gate_trips_on_a_truncated_input_and_the_dataset_stays(builds: dict[st
     # the escape hatch publishes it anyway
     forced = build(root / "raw-truncated", out, gates=False)
     assert forced["counts"]["papers"] < 40
-    assert pl.read_parquet(out / "papers.parquet").height == forced["counts"]["papers"]
+    assert read_table(out, "papers").height == forced["counts"]["papers"]
 
 
 def test_papers_by_date_counts_each_listing_date_and_undated_last() -> None:
@@ -193,10 +193,12 @@ def test_versions_and_diffs_through_git_and_dvc(builds: dict[str, Path]) -> None
         shutil.rmtree(clone / "data" / "raw", ignore_errors=True)
         shutil.copytree(builds[f"raw_{label}"], clone / "data" / "raw")
         for path in published(builds[label]):
-            shutil.copy(path, processed / path.name)
-        # the change feed's directory: each version's feed file (a DVC directory out)
-        shutil.rmtree(processed / "changes", ignore_errors=True)
-        shutil.copytree(builds[label] / "changes", processed / "changes")
+            # the table directories and the change feed's are DVC directory outs
+            if path.is_dir():
+                shutil.rmtree(processed / path.name, ignore_errors=True)
+                shutil.copytree(path, processed / path.name, copy_function=shutil.copy)
+            else:
+                shutil.copy(path, processed / path.name)
         # record the published files as build-dataset's outputs (the real command is not run)
         sh(clone, "dvc", "commit", "--force", "build-dataset")
         sh(clone, "git", "add", "-A")

@@ -71,7 +71,10 @@ def test_validate_fails_readably_on_duplicate_id_and_null_title(
 ) -> None:
     bad = tmp_path / "bad"
     shutil.copytree(built, bad)
-    papers = pl.read_parquet(bad / "papers.parquet")
+    manifest = json.loads((bad / "manifest.json").read_text())
+    (entry,) = manifest["tables"]["papers"]["files"]  # the seed's papers: one node file
+    path = bad / entry["path"]
+    papers = pl.read_parquet(path)
     first = papers["paper_id"][0]
     papers = papers.with_columns(
         pl.when(pl.int_range(pl.len()) == 1)
@@ -80,18 +83,15 @@ def test_validate_fails_readably_on_duplicate_id_and_null_title(
         .alias("paper_id"),
         pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise("title").alias("title"),
     )
-    papers.write_parquet(bad / "papers.parquet")
+    papers.write_parquet(path)
     # keep the manifest consistent, as a careless (not malicious) writer would
-    manifest = json.loads((bad / "manifest.json").read_text())
-    for entry in manifest["tables"]["papers"]["files"]:
-        if entry["path"] == "papers.parquet":
-            entry["sha256"] = io.sha256_file(bad / "papers.parquet")
+    entry["sha256"] = io.sha256_file(path)
     (bad / "manifest.json").write_text(json.dumps(manifest))
     code, _, stderr = run_cli("validate", "--out", str(bad), "--reports", str(tmp_path / "r"))
     assert code == 1
     assert "validation FAILED" in stderr
-    assert f"papers.parquet: paper_id has 1 duplicated value(s), e.g. '{first}'" in stderr
-    assert "papers.parquet: title is null in 1 row(s)" in stderr
+    assert f"{entry['path']}: paper_id has 1 duplicated value(s), e.g. '{first}'" in stderr
+    assert f"{entry['path']}: title is null in 1 row(s)" in stderr
     assert "Traceback" not in stderr
 
 

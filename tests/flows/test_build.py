@@ -16,7 +16,9 @@ from papers.dataset import manifest_tables
 from papers.errors import PapersError
 from papers.io import read_json
 from schemas import Papers
+from tests.conftest import FIXTURES, read_table
 
+FETCH = FIXTURES / "fetch"
 SEED_LINKS = [
     ("https://anypattern.github.io", "project"),
     ("https://github.com/AngusDujw/Diversity-Driven-Synthesis", "code"),
@@ -57,10 +59,12 @@ def build(raw: Path, out: Path, params: Path) -> dict[str, object]:
 
 
 def digests(folder: Path) -> dict[str, str]:
+    """Every published file, table directories included: relative path -> sha256."""
     return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.iterdir())
-        if p.is_file() and not p.name.startswith(".")  # run state (.lock) is not the dataset
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        # run state (.lock, staging) is not the dataset
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     }
 
 
@@ -76,19 +80,24 @@ def test_seed_outputs(seed_out: Path) -> None:
     assert names == [
         "README.md",  # the dataset card
         "changes",  # the change feed, a file per version
-        "links.parquet", "manifest.json", "metrics.json", "papers.parquet",
+        "links", "manifest.json", "metrics.json", "papers",  # tables: directories of node files
         "papers_by_date.json",  # the DVC plot
-        "provenance.parquet", "rejected.parquet", "tags.parquet",
+        "provenance", "rejected", "tags",
     ]  # fmt: skip
-    papers = pl.read_parquet(seed_out / "papers.parquet")
+    manifest = read_json(seed_out / "manifest.json")
+    for name, table in manifest_tables(manifest).items():
+        assert sorted(str(p.relative_to(seed_out)) for p in (seed_out / name).iterdir()) == sorted(
+            e["path"] for e in table
+        )
+    papers = read_table(seed_out, "papers")
     Papers.validate(papers)
     assert papers.height == 57
     assert papers["paper_id"].n_unique() == 57
-    assert pl.read_parquet(seed_out / "rejected.parquet").height == 0
+    assert read_table(seed_out, "rejected").height == 0
 
 
 def test_seed_text_is_free_of_latex(seed_out: Path) -> None:
-    papers = pl.read_parquet(seed_out / "papers.parquet")
+    papers = read_table(seed_out, "papers")
     raw_text = " ".join(papers["title_raw"].to_list() + papers["abstract_raw"].to_list())
     clean_text = " ".join(papers["title"].to_list() + papers["abstract"].to_list())
     for form in SEED_LATEX_FORMS:
@@ -109,9 +118,9 @@ def test_seed_text_is_free_of_latex(seed_out: Path) -> None:
 
 
 def test_seed_links_are_exactly_those_of_the_abstracts(seed_out: Path) -> None:
-    links = pl.read_parquet(seed_out / "links.parquet")
+    links = read_table(seed_out, "links")
     assert sorted(zip(links["url"], links["kind"], strict=True)) == SEED_LINKS
-    papers = pl.read_parquet(seed_out / "papers.parquet")
+    papers = read_table(seed_out, "papers")
     spans = links.join(papers.select("paper_id", "abstract"), on="paper_id")
     for row in spans.iter_rows(named=True):
         assert row["abstract"][row["start"] : row["end"]] == row["url_raw"]
@@ -125,8 +134,8 @@ def test_seed_links_are_exactly_those_of_the_abstracts(seed_out: Path) -> None:
 
 
 def test_seed_tags_and_manifest(seed_out: Path, repo: Path) -> None:
-    papers = pl.read_parquet(seed_out / "papers.parquet")
-    tags = pl.read_parquet(seed_out / "tags.parquet")
+    papers = read_table(seed_out, "papers")
+    tags = read_table(seed_out, "tags")
     assert tags.height > 0
     assert (papers["tags"].list.len() > 0).mean() >= 0.9  # type: ignore[operator]
     assert (papers["keyphrases"].list.len() > 0).all()
@@ -161,8 +170,8 @@ def test_ugly_inputs_reconcile(
     build(raw, out, repo / "params.yaml")
     manifest = read_json(out / "manifest.json")
     counts = manifest["counts"]
-    provenance = pl.read_parquet(out / "provenance.parquet")
-    rejected = pl.read_parquet(out / "rejected.parquet")
+    provenance = read_table(out, "provenance")
+    rejected = read_table(out, "rejected")
     assert counts["raw_records"] == sum(i["records"] for i in manifest["inputs"])
     assert counts["raw_records"] == provenance.height + rejected.height
     # ugly page: 4 records (1 rejected, 2 merged), orphan: 2 (1 rejected), seed: 57,
@@ -171,7 +180,7 @@ def test_ugly_inputs_reconcile(
     assert counts["papers"] == 2 + 1 + 57
     assert counts["merged_duplicates"] == 1
     assert sorted(rejected["stage"].to_list()) == ["parse", "parse", "read", "read", "read"]
-    merged = pl.read_parquet(out / "papers.parquet").filter(
+    merged = read_table(out, "papers").filter(
         pl.col("title_key") == "cafe models frechet distances for everyone"
     )
     assert merged.height == 1
@@ -184,6 +193,11 @@ def test_crash_leaves_last_good_dataset(
     out = tmp_path / "out"
     shutil.copytree(seed_out, out)
     before = digests(out)
+    # one more day of input: a new version, whose papers node files are written anew
+    raw = tmp_path / "raw"
+    shutil.copytree(repo / "data" / "raw", raw)
+    (raw / "hf_daily_papers").mkdir()
+    shutil.copy(FETCH / "hf-2024-09-03.json", raw / "hf_daily_papers" / "2024-09-03.json")
     calls = {"n": 0}
     real = io.write_parquet
 
@@ -195,7 +209,8 @@ def test_crash_leaves_last_good_dataset(
 
     monkeypatch.setattr(io, "write_parquet", flaky)
     with pytest.raises(OSError, match="injected"):
-        build(repo / "data" / "raw", out, repo / "params.yaml")
+        build(raw, out, repo / "params.yaml")
+    assert calls["n"] == 3
     assert digests(out) == before
     monkeypatch.setattr(io, "write_parquet", real)
     build(repo / "data" / "raw", out, repo / "params.yaml")
@@ -240,7 +255,7 @@ def test_one_paper_from_three_sources(prefect_harness: None, repo: Path, tmp_pat
     )
     out = tmp_path / "out"
     build(raw, out, repo / "params.yaml")
-    papers = pl.read_parquet(out / "papers.parquet")
+    papers = read_table(out, "papers")
     assert papers.height == 1
     row = papers.row(0, named=True)
     assert row["paper_id"] == "2401.00001"
@@ -257,6 +272,6 @@ def test_one_paper_from_three_sources(prefect_harness: None, repo: Path, tmp_pat
     assert row["upvotes"] == 42
     assert row["hf_keywords"] == ["sparse attention"]
     assert row["code_url"] == "https://github.com/acme/sparse"
-    provenance = pl.read_parquet(out / "provenance.parquet")
+    provenance = read_table(out, "provenance")
     assert provenance.height == 4
     assert (provenance["paper_id"] == "2401.00001").all()

@@ -85,14 +85,14 @@ def test_daily_run_fails_with_the_validation_failures_as_its_message(
     built = run_daily(tmp_path, raw_dir=str(tmp_path / "raw"))
     assert built.is_completed(), built  # type: ignore[attr-defined]
     # the published papers change behind the pipeline's back: a duplicated paper
-    papers_path = tmp_path / "out" / "papers.parquet"
+    papers_path = sorted((tmp_path / "out" / "papers").glob("*.parquet"))[0]
     papers = pl.read_parquet(papers_path)
     pl.concat([papers, papers.head(1)]).write_parquet(papers_path)
     state = run_daily(tmp_path, raw_dir=str(tmp_path / "raw"), build=False)
     assert state.is_failed()  # type: ignore[attr-defined]
     message = state.message  # type: ignore[attr-defined]
     assert message.startswith("validation failed, ")
-    assert "papers.parquet: paper_id has 1 duplicated value(s)" in message
+    assert f"papers/{papers_path.name}: paper_id has 1 duplicated value(s)" in message
     assert "report: " in message
 
 

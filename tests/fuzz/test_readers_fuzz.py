@@ -24,6 +24,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from papers import io
 from papers.config import GenericSource, Params, load_params
 from papers.pipeline.publish import STAGE_REJECT_ORDER
 from papers.readers import ReadResult, read_file
@@ -928,7 +929,7 @@ def run_steps(raw: Path, params_path: Path, out: Path) -> tuple[dict[str, int], 
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     per_file = {i["path"]: i["records"] for i in manifest["inputs"]}
     return per_file, {
-        name: out / f"{name}.parquet" for name in ("papers", "provenance", "rejected")
+        name: io.table_path(out, name) for name in ("papers", "provenance", "rejected")
     }
 
 

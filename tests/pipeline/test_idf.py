@@ -16,7 +16,7 @@ from papers.config import Params, load_build_config, load_keyphrase_idf, load_pa
 from papers.errors import PapersError
 from papers.pipeline.idf import refresh_idf
 from papers.pipeline.version import dataset_version
-from tests.conftest import FIXTURES, REPO, SEED, build_local
+from tests.conftest import FIXTURES, REPO, SEED, build_local, read_table
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_refresh_writes_the_same_bytes_twice_and_loads_back(
     assert (tmp_path / "a" / "idf.parquet").read_bytes() == (
         tmp_path / "b" / "idf.parquet"
     ).read_bytes()
-    assert first["n_docs"] == pl.read_parquet(seed_build / "papers.parquet").height == 57
+    assert first["n_docs"] == read_table(seed_build, "papers").height == 57
     manifest = io.read_json(seed_build / io.MANIFEST)
     assert first["version"] == second["version"] == manifest["dataset"]["version"]
     idf = load_keyphrase_idf(tmp_path / "a" / "idf.parquet")
@@ -83,8 +83,8 @@ def test_each_paper_keeps_its_keyphrases_built_alone_or_with_others(
     shutil.copy(SEED, raw / "seed.txt")
     build_local(raw, tmp_path / "out")
     columns = ["paper_id", "title", "abstract", "keyphrases"]
-    alone = pl.read_parquet(seed_build / "papers.parquet", columns=columns)
-    together = pl.read_parquet(tmp_path / "out" / "papers.parquet", columns=columns)
+    alone = read_table(seed_build, "papers", columns=columns)
+    together = read_table(tmp_path / "out", "papers", columns=columns)
     assert together.height > alone.height
     same_text = alone.join(together, on=["paper_id", "title", "abstract"], suffix="_with")
     assert same_text.height >= 40
@@ -104,7 +104,7 @@ def test_without_a_pinned_idf_the_build_ranks_against_itself(tmp_path: Path) -> 
     build_local(raw, tmp_path / "out", params_path=params_path)
     manifest = io.read_json(tmp_path / "out" / io.MANIFEST)
     assert manifest["idf"] is None
-    papers = pl.read_parquet(tmp_path / "out" / "papers.parquet")
+    papers = read_table(tmp_path / "out", "papers")
     assert (papers["keyphrases"].list.len() > 0).all()
 
 

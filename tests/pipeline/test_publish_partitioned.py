@@ -48,8 +48,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"single": root / "single", "partitioned": root / "partitioned", "again": root / "again"}
 
 
-def test_default_layout_is_single(builds: dict[str, Path]) -> None:
-    assert load_params(REPO / "params.yaml").write.layout == "single"
+def test_default_layout_is_partitioned_and_single_still_builds(builds: dict[str, Path]) -> None:
+    assert load_params(REPO / "params.yaml").write.layout == "partitioned"
     out = builds["single"]
     for name in PUBLISHED:
         assert (out / f"{name}.parquet").is_file()
