@@ -10,6 +10,7 @@ does the strict read through the manifest's file list.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ EXTRA = ["arxiv/snapshot.jsonl", "arxiv/snapshot_broken.jsonl", "arxiv/atom_api_
 # small enough that each table makes several files: 65 papers, 21 links, 202 tags, 65
 # provenance rows, 6 rejects
 MAX_ROWS = {"papers": 20, "links": 5, "tags": 40, "provenance": 20, "rejected": 2}
+# The same checks on a build of another raw folder (e.g. the real records the project was
+# measured on): PAPERS_READERS_RAW=../shared/realdata pytest tests/test_readers_published.py
+OTHER_RAW = os.environ.get("PAPERS_READERS_RAW")
+OTHER_MAX_ROWS = {"papers": 2000, "links": 2000, "tags": 10000, "provenance": 2000, "rejected": 20}
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +47,20 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the seed built with one file per table, the seed built partitioned)."""
     work = tmp_path_factory.mktemp("published")
     raw = work / "raw"
-    raw.mkdir()
-    shutil.copy(SEED, raw / SEED.name)
-    for name in EXTRA:
-        shutil.copy(FIXTURES / name, raw / Path(name).name)
+    limits = MAX_ROWS
+    if OTHER_RAW:
+        shutil.copytree(OTHER_RAW, raw)
+        limits = OTHER_MAX_ROWS
+    else:
+        raw.mkdir()
+        shutil.copy(SEED, raw / SEED.name)
+        for name in EXTRA:
+            shutil.copy(FIXTURES / name, raw / Path(name).name)
     for layout in ("single", "partitioned"):
         folder = work / f"{layout}-params"  # beside raw/: the build reads every file in raw/
         folder.mkdir()
         build_local(
-            raw, work / layout, params_file(folder, layout=layout, partition_max_rows=MAX_ROWS)
+            raw, work / layout, params_file(folder, layout=layout, partition_max_rows=limits)
         )
     return work / "single", work / "partitioned"
 
