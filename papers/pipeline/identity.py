@@ -10,7 +10,15 @@ import polars as pl
 
 from papers import io
 from papers.config import Params
+from papers.pipeline.cache import cache_key
 from papers.stages.normalize import resolve_identity
+
+_COLUMNS = ["source_file", "record_index", "arxiv_id", "doi", "title_key", "abstract", "paper_id"]
+_MAPPING = {"source_file": pl.String, "record_index": pl.Int64, "paper_id": pl.String}
+# what the cache keeps of the last build's records without an arXiv id: their shard, keys
+# and resolved paper id (papers/pipeline/identity.py: _resolve)
+_STATE = {"shard": pl.String, "source_file": pl.String, "record_index": pl.Int64,
+          "doi": pl.String, "title_key": pl.String, "paper_id": pl.String}  # fmt: skip
 
 
 def identity_step(
@@ -28,37 +36,10 @@ def identity_step(
     listing's worth otherwise) are read with five columns, and of the others only those sharing
     one of their DOIs or title keys. `resolve_identity` on that subset gives exactly what it
     gives on the whole (its DOI and title groups are complete for every key looked up).
+
+    Incremental with a cache: see _resolve.
     """
-    columns = ["source_file", "record_index", "arxiv_id", "doi", "title_key", "abstract",
-               "paper_id"]  # fmt: skip
-    mapping = pl.DataFrame(
-        schema={"source_file": pl.String, "record_index": pl.Int64, "paper_id": pl.String}
-    )
-    open_paths = [n["normalized"] for n in normalized if n["unresolved"]]
-    if open_paths:
-        unresolved = (
-            pl.scan_parquet(open_paths)
-            .filter(pl.col("arxiv_id").is_null())
-            .select(columns)
-            .collect()
-        )
-        dois = unresolved["doi"].drop_nulls().unique().implode()
-        keys = unresolved["title_key"].unique().implode()
-        known = (
-            pl.scan_parquet([n["normalized"] for n in normalized])
-            .filter(
-                pl.col("arxiv_id").is_not_null()
-                & (pl.col("doi").is_in(dois) | pl.col("title_key").is_in(keys))
-            )
-            .select(columns)
-            .collect()
-        )
-        resolved = resolve_identity(pl.concat([unresolved, known]), params.normalize)
-        mapping = (
-            resolved.filter(pl.col("arxiv_id").is_null())
-            .select("source_file", "record_index", "paper_id")
-            .sort("source_file", "record_index")
-        )
+    mapping, redone = _resolve(normalized, params, cache_dir)
     rows = sum(int(n["rows"]) for n in normalized)
     sample = pl.DataFrame(
         {
@@ -72,6 +53,8 @@ def identity_step(
         "identity": io.write_frame(mapping, Path(work) / "identity.parquet"),
         "boundaries": boundaries,
         "records": rows,
+        # records without an arXiv id resolved by this build (the others kept their last id)
+        "resolved": redone,
     }
 
 
@@ -106,3 +89,144 @@ def _boundaries(sample: pl.DataFrame, rows: int, target: int, cache_dir: str | N
     if state is not None:
         io.replace_json({"target": target, "boundaries": cuts_list}, state)
     return cuts_list
+
+
+def _resolve(
+    normalized: list[dict[str, Any]], params: Params, cache_dir: str | None
+) -> tuple[pl.DataFrame, int]:
+    """(source_file, record_index, paper_id) of every record without an arXiv id, sorted; and
+    how many of them this build resolved.
+
+    A record's resolution reads only the arXiv records sharing its DOI or title key. So, given
+    the last build's state (its shard keys and each open record's keys and paper id, kept in
+    the cache), a build whose shards are the last ones plus new ones re-resolves only the open
+    records of the new shards and the old open records whose DOI or title key occurs in a new
+    shard: every other open record sees the same arXiv records, hence the same answer. A build
+    that lost or changed a shard (a shard's key holds its records, the normalize parameters and
+    the code) resolves everything, as without a cache. Either way the mapping is the same.
+    """
+    shards = {str(n["key"]): n for n in normalized}
+    previous = _load_state(cache_dir)
+    fresh = [k for k in sorted(shards) if previous is None or k not in previous["shards"]]
+    if previous is not None and set(previous["shards"]) <= set(shards):
+        old: pl.DataFrame = previous["open"]
+        if fresh:
+            added = pl.scan_parquet([shards[k]["normalized"] for k in fresh]).select(
+                "doi", "title_key"
+            )
+            touched = added.collect()
+            dois = touched["doi"].drop_nulls().unique().implode()
+            keys = touched["title_key"].drop_nulls().unique().implode()
+            again = old.filter(pl.col("doi").is_in(dois) | pl.col("title_key").is_in(keys))
+        else:
+            again = old.clear()
+        reread = [
+            pl.scan_parquet(shards[k]["normalized"])
+            .join(rows.lazy(), on=["source_file", "record_index"], how="semi")
+            .select(_COLUMNS)
+            for (k,), rows in again.partition_by("shard", as_dict=True).items()
+        ]
+        opened = [
+            pl.scan_parquet(shards[k]["normalized"])
+            .filter(pl.col("arxiv_id").is_null())
+            .select(_COLUMNS)
+            .with_columns(pl.lit(k).alias("shard"))
+            for k in fresh
+            if shards[k]["unresolved"]
+        ]
+        redo = _open_records(reread, again, opened)
+        kept = old.join(again, on=["source_file", "record_index"], how="anti")
+    else:
+        redo = _open_records(
+            [],
+            pl.DataFrame(schema=_STATE),
+            [
+                pl.scan_parquet(n["normalized"])
+                .filter(pl.col("arxiv_id").is_null())
+                .select(_COLUMNS)
+                .with_columns(pl.lit(k).alias("shard"))
+                for k, n in sorted(shards.items())
+                if n["unresolved"]
+            ],
+        )
+        kept = pl.DataFrame(schema=_STATE)
+    resolved = _resolve_open(redo, normalized, params)
+    state = pl.concat([kept, resolved.select(list(_STATE))]).sort("source_file", "record_index")
+    _save_state(cache_dir, sorted(shards), state, previous)
+    return state.select(list(_MAPPING)), redo.height
+
+
+def _open_records(
+    reread: list[pl.LazyFrame], again: pl.DataFrame, opened: list[pl.LazyFrame]
+) -> pl.DataFrame:
+    """The open records to resolve, with the columns resolve_identity reads and their shard."""
+    frames = []
+    if reread:
+        frames.append(
+            pl.concat(reread).join(
+                again.lazy().select("source_file", "record_index", "shard"),
+                on=["source_file", "record_index"],
+            )
+        )
+    frames.extend(opened)
+    if not frames:
+        return pl.DataFrame(schema={**dict.fromkeys(_COLUMNS, pl.String), "record_index": pl.Int64,
+                                    "shard": pl.String})  # fmt: skip
+    return pl.concat(frames, how="vertical").collect()
+
+
+def _resolve_open(
+    open_records: pl.DataFrame, normalized: list[dict[str, Any]], params: Params
+) -> pl.DataFrame:
+    """resolve_identity on the open records and the arXiv records sharing one of their keys."""
+    if not open_records.height:
+        return pl.DataFrame(schema=_STATE)
+    dois = open_records["doi"].drop_nulls().unique().implode()
+    keys = open_records["title_key"].unique().implode()
+    known = (
+        pl.scan_parquet([n["normalized"] for n in normalized])
+        .filter(
+            pl.col("arxiv_id").is_not_null()
+            & (pl.col("doi").is_in(dois) | pl.col("title_key").is_in(keys))
+        )
+        .select(_COLUMNS)
+        .collect()
+    )
+    shard = open_records.select("source_file", "record_index", "shard")
+    resolved = resolve_identity(pl.concat([open_records.select(_COLUMNS), known]), params.normalize)
+    return (
+        resolved.filter(pl.col("arxiv_id").is_null())
+        .join(shard, on=["source_file", "record_index"])
+        .select(list(_STATE))
+        .cast(_STATE)  # type: ignore[arg-type]
+    )
+
+
+def _load_state(cache_dir: str | None) -> dict[str, Any] | None:
+    """The last build's identity state from the cache, or None (no cache, none yet, unreadable)."""
+    if not cache_dir:
+        return None
+    pointer = Path(cache_dir) / "identity.json"
+    try:
+        about = io.read_json(pointer)
+        table = pl.read_parquet(Path(cache_dir) / str(about["open"]))
+    except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
+        return None
+    if table.schema != pl.Schema(_STATE):
+        return None
+    return {"shards": list(about["shards"]), "open": table, "file": str(about["open"])}
+
+
+def _save_state(
+    cache_dir: str | None, shards: list[str], table: pl.DataFrame, previous: dict[str, Any] | None
+) -> None:
+    """The state for the next build: a content-named table, then the pointer (replaced whole)."""
+    if not cache_dir:
+        return
+    name = f"identity-{cache_key('identity-state', shards, len(table))[:16]}.parquet"
+    path = Path(cache_dir) / name
+    if not path.exists():
+        io.write_frame(table, path)
+    io.replace_json({"shards": shards, "open": name}, Path(cache_dir) / "identity.json")
+    if previous is not None and previous["file"] != name:
+        (Path(cache_dir) / previous["file"]).unlink(missing_ok=True)

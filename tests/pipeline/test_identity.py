@@ -1,0 +1,111 @@
+"""papers/pipeline/identity.py: with the cache, a build that adds shards resolves only the open
+records the new shards can affect, and gets the mapping a build without the cache gets."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from papers.config import Params
+from papers.pipeline.identity import identity_step
+
+ROWS = ["source_file", "record_index", "arxiv_id", "doi", "title_key", "abstract", "paper_id"]
+
+
+def shard(folder: Path, name: str, rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """A normalized shard entry as normalize_shard_step returns it, its key the rows' text."""
+    frame = pl.DataFrame(rows, schema=ROWS, orient="row").with_columns(
+        pl.col("record_index").cast(pl.Int64)
+    )
+    path = folder / f"{name}.parquet"
+    frame.write_parquet(path)
+    ids = frame["paper_id"].sort()
+    return {
+        "key": f"{name}-{hashlib.sha256(frame.write_csv().encode()).hexdigest()[:12]}",
+        "normalized": str(path),
+        "source_file": name,
+        "rows": frame.height,
+        "unresolved": int(frame["arxiv_id"].null_count()),
+        "sample": ids.to_list(),
+        "sample_step": 1,
+    }
+
+
+SPARSE = "we propose sparse attention for long documents and measure its memory"
+GRAPHS = "graph networks learn message passing over molecules with few labels"
+
+
+@pytest.fixture
+def shards(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    a = shard(tmp_path, "a", [
+        ("a", 0, "2401.00001", "10.1/x", "sparse attention", SPARSE, "2401.00001"),
+        ("a", 1, None, None, "graph nets", GRAPHS, "title:graph-nets"),  # no arXiv twin yet
+        ("a", 2, None, "10.1/x", "sparse attention v1", "", "doi:10.1/x"),  # by DOI
+        ("a", 3, None, None, "unrelated", "nothing shared", "title:unrelated"),
+    ])  # fmt: skip
+    b = shard(tmp_path, "b", [
+        ("b", 0, "2402.00002", None, "graph nets", GRAPHS, "2402.00002"),  # a's record 1's twin
+        ("b", 1, None, None, "sparse attention", SPARSE, "title:sparse-attention"),
+    ])  # fmt: skip
+    return {"a": a, "b": b}
+
+
+def mapping(result: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return pl.read_parquet(result["identity"]).rows()
+
+
+def test_a_new_shard_re_resolves_only_what_it_touches(
+    shards: dict[str, dict[str, Any]], params: Params, tmp_path: Path
+) -> None:
+    cache = str(tmp_path / "cache")
+    first = identity_step([shards["a"]], params, str(tmp_path / "w1"), cache)
+    assert first["resolved"] == 3
+    assert mapping(first) == [
+        ("a", 1, "title:graph-nets"), ("a", 2, "2401.00001"), ("a", 3, "title:unrelated"),
+    ]  # fmt: skip
+
+    both = [shards["a"], shards["b"]]
+    again = identity_step(both, params, str(tmp_path / "w2"), cache)
+    whole = identity_step(both, params, str(tmp_path / "w3"), None)
+    assert whole["resolved"] == 4
+    assert (
+        mapping(again)
+        == mapping(whole)
+        == [
+            ("a", 1, "2402.00002"),  # its arXiv twin arrived with b
+            ("a", 2, "2401.00001"),
+            ("a", 3, "title:unrelated"),
+            ("b", 1, "2401.00001"),
+        ]
+    )
+    # b's open record, and of a's the ones sharing a key with b (record 1; record 2 and 3 not)
+    assert again["resolved"] == 2
+    # nothing new: nothing resolved, the same mapping
+    same = identity_step(both, params, str(tmp_path / "w4"), cache)
+    assert (same["resolved"], mapping(same)) == (0, mapping(whole))
+
+
+def test_a_lost_shard_resolves_everything(
+    shards: dict[str, dict[str, Any]], params: Params, tmp_path: Path
+) -> None:
+    cache = str(tmp_path / "cache")
+    identity_step([shards["a"], shards["b"]], params, str(tmp_path / "w1"), cache)
+    only_a = identity_step([shards["a"]], params, str(tmp_path / "w2"), cache)
+    assert only_a["resolved"] == 3
+    assert mapping(only_a) == mapping(
+        identity_step([shards["a"]], params, str(tmp_path / "w3"), None)
+    )
+
+
+def test_an_unreadable_state_is_a_full_resolution(
+    shards: dict[str, dict[str, Any]], params: Params, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    identity_step([shards["a"]], params, str(tmp_path / "w1"), str(cache))
+    (cache / "identity.json").write_text("{not json")
+    both = identity_step([shards["a"], shards["b"]], params, str(tmp_path / "w2"), str(cache))
+    assert both["resolved"] == 4
