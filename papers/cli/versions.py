@@ -1,5 +1,5 @@
 """`papers versions` and `papers diff`: the dataset versions DVC keeps, and what changed
-between two."""
+between two; `papers recover`: one complete version in a folder after a crash."""
 
 from __future__ import annotations
 
@@ -70,3 +70,31 @@ def diff(
     from papers.history import format_diff
 
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else format_diff(result))
+
+
+@app.command()
+def recover(
+    out: Annotated[Path, typer.Option("--out", help="The published dataset folder.")] = Path(
+        "data/processed"
+    ),
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, help="Seconds to wait for a running build's lock.")
+    ] = 0.0,
+) -> None:
+    """Finish what an interrupted publish left in OUT: roll its commit forward when the journal
+    says it had begun, then remove the files no version lists and the work folders.
+
+    `papers run` does the same when it starts; this is for a folder readers use before the next
+    run, or to check one. It takes the folder's lock, so it never races a running build.
+    """
+
+    def action() -> list[str]:
+        from papers import io
+
+        if not out.is_dir():
+            raise PapersError(f"{out} is not a folder")
+        with io.output_lock(out, wait):
+            return io.recover(out)
+
+    for line in guard(action) or [f"{out}: nothing to recover, one complete version"]:
+        typer.echo(line)
