@@ -214,7 +214,7 @@ def _build(
               str(work), cache_dir) for i in range(0, len(normalized), SHARDS_PER_TASK)],
             in_flight,
         ))  # fmt: skip
-        pieces = partition_inputs(shuffled, len(plan["boundaries"]) + 1)
+        pieces = partition_inputs(shuffled, plan["boundaries"])
         partitions = _bounded(
             enrich,
             [

@@ -62,33 +62,54 @@ def _boundaries(sample: pl.DataFrame, rows: int, target: int, cache_dir: str | N
     """Paper ids cutting the id space into ranges of about `target` records each.
 
     sample: paper ids, each standing for `weight` records. The previous build's boundaries
-    (kept in the cache) are reused while no range holds over twice the target: new records
-    then land in few partitions and the others stay cached. Outputs never depend on the
-    boundaries, only the work does.
+    (kept in the cache) are reused; a range that grew over twice the target is split into
+    ranges of about the target, and the other cuts stay. New papers (arXiv ids grow at the
+    end of the id space) then land in few partitions, and a split leaves the other ranges, and
+    so their cached partitions, as they were. Outputs never depend on the boundaries, only the
+    work does.
     """
     sample = sample.sort("paper_id")
     state = Path(cache_dir) / "partitions.json" if cache_dir else None
+    cuts_list: list[str] | None = None
     if state is not None and state.exists():
         previous: dict[str, Any] = io.read_json(state)
-        cuts = pl.Series("cut", previous.get("boundaries", []), dtype=pl.String)
         if previous.get("target") == target:
-            ranges = cuts.search_sorted(sample["paper_id"], side="right").alias("range")
-            heaviest = sample.group_by(ranges).agg(pl.col("weight").sum())["weight"].max()
-            if int(heaviest or 0) <= 2 * target:  # type: ignore[arg-type]
-                return list(cuts.to_list())
-    parts = max(1, -(-rows // target))
-    total = int(sample["weight"].sum())
-    cuts_list: list[str] = []
-    if total:
-        at = (
-            sample["weight"]
-            .cum_sum()
-            .search_sorted(pl.Series([total * i // parts for i in range(1, parts)], dtype=pl.Int64))
-        )
-        cuts_list = sorted(set(sample["paper_id"].gather(at.clip(0, sample.height - 1)).to_list()))
-    if state is not None:
+            cuts_list = _split_heavy(sample, list(previous.get("boundaries", [])), target)
+    if cuts_list is None:
+        cuts_list = _even_cuts(sample, max(1, -(-rows // target)))
+    if state is not None and (
+        not state.exists() or io.read_json(state).get("boundaries") != cuts_list
+    ):
         io.replace_json({"target": target, "boundaries": cuts_list}, state)
     return cuts_list
+
+
+def _even_cuts(sample: pl.DataFrame, parts: int) -> list[str]:
+    """Sample ids cutting the sorted sample into `parts` ranges of about equal weight."""
+    total = int(sample["weight"].sum())
+    if not total or parts < 2:
+        return []
+    at = (
+        sample["weight"]
+        .cum_sum()
+        .search_sorted(pl.Series([total * i // parts for i in range(1, parts)], dtype=pl.Int64))
+    )
+    return sorted(set(sample["paper_id"].gather(at.clip(0, sample.height - 1)).to_list()))
+
+
+def _split_heavy(sample: pl.DataFrame, cuts: list[str], target: int) -> list[str]:
+    """The cuts, plus even cuts inside every range holding over twice the target."""
+    ranges = pl.Series("cut", cuts, dtype=pl.String).search_sorted(sample["paper_id"], side="right")
+    added: list[str] = []
+    for (_,), rows in (
+        sample.with_columns(ranges.alias("_range"))
+        .partition_by("_range", as_dict=True, maintain_order=True)
+        .items()
+    ):
+        weight = int(rows["weight"].sum())
+        if weight > 2 * target:
+            added += _even_cuts(rows.drop("_range"), -(-weight // target))
+    return sorted(set(cuts) | set(added))
 
 
 def _resolve(

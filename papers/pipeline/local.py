@@ -69,7 +69,7 @@ def run_local(
             shuffle_step, [(n, plan["identity"], plan["boundaries"], w, c) for n in normalized]
         )
         done("shuffle")
-        pieces = partition_inputs(shuffled, len(plan["boundaries"]) + 1)
+        pieces = partition_inputs(shuffled, plan["boundaries"])
         partitions = parallel_map(
             partition_step, [(piece, params, vocabulary, w, c, idf) for piece in pieces if piece]
         )

@@ -133,8 +133,8 @@ def _paper_hashes(papers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _memo_pointer(cache_dir: str, shard_key: str, path: str) -> Path:
-    key = cache_key("memo", shard_key, Path(path).name)
+def _memo_pointer(cache_dir: str, piece_key: str) -> Path:
+    key = cache_key("memo", piece_key)
     return Path(cache_dir) / "memo" / key[:2] / f"{key}.json"
 
 
@@ -143,14 +143,15 @@ def _memo(
 ) -> dict[str, pl.DataFrame] | None:
     """The enrichment a previous build kept for a partition sharing one of these pieces.
 
-    Pieces are (shuffled shard, part) pairs: a day's new file adds a piece to a partition and
-    keeps the others, so the previous build of the same paper-id range is found through any of
-    them. None when there is none (or it was made with other params, vocabulary or code).
+    Pieces are (piece key, part file) pairs, a key naming a shard's rows in this paper-id range:
+    a day's new file adds a piece to a partition and keeps the others, so the previous build of
+    the same range is found through any of them. None when there is none (or it was made with
+    other params, vocabulary or code).
     """
     if not cache_dir:
         return None
-    for shard_key, path in pieces:
-        pointer = _memo_pointer(cache_dir, shard_key, path)
+    for piece_key, _ in pieces:
+        pointer = _memo_pointer(cache_dir, piece_key)
         if not pointer.exists():
             continue
         try:
@@ -197,8 +198,8 @@ def partition_step(
     enrich_params = params.model_dump(mode="json", include={"links", "tags"})
     key = cache_key(
         "partition",
-        # a shuffled shard's key and which of its parts: the content of this partition's input
-        [(k, Path(path).name) for k, path in pieces],
+        # the pieces' keys: the content of this partition's input (shuffle.partition_inputs)
+        [k for k, _ in pieces],
         params.model_dump(mode="json", include={"normalize", "links", "tags"}),
         vocabulary,
         idf.sha256 if idf is not None else None,
@@ -262,8 +263,8 @@ def partition_step(
                                            "links": leaf_stats(link_rows),
                                            "tags": leaf_stats(tag_rows)}})  # fmt: skip
         if cache_dir:
-            for shard_key, path in pieces:
-                pointer = _memo_pointer(cache_dir, shard_key, path)
+            for piece_key, _ in pieces:
+                pointer = _memo_pointer(cache_dir, piece_key)
                 io.replace_json({"entry": str(entry), "enrich_key": enrich_key}, pointer)
     return {
         **read_meta(entry),

@@ -71,11 +71,19 @@ def shuffle_step(
 
 
 def partition_inputs(
-    shuffled: list[dict[str, Any]], partitions: int
+    shuffled: list[dict[str, Any]], boundaries: list[str]
 ) -> list[list[tuple[str, str]]]:
-    """For each partition, its (shard key, file) pieces in shard order."""
-    pieces: list[list[tuple[str, str]]] = [[] for _ in range(partitions)]
+    """For each paper-id range, its (piece key, file) pieces in shard order.
+
+    A piece's key names what it holds: the shard's rows (`rows_key`: its records and their
+    final paper ids) between the range's two cuts. It does not depend on the other cuts, so a
+    range that a split elsewhere left as it was keeps its pieces' keys, and its partition stays
+    cached (partition_step keys a partition by its pieces).
+    """
+    bounds = list(zip([None, *boundaries], [*boundaries, None], strict=True))
+    pieces: list[list[tuple[str, str]]] = [[] for _ in bounds]
     for shard in shuffled:
         for number, path in shard["parts"].items():
-            pieces[int(number)].append((shard["key"], path))
+            low, high = bounds[int(number)]
+            pieces[int(number)].append((cache_key("piece", shard["rows_key"], low, high), path))
     return pieces

@@ -109,3 +109,46 @@ def test_an_unreadable_state_is_a_full_resolution(
     (cache / "identity.json").write_text("{not json")
     both = identity_step([shards["a"], shards["b"]], params, str(tmp_path / "w2"), str(cache))
     assert both["resolved"] == 4
+
+
+def ids(first: int, last: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"paper_id": [f"2401.{i:05d}" for i in range(first, last)], "weight": 1},
+        schema={"paper_id": pl.String, "weight": pl.Int64},
+    )
+
+
+def test_a_range_grown_over_twice_the_target_is_split_and_the_other_cuts_stay(
+    tmp_path: Path,
+) -> None:
+    from papers.pipeline.identity import _boundaries
+
+    cache = str(tmp_path)
+    first = _boundaries(ids(0, 100), 100, 25, cache)
+    assert len(first) == 3  # four ranges of about 25
+    # up to twice the target in the last range (from the last cut on): the same cuts
+    assert _boundaries(ids(0, 120), 120, 25, cache) == first
+    # over twice: the last range is split in ranges of about 25; the first cuts stay, so
+    # their ranges' partitions stay cached
+    grown = _boundaries(ids(0, 176), 176, 25, cache)
+    assert grown[:3] == first
+    assert len(grown) > 3
+    assert all(first[-1] < cut for cut in grown[3:])
+    ranges = pl.Series(grown, dtype=pl.String).search_sorted(ids(0, 176)["paper_id"], side="right")
+    sizes = ranges.value_counts()["count"]
+    assert sizes.max() <= 2 * 25
+    # without the cache: even cuts over the whole
+    assert _boundaries(ids(0, 176), 176, 25, None) != grown
+
+
+def test_a_piece_key_names_its_rows_and_its_range_not_the_other_cuts() -> None:
+    from papers.pipeline.shuffle import partition_inputs
+
+    def shard(rows_key: str, parts: int) -> dict[str, Any]:
+        return {"rows_key": rows_key, "parts": {str(i): f"{rows_key}-{i}" for i in range(parts)}}
+
+    before = partition_inputs([shard("s1", 2), shard("s2", 2)], ["2401.5"])
+    after = partition_inputs([shard("s1", 3), shard("s2", 3)], ["2401.5", "2401.8"])
+    assert before[0] == after[0]  # the first range kept its cuts: the same pieces, cached
+    assert {k for k, _ in before[1]}.isdisjoint(k for k, _ in after[1])  # split: new ranges
+    assert [p for _, p in after[2]] == ["s1-2", "s2-2"]
