@@ -185,11 +185,11 @@ class WriteParams(_Frozen):
     # provenance and rejected are planned over raw files (layout.source_leaf).
     partition_max_rows: dict[str, int] = Field(
         default_factory=lambda: {
-            "papers": 20_000,
-            "links": 500_000,
-            "tags": 1_000_000,
-            "provenance": 1_000_000,
-            "rejected": 1_000_000,
+            "papers": 10_000,
+            "links": 100_000,
+            "tags": 500_000,
+            "provenance": 200_000,
+            "rejected": 200_000,
         }
     )
 

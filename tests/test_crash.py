@@ -401,6 +401,7 @@ def dvc_clone(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     clone = tmp_path_factory.mktemp("dvc") / "before" / "clone"
     shutil.copytree(repo, clone, ignore=IGNORED)
+    subprocess.run(["git", "init", "-q"], cwd=clone, check=True)
     dvc(clone, "repro")
     return clone
 

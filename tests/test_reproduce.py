@@ -16,8 +16,10 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+# .git too: in a git worktree it is a file pointing at the shared repository, and git
+# commands in the copy would commit there (each test runs `git init` in its copy instead)
 _BUILT = shutil.ignore_patterns(
-    ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", "reports",
+    ".git", ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", "reports",
     ".prefect", "*.egg-info", "cache", "tmp", "interim", "*.parquet", "manifest.json",
 )  # fmt: skip
 
@@ -55,6 +57,7 @@ def test_dvc_repro_then_nothing_to_do(repo: Path, tmp_path: Path) -> None:
         pytest.fail("the `papers` console script is not installed next to this Python")
     clone = tmp_path / "clone"
     shutil.copytree(repo, clone, ignore=IGNORED)
+    sh(clone, "git", "init", "-q")
     sh(clone, "dvc", "repro")
     out = clone / "data" / "processed"
     first = digests(out)
