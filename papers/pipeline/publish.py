@@ -398,7 +398,13 @@ def _change_feed(
         return dict(kept) if isinstance(kept, Mapping) else None
     old_entries = manifest_tables(previous).get("papers", []) if previous else []
     new_entries = list(manifest["tables"]["papers"]["files"])
-    found = changes.version_changes(out if old_entries else None, old_entries, staging, new_entries)
+    if old_entries:
+        found = changes.version_changes(out, old_entries, staging, new_entries)
+    else:
+        # the first version: every paper is added, with no fields; only the ids are read
+        # (version_changes would hold every row of every column until its end: 4.9 GB at 1M)
+        ids = pl.scan_parquet([staging / str(e["path"]) for e in new_entries])
+        found = changes.frame_changes(None, ids.select("paper_id").collect(engine="streaming"))
     entry = changes.write_feed(
         changes.feed_frame(number, version, found), staging / "changes", number, params.write
     )
