@@ -180,7 +180,9 @@ def test_the_first_feed_lists_every_paper_as_added(tmp_path: Path) -> None:
     build_local(raw, out, partitioned_params(tmp_path), target_rows=TARGET_ROWS)
     manifest = io.read_json(out / io.MANIFEST)
     entries = manifest_tables(manifest)["papers"]
-    expected = feed_frame(1, manifest["dataset"]["version"], version_changes(None, [], out, entries))
+    expected = feed_frame(
+        1, manifest["dataset"]["version"], version_changes(None, [], out, entries)
+    )
     feed = pl.read_parquet(out / manifest["changes"]["path"])
     assert feed.equals(expected)
     assert feed.height == manifest["tables"]["papers"]["rows"]
