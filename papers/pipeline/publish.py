@@ -95,11 +95,15 @@ def publish_step(
     )
     bad = rejected.filter(pl.col("stage") == "validate").select("source_file", "record_index")
     if bad.height:
+        # only the parsed files holding a rejected record are read, by the streaming engine
+        # (the in-memory one read the raw text of every record: 1-2 GB at 1M)
+        holding = set(bad.get_column("source_file").to_list())
+        paths = [path for p in parsed if p["file"] in holding for path in p["records"]]
         raw = (
-            pl.scan_parquet([path for p in parsed for path in p["records"]])
+            pl.scan_parquet(paths or [path for p in parsed for path in p["records"]])
             .select("source_file", "record_index", "raw")
             .join(bad.lazy(), on=["source_file", "record_index"], how="semi")
-            .collect()
+            .collect(engine="streaming")
         )
         rejected = (
             rejected.join(raw, on=["source_file", "record_index"], how="left", suffix="_parse")
