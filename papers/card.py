@@ -230,9 +230,12 @@ def _idf_text(idf: dict[str, Any] | None, path: Path | None) -> str:
     )
 
 
-def _limitations_section(papers: pl.DataFrame | pl.LazyFrame, metrics: dict[str, Any]) -> list[str]:
-    # counted by the streaming engine: a scanned papers table is never loaded whole
-    figures = (
+def papers_summary(papers: pl.DataFrame | pl.LazyFrame) -> dict[str, Any]:
+    """What the card reads of the papers table: counts for the limitations (total, no_authors,
+    no_dates, no_id) and the example rows (`examples`: the first EXAMPLES by paper_id). Counted
+    by the streaming engine: a scanned papers table is never loaded whole. A partitioned build
+    sums them over its partitions instead (pipeline.figures.card_figures)."""
+    figures: dict[str, Any] = (
         papers.lazy()
         .select(
             pl.len().alias("total"),
@@ -243,6 +246,17 @@ def _limitations_section(papers: pl.DataFrame | pl.LazyFrame, metrics: dict[str,
         .collect(engine="streaming")
         .row(0, named=True)
     )
+    figures["examples"] = (
+        papers.lazy()
+        .sort("paper_id")
+        .head(EXAMPLES)
+        .select("paper_id", "title", "tags", "code_url")
+        .collect()
+    )
+    return figures
+
+
+def _limitations_section(figures: Mapping[str, Any], metrics: dict[str, Any]) -> list[str]:
     total = max(int(figures["total"]), 1)
     no_authors, no_dates, no_id = (int(figures[k]) for k in ("no_authors", "no_dates", "no_id"))
     return [
@@ -279,8 +293,7 @@ def _quality_section(metrics: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _examples_section(papers: pl.DataFrame | pl.LazyFrame) -> list[str]:
-    sample = papers.lazy().sort("paper_id").head(EXAMPLES).collect()
+def _examples_section(sample: pl.DataFrame) -> list[str]:
     lines = [
         "## Example rows",
         "",
@@ -392,14 +405,16 @@ def _loading_section(paths: Mapping[str, str]) -> list[str]:
 def render_card(
     manifest: dict[str, Any],
     metrics: dict[str, Any],
-    papers: pl.DataFrame | pl.LazyFrame,
+    papers: pl.DataFrame | pl.LazyFrame | Mapping[str, Any],
     params: Params,
 ) -> str:
     """The card's Markdown: YAML header, then description, sources, schema, rules, quality.
 
     papers: the papers table, or a scan of it (write_card: then only the example rows and a few
-    counts are ever in memory, not the whole table's titles and authors).
+    counts are ever in memory, not the whole table's titles and authors), or what the card reads
+    of it (papers_summary).
     """
+    summary = papers if isinstance(papers, Mapping) else papers_summary(papers)
     meta = header(manifest, params)
     counts = manifest["counts"]
     paths = table_paths(manifest)
@@ -446,31 +461,40 @@ def render_card(
         *_sources_section(manifest),
         *_schema_section(paths),
         *_curation_section(params, manifest),
-        *_limitations_section(papers, metrics),
+        *_limitations_section(summary, metrics),
         *_quality_section(metrics),
-        *_examples_section(papers),
+        *_examples_section(summary["examples"]),
         *_loading_section(paths),
     ]
     return "\n".join(body)
 
 
-def write_card(folder: Path, params: Params, base: Path | None = None) -> str:
+def write_card(
+    folder: Path,
+    params: Params,
+    base: Path | None = None,
+    summary: Mapping[str, Any] | None = None,
+) -> str:
     """Write README.md into `folder` (a build's staging folder) from its manifest, metrics and
     papers; return the file name, to publish with the other files.
 
     base: the published folder, where the manifest's files that staging does not hold are (the
-    unchanged node files of a partitioned version).
+    unchanged node files of a partitioned version). summary: what the card reads of the papers
+    (papers_summary), when the build already has it; then the papers table is not read.
     """
     from papers import io
     from papers.gates import scan_folder_table
 
     manifest = json.loads((folder / io.MANIFEST).read_text("utf-8"))
     metrics = json.loads((folder / io.METRICS).read_text("utf-8"))
-    scan = scan_folder_table(folder, "papers", base)
-    if scan is None:
-        raise FileNotFoundError(f"no papers table in {folder}")
-    papers = scan.select(
-        "paper_id", "arxiv_id", "title", "tags", "code_url", "authors", "listing_dates"
-    )
-    io.write_text(render_card(manifest, metrics, papers, params), folder / CARD)
+    if summary is None:
+        scan = scan_folder_table(folder, "papers", base)
+        if scan is None:
+            raise FileNotFoundError(f"no papers table in {folder}")
+        summary = papers_summary(
+            scan.select(
+                "paper_id", "arxiv_id", "title", "tags", "code_url", "authors", "listing_dates"
+            )
+        )
+    io.write_text(render_card(manifest, metrics, summary, params), folder / CARD)
     return CARD

@@ -32,6 +32,13 @@ class Snapshot:
     raw_records: int
     rejected: int
     tag_coverage: float
+    # the papers table's rows, when `papers` holds only the ones that can be lost (enforce reads
+    # only the files one version lists and the other does not); None: papers.height
+    rows: int | None = None
+
+    @property
+    def paper_count(self) -> int:
+        return self.papers.height if self.rows is None else self.rows
 
     @property
     def reject_rate(self) -> float:
@@ -91,6 +98,84 @@ def load_snapshot(folder: Path, base: Path | None = None) -> Snapshot | None:
         raise PapersError(f"cannot read the dataset in {folder} to compare with: {exc}") from exc
 
 
+def _papers_entries(folder: Path) -> list[dict[str, object]] | None:
+    path = folder / io.MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        entries = dataset.manifest_tables(json.loads(path.read_text("utf-8"))).get("papers")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not entries or not all({"path", "sha256", "rows"} <= e.keys() for e in entries):
+        return None
+    return entries
+
+
+def changed_snapshots(out_dir: Path, staging: Path) -> tuple[Snapshot, Snapshot] | None:
+    """The published and the staged version's snapshots holding only the papers that decide
+    the loss gate, or None when either has no manifest listing its papers files (or no metrics).
+
+    previous: the rows of the published papers files the staged manifest does not list (same
+    path and sha256), with the table's row count from the manifest. A paper of a file both list
+    is in both versions. A paper id is in one file of a version, so a previous paper of another
+    file is found by id only among the staged version's own new files; current: those files'
+    rows, plus the rows of the shared files whose title_key is a remaining candidate's (one
+    column of them streamed, only when a candidate is not found by id): lost_papers on the two
+    gives what it gives on the whole tables.
+    """
+    old, new = _papers_entries(out_dir), _papers_entries(staging)
+    if old is None or new is None:
+        return None
+    if not (out_dir / "metrics.json").is_file() or not (staging / "metrics.json").is_file():
+        return None
+    shared = {(str(e["path"]), str(e["sha256"])) for e in old} & {
+        (str(e["path"]), str(e["sha256"])) for e in new
+    }
+    columns = ["paper_id", "title_key", "title"]
+
+    def read(folder: Path, entries: list[dict[str, object]], base: Path | None) -> pl.DataFrame:
+        paths = []
+        for entry in entries:
+            relative = str(entry["path"])
+            path = folder / relative
+            if not path.is_file() and base is not None and (base / relative).is_file():
+                path = base / relative
+            if not path.is_file():
+                raise PapersError(f"{relative}: listed in {folder / io.MANIFEST} but not there")
+            paths.append(path)
+        if not paths:
+            return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+        return pl.scan_parquet(paths).select(columns).collect(engine="streaming")
+
+    def unshared(entries: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [e for e in entries if (str(e["path"]), str(e["sha256"])) not in shared]
+
+    try:
+        before = read(out_dir, unshared(old), None)
+        after = read(staging, unshared(new), out_dir)
+        left = before.join(after.select("paper_id"), on="paper_id", how="anti")
+        keep = [e for e in new if (str(e["path"]), str(e["sha256"])) in shared]
+        if left.height and keep:
+            keys = left.select("title_key").unique()
+            found = (
+                pl.scan_parquet([out_dir / str(e["path"]) for e in keep])
+                .select(columns)
+                .join(keys.lazy(), on="title_key", how="semi")
+                .collect(engine="streaming")
+            )
+            after = pl.concat([after, found])
+        metrics = [json.loads((f / "metrics.json").read_text("utf-8")) for f in (out_dir, staging)]
+        snapshots = [
+            Snapshot(papers=frame, raw_records=int(m["raw_records"]), rejected=int(m["rejected"]),
+                     tag_coverage=float(m["tag_coverage"]), rows=rows)
+            for frame, m, rows in ((before, metrics[0], sum(int(str(e["rows"])) for e in old)),
+                                   (after, metrics[1], None))
+        ]  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as exc:
+        raise PapersError(f"cannot read the datasets in {out_dir} to compare: {exc}") from exc
+    return snapshots[0], snapshots[1]
+
+
 def lost_papers(previous: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     """Previous papers found in current neither by paper_id nor by title_key.
 
@@ -108,13 +193,14 @@ def check(previous: Snapshot, current: Snapshot, gates: GatesParams) -> list[str
     """One readable reason per gate the current build fails against the previous one."""
     reasons: list[str] = []
     lost = lost_papers(previous.papers, current.papers)
-    share = lost.height / previous.papers.height if previous.papers.height else 0.0
+    total = previous.paper_count
+    share = lost.height / total if total else 0.0
     if share > gates.max_paper_loss_share + EPSILON:
         examples = ", ".join(
             f"{r['paper_id']} ({_short(r['title'])})" for r in lost.head(EXAMPLES).to_dicts()
         )
         reasons.append(
-            f"{lost.height} of {previous.papers.height} published papers ({share:.1%}) are "
+            f"{lost.height} of {total} published papers ({share:.1%}) are "
             f"missing from the new build (max_paper_loss_share {gates.max_paper_loss_share:.1%}),"
             f" e.g. {examples}"
         )
@@ -137,14 +223,20 @@ def check(previous: Snapshot, current: Snapshot, gates: GatesParams) -> list[str
 def enforce(out_dir: Path, staging: Path, gates: GatesParams) -> None:
     """Raise PapersError (after discarding the staged files) when the staged build fails a gate.
 
-    The first build into a folder has nothing to compare with and always passes.
+    The first build into a folder has nothing to compare with and always passes. When both
+    versions have a manifest, only the papers files one lists and the other does not are read
+    (changed_snapshots): a file both list holds the same papers in both, none of them lost.
     """
-    previous = load_snapshot(out_dir)
-    if previous is None:
-        return
-    current = load_snapshot(staging, base=out_dir)
-    if current is None:
-        raise PapersError(f"the staged build in {staging} has no papers table or metrics.json")
+    pair = changed_snapshots(out_dir, staging)
+    if pair is None:
+        previous = load_snapshot(out_dir)
+        if previous is None:
+            return
+        current = load_snapshot(staging, base=out_dir)
+        if current is None:
+            raise PapersError(f"the staged build in {staging} has no papers table or metrics.json")
+    else:
+        previous, current = pair
     reasons = check(previous, current, gates)
     if reasons:
         shutil.rmtree(staging, ignore_errors=True)

@@ -67,9 +67,18 @@ def papers_by_date(papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def write_plots(papers: pl.DataFrame | pl.LazyFrame, folder: Path) -> list[str]:
-    """Write the DVC plots files of a build into folder; return their names (to publish)."""
-    io.write_json(papers_by_date(papers).to_dicts(), folder / PLOTS_BY_DATE)
+def write_plots(
+    papers: pl.DataFrame | pl.LazyFrame | None, folder: Path, by_date: pl.DataFrame | None = None
+) -> list[str]:
+    """Write the DVC plots files of a build into folder; return their names (to publish).
+
+    by_date: papers_by_date's frame when the build has it already (summed over its partitions,
+    pipeline.figures); then papers is not read."""
+    if by_date is None:
+        if papers is None:
+            raise ValueError("write_plots needs the papers table or its papers_by_date frame")
+        by_date = papers_by_date(papers)
+    io.write_json(by_date.to_dicts(), folder / PLOTS_BY_DATE)
     return [PLOTS_BY_DATE]
 
 

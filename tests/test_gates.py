@@ -117,3 +117,59 @@ def test_a_folder_with_no_papers_table_has_no_snapshot(tmp_path: Path) -> None:
     (tmp_path / "metrics.json").write_text("{}")
     assert load_snapshot(tmp_path) is None
     assert scan_folder_table(tmp_path, "papers") is None
+
+
+def test_changed_snapshots_decide_as_the_whole_tables(tmp_path: Path) -> None:
+    """enforce reads only the papers files one manifest lists and the other does not: the
+    reasons are the whole tables' (a re-identified paper, a title found in a kept file)."""
+    from papers import io
+    from papers.gates import changed_snapshots
+
+    out, staging = tmp_path / "out", tmp_path / "out" / ".staging-x"
+    (out / "papers").mkdir(parents=True)
+    (staging / "papers").mkdir(parents=True)
+    kept = papers(4)
+    gone = papers(6, start=10)
+    # the new file: two of the gone papers again, one re-identified (its title key kept), and
+    # one gone paper's title key is held by a paper of the kept file
+    kept = kept.with_columns(
+        pl.when(pl.col("paper_id") == "2501.00001")
+        .then(pl.lit("key 2501.00013"))
+        .otherwise(pl.col("title_key"))
+        .alias("title_key")
+    )
+    new = pl.concat([
+        gone.head(2),
+        pl.DataFrame({"paper_id": ["title:ff"], "title_key": ["key 2501.00012"], "title": ["T"]}),
+    ])  # fmt: skip
+
+    def write(folder: Path, files: dict[str, pl.DataFrame]) -> None:
+        entries = []
+        for path, frame in files.items():
+            frame.write_parquet(folder / path)
+            entries.append({"path": path, "rows": frame.height,
+                            "sha256": io.sha256_file(folder / path)})  # fmt: skip
+        (folder / "manifest.json").write_text(
+            json.dumps({"format": 2, "tables": {"papers": {"files": entries}}})
+        )
+        (folder / "metrics.json").write_text(
+            '{"raw_records": 10, "rejected": 0, "tag_coverage": 1.0}'
+        )
+
+    write(out, {"papers/a-000000000001.parquet": kept, "papers/b-000000000002.parquet": gone})
+    kept.write_parquet(staging / "papers" / "a-000000000001.parquet")
+    write(staging, {"papers/a-000000000001.parquet": kept, "papers/c-000000000003.parquet": new})
+    (staging / "papers" / "a-000000000001.parquet").unlink()  # kept: only in the published folder
+    pair = changed_snapshots(out, staging)
+    assert pair is not None
+    previous, current = pair
+    assert previous.papers.height == 6  # the kept file is not read
+    assert previous.paper_count == 10
+    whole_previous, whole_current = load_snapshot(out), load_snapshot(staging, base=out)
+    assert whole_previous is not None
+    assert whole_current is not None
+    loose = GatesParams(max_paper_loss_share=0.0, max_reject_rate_increase=0.02,
+                        max_tag_coverage_drop=0.05)  # fmt: skip
+    reasons = check(previous, current, loose)
+    assert reasons == check(whole_previous, whole_current, loose)
+    assert reasons[0].startswith("2 of 10 published papers")

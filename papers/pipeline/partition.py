@@ -12,6 +12,7 @@ from papers import io
 from papers.config import KeyphraseIdf, Params
 from papers.layout import leaf_of
 from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
+from papers.pipeline.figures import partition_figures, record_fill_flags
 from papers.pipeline.terms import compiled_terms
 from papers.pipeline.version import code_sha256
 from papers.stages.keyphrases import keyphrase_candidates, keyphrase_document_counts, keyphrase_top
@@ -210,6 +211,7 @@ def partition_step(
         target = build_entry(entry, cache_dir)
         records = pl.concat([pl.read_parquet(path) for _, path in pieces])
         papers, provenance = merge_duplicates(records, params.normalize)
+        filled = record_fill_flags(records)  # what the fill rates need of the records
         del records
         terms = compiled_terms(vocabulary)
         enrich_key = cache_key("enrich", enrich_params, vocabulary, code_sha256())
@@ -246,6 +248,8 @@ def partition_step(
         good, _, rejected, link_rows, tag_rows, dropped = _validate_tables(
             _assemble_papers(papers, links_pp, tags_pp), provenance, no_raw, links, tags
         )
+        # the publish's figures, summed over the partitions (figures.partition_figures)
+        figures = partition_figures(good, link_rows, tag_rows, filled, rejected, params, terms)
         io.write_frame(good, target / "papers.parquet")
         io.write_frame(link_rows, target / "links.parquet")
         io.write_frame(tag_rows, target / "tags.parquet")
@@ -258,7 +262,7 @@ def partition_step(
                 io.write_frame(frame, target / f"memo-{name}.parquet")
         commit_entry(target, entry, {"papers_in": papers.height, "papers": good.height,
                                 "rejected": rejected.height, "dropped": dropped,
-                                "enriched": papers.height - reused,
+                                "enriched": papers.height - reused, "figures": figures,
                                 "leaves": {"papers": leaf_stats(good),
                                            "links": leaf_stats(link_rows),
                                            "tags": leaf_stats(tag_rows)}})  # fmt: skip

@@ -30,7 +30,16 @@ from papers.errors import PapersError
 from papers.fill_rates import fill_rates
 from papers.gates import enforce as enforce_gates
 from papers.layout import ROOT, leaf_of, plan_files, source_leaf, source_node_name
-from papers.pipeline.figures import quality_figures, table_figures
+from papers.pipeline.figures import (
+    Summed,
+    card_figures,
+    quality_figures,
+    sum_figures,
+    summed_fill_rates,
+    summed_quality_figures,
+    summed_table_figures,
+    table_figures,
+)
 from papers.pipeline.parallel import parallel_map
 from papers.pipeline.partition import leaf_stats
 from papers.pipeline.version import code_sha256, dataset_version
@@ -86,11 +95,15 @@ def publish_step(
     )
     bad = rejected.filter(pl.col("stage") == "validate").select("source_file", "record_index")
     if bad.height:
+        # only the parsed files holding a rejected record are read, by the streaming engine
+        # (the in-memory one read the raw text of every record: 1-2 GB at 1M)
+        holding = set(bad.get_column("source_file").to_list())
+        paths = [path for p in parsed if p["file"] in holding for path in p["records"]]
         raw = (
-            pl.scan_parquet([path for p in parsed for path in p["records"]])
+            pl.scan_parquet(paths or [path for p in parsed for path in p["records"]])
             .select("source_file", "record_index", "raw")
             .join(bad.lazy(), on=["source_file", "record_index"], how="semi")
-            .collect()
+            .collect(engine="streaming")
         )
         rejected = (
             rejected.join(raw, on=["source_file", "record_index"], how="left", suffix="_parse")
@@ -176,6 +189,8 @@ def publish_step(
         records=records,
         idf=idf,
         planned=planned,
+        # each partition's sums, kept in its cache meta: the figures read no table
+        summed=sum_figures(partitions) if partitions else None,
     )
 
 
@@ -398,7 +413,13 @@ def _change_feed(
         return dict(kept) if isinstance(kept, Mapping) else None
     old_entries = manifest_tables(previous).get("papers", []) if previous else []
     new_entries = list(manifest["tables"]["papers"]["files"])
-    found = changes.version_changes(out if old_entries else None, old_entries, staging, new_entries)
+    if old_entries:
+        found = changes.version_changes(out, old_entries, staging, new_entries)
+    else:
+        # the first version: every paper is added, with no fields; only the ids are read
+        # (version_changes would hold every row of every column until its end: 4.9 GB at 1M)
+        ids = pl.scan_parquet([staging / str(e["path"]) for e in new_entries])
+        found = changes.frame_changes(None, ids.select("paper_id").collect(engine="streaming"))
     entry = changes.write_feed(
         changes.feed_frame(number, version, found), staging / "changes", number, params.write
     )
@@ -443,6 +464,7 @@ def publish_tables(
     records: Sequence[str] = (),
     idf: KeyphraseIdf | None = None,
     planned: Mapping[str, Sequence[Node]] | None = None,
+    summed: Summed | None = None,
 ) -> dict[str, Any]:
     """Write the published tables, manifest and metrics to a staging folder, then publish.
 
@@ -454,7 +476,10 @@ def publish_tables(
     nothing is published when it fails one. `records` are the normalised record files before
     the merge; metrics.json's per-source fill rates are measured on them
     (papers/fill_rates.py). `idf` is the pinned keyphrase IDF the papers were ranked with
-    (None: ranked against this build), recorded in the version and the manifest.
+    (None: ranked against this build), recorded in the version and the manifest. `summed`:
+    the partitions' figures added up (pipeline.figures.sum_figures); with them metrics.json,
+    the plots and the card read no table (the same bytes as from the tables), else the figures
+    stream the staged tables' columns they need.
 
     The summary counts the table files kept as they were (`files.kept`) and written.
     The manifest (format 2) lists each table's files with node, rows, bytes, sha256 and key,
@@ -554,13 +579,20 @@ def publish_tables(
     if feed is not None:
         manifest["changes"] = feed
     io.write_json(manifest, staging / io.MANIFEST)
-    # the figures stream the staged files (the columns they need, counted by the streaming
-    # engine): at 5M records reading five columns of every paper was the write step's peak.
-    # They still scan whole tables every version (kept files included, through their links).
     papers = pl.scan_parquet(_staged(staging, files, "papers"))
-    links = pl.scan_parquet(_staged(staging, files, "links"))
-    io.write_json(
-        {
+    if summed is not None:
+        # summed over the partitions (each partition's sums are computed once, when it is
+        # built, and kept in its cache meta): no table is read, whatever its size
+        metrics = {
+            **summed_table_figures(summed, counts),
+            "quality": summed_quality_figures(summed, params),
+            "fill_rates": summed_fill_rates(summed),
+        }
+    else:
+        # the figures stream the staged files (the columns they need, counted by the streaming
+        # engine): at 5M records reading five columns of every paper was the write step's peak
+        links = pl.scan_parquet(_staged(staging, files, "links"))
+        metrics = {
             **table_figures(papers, links, counts),
             "quality": quality_figures(staging, papers, links, params, vocabulary),
             "fill_rates": fill_rates(
@@ -568,15 +600,18 @@ def publish_tables(
                 pl.scan_parquet(_staged(staging, files, "provenance")),
                 papers,
             ),
-        },
-        staging / io.METRICS,
-    )
+        }
+    io.write_json(metrics, staging / io.METRICS)
     names = [entry.path for name in PUBLISHED for entry in files[name]]
     names += [io.METRICS, io.MANIFEST]
     if feed is not None and (staging / feed["path"]).is_file():
         names.append(feed["path"])
-    names += history.write_plots(papers, staging)
-    names.append(card.write_card(staging, params))  # README.md: the dataset card
+    if summed is not None:
+        names += history.write_plots(None, staging, by_date=summed.by_date)
+        names.append(card.write_card(staging, params, summary=card_figures(summed)))
+    else:
+        names += history.write_plots(papers, staging)
+        names.append(card.write_card(staging, params))  # README.md: the dataset card
     if gates:
         enforce_gates(out, staging, params.gates)
     io.fault_point("write")

@@ -166,3 +166,23 @@ def test_the_change_feed_turns_the_first_version_into_the_second(versions: dict[
     second = pl.read_parquet(out / "papers" / "*.parquet").sort("paper_id")
     applied = apply_changes(versions["first_papers"], feed, second)
     assert applied.equals(second)
+
+
+def test_the_first_feed_lists_every_paper_as_added(tmp_path: Path) -> None:
+    """Version 1's feed is read from the papers ids alone (publish._change_feed: the whole
+    rows are not held); it equals what changes.version_changes gives over the full files."""
+    from papers.changes import feed_frame, version_changes
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEED, raw / "seed.txt")
+    out = tmp_path / "out"
+    build_local(raw, out, partitioned_params(tmp_path), target_rows=TARGET_ROWS)
+    manifest = io.read_json(out / io.MANIFEST)
+    entries = manifest_tables(manifest)["papers"]
+    expected = feed_frame(
+        1, manifest["dataset"]["version"], version_changes(None, [], out, entries)
+    )
+    feed = pl.read_parquet(out / manifest["changes"]["path"])
+    assert feed.equals(expected)
+    assert feed.height == manifest["tables"]["papers"]["rows"]
