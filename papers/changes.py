@@ -74,10 +74,11 @@ def version_changes(
     `frame_changes` does.
 
     Memory: the changed files are compared node by node (the old and new files of one node at a
-    time). A paper found on one side only of its node may have moved to another node (the plan
-    split or merged it): those rows are kept and compared together at the end, so they are
-    reported as updated when they changed, else not at all. With a stable plan that set is the
-    day's added and removed papers; a node that flips holds at most its rows.
+    time); of a node on one side only just the ids are read. A paper found on one side only of
+    its node may have moved to another node (the plan split or merged it, or the layout
+    changed): only its id is kept, and the moved papers' rows are read back and compared at the
+    end, 50,000 at a time, so they are reported as updated when they changed, else not at all.
+    A move from one file per table to directories holds 50,000 papers' rows, not two tables.
     """
     if root_old is None and old_entries:
         raise ValueError("old file entries given without the folder they are in (root_old)")
@@ -87,19 +88,71 @@ def version_changes(
     only_old: list[pl.DataFrame] = []
     only_new: list[pl.DataFrame] = []
     for node in sorted(old_nodes.keys() | new_nodes.keys()):
-        old = _read(root_old, old_nodes.get(node))
-        new = _read(root_new, new_nodes.get(node))
+        if node not in old_nodes or node not in new_nodes:
+            # a node on one side only (a new month, or another layout): its ids alone
+            side, root, paths = (
+                (only_new, root_new, new_nodes[node])
+                if node in new_nodes
+                else (only_old, root_old, old_nodes[node])
+            )
+            side.append(_ids(root, paths, node))
+            continue
+        old = _read(root_old, old_nodes[node])
+        new = _read(root_new, new_nodes[node])
         found = frame_changes(old, new)
         updated.append(found.filter(pl.col("op") == "updated"))
-        if old is not None:
-            only_old.append(old.join(found.filter(op="removed"), on=KEY, how="semi"))
-        if new is not None:
-            only_new.append(new.join(found.filter(op="added"), on=KEY, how="semi"))
-    moved = frame_changes(
-        pl.concat(only_old, how="diagonal_relaxed") if only_old else None,
-        pl.concat(only_new, how="diagonal_relaxed") if only_new else None,
+        only_old.append(found.filter(op="removed").select(KEY, pl.lit(node).alias(_NODE)))
+        only_new.append(found.filter(op="added").select(KEY, pl.lit(node).alias(_NODE)))
+        del old, new
+    gone = pl.concat(only_old) if only_old else pl.DataFrame(schema=_IDS)
+    came = pl.concat(only_new) if only_new else pl.DataFrame(schema=_IDS)
+    # a paper on one side only of its node may have moved to another node (the plan split or
+    # merged it, or the layout changed): compared with its rows at the end, batch by batch
+    moved = gone.join(came, on=KEY, how="semi").get_column(KEY).sort()
+    for start in range(0, moved.len(), _MOVED_BATCH):
+        batch = moved.slice(start, _MOVED_BATCH)
+        updated.append(
+            frame_changes(
+                _rows(root_old, old_nodes, gone.filter(pl.col(KEY).is_in(batch.implode()))),
+                _rows(root_new, new_nodes, came.filter(pl.col(KEY).is_in(batch.implode()))),
+            )
+        )
+    simple = [
+        frame.join(moved.to_frame(), on=KEY, how="anti").select(
+            KEY, pl.lit(op).alias("op"), pl.lit([], pl.List(pl.String)).alias("fields")
+        )
+        for frame, op in ((came, "added"), (gone, "removed"))
+    ]
+    return pl.concat([*updated, *simple]).cast(CHANGES_SCHEMA).sort(FEED_SORT)
+
+
+# the ids of the rows on one side only, with their node
+_NODE = "__node"
+_IDS = pl.Schema([(KEY, pl.String()), (_NODE, pl.String())])
+# papers compared at once when they moved between nodes (their full rows, both sides)
+_MOVED_BATCH = 50_000
+
+
+def _ids(root: Path | None, paths: list[str], node: str) -> pl.DataFrame:
+    assert root is not None  # old entries come with their root (checked above)
+    return (
+        pl.scan_parquet([root / p for p in paths])
+        .select(KEY)
+        .with_columns(pl.lit(node).alias(_NODE))
+        .collect()
     )
-    return pl.concat([*updated, moved]).sort(FEED_SORT)
+
+
+def _rows(root: Path | None, nodes: Mapping[str, list[str]], wanted: pl.DataFrame) -> pl.DataFrame:
+    """The full rows of the wanted (paper_id, node) pairs, read from their nodes' files."""
+    assert root is not None
+    frames = [
+        pl.scan_parquet([root / p for p in nodes[node]])
+        .filter(pl.col(KEY).is_in(ids[KEY].implode()))
+        .collect()
+        for (node,), ids in wanted.partition_by(_NODE, as_dict=True).items()
+    ]
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def frame_changes(old: pl.DataFrame | None, new: pl.DataFrame | None) -> pl.DataFrame:

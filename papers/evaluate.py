@@ -12,7 +12,7 @@ import polars as pl
 from papers import io
 from papers.config import Params
 from papers.errors import PapersError
-from papers.stages.latex import to_unicode
+from papers.stages.latex import to_unicode_series
 from papers.stages.links import code_url, extract_links
 from papers.stages.tags import agreement, keyword_tags
 
@@ -43,10 +43,14 @@ def links_against_gold(gold: pl.DataFrame, params: Params) -> dict[str, Any]:
 
     The gold text is normalised exactly as the pipeline normalises it before extraction.
     """
-    papers = gold.select(
-        "paper_id",
-        to_unicode(pl.col("title_raw")).alias("title"),
-        to_unicode(pl.col("abstract_raw")).alias("abstract"),
+    # to_unicode_series: the same values as the to_unicode expression, rewriting only the rows
+    # that need it (the gold set's 0.57 s was the largest fixed cost of a day's publish; 0.10 s)
+    papers = pl.DataFrame(
+        {
+            "paper_id": gold["paper_id"],
+            "title": to_unicode_series(gold["title_raw"]),
+            "abstract": to_unicode_series(gold["abstract_raw"]),
+        }
     )
     mined = extract_links(papers, params.links)
     predicted = mined.select("paper_id", "url", "kind")

@@ -355,3 +355,19 @@ def test_a_new_plan_of_the_same_papers_is_no_change(days: dict[str, Path], tmp_p
     old, new = papers_entries(days["part-a"]), papers_entries(replanned)
     assert not {e["path"] for e in old} & {e["path"] for e in new}
     assert version_changes(days["part-a"], old, replanned, new).is_empty()
+
+
+def test_a_move_to_another_layout_compares_the_moved_papers_in_batches(
+    days: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """single-a -> part-b: every paper moves from papers.parquet to a node file. The feed is
+    the day's changes all the same, whatever the batch the moved papers are compared in."""
+    from papers import changes as module
+
+    a, b = days["single-a"], days["part-b"]
+    whole = frame_changes(read_papers(a), read_papers(b))
+    for batch in (50_000, 7):
+        monkeypatch.setattr(module, "_MOVED_BATCH", batch)
+        found = version_changes(a, papers_entries(a), b, papers_entries(b))
+        assert_frame_equal(found, whole)
+    assert totals(whole) == {"added": 3, "updated": 2, "removed": 1}

@@ -58,7 +58,7 @@ def publish_both(raw: Path, params_path: Path, root: Path) -> dict[str, Path]:
     normalized = [normalize_shard_step(s, params, w, None) for s in record_shards(parsed)]
     plan = identity_step(normalized, params, w, None, TARGET_ROWS)
     shuffled = [shuffle_step(n, plan["identity"], plan["boundaries"], w, None) for n in normalized]
-    pieces = partition_inputs(shuffled, len(plan["boundaries"]) + 1)
+    pieces = partition_inputs(shuffled, plan["boundaries"])
     partitions = [partition_step(p, params, vocabulary, w, None, idf) for p in pieces if p]
     assert len(partitions) > 2, "several partitions, so the sums add up something"
     assert sum_figures(partitions) is not None
