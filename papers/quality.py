@@ -185,7 +185,7 @@ def validate_published(
     record = _load_record(record_path) if changed_only else {}
     kept: dict[str, dict[str, Any]] = {}
     gx = _Gx(reports_dir / "data_docs")
-    info: dict[str, Any] = {"results": {}, "tables": {}}
+    info: dict[str, Any] = {"results": {}}
     for name in TABLES:
         leaves: dict[str, str] = {}  # leaf -> the file holding it
         failing: list[_File] = []
@@ -212,7 +212,6 @@ def validate_published(
             if papers is not None and name == PAPERS:
                 papers.hold(item, memo.get("leaves"))
         _check_counts(name, files[name], labels[name], manifest, audit)
-        info["tables"][name] = gx.summarise(name, files[name], manifest)
         for item in failing[:DOCS_FAILED_FILES]:
             # Re-run in the docs context so its page shows the unexpected examples.
             suite = _Suite(name, item.columns_ok, with_ids, labels[PAPERS])
@@ -225,6 +224,7 @@ def validate_published(
                 known = papers.ids_for(held)
             frame = _scalar_frame(frame, item, known).select(suite.columns)
             gx.document(suite, item, frame)
+    info["files"] = gx.summarise(files, manifest)
     info["version"] = gx.version
     _reconcile(files, manifest, audit)
     docs_index = gx.build_docs()
@@ -1127,27 +1127,37 @@ class _Gx:
         self._rendered = True
 
     def summarise(
-        self, table: str, files: Sequence[_File], manifest: Mapping[str, Any] | None
+        self, files: Mapping[str, Sequence[_File]], manifest: Mapping[str, Any] | None
     ) -> dict[str, Any] | None:
-        """The table's Data Docs page: a row per file, expected to hold no failure."""
-        if not files:
+        """The dataset's Data Docs page: a row per file of every table, expected to hold no
+        failure, and each table's rows summing to its manifest count. One GX run for all
+        tables (a run per table cost a checkpoint and a page each, every run)."""
+        listed = [f for name in TABLES for f in files[name]]
+        if not listed:
             return None
         frame = pl.DataFrame(
             {
-                "file": [f.path for f in files],
-                "node": [f.node or "" for f in files],
-                "rows": [f.footer_rows for f in files],
-                "failed": [f.failed if f.readable else None for f in files],
-                "unexpected_count": [f.unexpected if f.readable else None for f in files],
-                "sha_ok": [f.exists and f.sha_ok for f in files],
-                "rows_ok": [f.readable and f.rows_ok for f in files],
-                "node_ok": [f.node_ok for f in files],
+                "table": [f.table for f in listed],
+                "file": [f.path for f in listed],
+                "node": [f.node or "" for f in listed],
+                "rows": [f.footer_rows for f in listed],
+                "failed": [f.failed if f.readable else None for f in listed],
+                "unexpected_count": [f.unexpected if f.readable else None for f in listed],
+                "sha_ok": [f.exists and f.sha_ok for f in listed],
+                "rows_ok": [f.readable and f.rows_ok for f in listed],
+                "node_ok": [f.node_ok for f in listed],
             },
-            schema={"file": pl.String, "node": pl.String, "rows": pl.Int64, "failed": pl.Int64,
-                    "unexpected_count": pl.Int64, "sha_ok": pl.Boolean, "rows_ok": pl.Boolean,
-                    "node_ok": pl.Boolean},
+            schema={"table": pl.String, "file": pl.String, "node": pl.String, "rows": pl.Int64,
+                    "failed": pl.Int64, "unexpected_count": pl.Int64, "sha_ok": pl.Boolean,
+                    "rows_ok": pl.Boolean, "node_ok": pl.Boolean},
         )  # fmt: skip
-        count = _manifest_count(manifest, COUNT_KEYS[table]) if table in COUNT_KEYS else None
+        counts = {
+            table: count
+            for table in TABLES
+            if files[table] and table in COUNT_KEYS
+            for count in [_manifest_count(manifest, COUNT_KEYS[table])]
+            if count is not None
+        }
 
         def expectations() -> list[Expectation]:
             import great_expectations as gx
@@ -1162,13 +1172,17 @@ class _Gx:
                 ge.ExpectColumnValuesToBeInSet(column=c, value_set=[True])
                 for c in ("sha_ok", "rows_ok", "node_ok")
             ]
-            if count is not None:
-                out.append(
-                    ge.ExpectColumnSumToBeBetween(column="rows", min_value=count, max_value=count)
+            out += [
+                ge.ExpectColumnSumToBeBetween(
+                    column="rows", min_value=count, max_value=count,
+                    row_condition=f"table=={table!r}", condition_parser="pandas",
+                    meta={"counts_key": COUNT_KEYS[table]},
                 )
+                for table, count in counts.items()
+            ]  # fmt: skip
             return out
 
-        result = self._run(self.docs, f"{table}-files", expectations, frame, f"{table}:files")
+        result = self._run(self.docs, "files", expectations, frame, "dataset:files")
         self._rendered = True
         return {k: result[k] for k in ("success", "statistics") if k in result}
 
