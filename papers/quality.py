@@ -12,14 +12,26 @@ reading whole tables:
 - unique ids: each file's ids are unique (GX), and in a partitioned table every row's
   `layout.leaf_of(paper_id)` belongs to its file's node and each leaf lives in one file, so no id
   can repeat across files;
-- foreign keys: the papers' `paper_id` column, streamed file by file, is the known set for the
-  links, tags and provenance orphans.
-The Data Docs get one page per table over a frame with a row per file, plus the pages of the
-files that failed (re-run in the docs context, so they show examples).
+- foreign keys: a links, tags or provenance file's ids are looked up in the papers files that
+  hold their leaves (`_Papers`: all papers files when the table is one file), each papers
+  file's `paper_id` column read at most once per run.
+The Data Docs get one page over a frame with a row per file of every table (per-table row sums
+by row conditions), plus the pages of the files that failed (re-run in the docs context, so
+they show examples).
 
-Incremental (`changed_only`): `reports/validated.json` records {file sha256: {suite, success}};
-a file whose content already passed under the same suite is not re-run through GX, but every
-cross-file check above runs again.
+Incremental (`changed_only`): `reports/validated.json` records, per file sha256, {suite,
+success, leaves, deps}: the suite it passed, the leaves its ids fall in, and a digest of the
+papers files (path and sha256) its orphan check looked in. A file whose content already passed
+the same suite is not run through GX and its ids are not read: placement is re-checked from its
+recorded leaves (every leaf inside its node, no leaf in two files) and its orphan check is
+trusted while those papers files are unchanged; else its `paper_id` column is read and both run
+again. Counts, checksums and unlisted files are checked over every file each time (footers and
+a stat). What a changed-only run costs is then the GX imports plus one summary run and the
+docs (fixed), plus the changed files (and the ids of kept child files whose papers changed).
+
+Checksums: through `io.sha256_files`' stat cache (size, inode, mtime, ctime; a rewrite in place
+changes ctime, so it is rehashed); `--rehash` (cache_dir None) reads every file again, which
+also finds bytes that rotted with no metadata change.
 """
 
 from __future__ import annotations
