@@ -12,14 +12,26 @@ reading whole tables:
 - unique ids: each file's ids are unique (GX), and in a partitioned table every row's
   `layout.leaf_of(paper_id)` belongs to its file's node and each leaf lives in one file, so no id
   can repeat across files;
-- foreign keys: the papers' `paper_id` column, streamed file by file, is the known set for the
-  links, tags and provenance orphans.
-The Data Docs get one page per table over a frame with a row per file, plus the pages of the
-files that failed (re-run in the docs context, so they show examples).
+- foreign keys: a links, tags or provenance file's ids are looked up in the papers files that
+  hold their leaves (`_Papers`: all papers files when the table is one file), each papers
+  file's `paper_id` column read at most once per run.
+The Data Docs get one page over a frame with a row per file of every table (per-table row sums
+by row conditions), plus the pages of the files that failed (re-run in the docs context, so
+they show examples).
 
-Incremental (`changed_only`): `reports/validated.json` records {file sha256: {suite, success}};
-a file whose content already passed under the same suite is not re-run through GX, but every
-cross-file check above runs again.
+Incremental (`changed_only`): `reports/validated.json` records, per file sha256, {suite,
+success, leaves, deps}: the suite it passed, the leaves its ids fall in, and a digest of the
+papers files (path and sha256) its orphan check looked in. A file whose content already passed
+the same suite is not run through GX and its ids are not read: placement is re-checked from its
+recorded leaves (every leaf inside its node, no leaf in two files) and its orphan check is
+trusted while those papers files are unchanged; else its `paper_id` column is read and both run
+again. Counts, checksums and unlisted files are checked over every file each time (footers and
+a stat). What a changed-only run costs is then the GX imports plus one summary run and the
+docs (fixed), plus the changed files (and the ids of kept child files whose papers changed).
+
+Checksums: through `io.sha256_files`' stat cache (size, inode, mtime, ctime; a rewrite in place
+changes ctime, so it is rehashed); `--rehash` (cache_dir None) reads every file again, which
+also finds bytes that rotted with no metadata change.
 """
 
 from __future__ import annotations
@@ -175,39 +187,61 @@ def validate_published(
     for table_files in files.values():
         for item in table_files:
             _read_footer(out_dir, item, audit)
-    known_ids = _known_ids(out_dir, files[PAPERS])
+    with_ids = bool(files[PAPERS]) and all(
+        f.readable and "paper_id" in f.columns_ok for f in files[PAPERS]
+    )
+    papers = _Papers(out_dir, files[PAPERS]) if with_ids else None
     labels = {name: _table_label(name, files[name]) for name in TABLES}
 
     record_path = reports_dir / RECORD
     record = _load_record(record_path) if changed_only else {}
     kept: dict[str, dict[str, Any]] = {}
     gx = _Gx(reports_dir / "data_docs")
-    info: dict[str, Any] = {"version": gx.version, "results": {}, "tables": {}}
+    info: dict[str, Any] = {"results": {}}
+    suites: dict[tuple[str, frozenset[str]], _Suite] = {}
     for name in TABLES:
         leaves: dict[str, str] = {}  # leaf -> the file holding it
         failing: list[_File] = []
         for item in files[name]:
             if not item.readable:
                 continue
-            suite = _Suite(name, item.columns_ok, known_ids is not None, labels[PAPERS])
+            # one suite per table and column set, its expectations and hash made once
+            suite = suites.setdefault(
+                (name, item.columns_ok), _Suite(name, item.columns_ok, with_ids, labels[PAPERS])
+            )
             previous = record.get(item.actual_sha256 or "")
-            skip = item.sha_ok and previous == {"suite": suite.sha256, "success": True}
-            ids = _check_file(out_dir, item, suite, skip, known_ids, gx, audit, info)
+            previous = previous if isinstance(previous, dict) else {}
+            skip = (
+                item.sha_ok
+                and previous.get("suite") == suite.sha256
+                and previous.get("success") is True
+            )
+            memo = _check_file(
+                out_dir, item, suite, skip, previous, papers, leaves, gx, audit, info
+            )
             if item.success is not None and item.actual_sha256 is not None:
-                kept[item.actual_sha256] = {"suite": suite.sha256, "success": item.success}
+                kept[item.actual_sha256] = {
+                    "suite": suite.sha256, "success": item.success, **memo
+                }  # fmt: skip
             if item.validated and not item.success:
                 failing.append(item)
-            if ids is not None and item.node is not None and name in LEAF_KEYED:
-                _check_placement(item, ids, leaves, audit)
+            if papers is not None and name == PAPERS:
+                papers.hold(item, memo.get("leaves"))
         _check_counts(name, files[name], labels[name], manifest, audit)
-        info["tables"][name] = gx.summarise(name, files[name], manifest)
         for item in failing[:DOCS_FAILED_FILES]:
             # Re-run in the docs context so its page shows the unexpected examples.
-            suite = _Suite(name, item.columns_ok, known_ids is not None, labels[PAPERS])
+            suite = _Suite(name, item.columns_ok, with_ids, labels[PAPERS])
             columns = suite.source_columns(with_ids=False)
             frame = pl.read_parquet(out_dir / item.path, columns=columns)
-            frame = _scalar_frame(frame, item, known_ids).select(suite.columns)
+            known = None
+            if papers is not None and "paper_id" in frame.columns:
+                keyed = papers.partitioned and name in ORPHAN_CHECKED
+                held = _leaf_counts(frame["paper_id"])["leaf"].to_list() if keyed else None
+                known = papers.ids_for(held)
+            frame = _scalar_frame(frame, item, known).select(suite.columns)
             gx.document(suite, item, frame)
+    info["files"] = gx.summarise(files, manifest)
+    info["version"] = gx.version
     _reconcile(files, manifest, audit)
     docs_index = gx.build_docs()
 
@@ -494,12 +528,54 @@ def _read_footer(out_dir: Path, item: _File, audit: _Audit) -> None:
         )
 
 
-def _known_ids(out_dir: Path, papers: Sequence[_File]) -> pl.Series | None:
-    """Every published paper_id, streamed one papers file at a time (a column, not the table)."""
-    if not papers or not all(f.readable and "paper_id" in f.columns_ok for f in papers):
-        return None
-    parts = [pl.read_parquet(out_dir / f.path, columns=["paper_id"])["paper_id"] for f in papers]
-    return pl.concat(parts).drop_nulls()
+class _Papers:
+    """The papers files as the known set of the foreign-key checks. In a partitioned table a
+    child row's `leaf_of(paper_id)` names the one papers file that may hold its paper (the
+    placement check makes sure of it), so a child file is checked against those files only, and
+    a recorded pass stays valid while they keep their sha256 (`deps`)."""
+
+    def __init__(self, out_dir: Path, files: Sequence[_File]) -> None:
+        self.out_dir = out_dir
+        self.files = list(files)
+        self.partitioned = all(f.node is not None for f in self.files)
+        self.by_leaf: dict[str, _File] = {}
+        self._ids: dict[str, pl.Series] = {}
+
+    def hold(self, item: _File, leaves: Sequence[str] | None) -> None:
+        for leaf in leaves or ():
+            self.by_leaf.setdefault(leaf, item)
+
+    def sources(self, leaves: Sequence[str] | None) -> list[_File]:
+        if not self.partitioned or leaves is None:
+            return self.files
+        held = {self.by_leaf[x].path: self.by_leaf[x] for x in leaves if x in self.by_leaf}
+        return [held[k] for k in sorted(held)]
+
+    def deps(self, leaves: Sequence[str] | None) -> str:
+        """What a child file's orphan check depended on: the sha256 of its papers files."""
+        shas = sorted(f"{f.path}:{f.actual_sha256}" for f in self.sources(leaves))
+        return hashlib.sha256("\n".join(shas).encode()).hexdigest()
+
+    def ids_for(self, leaves: Sequence[str] | None) -> pl.Series:
+        """paper_id of the papers files holding `leaves` (all of them when not partitioned),
+        each read once per run."""
+        parts = [self._read(f) for f in self.sources(leaves)]
+        return pl.concat(parts) if parts else pl.Series("paper_id", [], pl.String)
+
+    def _read(self, item: _File) -> pl.Series:
+        if item.path not in self._ids:
+            column = pl.read_parquet(self.out_dir / item.path, columns=["paper_id"])["paper_id"]
+            self._ids[item.path] = column.drop_nulls()
+        return self._ids[item.path]
+
+
+def _leaf_counts(ids: pl.Series) -> pl.DataFrame:
+    """(leaf, n, eg): the leaves a paper_id column falls in, one row per leaf, sorted."""
+    # leaf_of is a regex per id: run it once per distinct id (a tags file repeats each ~5 times)
+    distinct = ids.drop_nulls().to_frame("paper_id").group_by("paper_id").agg(pl.len().alias("n"))
+    keyed = distinct.with_columns(leaf_of(pl.col("paper_id")))
+    counts = keyed.group_by("leaf").agg(pl.sum("n"), pl.min("paper_id").alias("eg"))
+    return counts.sort("leaf")
 
 
 def _check_counts(
@@ -588,15 +664,16 @@ def _kind(component: str) -> tuple[str, int]:
     return ("name", 0)
 
 
-def _check_placement(item: _File, ids: pl.Series, leaves: dict[str, str], audit: _Audit) -> None:
+def _check_placement(
+    item: _File, counts: pl.DataFrame, leaves: dict[str, str], audit: _Audit
+) -> None:
     """Every row's leaf belongs to the file's node, and no other file of the table holds the
-    leaf: with unique ids in each file, ids are unique across the table."""
+    leaf: with unique ids in each file, ids are unique across the table. `counts` is
+    `_leaf_counts` of the file's ids (or its recorded leaves, once known to be covered)."""
     assert item.node is not None
-    keyed = ids.drop_nulls().to_frame("paper_id").with_columns(leaf_of(pl.col("paper_id")))
-    counts = keyed.group_by("leaf").agg(pl.len().alias("n"), pl.first("paper_id").alias("eg"))
     outside: list[tuple[str, int, str]] = []
     shared: list[tuple[str, str]] = []
-    for leaf, n, eg in counts.sort("leaf").iter_rows():  # one row per leaf, not per paper
+    for leaf, n, eg in counts.select("leaf", "n", "eg").iter_rows():  # a row per leaf
         if not node_covers(item.node, leaf):
             outside.append((leaf, n, eg))
         other = leaves.setdefault(leaf, item.path)
@@ -626,35 +703,64 @@ def _check_file(
     item: _File,
     suite: _Suite,
     skip: bool,
-    known_ids: pl.Series | None,
+    previous: Mapping[str, Any],
+    papers: _Papers | None,
+    leaves: dict[str, str],
     gx: _Gx,
     audit: _Audit,
     info: dict[str, Any],
-) -> pl.Series | None:
-    """Run the file through its table's suite (or, when it already passed it, only the orphan
-    check, which depends on the other files); return its paper_id column when it has one."""
+) -> dict[str, Any]:
+    """Run the file through its table's suite, its placement and its orphan check; return what
+    to record with its pass: its `leaves` and the `deps` of its orphan check.
+
+    A file that already passed this suite (`skip`) is not run through GX; its placement is
+    re-checked from its recorded leaves and its orphan check is trusted while the papers files
+    it depended on are unchanged; otherwise its paper_id column is read and both re-run."""
     path = out_dir / item.path
     has_ids = "paper_id" in item.columns_ok
+    placed = has_ids and item.node is not None and item.table in LEAF_KEYED
+    keyed = placed or (suite.orphans and papers is not None and papers.partitioned)
     if skip:
         item.success = True
-        audit.checks_run += len(suite.expectations()) - int(suite.orphans)
-        ids = pl.read_parquet(path, columns=["paper_id"])["paper_id"] if has_ids else None
-        if suite.orphans and ids is not None and known_ids is not None:
-            orphans = ids.filter(ids.is_not_null() & ~ids.is_in(known_ids.implode()))
+        audit.checks_run += suite.size - int(suite.orphans)
+        memo = _recorded(item, suite, previous, papers, keyed)
+        if memo is not None:
+            if placed:
+                held = pl.DataFrame({"leaf": memo["leaves"]}, schema={"leaf": pl.String})
+                held = held.with_columns(n=pl.lit(0), eg=pl.lit(""))
+                _check_placement(item, held, leaves, audit)
+            audit.checks_run += int(suite.orphans)
+            return memo
+        if not has_ids:
+            return {}
+        ids = pl.read_parquet(path, columns=["paper_id"])["paper_id"]
+        read_counts = _leaf_counts(ids) if keyed else None
+        memo = _memo(read_counts, suite, papers)
+        if placed and read_counts is not None:
+            _check_placement(item, read_counts, leaves, audit)
+        if suite.orphans and papers is not None:
+            known = papers.ids_for(memo.get("leaves"))
+            orphans = ids.filter(ids.is_not_null() & ~ids.is_in(known.implode()))
             eg = f", e.g. {orphans[0]!r}" if orphans.len() else ""
             audit.check(
                 orphans.is_empty(),
                 f"{item.path}: {suite.orphan_label} in {orphans.len()} row(s){eg}",
             )
-        return ids
+        return memo
     try:
         frame = pl.read_parquet(path, columns=suite.source_columns(has_ids))
     except Exception as exc:  # a damaged data page: the footer was fine
         audit.check(False, f"{item.path}: cannot be read as Parquet ({type(exc).__name__}: {exc})")
         item.success = False
-        return None
-    ids = frame["paper_id"] if has_ids else None
-    scalar = _scalar_frame(frame, item, known_ids).select(suite.columns)
+        return {}
+    counts = _leaf_counts(frame["paper_id"]) if keyed else None
+    memo = _memo(counts, suite, papers)
+    if placed and counts is not None:
+        _check_placement(item, counts, leaves, audit)
+    papers_ids = None
+    if suite.orphans and papers is not None:
+        papers_ids = papers.ids_for(memo.get("leaves"))
+    scalar = _scalar_frame(frame, item, papers_ids).select(suite.columns)
     del frame
     validation = gx.run(suite, item, scalar)
     item.validated = True
@@ -667,7 +773,45 @@ def _check_file(
         if not result["success"]:
             item.failed += 1
             audit.failures.append(_describe(item.path, scalar, result))
-    return ids
+    return memo
+
+
+def _memo(counts: pl.DataFrame | None, suite: _Suite, papers: _Papers | None) -> dict[str, Any]:
+    """What a pass records besides the suite: the file's leaves, its orphan check's deps."""
+    memo: dict[str, Any] = {}
+    if counts is not None:
+        memo["leaves"] = counts["leaf"].to_list()
+    if suite.orphans and papers is not None:
+        memo["deps"] = papers.deps(memo.get("leaves"))
+    return memo
+
+
+def _recorded(
+    item: _File,
+    suite: _Suite,
+    previous: Mapping[str, Any],
+    papers: _Papers | None,
+    keyed: bool,
+) -> dict[str, Any] | None:
+    """The recorded leaves and deps of a file that passed before, when they still hold: every
+    leaf inside the file's node, and the same papers files (by sha256) behind its orphan check.
+    None: read the file's ids again."""
+    leaves = previous.get("leaves")
+    if keyed and not (isinstance(leaves, list) and all(isinstance(x, str) for x in leaves)):
+        return None
+    memo: dict[str, Any] = {"leaves": leaves} if keyed else {}
+    if (
+        keyed
+        and item.node is not None
+        and item.table in LEAF_KEYED
+        and not all(node_covers(item.node, leaf) for leaf in memo["leaves"])
+    ):
+        return None  # let the read report the misplaced rows with examples
+    if suite.orphans and papers is not None:
+        memo["deps"] = papers.deps(memo.get("leaves"))
+        if previous.get("deps") != memo["deps"]:
+            return None
+    return memo
 
 
 def _scalar_frame(frame: pl.DataFrame, item: _File, known_ids: pl.Series | None) -> pl.DataFrame:
@@ -731,6 +875,11 @@ class _Suite:
         configs = [e.configuration.to_json_dict() for e in self.expectations()]
         text = json.dumps([SUITE_VERSION, gx.__version__, self.table, configs], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
+
+    @cached_property
+    def size(self) -> int:
+        """How many expectations the suite has."""
+        return len(self.expectations())
 
     @property
     def name(self) -> str:
@@ -1001,27 +1150,37 @@ class _Gx:
         self._rendered = True
 
     def summarise(
-        self, table: str, files: Sequence[_File], manifest: Mapping[str, Any] | None
+        self, files: Mapping[str, Sequence[_File]], manifest: Mapping[str, Any] | None
     ) -> dict[str, Any] | None:
-        """The table's Data Docs page: a row per file, expected to hold no failure."""
-        if not files:
+        """The dataset's Data Docs page: a row per file of every table, expected to hold no
+        failure, and each table's rows summing to its manifest count. One GX run for all
+        tables (a run per table cost a checkpoint and a page each, every run)."""
+        listed = [f for name in TABLES for f in files[name]]
+        if not listed:
             return None
         frame = pl.DataFrame(
             {
-                "file": [f.path for f in files],
-                "node": [f.node or "" for f in files],
-                "rows": [f.footer_rows for f in files],
-                "failed": [f.failed if f.readable else None for f in files],
-                "unexpected_count": [f.unexpected if f.readable else None for f in files],
-                "sha_ok": [f.exists and f.sha_ok for f in files],
-                "rows_ok": [f.readable and f.rows_ok for f in files],
-                "node_ok": [f.node_ok for f in files],
+                "table": [f.table for f in listed],
+                "file": [f.path for f in listed],
+                "node": [f.node or "" for f in listed],
+                "rows": [f.footer_rows for f in listed],
+                "failed": [f.failed if f.readable else None for f in listed],
+                "unexpected_count": [f.unexpected if f.readable else None for f in listed],
+                "sha_ok": [f.exists and f.sha_ok for f in listed],
+                "rows_ok": [f.readable and f.rows_ok for f in listed],
+                "node_ok": [f.node_ok for f in listed],
             },
-            schema={"file": pl.String, "node": pl.String, "rows": pl.Int64, "failed": pl.Int64,
-                    "unexpected_count": pl.Int64, "sha_ok": pl.Boolean, "rows_ok": pl.Boolean,
-                    "node_ok": pl.Boolean},
+            schema={"table": pl.String, "file": pl.String, "node": pl.String, "rows": pl.Int64,
+                    "failed": pl.Int64, "unexpected_count": pl.Int64, "sha_ok": pl.Boolean,
+                    "rows_ok": pl.Boolean, "node_ok": pl.Boolean},
         )  # fmt: skip
-        count = _manifest_count(manifest, COUNT_KEYS[table]) if table in COUNT_KEYS else None
+        counts = {
+            table: count
+            for table in TABLES
+            if files[table] and table in COUNT_KEYS
+            for count in [_manifest_count(manifest, COUNT_KEYS[table])]
+            if count is not None
+        }
 
         def expectations() -> list[Expectation]:
             import great_expectations as gx
@@ -1036,13 +1195,17 @@ class _Gx:
                 ge.ExpectColumnValuesToBeInSet(column=c, value_set=[True])
                 for c in ("sha_ok", "rows_ok", "node_ok")
             ]
-            if count is not None:
-                out.append(
-                    ge.ExpectColumnSumToBeBetween(column="rows", min_value=count, max_value=count)
+            out += [
+                ge.ExpectColumnSumToBeBetween(
+                    column="rows", min_value=count, max_value=count,
+                    row_condition=f"table=={table!r}", condition_parser="pandas",
+                    meta={"counts_key": COUNT_KEYS[table]},
                 )
+                for table, count in counts.items()
+            ]  # fmt: skip
             return out
 
-        result = self._run(self.docs, f"{table}-files", expectations, frame, f"{table}:files")
+        result = self._run(self.docs, "files", expectations, frame, "dataset:files")
         self._rendered = True
         return {k: result[k] for k in ("success", "statistics") if k in result}
 
