@@ -187,7 +187,7 @@ class WriteParams(_Frozen):
         default_factory=lambda: {
             "papers": 10_000,
             "links": 100_000,
-            "tags": 500_000,
+            "tags": 200_000,
             "provenance": 200_000,
             "rejected": 200_000,
         }

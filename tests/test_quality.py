@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -653,3 +654,22 @@ def test_unreadable_partition_file_is_reported_not_raised(tmp_path: Path) -> Non
     path = str(entry_of(tmp_path / "processed", "other", "papers")["path"])
     assert_failure(result, f"{path}: cannot be read as Parquet", f"{path}: sha256 ")
     assert result.data_docs_index is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("the bound $O(n^2)$ holds", True),
+        ("we get a $1.5$ speedup", True),
+        ("with $x = 3.14$ here", True),
+        (r"an \alpha remnant", True),
+        # two dollar amounts in prose (a 1M generated build failed its gate on this): not math
+        ("(approx. $630K). Our scheme ... a set of 90$ synthetic data", False),
+        ("it costs $5 and $6", False),
+    ],
+)
+def test_the_latex_check_flags_math_not_dollar_amounts(text: str, flagged: bool) -> None:
+    from papers.quality import LATEX_RE
+
+    assert pl.Series([text]).str.contains(LATEX_RE).item() is flagged
+    assert (re.search(LATEX_RE, text) is not None) is flagged  # GX matches with Python's re
