@@ -326,8 +326,9 @@ def _layout_section(manifest: Mapping[str, Any], paths: Mapping[str, str]) -> li
         "",
         "`manifest.json` lists the files of this version (path, node, rows, bytes, sha256) and "
         "is replaced last when a version is published. While a version is being published "
-        "(seconds), or after a crash until `papers recover` or the next `papers run`, a directory can "
-        "hold files of two versions; a strict reader reads the manifest's file list:",
+        "(seconds), or after a crash until `papers recover` or the next `papers run`, a "
+        "directory can hold files of two versions; a strict reader reads the manifest's file "
+        "list:",
         "",
         "```python",
         "import json",

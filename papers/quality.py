@@ -81,7 +81,10 @@ LINK_URL_RE = URL_PATTERN
 # ($...$ with no space inside the delimiters; a lone dollar amount like "$5" is fine).
 # Inline math does not run across a sentence end (". " then more text): "(approx. $630K). Our
 # ... a set of 90$ data" is two dollar amounts in prose, not math.
-LATEX_RE = r"\\[A-Za-z]+|\\['`^\"~=.][A-Za-z{]|``|\\%|\$[^$\s](?:[^$.]|\.[^$\s])*(?:[^$\s.]|\.[^$\s])\$|\$[^$\s]\$"
+LATEX_RE = (
+    r"\\[A-Za-z]+|\\['`^\"~=.][A-Za-z{]|``|\\%"
+    r"|\$[^$\s](?:[^$.]|\.[^$\s])*(?:[^$\s.]|\.[^$\s])\$|\$[^$\s]\$"
+)
 NOT_BLANK_RE = r"\S"
 
 # Required columns and dtypes per table, from the tables' one schema source (schemas/); extra
@@ -492,7 +495,8 @@ def _check_unlisted(out_dir: Path, files: Mapping[str, list[_File]], audit: _Aud
             if path.is_file():
                 audit.check(
                     relative in listed,
-                    f"{relative}: not in the manifest: run `papers recover` (or the next `papers run`) to remove it",
+                    f"{relative}: not in the manifest: `papers recover` (or the next `papers run`)"
+                    " removes it",
                 )
 
 
