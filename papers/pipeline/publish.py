@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -230,6 +230,10 @@ def _leaf_stats(part: dict[str, Any], name: str) -> dict[str, list[int]]:
     return leaf_stats(pl.read_parquet(part[name]))
 
 
+# partitions a table's node loads keep in memory (paper_nodes): one node plus these
+_READS_KEPT = 2
+
+
 def paper_nodes(
     name: str,
     partitions: Sequence[dict[str, Any]],
@@ -241,8 +245,23 @@ def paper_nodes(
     without reading a row (layout.plan_files). A node's key hashes its leaves with their row
     counts and row hashes summed over the partitions (partition.leaf_stats): the same key, the
     same rows, whatever the partitions were. Its rows are read from just the partitions holding
-    its leaves, filtered to them (memory: one node plus one partition)."""
+    its leaves, filtered to them (memory: one node plus two partitions)."""
     stats = [_leaf_stats(part, name) for part in partitions]
+    # nodes are loaded in name order, which follows the partitions' id ranges: consecutive
+    # nodes mostly read the same partition, kept here instead of read again for each
+    recent: OrderedDict[str, pl.DataFrame] = OrderedDict()
+
+    def cached(part: dict[str, Any]) -> pl.DataFrame:
+        path = str(part[name])
+        if path in recent:
+            recent.move_to_end(path)
+            return recent[path]
+        frame = read(part)
+        recent[path] = frame
+        if len(recent) > _READS_KEPT:
+            recent.popitem(last=False)
+        return frame
+
     total: dict[str, list[int]] = {}
     for stat in stats:
         for leaf, values in stat.items():
@@ -267,7 +286,7 @@ def paper_nodes(
         def load(parts: list[dict[str, Any]] = parts, leaves: list[str] = leaves) -> pl.DataFrame:
             keep = pl.Series(leaves, dtype=pl.String).implode()
             return pl.concat(
-                [read(part).filter(leaf_of(pl.col("paper_id")).is_in(keep)) for part in parts]
+                [cached(part).filter(leaf_of(pl.col("paper_id")).is_in(keep)) for part in parts]
             )
 
         nodes.append(Node(node, key, load))
