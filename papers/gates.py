@@ -61,6 +61,12 @@ def scan_folder_table(folder: Path, name: str, base: Path | None = None) -> pl.L
     if not entries:
         path = io.table_path(folder, name)  # papers.parquet or papers/*.parquet
         return None if path is None else pl.scan_parquet(path)
+    return pl.scan_parquet(listed_paths(folder, entries, base))
+
+
+def listed_paths(folder: Path, entries: list[dict[str, object]], base: Path | None) -> list[Path]:
+    """Where each manifest entry's file is: in folder, else in base (a staging folder holds
+    only a version's new files); a file in neither is an error naming it."""
     paths = []
     for entry in entries:
         relative = str(entry["path"])
@@ -69,9 +75,9 @@ def scan_folder_table(folder: Path, name: str, base: Path | None = None) -> pl.L
             path = base / relative
         if not path.is_file():
             where = f"{folder}" + ("" if base is None else f" or {base}")
-            raise PapersError(f"{relative}: listed in {manifest_path} but not in {where}")
+            raise PapersError(f"{relative}: listed in {folder / io.MANIFEST} but not in {where}")
         paths.append(path)
-    return pl.scan_parquet(paths)
+    return paths
 
 
 def load_snapshot(folder: Path, base: Path | None = None) -> Snapshot | None:
@@ -134,15 +140,7 @@ def changed_snapshots(out_dir: Path, staging: Path) -> tuple[Snapshot, Snapshot]
     columns = ["paper_id", "title_key", "title"]
 
     def read(folder: Path, entries: list[dict[str, object]], base: Path | None) -> pl.DataFrame:
-        paths = []
-        for entry in entries:
-            relative = str(entry["path"])
-            path = folder / relative
-            if not path.is_file() and base is not None and (base / relative).is_file():
-                path = base / relative
-            if not path.is_file():
-                raise PapersError(f"{relative}: listed in {folder / io.MANIFEST} but not there")
-            paths.append(path)
+        paths = listed_paths(folder, entries, base)
         if not paths:
             return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
         return pl.scan_parquet(paths).select(columns).collect(engine="streaming")

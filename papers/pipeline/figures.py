@@ -303,6 +303,7 @@ def summed_table_figures(summed: Summed, counts: dict[str, Any]) -> dict[str, An
 def summed_quality_figures(summed: Summed, params: Params) -> dict[str, Any]:
     """quality_figures from the sums (the gold links figures do not depend on the data)."""
     from papers.evaluate import GOLD_LINKS, links_against_gold, load_gold
+    from papers.stages.tags import agreement_figures
 
     t, s = summed.tags, summed.sums
     n_papers, covered = t.get("papers_with_mapped_keywords", 0), t.get("covered", 0)
@@ -311,17 +312,9 @@ def summed_quality_figures(summed: Summed, params: Params) -> dict[str, Any]:
     tags = {
         "papers": s.get("papers", 0),
         "coverage": _ratio(s.get("tagged", 0), s.get("papers", 0)),
-        "papers_with_mapped_keywords": n_papers,
-        "papers_with_mapped_keywords_and_our_tags": covered,
-        "covered_share": covered / n_papers if n_papers else 0.0,
-        "our_tags_on_those": ours,
-        "our_tags_supported": supported,
-        "supported_share": supported / ours if ours else 0.0,
-        "keyword_tags": n_ref,
-        "keyword_tags_found": found,
-        "keyword_tags_found_share": found / n_ref if n_ref else 0.0,
-        "our_tags_all": t.get("rows", 0),
-        "papers_with_our_tags": t.get("papers", 0),
+        **agreement_figures(
+            n_papers, covered, ours, supported, n_ref, found, t.get("rows", 0), t.get("papers", 0)
+        ),
     }
     pool, agree = summed.code_links.get("papers", 0), summed.code_links.get("agree", 0)
     quality: dict[str, Any] = {

@@ -362,6 +362,26 @@ def category_tags(papers: pl.DataFrame, vocabulary: dict[str, Any]) -> pl.DataFr
     )
 
 
+def agreement_figures(
+    n_papers: int, covered: int, ours: int, supported: int, n_ref: int, found: int,
+    rows: int, tagged: int,
+) -> dict[str, float | int]:  # fmt: skip
+    """agreement's figures from its counts (the publish sums them over partitions)."""
+    return {
+        "papers_with_mapped_keywords": n_papers,
+        "papers_with_mapped_keywords_and_our_tags": covered,
+        "covered_share": covered / n_papers if n_papers else 0.0,
+        "our_tags_on_those": ours,
+        "our_tags_supported": supported,
+        "supported_share": supported / ours if ours else 0.0,
+        "keyword_tags": n_ref,
+        "keyword_tags_found": found,
+        "keyword_tags_found_share": found / n_ref if n_ref else 0.0,
+        "our_tags_all": rows,
+        "papers_with_our_tags": tagged,
+    }
+
+
 def agreement(
     our_tags: pl.DataFrame,
     kw_tags: pl.DataFrame,
@@ -389,20 +409,10 @@ def agreement(
     supported = ours_there.join(ref, on=["paper_id", "tag"], how="semi").height
     found = ref.join(ours, on=["paper_id", "tag"], how="semi").height
     covered = ours_there.select("paper_id").unique().height
-    n_ours, n_ref, n_papers = ours_there.height, ref.height, papers.height
-    out: dict[str, float | int] = {
-        "papers_with_mapped_keywords": n_papers,
-        "papers_with_mapped_keywords_and_our_tags": covered,
-        "covered_share": covered / n_papers if n_papers else 0.0,
-        "our_tags_on_those": n_ours,
-        "our_tags_supported": supported,
-        "supported_share": supported / n_ours if n_ours else 0.0,
-        "keyword_tags": n_ref,
-        "keyword_tags_found": found,
-        "keyword_tags_found_share": found / n_ref if n_ref else 0.0,
-        "our_tags_all": ours.height,
-        "papers_with_our_tags": ours.select("paper_id").unique().height,
-    }
+    out = agreement_figures(
+        papers.height, covered, ours_there.height, supported, ref.height, found,
+        ours.height, ours.select("paper_id").unique().height,
+    )  # fmt: skip
     if related is not None:
         widened = pl.concat(
             [
@@ -414,6 +424,7 @@ def agreement(
         ).unique()
         loose = ours_there.join(widened, on=["paper_id", "tag"], how="semi").height
         out["our_tags_supported_related"] = loose
+        n_ours = ours_there.height
         out["supported_share_related"] = loose / n_ours if n_ours else 0.0
     return out
 
