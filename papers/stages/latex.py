@@ -515,6 +515,9 @@ def _debris_rewrites() -> list[tuple[str, str]]:
         # TeX quotes that only became adjacent once debris between them was removed
         (r"``", "“"),
         (r"''", "”"),
+        # and such an opening quote closed by a plain double quote (as in _finish_rewrites:
+        # without it a second pass changed "`{`\"" again)
+        (r"“([^“”\"]{0,300})\"", "“${1}”"),
     ]
 
 
