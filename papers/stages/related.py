@@ -1,0 +1,211 @@
+"""related: each paper's k most related papers by cosine similarity, exact and blocked.
+
+Two ways to turn papers into vectors meet one search: sparse TF-IDF over the words of title and
+abstract (what arxiv-sanity does; no model, this module) and sentence embeddings
+(papers/stages/embed.py). Either way the rows are L2-normalised, so a dot product is the cosine,
+and the search multiplies one block of query rows by the whole corpus at a time: memory is
+bounded by the block (block x corpus scores), not by corpus x corpus.
+
+Determinism: rows are taken in paper_id order and ties are broken by score descending, then
+related_id ascending, over every candidate that ties with the k-th score, so the same papers give
+the same table whatever the block size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import scipy.sparse as sp  # type: ignore[import-untyped]
+
+from papers.stages.keyphrases import STOPWORDS
+
+Method = Literal["tfidf", "embeddings", "both"]
+
+# A word: a letter, then letters, digits or inner hyphens ("state-of-the-art", "gpt-4", "3d" is
+# dropped: a bare number or a one-letter token says nothing about a topic).
+WORD_PATTERN = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
+
+# The `related` table (schemas/tables.py should get a Related model with these columns).
+RELATED_SCHEMA = pl.Schema(
+    {
+        "paper_id": pl.String,
+        "rank": pl.UInt8,
+        "related_id": pl.String,
+        "score": pl.Float32,
+        "method": pl.String,
+    }
+)
+
+
+@dataclass(frozen=True)
+class RelatedParams:
+    """The `related` section of params.yaml (to move into papers/config.py when wired).
+
+    method: which vectors rank the neighbours; k: neighbours per paper; max_length: tokens the
+    embedding model reads; min_df / max_df_share: words in fewer papers, or in a larger share of
+    papers, are not TF-IDF features; block_mib: the score block's size (query rows x corpus
+    float32 scores; 256 MiB is 67 rows against 1M papers, 2,048 rows against 32k).
+    """
+
+    method: Method = "tfidf"
+    k: int = 10
+    max_length: int = 128
+    min_df: int = 2
+    max_df_share: float = 0.5
+    block_mib: int = 256
+
+
+def related_text() -> pl.Expr:
+    """Title and abstract, the text papers are compared on (readable forms)."""
+    return pl.concat_str([pl.col("title"), pl.col("abstract").fill_null("")], separator="\n").alias(
+        "text"
+    )
+
+
+def tfidf_matrix(texts: pl.Series, params: RelatedParams) -> sp.csr_matrix:
+    """Rows of L2-normalised TF-IDF weights, one per text, in the order given.
+
+    Weights: sublinear term frequency (1 + ln tf) x smooth idf (ln((1 + n) / (1 + df)) + 1), as
+    scikit-learn's TfidfVectorizer(sublinear_tf=True) computes them; words are lower-cased runs of
+    WORD_PATTERN outside the keyphrase stop words. Tokens, counts and the vocabulary are polars
+    group-bys; only the final assembly is scipy.
+    """
+    n = len(texts)
+    tokens = (
+        pl.DataFrame({"text": texts})
+        .with_row_index("row")
+        .select(pl.col("row"), pl.col("text").str.to_lowercase().str.extract_all(WORD_PATTERN))
+        .explode("text")
+        .rename({"text": "word"})
+        .filter(pl.col("word").is_not_null() & ~pl.col("word").is_in(list(STOPWORDS)))
+        .group_by("row", "word")
+        .agg(pl.len().alias("tf"))
+    )
+    vocabulary = (
+        tokens.group_by("word")
+        .agg(pl.len().alias("df"))
+        .filter((pl.col("df") >= params.min_df) & (pl.col("df") <= params.max_df_share * max(n, 1)))
+        .sort("word")
+        .with_row_index("column")
+        .with_columns(
+            idf=(((1.0 + n) / (1.0 + pl.col("df"))).log() + 1.0),
+        )
+    )
+    weights = tokens.join(vocabulary, on="word", how="inner").select(
+        pl.col("row"),
+        pl.col("column"),
+        weight=(1.0 + pl.col("tf").cast(pl.Float64).log()) * pl.col("idf"),
+    )
+    matrix = sp.csr_matrix(
+        (
+            weights["weight"].to_numpy(),
+            (weights["row"].to_numpy(), weights["column"].to_numpy()),
+        ),
+        shape=(n, vocabulary.height),
+        dtype=np.float64,
+    )
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    scale = sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0))
+    normalised: sp.csr_matrix = (scale @ matrix).astype(np.float32).tocsr()
+    normalised.sort_indices()
+    return normalised
+
+
+def top_k(
+    vectors: sp.csr_matrix | npt.NDArray[np.float32],
+    paper_ids: pl.Series,
+    k: int,
+    method: str,
+    block_mib: int = 256,
+    queries: npt.NDArray[np.int64] | None = None,
+    candidates: npt.NDArray[np.int64] | None = None,
+) -> pl.DataFrame:
+    """Each query row's k nearest other rows by dot product, as `related` rows (RELATED_SCHEMA).
+
+    vectors: one L2-normalised row per paper, aligned with paper_ids (sorted, unique). queries:
+    the row numbers to search for (all rows when None; the new and changed papers in a daily run).
+    candidates: the row numbers a neighbour may be (all rows when None; in a daily run, the old
+    papers search the new ones only, see merge_top_k). A neighbour needs a positive score; a
+    paper with no such neighbour gets fewer than k rows.
+    """
+    n = vectors.shape[0]
+    rows = np.arange(n, dtype=np.int64) if queries is None else np.asarray(queries, np.int64)
+    columns = np.arange(n, dtype=np.int64) if candidates is None else np.asarray(candidates)
+    pool = vectors[columns]
+    transposed = sp.csr_matrix(pool.T) if sp.issparse(pool) else np.ascontiguousarray(pool.T)
+    # a column's position by row number, to blank each query's own column
+    position = np.full(n, -1, dtype=np.int64)
+    position[columns] = np.arange(len(columns))
+    keep = min(k, len(columns))
+    parts: list[pl.DataFrame] = []
+    # the scores and the copies partition and the comparisons make: about 3 x 4 bytes a score
+    block = max(1, block_mib * 2**20 // (12 * max(len(columns), 1)))
+    for start in range(0, len(rows), block) if keep > 0 else ():
+        query = rows[start : start + block]
+        scores = vectors[query] @ transposed
+        scores = scores.toarray() if sp.issparse(scores) else np.asarray(scores)
+        scores = scores.astype(np.float32, copy=False)
+        own = position[query]
+        scores[np.nonzero(own >= 0)[0], own[own >= 0]] = -np.inf  # never one's own neighbour
+        # The k-th best score per row; every column reaching it is a candidate, so ties at the
+        # boundary are settled below by related_id, not by argpartition's order.
+        kth = -np.partition(-scores, keep - 1, axis=1)[:, keep - 1]
+        hit_row, hit_col = np.nonzero((scores >= kth[:, None]) & (scores > 0))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "query": query[hit_row],
+                    "neighbour": columns[hit_col],
+                    "score": scores[hit_row, hit_col],
+                }
+            )
+        )
+    if not parts:
+        return pl.DataFrame(schema=RELATED_SCHEMA)
+    hits = (
+        pl.concat(parts)
+        .sort(["query", "score", "neighbour"], descending=[False, True, False])
+        .with_columns(rank=pl.int_range(1, pl.len() + 1).over("query"))
+        .filter(pl.col("rank") <= k)
+    )
+    return pl.DataFrame(
+        {
+            "paper_id": paper_ids.gather(hits["query"]),
+            "rank": hits["rank"],
+            "related_id": paper_ids.gather(hits["neighbour"]),
+            "score": hits["score"],
+            "method": pl.repeat(method, hits.height, eager=True),
+        }
+    ).cast(RELATED_SCHEMA)
+
+
+def related_tfidf(papers: pl.DataFrame, params: RelatedParams) -> pl.DataFrame:
+    """The `related` rows by TF-IDF cosine for papers (paper_id, title, abstract), all vs all."""
+    ordered = papers.select("paper_id", related_text()).sort("paper_id")
+    matrix = tfidf_matrix(ordered["text"], params)
+    return top_k(matrix, ordered["paper_id"], params.k, "tfidf", params.block_mib)
+
+
+def merge_top_k(previous: pl.DataFrame, fresh: pl.DataFrame, k: int) -> pl.DataFrame:
+    """previous `related` rows updated with a daily run's rows (all RELATED_SCHEMA, one method).
+
+    fresh holds both directions of the daily search: each new or changed paper against every
+    paper (top_k with queries=new), and each other paper against the new ones only (top_k with
+    queries=old, candidates=new: the same product transposed). A new paper's rows replace its
+    list; an old paper's list takes a new paper in when it beats its k-th. Papers deleted or
+    changed upstream must be removed from previous first (including as related_id; lists that
+    lose a neighbour that way are searched again). The rule is top_k's: score descending, then
+    related_id, so the result equals a full search.
+    """
+    return (
+        pl.concat([previous, fresh])
+        .unique(["paper_id", "related_id"], keep="last", maintain_order=True)
+        .sort(["paper_id", "score", "related_id"], descending=[False, True, False])
+        .with_columns(rank=pl.int_range(1, pl.len() + 1).over("paper_id").cast(pl.UInt8))
+        .filter(pl.col("rank") <= k)
+        .select(RELATED_SCHEMA.names())
+    )
