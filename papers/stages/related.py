@@ -153,8 +153,12 @@ def top_k(
         scores[np.nonzero(own >= 0)[0], own[own >= 0]] = -np.inf  # never one's own neighbour
         # The k-th best score per row; every column reaching it is a candidate, so ties at the
         # boundary are settled below by related_id, not by argpartition's order.
-        kth = -np.partition(-scores, keep - 1, axis=1)[:, keep - 1]
-        hit_row, hit_col = np.nonzero((scores >= kth[:, None]) & (scores > 0))
+        # One comparison pass: the floor keeps zero and negative scores out (rows of a sparse
+        # text with fewer than k overlapping papers would otherwise take every zero column).
+        width = scores.shape[1]
+        kth = np.partition(scores, width - keep, axis=1)[:, width - keep]
+        floor = np.maximum(kth, np.finfo(np.float32).tiny)
+        hit_row, hit_col = np.nonzero(scores >= floor[:, None])
         parts.append(
             pl.DataFrame(
                 {
