@@ -123,14 +123,17 @@ def top_k(
     block_mib: int = 256,
     queries: npt.NDArray[np.int64] | None = None,
     candidates: npt.NDArray[np.int64] | None = None,
+    column_floor: npt.NDArray[np.float32] | None = None,
 ) -> pl.DataFrame:
     """Each query row's k nearest other rows by dot product, as `related` rows (RELATED_SCHEMA).
 
     vectors: one L2-normalised row per paper, aligned with paper_ids (sorted, unique). queries:
     the row numbers to search for (all rows when None; the new and changed papers in a daily run).
     candidates: the row numbers a neighbour may be (all rows when None; in a daily run, the old
-    papers search the new ones only, see merge_top_k). A neighbour needs a positive score; a
-    paper with no such neighbour gets fewer than k rows.
+    papers search the new ones only, see merge_top_k). column_floor (one score per candidate
+    column, +inf for none): the same product also yields the candidate papers' rows for every
+    query scoring at least their floor (update_top_k: old papers gaining new neighbours). A
+    neighbour needs a positive score; a paper with no such neighbour gets fewer than k rows.
     """
     n = vectors.shape[0]
     rows = np.arange(n, dtype=np.int64) if queries is None else np.asarray(queries, np.int64)
@@ -168,6 +171,17 @@ def top_k(
                 }
             )
         )
+        if column_floor is not None:
+            back_row, back_col = np.nonzero(scores >= column_floor[None, :])
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "query": columns[back_col],
+                        "neighbour": query[back_row],
+                        "score": scores[back_row, back_col],
+                    }
+                )
+            )
     if not parts:
         return pl.DataFrame(schema=RELATED_SCHEMA)
     hits = (
@@ -213,3 +227,38 @@ def merge_top_k(previous: pl.DataFrame, fresh: pl.DataFrame, k: int) -> pl.DataF
         .filter(pl.col("rank") <= k)
         .select(RELATED_SCHEMA.names())
     )
+
+
+def update_top_k(
+    vectors: sp.csr_matrix | npt.NDArray[np.float32],
+    paper_ids: pl.Series,
+    k: int,
+    method: str,
+    new: npt.NDArray[np.int64],
+    previous: pl.DataFrame,
+    block_mib: int = 256,
+) -> pl.DataFrame:
+    """The `related` rows of a full search, from previous rows and one new x all product.
+
+    new: row numbers of the new and changed papers; previous: yesterday's rows for this method,
+    without the deleted and changed papers (as paper or as related paper). Each new paper gets
+    its own list; an old paper takes a new one in when it scores at least its k-th (any positive
+    score when its list is short), so a daily run costs N x M products, not 2 x N x M.
+    """
+    counted = previous.group_by("paper_id").agg(kth=pl.col("score").min(), full=pl.len() >= k)
+    floor = (
+        pl.DataFrame({"paper_id": paper_ids})
+        .join(counted, on="paper_id", how="left", maintain_order="left")
+        .select(
+            pl.when(pl.col("full"))
+            .then(pl.col("kth"))
+            .otherwise(float(np.finfo(np.float32).tiny))
+            .cast(pl.Float32)
+        )
+        .to_series()
+        .to_numpy()
+        .copy()
+    )
+    floor[np.asarray(new, np.int64)] = np.inf  # new papers' lists come from their own rows
+    fresh = top_k(vectors, paper_ids, k, method, block_mib, queries=new, column_floor=floor)
+    return merge_top_k(previous, fresh, k)

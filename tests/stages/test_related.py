@@ -14,6 +14,7 @@ from papers.stages.related import (
     related_tfidf,
     tfidf_matrix,
     top_k,
+    update_top_k,
 )
 
 PARAMS = RelatedParams(k=2, min_df=1, max_df_share=1.0)
@@ -113,3 +114,15 @@ def test_merging_a_daily_search_equals_the_full_search() -> None:
         ]
     )
     assert_frame_equal(merge_top_k(yesterday, today, 4), full)
+    # the same from one product: old papers compared with their k-th score
+    assert_frame_equal(update_top_k(vectors, ids, 4, "embeddings", new, yesterday), full)
+
+
+def test_update_fills_short_lists() -> None:
+    # sparse rows: p0 and p1 share a word, p2 arrives sharing it too; p3 shares nothing
+    matrix = tfidf_matrix(pl.Series(["cat dog", "cat eel", "cat fox", "owl"]), PARAMS)
+    ids = pl.Series(["p0", "p1", "p2", "p3"])
+    yesterday = top_k(matrix[:2], ids[:2], 3, "tfidf")
+    updated = update_top_k(matrix, ids, 3, "tfidf", np.array([2]), yesterday)
+    assert_frame_equal(updated, top_k(matrix, ids, 3, "tfidf"))
+    assert updated.filter(pl.col("paper_id") == "p0")["related_id"].to_list() == ["p1", "p2"]
