@@ -108,7 +108,9 @@ def _csv_lines(chunk: bytes) -> pl.Series | None:
     byte-order mark and the carriage return of a CRLF, and errs on the separator byte or invalid
     UTF-8: the rows are the lines exactly when they hold no newline and their bytes plus one
     newline between each two (and one at the end, if the chunk has it) are the chunk's."""
-    if chunk.startswith(b"\xef\xbb\xbf"):
+    if chunk[:1] != b"{":
+        # polars inflates a buffer that starts like a gzip/zlib/zstd stream (see _read_ndjson);
+        # a leading byte-order mark is dropped by the reader
         return None
     try:
         raw = pl.read_csv(
@@ -121,7 +123,7 @@ def _csv_lines(chunk: bytes) -> pl.Series | None:
             empty_string_is_null=False,
             raise_if_empty=False,
         )["raw"]
-    except (pl.exceptions.PolarsError, ValueError):
+    except (pl.exceptions.PolarsError, ValueError, OSError):
         return None
     if raw.null_count() or raw.len() == 0:
         return None

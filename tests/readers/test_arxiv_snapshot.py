@@ -260,7 +260,13 @@ _CHUNK_BYTES = [
 @settings(max_examples=300, deadline=None)
 @example(b'{"id": "1"}\n\n{"id": "2"}\n')
 @example(b"a\r\r\nb\r")
-@given(st.lists(st.sampled_from(_CHUNK_BYTES), min_size=1, max_size=20).map(b"".join))
+@example(b"\x1f\x8b\x08\x00")
+@given(
+    st.tuples(
+        st.sampled_from([b"", b"{"]),  # the CSV reader is tried on chunks opening with {
+        st.lists(st.sampled_from(_CHUNK_BYTES), min_size=1, max_size=20).map(b"".join),
+    ).map(b"".join)
+)
 def test_line_frame_reads_each_line_as_split(chunk: bytes) -> None:
     frame = _line_frame(chunk, 5)
     assert frame["raw"].to_list() == _split_lines(chunk)
@@ -272,3 +278,4 @@ def test_csv_lines_are_used_for_plain_json_lines() -> None:
     # the fast path is taken where it is safe (the test above checks it agrees)
     assert _csv_lines(b'{"a": "x, \\"y\\""}\n\n{"b": 2}') is not None
     assert _csv_lines(b'{"a": 1}\r\n') is None
+    assert _csv_lines(b'\x1f\x8b\x08\x00{"a": 1}\n') is None  # never inflated
