@@ -38,8 +38,9 @@ def normalize_shard_step(
     entry, done = cache_entry(cache_dir, work, "normalized", key)
     if not done:
         target = build_entry(entry, cache_dir)
-        normalized, rejects = normalize_records(pl.read_parquet(shard["records"]), params.normalize)
+        normalized, rejects = normalize_records(_without_raw(shard["records"]), params.normalize)
         normalized = normalized.drop("raw")  # the parse shard keeps it, for rejects
+        rejects = _with_raw(rejects, shard["records"])
         io.write_frame(normalized, target / "records.parquet")
         io.write_frame(rejects, target / "rejects.parquet")
         ids = normalized["paper_id"].sort()
@@ -61,3 +62,23 @@ def normalize_shard_step(
         "normalized": str(entry / "records.parquet"),
         "rejects": str(entry / "rejects.parquet"),
     }
+
+
+def _without_raw(path: str) -> pl.DataFrame:
+    """A parse shard with each raw text replaced by the row's position in the shard: only
+    rejects show raw (_with_raw puts it back), and reading it was half of reading the shard
+    (100k snapshot records: 0.43 -> 0.21 s CPU)."""
+    columns = list(pl.read_parquet_schema(path))
+    kept = [c for c in columns if c != "raw"]
+    frame = pl.read_parquet(path, columns=kept)
+    return frame.with_columns(
+        pl.int_range(frame.height, dtype=pl.Int64).cast(pl.String).alias("raw")
+    ).select(columns)
+
+
+def _with_raw(rejects: pl.DataFrame, path: str) -> pl.DataFrame:
+    """Rejects of a shard read by _without_raw, with their raw text from the shard."""
+    if not rejects.height:
+        return rejects
+    raw = pl.read_parquet(path, columns=["raw"])["raw"]
+    return rejects.with_columns(raw.gather(rejects["raw"].cast(pl.Int64)).alias("raw"))

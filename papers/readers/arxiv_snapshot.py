@@ -96,25 +96,66 @@ def _line_chunks(stream: _Reader, batch_rows: int) -> Iterator[tuple[bytes, str 
         yield rest, None
 
 
+# A byte no JSON text holds outside a string, nor (escaped) inside one: as the CSV separator it
+# leaves each line one field.
+_NO_SEPARATOR: Final = b"\x1f"
+
+
+def _csv_lines(chunk: bytes) -> pl.Series | None:
+    """The chunk's lines as one String column read by polars' CSV reader (multi-threaded; 100k
+    snapshot lines: 0.14 s CPU against 0.45 s for bytes.split and a Series of them), or None
+    where that reading differs from splitting at each newline. The reader also drops a leading
+    byte-order mark and the carriage return of a CRLF, and errs on the separator byte or invalid
+    UTF-8: the rows are the lines exactly when they hold no newline and their bytes plus one
+    newline between each two (and one at the end, if the chunk has it) are the chunk's."""
+    if chunk[:1] != b"{":
+        # polars inflates a buffer that starts like a gzip/zlib/zstd stream (see _read_ndjson);
+        # a leading byte-order mark is dropped by the reader
+        return None
+    try:
+        raw = pl.read_csv(
+            chunk,
+            has_header=False,
+            separator=_NO_SEPARATOR.decode(),
+            quote_char=None,
+            new_columns=["raw"],
+            schema={"raw": pl.String},
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )["raw"]
+    except (pl.exceptions.PolarsError, ValueError, OSError):
+        return None
+    if raw.null_count() or raw.len() == 0:
+        return None
+    size = int(raw.str.len_bytes().sum()) + raw.len() - 1 + chunk.endswith(b"\n")
+    if size != len(chunk) or raw.str.contains("\n", literal=True).any():
+        return None
+    return raw
+
+
 def _line_frame(chunk: bytes, first: int) -> pl.DataFrame:
     """Whole lines starting at 0-based line `first` -> one row per line: record_index, line, raw
     (the line's text without the "\r" of CRLF files)."""
-    # bytes.split then a Binary series: polars' own str.split of a whole chunk peaks at 5x its size.
-    lines = (chunk[:-1] if chunk.endswith(b"\n") else chunk).split(b"\n")
-    try:
-        raw = pl.Series("raw", lines, dtype=pl.Binary).cast(pl.String)
-    except pl.exceptions.PolarsError:
-        # Invalid UTF-8 only changes the raw text (replacement characters); read_ndjson rejects
-        # such a line with its byte offset.
-        raw = pl.Series("raw", [line.decode("utf-8", errors="replace") for line in lines])
-    del lines
+    raw = _csv_lines(chunk)
+    if raw is None:
+        # bytes.split then a Binary series: polars' own str.split of a whole chunk peaks at 5x
+        # its size.
+        lines = (chunk[:-1] if chunk.endswith(b"\n") else chunk).split(b"\n")
+        try:
+            raw = pl.Series("raw", lines, dtype=pl.Binary).cast(pl.String)
+        except pl.exceptions.PolarsError:
+            # Invalid UTF-8 only changes the raw text (replacement characters); read_ndjson
+            # rejects such a line with its byte offset.
+            raw = pl.Series("raw", [line.decode("utf-8", errors="replace") for line in lines])
+        del lines
+        raw = raw.str.strip_suffix("\r")
     return (
         raw.to_frame()
         .with_row_index("record_index", offset=first)
         .select(
             pl.col("record_index").cast(pl.Int64),
             (pl.col("record_index") + 1).cast(pl.Int64).alias("line"),
-            pl.col("raw").str.strip_suffix("\r"),
+            "raw",
         )
     )
 

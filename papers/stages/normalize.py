@@ -29,6 +29,17 @@ def title_key(title: pl.Expr) -> pl.Expr:
     )
 
 
+def title_key_series(title: pl.Series) -> pl.Series:
+    """`title_key` of a Series, the accent folding (NFKD, then marks dropped) only on the rows
+    that are not ASCII, the only ones it can change (100k titles: 0.21 -> 0.1 s CPU)."""
+    wide = (title.str.len_bytes() != title.str.len_chars()).fill_null(False)
+    if wide.any():
+        rows = wide.arg_true()
+        folded = title.gather(rows).str.normalize("NFKD").str.replace_all(r"\p{M}+", "")
+        title = title.clone().scatter(rows, folded)
+    return title.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+
+
 def arxiv_id(raw: pl.Expr) -> pl.Expr:
     """The arXiv id without version from any of its written forms; null when it is not one."""
     found = raw.str.strip_chars().str.extract(_ARXIV_ID, 1)
@@ -94,7 +105,7 @@ def normalize_records(
         arxiv_id(pl.col("arxiv_id_raw")).alias("arxiv_id"),
         doi(pl.col("doi")).alias("doi"),
         pl.col("authors").list.eval(pl.element().replace(names, readable)),
-    ).with_columns(title_key(pl.col("title")).alias("title_key"))
+    ).with_columns(title_key_series(text.slice(0, rows)).alias("title_key"))
     generic = pl.col("title_key").is_in(list(GENERIC_TITLES))
     out = out.with_columns(
         pl.when(generic)

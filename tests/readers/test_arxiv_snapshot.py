@@ -9,9 +9,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from papers.readers.arxiv_snapshot import read_arxiv_snapshot, sniff_arxiv_snapshot
+from papers.readers.arxiv_snapshot import (
+    _csv_lines,
+    _line_frame,
+    read_arxiv_snapshot,
+    sniff_arxiv_snapshot,
+)
 from papers.readers.arxiv_snapshot_records import SOURCE_SNAPSHOT
 from papers.stages.normalize import doi as normalized_doi
 from tests.readers.arxiv_cases import (
@@ -227,3 +234,48 @@ def test_not_a_snapshot_is_one_read_reject(tmp_path: Path, content: bytes) -> No
     assert [(i, s) for i, s, _ in reasons(rejects)] == [(None, "read")]
     assert rejects["reason"].item().startswith("not an arXiv metadata snapshot")
     assert rejects["raw"].item() is not None
+
+
+def _split_lines(chunk: bytes) -> list[str]:
+    # the lines as `_line_frame` reads them without the CSV reader
+    lines = (chunk[:-1] if chunk.endswith(b"\n") else chunk).split(b"\n")
+    return [line.decode("utf-8", errors="replace").removesuffix("\r") for line in lines]
+
+
+_CHUNK_BYTES = [
+    b"\n",
+    b"\r",
+    b"\x1f",
+    b"\xef\xbb\xbf",
+    b"\xff",
+    b'"',
+    b",",
+    b" ",
+    b"\t",
+    b"{}",
+    b"a",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@example(b'{"id": "1"}\n\n{"id": "2"}\n')
+@example(b"a\r\r\nb\r")
+@example(b"\x1f\x8b\x08\x00")
+@given(
+    st.tuples(
+        st.sampled_from([b"", b"{"]),  # the CSV reader is tried on chunks opening with {
+        st.lists(st.sampled_from(_CHUNK_BYTES), min_size=1, max_size=20).map(b"".join),
+    ).map(b"".join)
+)
+def test_line_frame_reads_each_line_as_split(chunk: bytes) -> None:
+    frame = _line_frame(chunk, 5)
+    assert frame["raw"].to_list() == _split_lines(chunk)
+    assert frame["record_index"].to_list() == list(range(5, 5 + frame.height))
+    assert frame["line"].to_list() == list(range(6, 6 + frame.height))
+
+
+def test_csv_lines_are_used_for_plain_json_lines() -> None:
+    # the fast path is taken where it is safe (the test above checks it agrees)
+    assert _csv_lines(b'{"a": "x, \\"y\\""}\n\n{"b": 2}') is not None
+    assert _csv_lines(b'{"a": 1}\r\n') is None
+    assert _csv_lines(b'\x1f\x8b\x08\x00{"a": 1}\n') is None  # never inflated

@@ -12,8 +12,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from papers.stages import latex
 from papers.stages.latex import (
+    _OTHER_ASCII_SPACE,
+    _OTHER_SPACE,
     ACCENT_TRIGGER,
+    COMBINING,
     COMPARISON_TRIGGER,
     LATEX_TRIGGERS,
     PRE_TRIGGER,
@@ -31,6 +35,8 @@ from papers.stages.latex import (
     _scripts,
     _special_round,
     _whitespace,
+    _whitespace_series,
+    latex_rows,
     literal_table,
     to_unicode,
     to_unicode_series,
@@ -218,6 +224,87 @@ def test_whitespace_patterns_keep_their_meaning(texts: list[str]) -> None:
     assert frame.select(_whitespace(pl.col("t"))).equals(
         frame.select(_whitespace_as_written_first(pl.col("t")))
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_TEXTS, st.sampled_from(["\ue000", "x\ue01fy", "\ue020", "\ue03f"]))))
+def test_latex_rows_are_the_triggers_rows(texts: list[str]) -> None:
+    frame = pl.DataFrame({"t": [*texts, None]}, schema={"t": pl.String})
+    expected = frame.select(
+        pl.any_horizontal(pl.col("t").str.contains(p) for p in LATEX_TRIGGERS).fill_null(False)
+    )["t"]
+    assert latex_rows(frame["t"]).to_list() == expected.to_list()
+
+
+def test_other_spaces_are_the_whitespace_of_the_regex_engine() -> None:
+    chars = pl.Series([chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000])
+    spaces = chars.str.contains(r"^[^\S \n]$")
+    split = chars.str.contains(f"^(?:{_OTHER_ASCII_SPACE}|{_OTHER_SPACE})$")
+    assert spaces.equals(split)
+
+
+_SPACES = "ab \n\t\r\x0b\x85\u00a0\u2029\u2028\u2000\u3000\u200b\u00ad\u0301é"
+
+
+@settings(max_examples=400, deadline=None)
+@example(["  a\n b", "\u00a0\n\n\u3000x ", "e\u200b\u0301", "é \t\u2029\n"])
+@given(st.lists(st.text(alphabet=_SPACES, max_size=30)))
+def test_whitespace_series_matches_expression(texts: list[str]) -> None:
+    frame = pl.DataFrame({"t": [*texts, None]}, schema={"t": pl.String})
+    assert (
+        _whitespace_series(frame["t"]).to_list()
+        == frame.select(_whitespace(pl.col("t")))["t"].to_list()
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    # a zero-width character or soft hyphen between a letter and its combining mark: the
+    # result is NFC again; other whitespace never joins them
+    ["e\u200b\u0301", "e\u00ad\u0301 x", "e \u0301", "  \u0301x", "e\n\u0301", "a\u2029\u0327"],
+)
+def test_series_output_is_nfc(text: str) -> None:
+    out = series_norm([text, r"\'e"])
+    assert out == frame_norm([text, r"\'e"])
+    assert all(unicodedata.is_normalized("NFC", t) for t in out if t is not None)
+
+
+def test_combining_holds_every_mark_nfc_can_join() -> None:
+    # a character of a non-zero combining class, or the second of a pair NFC composes
+    pairs = [unicodedata.decomposition(chr(c)).split() for c in range(0x110000)]
+    second = {chr(int(p[1], 16)) for p in pairs if len(p) == 2 and not p[0].startswith("<")}
+    joining = {chr(c) for c in range(0x110000) if unicodedata.combining(chr(c))} | second
+    joining |= {chr(c) for c in [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]}  # Hangul
+    found = pl.Series(sorted(joining)).str.contains(f"^{COMBINING}$")
+    assert found.all()
+
+
+def _inserted() -> set[str]:
+    """Every character the LaTeX rewrites can put into a text (replacement templates without
+    their group references)."""
+    rewrites = [
+        *latex._accent_rewrites(),
+        *latex._pre_rewrites(),
+        *latex._markup_rewrites(),
+        *latex._brace_round(),
+        *latex._brace_cleanup(),
+        *latex._finish_rewrites(),
+        *latex._comparison_rewrites(),
+        *latex._debris_rewrites(),
+    ]
+    texts = [re.sub(r"\$\{\d\}|\\\$", "", r) for _, r in rewrites]
+    texts += [*literal_table()[1], *latex._SUPERSCRIPTS.values(), *latex._SUBSCRIPTS.values()]
+    return set("".join(texts))
+
+
+def test_rewrites_insert_only_characters_nfc_keeps() -> None:
+    # the premise of the last NFC in to_unicode_series: only a combining mark (the math
+    # accents') joins what stands before it; everything else is left alone by NFC
+    marks = set(latex._MATH_ACCENTS.values())
+    chars = pl.Series(sorted(_inserted() - marks))
+    assert not chars.str.contains(f"^{COMBINING}$").any()
+    assert all(unicodedata.normalize("NFC", c) == c for c in chars)
+    assert pl.Series(sorted(marks)).str.contains(f"^{COMBINING}$").all()
 
 
 # Real snippets (arXiv and Hugging Face abstracts and titles) and their plain form.

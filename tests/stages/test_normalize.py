@@ -18,6 +18,7 @@ from papers.stages.normalize import (
     normalize_records,
     resolve_identity,
     title_key,
+    title_key_series,
 )
 from schemas import NormalizedRecords, RawRecords, conform, empty_frame
 
@@ -305,3 +306,11 @@ def test_resolve_identity_equals_the_every_row_formulation(
         assert_frame_equal(
             resolve_identity(normalized, params), _resolve_identity_every_row(normalized, params)
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="aZ 1-é\u0301\u212bℓ_Ü:", max_size=12))))
+def test_title_key_series_matches_expression(titles: list[str | None]) -> None:
+    series = pl.Series(titles, dtype=pl.String)
+    expected = series.to_frame("t").select(title_key(pl.col("t")))["t"]
+    assert title_key_series(series).to_list() == expected.to_list()

@@ -1,0 +1,30 @@
+"""The normalize step: a parse shard read without its raw text, rejects given it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from papers.config import Params
+from papers.pipeline.normalize import normalize_shard_step
+from papers.stages.normalize import normalize_records
+from tests.stages.test_normalize import raw
+
+
+def test_rejects_keep_their_raw_text(params: Params, tmp_path: Path) -> None:
+    records = raw(
+        title_raw=["Good title", "", "Another", "{}", "Third one"],
+        # the same record_index twice in one shard: raw text is found by position, not by key
+        record_index=[0, 1, 2, 1, 4],
+        raw=["r0", "r1 empty", "r2", "r3 braces", "r4"],
+    )
+    path = tmp_path / "records-00000.parquet"
+    records.write_parquet(path)
+    shard = {"key": "k", "records": str(path), "source_file": "a.txt"}
+    step = normalize_shard_step(shard, params, str(tmp_path / "work"), None)
+    expected, expected_rejects = normalize_records(records, params.normalize)
+    assert expected_rejects["raw"].to_list() == ["r1 empty", "r3 braces"]
+    assert_frame_equal(pl.read_parquet(step["rejects"]), expected_rejects)
+    assert_frame_equal(pl.read_parquet(step["normalized"]), expected.drop("raw"))
