@@ -19,7 +19,7 @@ export DVC_NO_ANALYTICS := 1
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test test-slow test-long test-all lint validate install lock clean
+.PHONY: run test test-slow test-long test-all lint validate install lock clean bench-smoke
 
 # A .venv left without pip (venv failed half-way, e.g. before python3-venv was installed) is redone.
 $(STAMP): pyproject.toml requirements.lock
@@ -61,6 +61,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+## A small benchmark whose figures show up in every CI log (pipeline against the I/O floor and
+## the per-record baseline at 5,000 records): a slowdown is visible there. It prints; it asserts
+## nothing about time. The figures go to data/interim/bench/, not bench/results.json.
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/run.py --sizes 5000 --json data/interim/bench/smoke.json
 
 validate: $(STAMP)
 	$(BIN)/papers validate
