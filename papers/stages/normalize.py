@@ -18,15 +18,17 @@ _ARXIV_ID = (
 )
 
 
+def _fold_accents(title: pl.Expr) -> pl.Expr:
+    return title.str.normalize("NFKD").str.replace_all(r"\p{M}+", "")
+
+
+def _key_words(title: pl.Expr) -> pl.Expr:
+    return title.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+
+
 def title_key(title: pl.Expr) -> pl.Expr:
     """Case-folded title without accents or punctuation: identifies a paper when no id is known."""
-    return (
-        title.str.normalize("NFKD")
-        .str.replace_all(r"\p{M}+", "")
-        .str.to_lowercase()
-        .str.replace_all(r"[^\p{L}\p{N}]+", " ")
-        .str.strip_chars()
-    )
+    return _key_words(_fold_accents(title))
 
 
 def title_key_series(title: pl.Series) -> pl.Series:
@@ -35,9 +37,9 @@ def title_key_series(title: pl.Series) -> pl.Series:
     wide = (title.str.len_bytes() != title.str.len_chars()).fill_null(False)
     if wide.any():
         rows = wide.arg_true()
-        folded = title.gather(rows).str.normalize("NFKD").str.replace_all(r"\p{M}+", "")
+        folded = title.gather(rows).to_frame().select(_fold_accents(pl.first())).to_series()
         title = title.clone().scatter(rows, folded)
-    return title.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+    return title.to_frame().select(_key_words(pl.first())).to_series()
 
 
 def arxiv_id(raw: pl.Expr) -> pl.Expr:
