@@ -14,10 +14,11 @@ import hashlib
 import json
 import os
 import shutil
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -249,18 +250,14 @@ def paper_nodes(
     stats = [_leaf_stats(part, name) for part in partitions]
     # nodes are loaded in name order, which follows the partitions' id ranges: consecutive
     # nodes mostly read the same partition, kept here instead of read again for each
-    recent: OrderedDict[str, pl.DataFrame] = OrderedDict()
+    by_path = {str(part[name]): part for part in partitions}
+
+    @lru_cache(maxsize=_READS_KEPT)
+    def read_path(path: str) -> pl.DataFrame:
+        return read(by_path[path])
 
     def cached(part: dict[str, Any]) -> pl.DataFrame:
-        path = str(part[name])
-        if path in recent:
-            recent.move_to_end(path)
-            return recent[path]
-        frame = read(part)
-        recent[path] = frame
-        if len(recent) > _READS_KEPT:
-            recent.popitem(last=False)
-        return frame
+        return read_path(str(part[name]))
 
     total: dict[str, list[int]] = {}
     for stat in stats:
