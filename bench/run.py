@@ -45,6 +45,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "data" / "interim" / "bench"
 DEFAULT_JSON = ROOT / "bench" / "results.json"
@@ -152,6 +154,20 @@ def run_steps(
         "seconds": seconds,
         "peak_rss_mib": stages.peak_mib,
     }
+
+
+def with_related(source: Path, target: Path, method: str) -> Path:
+    """A copy of the params file with `related.method` set, the vocabulary and IDF paths made
+    absolute (they are relative to the params file's folder)."""
+    params = yaml.safe_load(source.read_text("utf-8"))
+    tags = params.setdefault("tags", {})
+    for key in ("vocabulary", "keyphrase_idf"):
+        if tags.get(key) and not Path(tags[key]).is_absolute():
+            tags[key] = str((source.parent / tags[key]).resolve())
+    params.setdefault("related", {})["method"] = method
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
+    return target
 
 
 def _child_pipeline(args: dict[str, Any]) -> dict[str, Any]:
@@ -617,6 +633,14 @@ def main(argv: list[str] | None = None) -> int:
         "bench/results-incremental.json)",
     )
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument(
+        "--related",
+        choices=["off", "tfidf", "embeddings", "both", "params"],
+        default="off",
+        help="related.method for the benchmark builds (default off: an exact related-paper "
+        "search is quadratic and the model embeds ~36 papers/s, see bench/related.py and "
+        "docs/related.md; `params` keeps the params file's). Near-duplicates always run.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--profile",
@@ -688,6 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     opts.work = opts.work.resolve()
     opts.work.mkdir(parents=True, exist_ok=True)
     WORK = opts.work
+    if opts.related != "params":
+        opts.params = with_related(opts.params, opts.work / f"params-related-{opts.related}.yaml",
+                                   opts.related)  # fmt: skip
     MAX_RSS_MIB = opts.max_rss_gib * 1024
     if opts.incremental or opts.validate_only:
         from bench import incremental

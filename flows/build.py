@@ -1,7 +1,8 @@
 """The build-dataset flow: parse, normalize, identity, shuffle, enrich, write, as Prefect tasks.
 
 Per file or shard: parse, normalize, shuffle; per paper-id range: enrich (merge, links, tags,
-validation); global: identity (narrow) and write (streamed). See papers/pipeline/.
+validation); global: identity (narrow), similarity (near-duplicates and related papers,
+incremental with a cache) and write (streamed). See papers/pipeline/.
 Tasks exchange file paths and small counts, never DataFrames. The params file is read here,
 once: the tasks get the loaded params and vocabulary (as opaque inputs: Prefect does not walk
 them). The flow runs against the Prefect API in PREFECT_API_URL when set, and otherwise on a
@@ -31,6 +32,7 @@ from papers.pipeline.parse import parse_step
 from papers.pipeline.partition import partition_step
 from papers.pipeline.publish import publish_step, unchanged
 from papers.pipeline.shuffle import partition_inputs, shuffle_step
+from papers.pipeline.similarity import similarity_step
 from papers.pipeline.version import dataset_version
 
 # Files per parse task: one task per file would spend more time in orchestration than in parsing
@@ -92,6 +94,13 @@ def enrich(
     return partition_step(pieces, params, vocabulary, work, cache_dir, idf)
 
 
+@task(name="similarity", cache_policy=NONE)
+def similarity(
+    partitions: list[dict[str, Any]], params: Params, work: str, cache_dir: str | None
+) -> dict[str, Any]:
+    return similarity_step(partitions, params, work, cache_dir)
+
+
 @task(name="write", cache_policy=NONE)
 def write(
     parsed: list[dict[str, Any]],
@@ -104,9 +113,20 @@ def write(
     run_id: str,
     gates: bool = True,
     idf: KeyphraseIdf | None = None,
+    similar: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return publish_step(
-        parsed, normalized, shuffled, partitions, params, vocabulary, out_dir, run_id, gates, idf
+        parsed,
+        normalized,
+        shuffled,
+        partitions,
+        params,
+        vocabulary,
+        out_dir,
+        run_id,
+        gates,
+        idf,
+        similar,
     )
 
 
@@ -231,8 +251,15 @@ def _build(
             sum(int(p.get("enriched", 0)) for p in partitions if not p.get("cached")),
         )  # fmt: skip
         io.fault_point("enrich")
+        similar = similarity(partitions, params, str(work), cache_dir)
+        logger.info(
+            "similarity over %d papers (%s changed since the cached state; %d texts signed, "
+            "%d embedded)", similar["papers"],
+            "all" if similar["changed"] is None else similar["changed"],
+            similar["signed"], similar["embedded"],
+        )  # fmt: skip
         summary = write(parsed, normalized, shuffled, partitions, params, vocabulary, out_dir,
-                        run_id, gates, idf)  # fmt: skip
+                        run_id, gates, idf, similar)  # fmt: skip
         logger.info("published dataset version %s: %s", summary["dataset_version"],
                     summary["counts"])  # fmt: skip
         return summary

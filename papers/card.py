@@ -36,6 +36,10 @@ TABLE_MEANING = {
     "tags": "one row per (paper, topic tag), with its score and the term that matched",
     "provenance": "which raw record contributed to which paper",
     "rejected": "every raw record that did not make it, with its file, position, stage and reason",
+    "duplicates": "one row per near-duplicate pair (MinHash Jaccard >= neardup.min_jaccard), "
+    "with its kind and evidence",
+    "related": "each paper's k most related papers per method (embeddings, tfidf), with the "
+    "cosine score",
 }
 CHANGES = "changes"
 CHANGES_MEANING = (

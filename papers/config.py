@@ -170,6 +170,53 @@ class TagsParams(_Frozen):
     keyphrase_idf: Path | None = None
 
 
+class NeardupParams(_Frozen):
+    """Near-duplicates by MinHash-LSH over word shingles of title + abstract (docs/neardup.md)."""
+
+    # words per shingle; minhashes per signature; LSH bands x rows (bands * rows <= num_perm)
+    shingle: int = Field(3, ge=1)
+    num_perm: int = Field(128, ge=8)
+    bands: int = Field(32, ge=1)
+    rows: int = Field(4, ge=1)
+    # the estimated Jaccard a pair needs to be published
+    min_jaccard: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> NeardupParams:
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(
+                f"neardup: bands x rows ({self.bands} x {self.rows}) exceeds num_perm "
+                f"({self.num_perm})"
+            )
+        return self
+
+
+class RelatedParams(_Frozen):
+    """Each paper's k most related papers (docs/related.md).
+
+    method: tfidf (sparse TF-IDF cosine, no model), embeddings (all-MiniLM-L6-v2 int8 ONNX,
+    shipped in a package), both (one list per method), or off. max_length: tokens the model
+    reads; min_df / max_df_share: words in fewer papers, or in a larger share of them, are not
+    TF-IDF features; block_mib: memory of one block of the exact search's scores.
+    """
+
+    method: Literal["tfidf", "embeddings", "both", "off"] = "both"
+    k: int = Field(10, ge=1, le=255)
+    max_length: int = Field(128, ge=8, le=512)
+    min_df: int = Field(2, ge=1)
+    max_df_share: float = Field(0.5, gt=0, le=1)
+    block_mib: int = Field(256, ge=1)
+    # A full (all x all) search over more papers than this is refused with a readable error:
+    # exact search is quadratic (TF-IDF ~12.5 CPU hours at 1M). An embeddings run against the
+    # cached state of the last build searches only the changed papers and is not limited.
+    max_full_search: int = Field(250_000, ge=0)
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods whose lists are built, in table order."""
+        return {"off": (), "both": ("embeddings", "tfidf")}.get(self.method, (self.method,))
+
+
 class WriteParams(_Frozen):
     dataset_name: str = "curated-papers"
     compression: str = "zstd"
@@ -190,6 +237,8 @@ class WriteParams(_Frozen):
             "tags": 200_000,
             "provenance": 200_000,
             "rejected": 200_000,
+            "duplicates": 200_000,
+            "related": 200_000,
         }
     )
 
@@ -247,6 +296,8 @@ class Params(_Frozen):
     normalize: NormalizeParams = NormalizeParams()
     links: LinksParams = LinksParams()
     tags: TagsParams = TagsParams()
+    neardup: NeardupParams = NeardupParams()
+    related: RelatedParams = RelatedParams()
     write: WriteParams = WriteParams()
     schedule: ScheduleParams = ScheduleParams()
     gates: GatesParams = GatesParams()

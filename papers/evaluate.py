@@ -4,6 +4,7 @@ the curated fields real sources carry (which the pipeline itself never copies)."
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from papers.stages.links import code_url, extract_links
 from papers.stages.tags import agreement, keyword_tags
 
 GOLD_LINKS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "links" / "gold.jsonl"
+# near-duplicate pairs judged by hand (paper_id_a, paper_id_b, verdict: right/wrong, note)
+CHECKED_PAIRS = GOLD_LINKS.parent.parent / "neardup" / "checked.csv"
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -153,6 +156,97 @@ def tag_quality_of_file(
     return {"papers": n_papers, "coverage": coverage, **figures}
 
 
+def related_quality(
+    papers: pl.DataFrame, related: pl.DataFrame, duplicates: pl.DataFrame, top: int = 5
+) -> dict[str, Any]:
+    """Per method: the share of top-`top` neighbours with the paper's primary arXiv category
+    (the first listed), against chance (a random other categorised paper), over the papers that
+    have one; and recall@k of the near-duplicate pairs (one work under two ids or in two
+    versions): the share of pair ends that list the other end among their related papers."""
+    primary = papers.select(
+        "paper_id", pl.col("categories").list.first().alias("category")
+    ).drop_nulls("category")
+    n = primary.height
+    sizes = primary.group_by("category").len()["len"].cast(pl.Float64)
+    chance = float(((sizes * (sizes - 1)).sum()) / (n * (n - 1))) if n > 1 else None
+    ends = pl.concat(
+        [
+            duplicates.select(pl.col("paper_id_a").alias("paper_id"),
+                              pl.col("paper_id_b").alias("related_id")),
+            duplicates.select(pl.col("paper_id_b").alias("paper_id"),
+                              pl.col("paper_id_a").alias("related_id")),
+        ]
+    )  # fmt: skip
+    methods: dict[str, Any] = {}
+    for method in sorted(set(related["method"].to_list())):
+        rows = related.filter(pl.col("method") == method)
+        near = (
+            rows.filter(pl.col("rank") <= top)
+            .join(primary, on="paper_id")
+            .join(primary.rename({"paper_id": "related_id", "category": "other"}), on="related_id")
+        )
+        same = int((near["category"] == near["other"]).sum())
+        found = ends.join(rows, on=["paper_id", "related_id"], how="semi").height
+        methods[method] = {
+            "same_category_top": _ratio(same, near.height),
+            "neighbours_judged": near.height,
+            "duplicate_recall_at_k": _ratio(found, ends.height),
+            "k": int(rows["rank"].cast(pl.Int64).max() or 0),  # type: ignore[arg-type]
+        }
+    return {
+        "top": top,
+        "papers_with_category": n,
+        "chance": round(chance, 4) if chance is not None else None,
+        "duplicate_pair_ends": ends.height,
+        "methods": methods,
+    }
+
+
+def load_checked_pairs(path: Path) -> pl.DataFrame:
+    """Hand-judged near-duplicate pairs (CSV: paper_id_a, paper_id_b, verdict, note)."""
+    checked = pl.read_csv(path, schema_overrides={"paper_id_a": pl.String, "paper_id_b": pl.String})
+    bad = checked.filter(~pl.col("verdict").is_in(["right", "wrong"]))
+    if bad.height:
+        raise PapersError(f"{path}: verdict must be right or wrong, got {bad['verdict'][0]!r}")
+    return checked
+
+
+def duplicate_precision(duplicates: pl.DataFrame, checked: pl.DataFrame) -> dict[str, Any]:
+    """Precision of the flagged pairs on the hand-checked sample: of the flagged pairs that were
+    judged, the share judged right; and how many flagged pairs the sample does not cover."""
+    judged = duplicates.join(checked, on=["paper_id_a", "paper_id_b"], how="inner")
+    right = int((judged["verdict"] == "right").sum())
+    return {
+        "flagged": duplicates.height,
+        "judged": judged.height,
+        "right": right,
+        "precision": _ratio(right, judged.height),
+        "sample": checked.height,
+        "by_kind": dict(sorted(Counter(duplicates["kind"].to_list()).items())),
+    }
+
+
+def similarity_figures(
+    papers: pl.LazyFrame,
+    related: pl.LazyFrame,
+    duplicates: pl.LazyFrame,
+    checked_path: Path | None = CHECKED_PAIRS,
+) -> dict[str, Any]:
+    """The related-paper and near-duplicate figures of metrics.json and `papers evaluate`,
+    reading only the columns they need (the published tables, lazily)."""
+    pairs = duplicates.select("paper_id_a", "paper_id_b", "kind").collect()
+    result: dict[str, Any] = {
+        "related": related_quality(
+            papers.select("paper_id", "categories").collect(),
+            related.select("paper_id", "method", "rank", "related_id").collect(),
+            pairs,
+        )
+    }
+    if checked_path is not None and checked_path.exists():
+        result["duplicates"] = duplicate_precision(pairs, load_checked_pairs(checked_path))
+    return result
+
+
 def evaluate(
     out_dir: Path, params: Params, terms: pl.DataFrame, gold_path: Path | None
 ) -> dict[str, Any]:
@@ -172,6 +266,13 @@ def evaluate(
         "code_links": code_link_agreement(papers, links, params),
         "tags": tag_quality(papers, tags, terms),
     }
+    if io.table_path(out_dir, "related") is not None:
+        duplicates = read("duplicates")
+        result["related"] = related_quality(papers, read("related"), duplicates)
+        if CHECKED_PAIRS.exists():
+            result["duplicates"] = duplicate_precision(
+                duplicates, load_checked_pairs(CHECKED_PAIRS)
+            )
     if gold_path is not None and gold_path.exists():
         result["links_gold"] = links_against_gold(load_gold(gold_path), params)
     return result

@@ -35,6 +35,8 @@ HASH_DEPTH = 3
 ROOT = "all"  # the node name of a table that fits in one file
 # the tables keyed by raw file (source_leaf) rather than by paper id (leaf_of)
 SOURCE_KEYED = frozenset({"provenance", "rejected"})
+# the paper id column a table's rows are placed by, where it is not `paper_id`
+PAPER_KEY = {"duplicates": "paper_id_a"}
 RANGE_DIGITS = 8
 SOURCE_NAME_CHARS = 96
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -217,7 +219,7 @@ def table_leaf(table: str, max_rows: int) -> pl.Expr:
     rejected (source_leaf), by paper id for the others (leaf_of)."""
     if table in SOURCE_KEYED:
         return source_leaf(pl.col("source_file"), pl.col("record_index"), max_rows)
-    return leaf_of(pl.col("paper_id"))
+    return leaf_of(pl.col(PAPER_KEY.get(table, "paper_id")))
 
 
 def nodes_of(
@@ -227,6 +229,7 @@ def nodes_of(
 
     Rows are keyed by `key`'s paper id, or by raw file when `table` is provenance or rejected."""
     by_source = table in SOURCE_KEYED
+    key = PAPER_KEY.get(table or "", key)
     leaf = table_leaf(table, max_rows) if table is not None and by_source else leaf_of(pl.col(key))
     with_leaf = frame.with_columns(leaf.alias("_leaf"))
     counts = with_leaf.group_by("_leaf").len("rows").rename({"_leaf": "leaf"})

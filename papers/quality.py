@@ -53,7 +53,15 @@ import pyarrow.parquet as pq
 from papers import io
 from papers.dataset import manifest_tables, node_of_file
 from papers.layout import ROOT, leaf_of, node_name
-from schemas import LINK_KINDS, LINK_ORIGINS, PUBLISHED, STAGES, polars_schema
+from schemas import (
+    DUPLICATE_KINDS,
+    LINK_KINDS,
+    LINK_ORIGINS,
+    PUBLISHED,
+    RELATED_METHODS,
+    STAGES,
+    polars_schema,
+)
 from schemas.tables import ARXIV_ID_PATTERN, URL_PATTERN
 
 if TYPE_CHECKING:
@@ -66,12 +74,16 @@ __all__ = ["QualityResult", "validate_published"]
 
 MANIFEST = "manifest.json"
 RECORD = "validated.json"
-TABLES: tuple[str, ...] = ("papers", "links", "tags", "rejected", "provenance")
-PAPERS, LINKS, TAGS, REJECTED, PROVENANCE = TABLES
+TABLES: tuple[str, ...] = (
+    "papers", "links", "tags", "rejected", "provenance", "duplicates", "related"
+)  # fmt: skip
+PAPERS, LINKS, TAGS, REJECTED, PROVENANCE, DUPLICATES, RELATED = TABLES
 # Tables whose files are planned by `layout.leaf_of(paper_id)` when partitioned.
-LEAF_KEYED = frozenset({PAPERS, LINKS, TAGS})
+LEAF_KEYED = frozenset({PAPERS, LINKS, TAGS, RELATED})
 # Tables whose paper_id must name a published paper.
-ORPHAN_CHECKED = frozenset({LINKS, TAGS, PROVENANCE})
+ORPHAN_CHECKED = frozenset({LINKS, TAGS, PROVENANCE, RELATED})
+# Tables added by a schema version: a manifest of an older version may not list them.
+ADDED_IN = {DUPLICATES: "1.2.0", RELATED: "1.2.0"}
 
 REJECT_STAGES = STAGES
 ARXIV_ID_RE = ARXIV_ID_PATTERN
@@ -369,6 +381,12 @@ def _manifest_shape_problems(manifest: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _version(text: str) -> tuple[int, ...]:
+    """A schema version as numbers ("1.2.0" -> (1, 2, 0)); () when it is not one."""
+    parts = text.split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else ()
+
+
 def _entry_ok(entry: object, fields: Sequence[str]) -> bool:
     return isinstance(entry, dict) and all(f in entry for f in fields)
 
@@ -411,8 +429,12 @@ def _listed_files(
     listed = manifest_tables(clean)
     where = "tables" if "tables" in clean else "outputs"
     files: dict[str, list[_File]] = {}
+    older = str(clean.get("schema_version", ""))
     for name in TABLES:
         entries = listed.get(name, [])
+        if not entries and name in ADDED_IN and _version(older) < _version(ADDED_IN[name]):
+            files[name] = []  # a version published before the table existed
+            continue
         audit.check(bool(entries), f"{MANIFEST}: {where} has no entry for table {name}")
         files[name] = [_entry_file(name, entry) for entry in entries]
     return files
@@ -1056,12 +1078,54 @@ def _expectations(suite: _Suite) -> list[Expectation]:
         ]
         return out + orphan_check()
 
+    def duplicates_suite() -> list[Expectation]:
+        out: list[Expectation] = [
+            ge.ExpectColumnValuesToNotBeNull(column=column)
+            for column in ("paper_id_a", "paper_id_b", "jaccard", "kind")
+            if ok(column)
+        ]
+        if ok("jaccard"):
+            out.append(ge.ExpectColumnValuesToBeBetween(column="jaccard", min_value=0, max_value=1))
+        if ok("kind"):
+            out.append(
+                ge.ExpectColumnValuesToBeInSet(column="kind", value_set=list(DUPLICATE_KINDS))
+            )
+        if ok("paper_id_a") and ok("paper_id_b"):
+            out.append(ge.ExpectCompoundColumnsToBeUnique(column_list=["paper_id_a", "paper_id_b"]))
+        return out
+
+    def related_suite() -> list[Expectation]:
+        out: list[Expectation] = [
+            ge.ExpectColumnValuesToNotBeNull(column=column)
+            for column in ("paper_id", "related_id", "rank", "score")
+            if ok(column)
+        ]
+        if ok("method"):
+            out.append(
+                ge.ExpectColumnValuesToBeInSet(column="method", value_set=list(RELATED_METHODS))
+            )
+        if ok("rank"):
+            out.append(ge.ExpectColumnValuesToBeBetween(column="rank", min_value=1))
+        if ok("score"):
+            out.append(
+                ge.ExpectColumnValuesToBeBetween(
+                    column="score", min_value=0, max_value=1.0001, strict_min=True
+                )
+            )
+        if ok("paper_id") and ok("method") and ok("rank"):
+            out.append(
+                ge.ExpectCompoundColumnsToBeUnique(column_list=["paper_id", "method", "rank"])
+            )
+        return out + orphan_check()
+
     builders: dict[str, Callable[[], list[Expectation]]] = {
         PAPERS: papers_suite,
         LINKS: links_suite,
         TAGS: tags_suite,
         REJECTED: rejected_suite,
         PROVENANCE: provenance_suite,
+        DUPLICATES: duplicates_suite,
+        RELATED: related_suite,
     }
     return builders[suite.table]()
 

@@ -1,5 +1,6 @@
 """Table schemas: one Pandera definition per stage boundary and per published table."""
 
+from schemas.similarity import DUPLICATE_KINDS, RELATED_METHODS, Duplicates, Related
 from schemas.tables import (
     LINK_KINDS,
     LINK_ORIGINS,
@@ -22,19 +23,23 @@ from schemas.tables import (
 )
 
 __all__ = [
+    "DUPLICATE_KINDS",
     "LINK_KINDS",
     "LINK_ORIGINS",
     "OPS",
     "PUBLISHED",
+    "RELATED_METHODS",
     "SCHEMA_VERSION",
     "STAGES",
     "Changes",
+    "Duplicates",
     "Links",
     "NormalizedRecords",
     "Papers",
     "Provenance",
     "RawRecords",
     "Rejected",
+    "Related",
     "Tags",
     "arrow_schema",
     "conform",

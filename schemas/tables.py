@@ -8,8 +8,10 @@ import pandera.polars as pa
 import polars as pl
 import pyarrow as arrow
 
+from schemas.similarity import Duplicates, Related
+
 # Bump on any change to a published table: minor for added columns, major for removed or renamed.
-SCHEMA_VERSION: Final = "1.1.0"
+SCHEMA_VERSION: Final = "1.2.0"  # 1.2.0: the duplicates and related tables
 
 LINK_KINDS: Final = ("code", "dataset", "model", "demo", "project", "paper", "docs", "other")
 LINK_ORIGINS: Final = ("abstract", "title", "curated")
@@ -262,6 +264,8 @@ PUBLISHED: Final[dict[str, tuple[type[pa.DataFrameModel], tuple[str, ...]]]] = {
     "tags": (Tags, ("paper_id", "tag")),
     "provenance": (Provenance, ("source_file", "record_index")),
     "rejected": (Rejected, ("source_file", "record_index", "stage", "reason")),
+    "duplicates": (Duplicates, ("paper_id_a", "paper_id_b")),
+    "related": (Related, ("paper_id", "method", "rank")),
 }
 
 
@@ -282,6 +286,10 @@ def _arrow_type(dtype: Any) -> arrow.DataType:
         return arrow.int64()
     if dtype == pl.Int32:
         return arrow.int32()
+    if dtype == pl.UInt8:
+        return arrow.uint8()
+    if dtype == pl.Float32:
+        return arrow.float32()
     if dtype == pl.Float64:
         return arrow.float64()
     if dtype == pl.Boolean:

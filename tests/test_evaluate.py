@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
+from papers import evaluate
 from papers.config import Params
+from papers.errors import PapersError
 from papers.evaluate import (
     GOLD_LINKS,
     code_link_agreement,
@@ -111,3 +114,55 @@ def test_tag_quality_of_file_gives_tag_quality(tmp_path: Path, vocab_terms: pl.D
     papers.write_parquet(tmp_path / "papers.parquet")
     scan = pl.scan_parquet(tmp_path / "papers.parquet")
     assert tag_quality_of_file(scan, tmp_path / "tags.parquet", vocab_terms) == expected
+
+
+def _related(rows: list[tuple[str, str, int, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows, schema=["paper_id", "method", "rank", "related_id"], orient="row"
+    ).with_columns(pl.col("rank").cast(pl.UInt8), score=pl.lit(0.5, pl.Float32))
+
+
+def test_related_quality_against_categories_and_chance() -> None:
+    papers = pl.DataFrame(
+        {
+            "paper_id": ["a", "b", "c", "d", "e"],
+            "categories": [["cs.LG", "stat.ML"], ["cs.LG"], ["cs.CV"], ["cs.CV"], []],
+        }
+    )
+    related = _related(
+        [
+            ("a", "tfidf", 1, "b"), ("a", "tfidf", 2, "c"),  # same, other
+            ("c", "tfidf", 1, "d"), ("c", "tfidf", 2, "e"),  # same, e has no category
+            ("a", "embeddings", 1, "c"),
+        ]
+    )  # fmt: skip
+    duplicates = pl.DataFrame({"paper_id_a": ["a"], "paper_id_b": ["b"]})
+    figures = evaluate.related_quality(papers, related, duplicates, top=5)
+    # 4 papers with a category: 2 x cs.LG, 2 x cs.CV -> chance (2 + 2) / (4 x 3)
+    assert figures["chance"] == round(4 / 12, 4)
+    tfidf = figures["methods"]["tfidf"]
+    assert (tfidf["same_category_top"], tfidf["neighbours_judged"]) == (round(2 / 3, 4), 3)
+    # the pair's two ends: a lists b, b lists nothing
+    assert figures["duplicate_pair_ends"] == 2
+    assert tfidf["duplicate_recall_at_k"] == 0.5
+    assert figures["methods"]["embeddings"]["same_category_top"] == 0.0
+
+
+def test_duplicate_precision_on_the_judged_pairs(tmp_path: Path) -> None:
+    sample = tmp_path / "checked.csv"
+    sample.write_text(
+        "paper_id_a,paper_id_b,verdict,note\na,b,right,same text\nc,d,wrong,template\n"
+        "x,y,right,not flagged in this build\n",
+        "utf-8",
+    )
+    duplicates = pl.DataFrame(
+        {"paper_id_a": ["a", "c", "e"], "paper_id_b": ["b", "d", "f"],
+         "kind": ["same_work", "boilerplate", "reposted"]}
+    )  # fmt: skip
+    figures = evaluate.duplicate_precision(duplicates, evaluate.load_checked_pairs(sample))
+    assert (figures["judged"], figures["right"], figures["precision"]) == (2, 1, 0.5)
+    assert figures["flagged"] == 3
+    assert figures["sample"] == 3
+    sample.write_text("paper_id_a,paper_id_b,verdict,note\na,b,maybe,\n", "utf-8")
+    with pytest.raises(PapersError, match="verdict must be right or wrong"):
+        evaluate.load_checked_pairs(sample)

@@ -1,7 +1,7 @@
 """Readers see one table, on a real published build (docs/design/partitioned-versions.md §7).
 
 The seed plus a few fixture files (arXiv ids, rejects) is built twice with the pipeline: `write.layout: single` and `partitioned` with tiny
-`partition_max_rows`, so each table written as a directory has several node files. For all five
+`partition_max_rows`, so each table written as a directory has several node files. For all seven
 tables, polars (`*.parquet` and `**/*.parquet`), DuckDB `read_parquet`, `pyarrow.dataset` and
 Hugging Face `datasets` (a `parquet` glob, and the dataset card's own config by name, offline)
 each return exactly the table's schema columns and, sorted, the single-file build's rows, as
@@ -31,15 +31,18 @@ from tests.conftest import FIXTURES, SEED, build_local, params_file
 TABLES = list(PUBLISHED)
 # Beside the seed (57 papers, all `title:` ids: hash nodes): arXiv ids of both styles and six
 # rejects from three files (an empty table is one file `datasets` cannot load: "no data").
+# Real arXiv records holding near-duplicate pairs in four arXiv months fill `duplicates`.
 EXTRA = ["arxiv/snapshot.jsonl", "arxiv/snapshot_broken.jsonl", "arxiv/atom_api_error.xml",
-         "hf_api/2024-06-17-one-bad.json"]  # fmt: skip
-# small enough that each table makes several files: 65 papers, 21 links, 202 tags, 65
-# provenance rows, 6 rejects
-MAX_ROWS = {"papers": 20, "links": 5, "tags": 40, "provenance": 20, "rejected": 2}
+         "hf_api/2024-06-17-one-bad.json", "arxiv/snapshot_neardup.jsonl"]  # fmt: skip
+# small enough that each table makes several files: 77 papers, 21 links, 202+ tags, 77
+# provenance rows, 6 rejects, 9 near-duplicate pairs, 20 related rows a paper
+MAX_ROWS = {"papers": 20, "links": 5, "tags": 40, "provenance": 20, "rejected": 2,
+            "duplicates": 2, "related": 400}  # fmt: skip
 # The same checks on a build of another raw folder (e.g. the real records the project was
 # measured on): PAPERS_READERS_RAW=../shared/realdata pytest tests/test_readers_published.py
 OTHER_RAW = os.environ.get("PAPERS_READERS_RAW")
-OTHER_MAX_ROWS = {"papers": 2000, "links": 2000, "tags": 10000, "provenance": 2000, "rejected": 20}
+OTHER_MAX_ROWS = {"papers": 2000, "links": 2000, "tags": 10000, "provenance": 2000, "rejected": 20,
+                  "duplicates": 10, "related": 40000}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -170,4 +170,21 @@ def _evaluation_table(f: dict[str, Any]) -> str:
         f"{_pct(found)} of keyword topics found "
         f"({t['keyword_tags_found']} of {t['keyword_tags']})"
     )
+    if "duplicates" in f:
+        d = f["duplicates"]
+        lines.append(
+            f"near-duplicates: {d['flagged']} pairs flagged {d['by_kind']}; precision on the "
+            f"hand-checked sample {_pct(d['precision'])} ({d['right']} of {d['judged']} judged, "
+            f"sample of {d['sample']} pairs)"
+        )
+    if "related" in f:
+        r = f["related"]
+        for method, m in r["methods"].items():
+            lines.append(
+                f"related ({method}): same primary category in the top {r['top']} "
+                f"{_pct(m['same_category_top'])} vs chance {_pct(r['chance'])} "
+                f"({m['neighbours_judged']} neighbours of {r['papers_with_category']} papers "
+                f"with a category); near-duplicate pairs found in the top {m['k']}: "
+                f"{_pct(m['duplicate_recall_at_k'])} of {r['duplicate_pair_ends']} pair ends"
+            )
     return "\n".join(lines)

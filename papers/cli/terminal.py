@@ -438,7 +438,57 @@ def find_paper(out_dir: Path, wanted: str) -> dict[str, Any]:
         "provenance": rows("provenance", ["source_file", "record_index"]),
         "links": rows("links", ["start", "url"]),
         "tags": sorted(rows("tags", ["tag"]), key=lambda t: (-(t["score"] or 0), t["tag"])),
+        "related": _related_rows(out_dir, pid),
+        "duplicates": _duplicate_rows(out_dir, pid),
     }
+
+
+def _titles(out_dir: Path, ids: list[str]) -> dict[str, str]:
+    from papers.gates import scan_folder_table
+
+    papers = scan_folder_table(out_dir, "papers")
+    if papers is None or not ids:
+        return {}
+    found = papers.filter(pl.col("paper_id").is_in(ids)).select("paper_id", "title").collect()
+    return dict(zip(found["paper_id"].to_list(), found["title"].to_list(), strict=True))
+
+
+def _related_rows(out_dir: Path, pid: str) -> list[dict[str, Any]]:
+    """The paper's related papers (each method, by rank) with their titles."""
+    from papers.gates import scan_folder_table
+
+    table = scan_folder_table(out_dir, "related")
+    if table is None:
+        return []
+    rows = table.filter(pl.col("paper_id") == pid).collect().sort("method", "rank").to_dicts()
+    titles = _titles(out_dir, [r["related_id"] for r in rows])
+    return [{**r, "title": titles.get(r["related_id"])} for r in rows]
+
+
+def _duplicate_rows(out_dir: Path, pid: str) -> list[dict[str, Any]]:
+    """The paper's near-duplicates: the other paper, Jaccard, kind, evidence, its title."""
+    from papers.gates import scan_folder_table
+
+    table = scan_folder_table(out_dir, "duplicates")
+    if table is None:
+        return []
+    found = (
+        table.filter((pl.col("paper_id_a") == pid) | (pl.col("paper_id_b") == pid))
+        .collect()
+        .select(
+            pl.when(pl.col("paper_id_a") == pid)
+            .then(pl.col("paper_id_b"))
+            .otherwise(pl.col("paper_id_a"))
+            .alias("other_id"),
+            "jaccard",
+            "kind",
+            "evidence",
+        )
+        .sort("jaccard", "other_id", descending=[True, False])
+        .to_dicts()
+    )
+    titles = _titles(out_dir, [r["other_id"] for r in found])
+    return [{**r, "title": titles.get(r["other_id"])} for r in found]
 
 
 def _text(value: Any) -> str:
@@ -498,3 +548,21 @@ def render_paper(found: dict[str, Any], console: Console) -> None:
     for tag in found["tags"]:
         tags.add_row(_cell(tag["tag"]), _cell(tag.get("score")), _cell(tag.get("evidence")))
     console.print(tags)
+
+    duplicates = Table(title=f"near-duplicates ({len(found.get('duplicates', []))})",
+                       title_justify="left")  # fmt: skip
+    for column in ("paper", "jaccard", "kind", "title"):
+        duplicates.add_column(column, overflow="fold")
+    for d in found.get("duplicates", []):
+        duplicates.add_row(_cell(d["other_id"]), f"{d['jaccard']:.3f}", _cell(d["kind"]),
+                           _cell(d.get("title")))  # fmt: skip
+    console.print(duplicates)
+
+    related = Table(title=f"related papers ({len(found.get('related', []))})",
+                    title_justify="left")  # fmt: skip
+    for column in ("method", "rank", "paper", "score", "title"):
+        related.add_column(column, overflow="fold")
+    for r in found.get("related", []):
+        related.add_row(_cell(r["method"]), _cell(r["rank"]), _cell(r["related_id"]),
+                        f"{r['score']:.3f}", _cell(r.get("title")))  # fmt: skip
+    console.print(related)

@@ -18,6 +18,7 @@ from papers.pipeline.parse import parse_step
 from papers.pipeline.partition import partition_step
 from papers.pipeline.publish import publish_step, unchanged
 from papers.pipeline.shuffle import partition_inputs, shuffle_step
+from papers.pipeline.similarity import similarity_step
 from papers.pipeline.version import dataset_version
 
 
@@ -74,6 +75,8 @@ def run_local(
             partition_step, [(piece, params, vocabulary, w, c, idf) for piece in pieces if piece]
         )
         done("enrich")
+        similar = similarity_step(partitions, params, w, c)
+        done("similarity")
         summary = publish_step(
             parsed,
             normalized,
@@ -85,6 +88,7 @@ def run_local(
             run_id,
             gates,
             idf,
+            similar,
         )
         done("write")
     finally:

@@ -28,6 +28,7 @@ from papers import __version__, card, changes, history, io
 from papers.config import KeyphraseIdf, Params
 from papers.dataset import VERSION_KEYS, FileEntry, manifest_tables, split_by_node, write_table
 from papers.errors import PapersError
+from papers.evaluate import similarity_figures
 from papers.fill_rates import fill_rates
 from papers.gates import enforce as enforce_gates
 from papers.layout import ROOT, leaf_of, plan_files, source_leaf, source_node_name
@@ -45,7 +46,15 @@ from papers.pipeline.parallel import parallel_map
 from papers.pipeline.partition import leaf_stats
 from papers.pipeline.version import code_sha256, dataset_version
 from papers.stages.keyphrases import keyphrase_top
-from schemas import PUBLISHED, SCHEMA_VERSION, Provenance, Rejected
+from schemas import (
+    PUBLISHED,
+    SCHEMA_VERSION,
+    Duplicates,
+    Provenance,
+    Rejected,
+    Related,
+    empty_frame,
+)
 
 # the tables planned from the partitions' per-leaf counts (keyed by paper id); provenance and
 # rejected are keyed by raw file (layout.source_leaf) and split from their rows
@@ -67,8 +76,12 @@ def publish_step(
     run_id: str,
     gates: bool = True,
     idf: KeyphraseIdf | None = None,
+    similar: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Stream the partitions' tables into the published files; manifest, metrics; publish.
+
+    `similar`: the similarity step's output (duplicates and related rows); None publishes both
+    tables empty.
 
     With the pinned keyphrase IDF the partitions' papers come ranked (partition_step). Without
     it keyphrases are picked here, partition by partition, from document counts summed over all
@@ -159,6 +172,10 @@ def publish_step(
         "tags": table("tags"),
         "provenance": provenance(),
         "rejected": rejected,
+        **{
+            name: pl.read_parquet(similar[name]) if similar is not None else empty_frame(model)
+            for name, model in (("duplicates", Duplicates), ("related", Related))
+        },
     }
     planned: dict[str, list[Node]] = {}
     if params.write.layout == "partitioned":
@@ -617,6 +634,12 @@ def publish_tables(
                 papers,
             ),
         }
+    # related papers against arXiv categories, near-duplicates against the hand-checked sample
+    metrics["similarity"] = similarity_figures(
+        papers,
+        pl.scan_parquet(_staged(staging, files, "related")),
+        pl.scan_parquet(_staged(staging, files, "duplicates")),
+    )
     io.write_json(metrics, staging / io.METRICS)
     names = [entry.path for name in PUBLISHED for entry in files[name]]
     names += [io.METRICS, io.MANIFEST]

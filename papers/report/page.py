@@ -64,6 +64,16 @@ TABLES = {
         "evidence": "most frequent evidence",
     },
     "keyphrases": {"keyphrase": "keyphrase", "papers": "papers"},
+    "pairs": {
+        "title_a": "paper", "paper_id_a": "id", "title_b": "near-duplicate", "paper_id_b": "id",
+        "jaccard": "Jaccard", "kind": "kind",
+    },
+    "duplicate_kinds": {"kind": "kind", "pairs": "pairs"},
+    "related_methods": {
+        "method": "method", "papers": "papers with a list", "share": "share",
+        "mean_first": "mean score, 1st", "mean_last": "mean score, last",
+        "mutual": "listed both ways",
+    },
 }  # fmt: skip
 
 

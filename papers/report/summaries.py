@@ -18,12 +18,14 @@ from papers import io
 from papers.dataset import manifest_tables, scan_manifest_table
 from papers.errors import PapersError
 from papers.fill_rates import fill_rate_table
+from schemas import Duplicates, Related, empty_frame
 
 TOP_HOSTS = 15
 TOP_TAGS = 20
 GROWTH_TAGS = 6
 TOP_KEYPHRASES = 40
 TOP_REASONS = 15
+TOP_PAIRS = 30
 # Above this many days between the first and last listing, dates are counted per month.
 DAILY_MAX_SPAN_DAYS = 120
 UNREAD = "(no reader: file rejected)"
@@ -40,6 +42,8 @@ class Published:
     tags: pl.DataFrame
     rejected: pl.DataFrame
     provenance: pl.DataFrame
+    duplicates: pl.DataFrame
+    related: pl.DataFrame
 
 
 def load_published(out_dir: Path) -> Published:
@@ -62,6 +66,12 @@ def load_published(out_dir: Path) -> Published:
             return scan_manifest_table(out_dir, manifest, name).collect()
         return pl.read_parquet(io.table_path(out_dir, name) or out_dir / f"{name}.parquet")
 
+    def similarity(name: str, model: Any) -> pl.DataFrame:
+        # versions published before schema 1.2.0 have no similarity tables: shown empty
+        if listed.get(name) or io.table_path(out_dir, name) is not None:
+            return table(name)
+        return empty_frame(model)
+
     return Published(
         manifest=manifest,
         metrics=json.loads((out_dir / "metrics.json").read_text("utf-8")),
@@ -70,6 +80,8 @@ def load_published(out_dir: Path) -> Published:
         tags=table("tags"),
         rejected=table("rejected"),
         provenance=table("provenance"),
+        duplicates=similarity("duplicates", Duplicates),
+        related=similarity("related", Related),
     )
 
 
@@ -213,6 +225,62 @@ def top_keyphrases(papers: pl.DataFrame, top: int = TOP_KEYPHRASES) -> pl.DataFr
     return _count(frame, "keyphrases", "papers").rename({"keyphrases": "keyphrase"}).head(top)
 
 
+def duplicate_pairs(
+    duplicates: pl.DataFrame, papers: pl.DataFrame, top: int = TOP_PAIRS
+) -> pl.DataFrame:
+    """The `top` near-duplicate pairs by Jaccard with both titles (ties by the ids)."""
+    titles = papers.select("paper_id", "title")
+    return (
+        duplicates.sort(["jaccard", "paper_id_a", "paper_id_b"], descending=[True, False, False])
+        .head(top)
+        .join(titles.rename({"title": "title_a"}), left_on="paper_id_a", right_on="paper_id",
+              how="left", maintain_order="left")
+        .join(titles.rename({"title": "title_b"}), left_on="paper_id_b", right_on="paper_id",
+              how="left", maintain_order="left")
+        .select("paper_id_a", "title_a", "paper_id_b", "title_b",
+                pl.col("jaccard").cast(pl.Float64).round(3), "kind")
+    )  # fmt: skip
+
+
+def _percent(share: pl.Expr) -> pl.Expr:
+    return pl.format("{}%", (share * 100).round(1))
+
+
+def related_methods(related: pl.DataFrame, n_papers: int) -> pl.DataFrame:
+    """Per method: papers with a list, their share, mean score of the first and the last
+    neighbour, and pairs listed both ways' share (how symmetric the lists are)."""
+    if related.is_empty():
+        return pl.DataFrame(
+            schema={"method": pl.String, "papers": pl.UInt32, "share": pl.String,
+                    "mean_first": pl.Float64, "mean_last": pl.Float64, "mutual": pl.String}
+        )  # fmt: skip
+    mutual = related.join(
+        related.select("method", pl.col("related_id").alias("paper_id"),
+                       pl.col("paper_id").alias("related_id")),
+        on=["method", "paper_id", "related_id"], how="semi",
+    ).group_by("method").len("mutual")  # fmt: skip
+    return (
+        related.group_by("method")
+        .agg(
+            pl.col("paper_id").n_unique().alias("papers"),
+            pl.col("score").cast(pl.Float64).filter(pl.col("rank") == 1).mean().round(3)
+            .alias("mean_first"),
+            pl.col("score").cast(pl.Float64)
+            .filter(pl.col("rank") == pl.col("rank").max().over("paper_id"))
+            .mean().round(3).alias("mean_last"),
+            pl.len().alias("rows"),
+        )
+        .join(mutual, on="method", how="left")
+        .sort("method")
+        .select(
+            "method", "papers",
+            _percent(pl.col("papers") / max(n_papers, 1)).alias("share"),
+            "mean_first", "mean_last",
+            _percent(pl.col("mutual").fill_null(0) / pl.col("rows")).alias("mutual"),
+        )
+    )  # fmt: skip
+
+
 def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{100 * float(value):.1f}%"
 
@@ -294,6 +362,9 @@ class Summary:
     quality: list[tuple[str, str, str]]
     rows: pl.DataFrame
     fill: pl.DataFrame  # per-source fill rates (metrics.json), papers/fill_rates.py
+    pairs: pl.DataFrame  # the closest near-duplicate pairs
+    duplicate_kinds: pl.DataFrame  # pairs per kind
+    related_methods: pl.DataFrame  # per method: coverage and scores
 
 
 def summarise(published: Published) -> Summary:
@@ -321,4 +392,7 @@ def summarise(published: Published) -> Summary:
         quality=quality_rows(published.metrics),
         rows=paper_rows(published.papers),
         fill=fill_rate_table(published.metrics.get("fill_rates", {})),
+        pairs=duplicate_pairs(published.duplicates, published.papers),
+        duplicate_kinds=_count(published.duplicates, "kind", "pairs"),
+        related_methods=related_methods(published.related, published.papers.height),
     )

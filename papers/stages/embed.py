@@ -138,6 +138,21 @@ def unpack(vectors: pl.DataFrame) -> npt.NDArray[np.float32]:
     return unit
 
 
+def search_matrix(vectors: pl.DataFrame) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """(the int8 values as float32 rows, 1 / each row's norm) for related.top_k's exact search.
+
+    Dot products of two rows are integers of at most 384 x 127^2 < 2^24, exact in float32
+    whatever order a BLAS kernel sums them in; scaled by the two inverse norms they are the
+    cosine of the stored vectors, the same bytes however the search is blocked or split."""
+    if vectors.height == 0:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32), np.zeros(0, dtype=np.float32)
+    raw = np.frombuffer(b"".join(vectors["vector"].to_list()), dtype=np.int8)
+    rows = raw.reshape(vectors.height, DIMENSIONS).astype(np.float32)
+    squares = np.einsum("ij,ij->i", rows, rows)  # integers < 2^24: exact
+    inverse = (1.0 / np.sqrt(np.maximum(squares, 1.0))).astype(np.float32)
+    return rows, inverse
+
+
 def with_content_hash(texts: pl.DataFrame) -> pl.DataFrame:
     """texts (a `text` column: papers.stages.related.related_text()) plus content_hash, the memo
     key: sha256 of the embedded text, hex."""

@@ -7,25 +7,14 @@ candidate self-join and the pair classification are polars expressions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 import rensa  # type: ignore[import-untyped]
 
+from papers.config import NeardupParams
+
 SEED = 42  # fixed: signatures must be the same bytes in every run and process
 NUM_PERM = 128  # 32 bands x 4 rows: S-curve midpoint (1/32)^(1/4) ~ 0.42
-
-
-@dataclass(frozen=True)
-class NeardupParams:
-    """Shingle size, signature length, banding and the Jaccard floor for a published pair."""
-
-    shingle: int = 3
-    num_perm: int = NUM_PERM
-    bands: int = 32
-    rows: int = 4
-    min_jaccard: float = 0.5
 
 
 def shingle_text(title: pl.Expr, abstract: pl.Expr) -> pl.Expr:

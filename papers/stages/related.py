@@ -13,50 +13,26 @@ the same table whatever the block size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 import scipy.sparse as sp  # type: ignore[import-untyped]
 
+from papers.config import RelatedParams
 from papers.stages.keyphrases import STOPWORDS
+from schemas import Related, polars_schema
 
-Method = Literal["tfidf", "embeddings", "both"]
+__all__ = ["RELATED_SCHEMA", "RelatedParams", "merge_top_k", "related_tfidf", "tfidf_matrix",
+           "top_k", "update_top_k"]  # fmt: skip
 
 # A word: a letter, then letters, digits or inner hyphens ("state-of-the-art", "gpt-4", "3d" is
 # dropped: a bare number or a one-letter token says nothing about a topic).
 WORD_PATTERN = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
 
-# The `related` table (schemas/tables.py should get a Related model with these columns).
-RELATED_SCHEMA = pl.Schema(
-    {
-        "paper_id": pl.String,
-        "rank": pl.UInt8,
-        "related_id": pl.String,
-        "score": pl.Float32,
-        "method": pl.String,
-    }
-)
-
-
-@dataclass(frozen=True)
-class RelatedParams:
-    """The `related` section of params.yaml (to move into papers/config.py when wired).
-
-    method: which vectors rank the neighbours; k: neighbours per paper; max_length: tokens the
-    embedding model reads; min_df / max_df_share: words in fewer papers, or in a larger share of
-    papers, are not TF-IDF features; block_mib: the score block's size (query rows x corpus
-    float32 scores; 256 MiB is 67 rows against 1M papers, 2,048 rows against 32k).
-    """
-
-    method: Method = "tfidf"
-    k: int = 10
-    max_length: int = 128
-    min_df: int = 2
-    max_df_share: float = 0.5
-    block_mib: int = 256
+# The `related` table's columns and dtypes (schemas/similarity.py: Related).
+RELATED_SCHEMA = polars_schema(Related)
 
 
 def related_text() -> pl.Expr:
@@ -124,6 +100,7 @@ def top_k(
     queries: npt.NDArray[np.int64] | None = None,
     candidates: npt.NDArray[np.int64] | None = None,
     column_floor: npt.NDArray[np.float32] | None = None,
+    scale: npt.NDArray[np.float32] | None = None,
 ) -> pl.DataFrame:
     """Each query row's k nearest other rows by dot product, as `related` rows (RELATED_SCHEMA).
 
@@ -134,24 +111,31 @@ def top_k(
     column, +inf for none): the same product also yields the candidate papers' rows for every
     query scoring at least their floor (update_top_k: old papers gaining new neighbours). A
     neighbour needs a positive score; a paper with no such neighbour gets fewer than k rows.
+    scale (one factor per row): scores are dot products times both rows' factors
+    (embed.search_matrix: integer vectors and their inverse norms, an exact cosine).
     """
     n = vectors.shape[0]
     rows = np.arange(n, dtype=np.int64) if queries is None else np.asarray(queries, np.int64)
     columns = np.arange(n, dtype=np.int64) if candidates is None else np.asarray(candidates)
-    pool = vectors[columns]
-    transposed = sp.csr_matrix(pool.T) if sp.issparse(pool) else np.ascontiguousarray(pool.T)
+    pool = vectors if candidates is None else vectors[columns]
+    # a dense pool is multiplied through its transposed view (no copy: 1.5 GB at 1M x 384)
+    transposed = sp.csr_matrix(pool.T) if sp.issparse(pool) else pool.T
     # a column's position by row number, to blank each query's own column
     position = np.full(n, -1, dtype=np.int64)
     position[columns] = np.arange(len(columns))
     keep = min(k, len(columns))
     parts: list[pl.DataFrame] = []
-    # the scores and the copies partition and the comparisons make: about 3 x 4 bytes a score
-    block = max(1, block_mib * 2**20 // (12 * max(len(columns), 1)))
+    # the scores and the copies scaling, partition and the comparisons make: ~4 x 4 bytes a score
+    block = max(1, block_mib * 2**20 // (16 * max(len(columns), 1)))
     for start in range(0, len(rows), block) if keep > 0 else ():
         query = rows[start : start + block]
-        scores = vectors[query] @ transposed
-        scores = scores.toarray() if sp.issparse(scores) else np.asarray(scores)
+        product: Any = vectors[query] @ transposed
+        scores = product.toarray() if sp.issparse(product) else np.asarray(product)
         scores = scores.astype(np.float32, copy=False)
+        if scale is not None:
+            # one factor per pair, s_query x s_column: a product that commutes, so a pair's
+            # score has the same bits whichever of the two papers is the query
+            scores *= np.multiply.outer(scale[query], scale[columns])
         own = position[query]
         scores[np.nonzero(own >= 0)[0], own[own >= 0]] = -np.inf  # never one's own neighbour
         # The k-th best score per row; every column reaching it is a candidate, so ties at the
@@ -190,15 +174,19 @@ def top_k(
         .with_columns(rank=pl.int_range(1, pl.len() + 1).over("query"))
         .filter(pl.col("rank") <= k)
     )
-    return pl.DataFrame(
-        {
-            "paper_id": paper_ids.gather(hits["query"]),
-            "rank": hits["rank"],
-            "related_id": paper_ids.gather(hits["neighbour"]),
-            "score": hits["score"],
-            "method": pl.repeat(method, hits.height, eager=True),
-        }
-    ).cast(RELATED_SCHEMA)
+    return (
+        pl.DataFrame(
+            {
+                "paper_id": paper_ids.gather(hits["query"]),
+                "rank": hits["rank"],
+                "related_id": paper_ids.gather(hits["neighbour"]),
+                "score": hits["score"],
+                "method": pl.repeat(method, hits.height, eager=True),
+            }
+        )
+        .select(RELATED_SCHEMA.names())
+        .cast(RELATED_SCHEMA)
+    )
 
 
 def related_tfidf(papers: pl.DataFrame, params: RelatedParams) -> pl.DataFrame:
@@ -237,6 +225,7 @@ def update_top_k(
     new: npt.NDArray[np.int64],
     previous: pl.DataFrame,
     block_mib: int = 256,
+    scale: npt.NDArray[np.float32] | None = None,
 ) -> pl.DataFrame:
     """The `related` rows of a full search, from previous rows and one new x all product.
 
@@ -260,5 +249,7 @@ def update_top_k(
         .copy()
     )
     floor[np.asarray(new, np.int64)] = np.inf  # new papers' lists come from their own rows
-    fresh = top_k(vectors, paper_ids, k, method, block_mib, queries=new, column_floor=floor)
+    fresh = top_k(
+        vectors, paper_ids, k, method, block_mib, queries=new, column_floor=floor, scale=scale
+    )
     return merge_top_k(previous, fresh, k)

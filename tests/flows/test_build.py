@@ -15,7 +15,7 @@ from papers import io
 from papers.dataset import manifest_tables
 from papers.errors import PapersError
 from papers.io import read_json
-from schemas import Papers
+from schemas import Duplicates, Papers, Related
 from tests.conftest import FIXTURES, read_table
 
 FETCH = FIXTURES / "fetch"
@@ -80,9 +80,10 @@ def test_seed_outputs(seed_out: Path) -> None:
     assert names == [
         "README.md",  # the dataset card
         "changes",  # the change feed, a file per version
-        "links", "manifest.json", "metrics.json", "papers",  # tables: directories of node files
+        "duplicates",  # tables: directories of node files
+        "links", "manifest.json", "metrics.json", "papers",
         "papers_by_date.json",  # the DVC plot
-        "provenance", "rejected", "tags",
+        "provenance", "rejected", "related", "tags",
     ]  # fmt: skip
     manifest = read_json(seed_out / "manifest.json")
     for name, table in manifest_tables(manifest).items():
@@ -94,6 +95,12 @@ def test_seed_outputs(seed_out: Path) -> None:
     assert papers.height == 57
     assert papers["paper_id"].n_unique() == 57
     assert read_table(seed_out, "rejected").height == 0
+    # the similarity tables, built for real (the embedding model runs on the seed)
+    related = read_table(seed_out, "related")
+    Related.validate(related)
+    assert set(related["method"]) == {"embeddings", "tfidf"}
+    assert related.group_by("paper_id", "method").len()["len"].max() == 10
+    Duplicates.validate(read_table(seed_out, "duplicates"))
 
 
 def test_seed_text_is_free_of_latex(seed_out: Path) -> None:

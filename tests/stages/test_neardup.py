@@ -7,7 +7,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from papers.stages import neardup as nd
-from schemas.duplicates import Duplicates
+from schemas.similarity import Duplicates
 
 BASE = (
     "We study the convergence of stochastic gradient descent on smooth nonconvex objectives and "

@@ -1,0 +1,268 @@
+"""The similarity step: near-duplicate pairs (`duplicates`) and each paper's most related papers
+(`related`), over the whole corpus, after enrich (docs/neardup.md, docs/related.md).
+
+Global, and incremental with a cache: the last build's result is kept under
+cache_dir/similarity (its papers' content hashes, its two tables, the MinHash signatures and the
+embedding vectors by content hash). A build with the same code and params then computes only
+what its new, changed and removed papers touch:
+- signatures and vectors only for texts not seen before (memoised by content hash);
+- duplicates: the changed papers' LSH band keys against every paper's, the other pairs kept;
+- related (embeddings): the changed papers searched against all, the others taking a changed
+  paper in when it beats their k-th (related.update_top_k); a list that lost a neighbour is
+  searched again. TF-IDF lists move with the corpus-wide IDF and are searched in full.
+The result equals a build from scratch, byte for byte (tests/pipeline/test_similarity.py).
+Embedding scores are exact: the int8 vectors' dot products are integers below 2^24, exact in
+float32 whatever the blocking, then scaled by the two norms.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import polars_hash as plh
+
+from papers import io
+from papers.config import NeardupParams, Params, RelatedParams
+from papers.errors import PapersError
+from papers.pipeline.cache import cache_key
+from papers.pipeline.version import code_sha256
+from papers.stages import embed, neardup, related
+from schemas import Duplicates, Related, empty_frame
+
+_POINTER = "current.json"
+
+
+def similarity_step(
+    partitions: list[dict[str, Any]], params: Params, work: str, cache_dir: str | None
+) -> dict[str, Any]:
+    """Write the duplicates and related rows of the partitions' papers to the work folder.
+
+    Returns their paths and what was computed (papers changed since the cached state, texts
+    signed, texts embedded)."""
+    corpus = _corpus([str(p["papers"]) for p in partitions])
+    key = cache_key(code_sha256(), params.neardup.model_dump(mode="json"),
+                    params.related.model_dump(mode="json"))  # fmt: skip
+    root = Path(cache_dir) / "similarity" if cache_dir else None
+    previous = _load_state(root, key)
+    state = corpus.select("paper_id", "paper_hash")
+    if previous is None:
+        dirty = corpus.select("paper_id")
+    else:
+        gone = previous["state"].join(state, on="paper_id", how="anti").select("paper_id")
+        fresh = state.join(previous["state"], on=["paper_id", "paper_hash"], how="anti")
+        dirty = pl.concat([fresh.select("paper_id"), gone])
+    duplicates, signatures, signed = _duplicates(corpus, params.neardup, previous, dirty)
+    related_rows, vectors, embedded = _related(corpus, params.related, previous, dirty)
+    Duplicates.validate(duplicates)
+    Related.validate(related_rows)
+    if root is not None:
+        _save_state(root, key, {"state": state, "duplicates": duplicates,
+                                "related": related_rows, "signatures": signatures,
+                                "vectors": vectors})  # fmt: skip
+    out = Path(work) / "similarity"
+    return {
+        "duplicates": io.write_frame(duplicates, out / "duplicates.parquet"),
+        "related": io.write_frame(related_rows, out / "related.parquet"),
+        "papers": corpus.height,
+        "changed": dirty.height if previous is not None else None,
+        "signed": signed,
+        "embedded": embedded,
+    }
+
+
+def _corpus(paths: list[str]) -> pl.DataFrame:
+    """paper_id, title, abstract, authors of every paper, sorted by id, with content_hash (the
+    compared text: title and abstract; the memo key of signatures and vectors) and paper_hash
+    (the text and the authors, which the pair kinds read: what makes a paper changed)."""
+    if not paths:
+        frame = pl.DataFrame(
+            schema={
+                "paper_id": pl.String,
+                "title": pl.String,
+                "abstract": pl.String,
+                "authors": pl.List(pl.String),
+            }
+        )
+    else:
+        frame = pl.scan_parquet(paths).select("paper_id", "title", "abstract", "authors").collect()
+    return (
+        frame.sort("paper_id")
+        .with_columns(related.related_text())
+        .with_columns(content_hash=plh.col("text").chash.sha2_256())
+        .with_columns(
+            paper_hash=plh.concat_str(
+                [pl.col("content_hash"), pl.col("authors").list.join("\x1f")], separator="\x1e"
+            ).chash.sha2_256()
+        )
+    )
+
+
+def _duplicates(
+    corpus: pl.DataFrame,
+    params: NeardupParams,
+    previous: dict[str, pl.DataFrame] | None,
+    dirty: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """(duplicates rows, the signature memo for the corpus, texts signed now)."""
+    texts = corpus.select(
+        "content_hash", neardup.shingle_text(pl.col("title"), pl.col("abstract")).alias("text")
+    ).unique("content_hash").sort("content_hash")  # fmt: skip
+    known = (
+        previous["signatures"].join(texts, on="content_hash", how="semi")
+        if previous is not None
+        else pl.DataFrame(
+            schema={"content_hash": pl.String, "signature": pl.Array(pl.UInt32, params.num_perm)}
+        )
+    )
+    missing = texts.join(known, on="content_hash", how="anti")
+    signed = pl.DataFrame(
+        {"content_hash": missing["content_hash"],
+         "signature": neardup.signatures(missing["text"], params)},
+        schema=known.schema,
+    )  # fmt: skip
+    memo = pl.concat([known, signed]).sort("content_hash")
+    aligned = corpus.select("paper_id", "content_hash").join(
+        memo, on="content_hash", how="left", maintain_order="left"
+    )
+    sig = aligned["signature"].to_numpy().reshape(corpus.height, params.num_perm)
+    keys = neardup.band_keys(corpus["paper_id"], sig, params)
+    found = neardup.find_duplicates(dirty, keys, corpus, sig, params)
+    if previous is not None:
+        kept = (
+            previous["duplicates"]
+            .join(dirty, left_on="paper_id_a", right_on="paper_id", how="anti")
+            .join(dirty, left_on="paper_id_b", right_on="paper_id", how="anti")
+        )
+        found = pl.concat([kept, found.cast(kept.schema)])
+    rows = found.unique(["paper_id_a", "paper_id_b"], keep="last").sort("paper_id_a", "paper_id_b")
+    return rows.select(Duplicates.to_schema().columns.keys()), memo, missing.height
+
+
+@lru_cache(maxsize=2)
+def _embedder(max_length: int) -> embed.Embedder:
+    """The model, loaded once per process and max_length (~1 s)."""
+    return embed.load_embedder(max_length)
+
+
+def _related(
+    corpus: pl.DataFrame,
+    params: RelatedParams,
+    previous: dict[str, pl.DataFrame] | None,
+    dirty: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """(related rows of every method, the vectors memo, texts embedded now)."""
+    ids = corpus["paper_id"]
+    parts: list[pl.DataFrame] = []
+    vectors = pl.DataFrame(schema=embed.VECTORS_SCHEMA)
+    embedded = 0
+    if "embeddings" in params.methods:
+        vectors, embedded = _vectors(corpus, params, previous)
+        matrix, scale = embed.search_matrix(
+            corpus.select("content_hash").join(
+                vectors, on="content_hash", how="left", maintain_order="left"
+            )
+        )
+        before = None if previous is None else previous["related"].filter(
+            pl.col("method") == "embeddings"
+        )  # fmt: skip
+        parts.append(_search(matrix, scale, ids, params, "embeddings", before, dirty))
+    if "tfidf" in params.methods:
+        _check_full_search(corpus.height, params, "tfidf")
+        parts.append(related.related_tfidf(corpus, params))
+    if not parts:
+        return empty_frame(Related), vectors, embedded
+    rows = pl.concat(parts).sort("paper_id", "method", "rank")
+    return rows.select(Related.to_schema().columns.keys()), vectors, embedded
+
+
+def _vectors(
+    corpus: pl.DataFrame, params: RelatedParams, previous: dict[str, pl.DataFrame] | None
+) -> tuple[pl.DataFrame, int]:
+    """The vectors of the corpus's texts, from the memo where known (embed.embed_missing)."""
+    texts = corpus.select("content_hash", "text")
+    before = previous["vectors"] if previous is not None else pl.DataFrame(
+        schema=embed.VECTORS_SCHEMA
+    )  # fmt: skip
+    known = before.filter(
+        (pl.col("model") == embed.MODEL_ID) & (pl.col("max_length") == params.max_length)
+    ).join(texts, on="content_hash", how="semi")
+    missing = texts.join(known, on="content_hash", how="anti").unique("content_hash").height
+    if missing == 0:
+        return known.sort("content_hash"), 0
+    return embed.embed_missing(known, texts, _embedder(params.max_length)), missing
+
+
+def _search(
+    matrix: npt.NDArray[np.float32],
+    scale: npt.NDArray[np.float32],
+    ids: pl.Series,
+    params: RelatedParams,
+    method: str,
+    before: pl.DataFrame | None,
+    dirty: pl.DataFrame,
+) -> pl.DataFrame:
+    """A full exact search, or the previous lists updated for the dirty papers."""
+    if before is None:
+        _check_full_search(len(ids), params, method)
+        return related.top_k(matrix, ids, params.k, method, params.block_mib, scale=scale)
+    # lists that lost a neighbour (changed or removed) are searched again, like new ones
+    lost = before.join(dirty, left_on="related_id", right_on="paper_id", how="semi")
+    redo = pl.concat([dirty, lost.select("paper_id")]).unique()
+    base = before.join(redo, on="paper_id", how="anti")
+    rows = (
+        pl.DataFrame({"paper_id": ids})
+        .with_row_index("row")
+        .join(redo, on="paper_id", how="semi")["row"]
+        .to_numpy()
+        .astype(np.int64)
+    )
+    return related.update_top_k(
+        matrix, ids, params.k, method, rows, base, params.block_mib, scale=scale
+    )
+
+
+def _check_full_search(papers: int, params: RelatedParams, method: str) -> None:
+    if papers > params.max_full_search:
+        raise PapersError(
+            f"related: a full {method} search over {papers:,} papers is refused (more than "
+            f"related.max_full_search = {params.max_full_search:,}; exact search is quadratic, "
+            "docs/related.md). Set related.method to embeddings (a daily run then searches only "
+            "the changed papers) or off, or raise related.max_full_search."
+        )
+
+
+def _load_state(root: Path | None, key: str) -> dict[str, pl.DataFrame] | None:
+    """The cached state of the last build with this code and params, or None."""
+    if root is None or not (root / _POINTER).is_file():
+        return None
+    try:
+        pointer = io.read_json(root / _POINTER)
+        if pointer.get("key") != key:
+            return None
+        folder = root / str(pointer["folder"])
+        return {name: pl.read_parquet(folder / f"{name}.parquet") for name in pointer["tables"]}
+    except (OSError, ValueError, KeyError, pl.exceptions.PolarsError):
+        return None  # a damaged state costs a full computation, never a wrong result
+
+
+def _save_state(root: Path, key: str, tables: dict[str, pl.DataFrame]) -> None:
+    """Write the state to a new folder, then switch the pointer to it (atomic), then drop the
+    older folders."""
+    folder = f"state-{uuid.uuid4().hex[:16]}"
+    target = root / folder
+    tmp = io.cache_tmp_dir(target)
+    for name, table in tables.items():
+        io.write_frame(table, tmp / f"{name}.parquet")
+    shutil.rmtree(target, ignore_errors=True)
+    io.commit_cache_entry(tmp, target)
+    io.replace_json({"key": key, "folder": folder, "tables": sorted(tables)}, root / _POINTER)
+    for old in root.glob("state-*"):
+        if old.name != folder:
+            shutil.rmtree(old, ignore_errors=True)

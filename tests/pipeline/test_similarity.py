@@ -1,0 +1,145 @@
+"""papers.pipeline.similarity: the duplicates and related tables, from scratch and incrementally."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from papers.config import NeardupParams, Params, RelatedParams
+from papers.errors import PapersError
+from papers.pipeline.similarity import similarity_step
+from schemas import Duplicates, Related
+
+WORDS = (
+    "diffusion transformer language model graph neural network retrieval benchmark robot policy "
+    "protein folding speech vision token attention sparse quantum circuit dataset agent reward "
+    "image video segmentation reasoning math code compiler privacy federated kernel"
+).split()
+
+
+def _abstract(rng: random.Random, n: int = 60) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)) + "."
+
+
+def _papers() -> pl.DataFrame:
+    rng = random.Random(7)
+    rows = [
+        {"paper_id": f"2401.{i:05d}", "title": f"Paper {i} on {rng.choice(WORDS)}",
+         "abstract": _abstract(rng), "authors": [f"Author {i}", f"Author {i + 1}"]}
+        for i in range(30)
+    ]  # fmt: skip
+    # the same work under a second id (HF title differs in case only), and a re-post
+    rows.append(
+        {**rows[3], "paper_id": "title:00000000000000aa", "title": rows[3]["title"].upper()}
+    )
+    rows.append({**rows[5], "paper_id": "2402.00001", "title": "A new title, same text"})
+    # a shared boilerplate abstract under two unrelated titles and authors
+    rows.append({**rows[8], "paper_id": "2402.00002", "title": "Elsewhere", "authors": ["Z"]})
+    rows.append({"paper_id": "2402.00003", "title": "Empty", "abstract": "", "authors": []})
+    return pl.DataFrame(rows, schema={"paper_id": pl.String, "title": pl.String,
+                                      "abstract": pl.String, "authors": pl.List(pl.String)})  # fmt: skip
+
+
+def _partitions(papers: pl.DataFrame, folder: Path, parts: int = 3) -> list[dict[str, object]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    ordered = papers.sort("paper_id")
+    size = -(-ordered.height // parts)
+    out = []
+    for n in range(parts):
+        path = folder / f"papers-{n}.parquet"
+        ordered.slice(n * size, size).write_parquet(path)
+        out.append({"papers": str(path)})
+    return out
+
+
+PARAMS = Params(
+    neardup=NeardupParams(),
+    related=RelatedParams(method="both", k=3, min_df=1, max_df_share=1.0),
+)
+
+
+def _tables(result: dict[str, object]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return pl.read_parquet(str(result["duplicates"])), pl.read_parquet(str(result["related"]))
+
+
+def test_finds_the_planted_pairs_with_their_kinds(tmp_path: Path) -> None:
+    duplicates, related = _tables(
+        similarity_step(_partitions(_papers(), tmp_path / "p"), PARAMS, str(tmp_path / "w"), None)
+    )
+    Duplicates.validate(duplicates)
+    Related.validate(related)
+    kinds = dict(
+        zip(
+            zip(duplicates["paper_id_a"], duplicates["paper_id_b"], strict=True),
+            duplicates["kind"],
+            strict=True,
+        )
+    )
+    assert kinds[("2401.00003", "title:00000000000000aa")] == "same_work"
+    assert kinds[("2401.00005", "2402.00001")] == "reposted"
+    assert kinds[("2401.00008", "2402.00002")] == "boilerplate"
+    assert "2402.00003" not in set(duplicates["paper_id_a"]) | set(duplicates["paper_id_b"])
+    # both methods, k each, never oneself; the planted copies are each other's first neighbour
+    assert set(related["method"]) == {"embeddings", "tfidf"}
+    assert related.group_by("paper_id", "method").len()["len"].max() == 3
+    first = related.filter((pl.col("rank") == 1) & (pl.col("paper_id") == "2401.00003"))
+    assert set(first["related_id"]) == {"title:00000000000000aa"}
+
+
+def test_a_day_after_equals_a_build_from_scratch(tmp_path: Path) -> None:
+    papers = _papers()
+    day1 = papers.filter(~pl.col("paper_id").is_in(["2402.00001", "2401.00011"]))
+    rng = random.Random(11)
+    day2 = papers.with_columns(  # one paper's abstract changed, one removed, two added
+        pl.when(pl.col("paper_id") == "2401.00020")
+        .then(pl.lit(_abstract(rng)))
+        .otherwise(pl.col("abstract"))
+        .alias("abstract")
+    ).filter(pl.col("paper_id") != "2401.00004")
+    cache = str(tmp_path / "cache")
+    first = similarity_step(_partitions(day1, tmp_path / "d1"), PARAMS, str(tmp_path / "w1"), cache)
+    assert first["changed"] is None
+    assert first["signed"] == day1.height
+    second = similarity_step(
+        _partitions(day2, tmp_path / "d2"), PARAMS, str(tmp_path / "w2"), cache
+    )
+    # 2 added, 1 changed, 1 removed: only their 3 texts are signed and embedded
+    assert second["changed"] == 4
+    assert second["signed"] == 3
+    assert second["embedded"] == 3
+    scratch = similarity_step(_partitions(day2, tmp_path / "s", parts=2), PARAMS,
+                              str(tmp_path / "w3"), None)  # fmt: skip
+    for incremental, full in zip(_tables(second), _tables(scratch), strict=True):
+        assert_frame_equal(incremental, full, check_exact=True)  # byte for byte, scores too
+
+
+@pytest.mark.parametrize("method", ["off", "tfidf"])
+def test_methods_switch_the_model_off(tmp_path: Path, method: str) -> None:
+    params = PARAMS.model_copy(
+        update={"related": RelatedParams(method=method, k=2, min_df=1, max_df_share=1.0)}
+    )
+    result = similarity_step(_partitions(_papers(), tmp_path / "p"), params, str(tmp_path / "w"),
+                             None)  # fmt: skip
+    _, related = _tables(result)
+    assert result["embedded"] == 0
+    assert set(related["method"]) == ({"tfidf"} if method == "tfidf" else set())
+
+
+def test_no_papers_gives_empty_tables(tmp_path: Path) -> None:
+    duplicates, related = _tables(similarity_step([], PARAMS, str(tmp_path / "w"), None))
+    assert duplicates.is_empty()
+    assert related.is_empty()
+    Duplicates.validate(duplicates)
+    Related.validate(related)
+
+
+def test_a_full_search_too_large_is_refused_with_the_reason(tmp_path: Path) -> None:
+    params = PARAMS.model_copy(
+        update={"related": RelatedParams(method="tfidf", max_full_search=10)}
+    )
+    with pytest.raises(PapersError, match=r"full tfidf search over 34 papers is refused"):
+        similarity_step(_partitions(_papers(), tmp_path / "p"), params, str(tmp_path / "w"), None)
