@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as arrow
 
 # Bump on any change to a published table: minor for added columns, major for removed or renamed.
-SCHEMA_VERSION: Final = "1.1.0"
+SCHEMA_VERSION: Final = "1.2.0"
 
 LINK_KINDS: Final = ("code", "dataset", "model", "demo", "project", "paper", "docs", "other")
 LINK_ORIGINS: Final = ("abstract", "title", "curated")
@@ -225,6 +225,18 @@ class Provenance(pa.DataFrameModel):
     record_index: int = pa.Field(ge=0, description="0-based position of the record in its file")
     line: int = pa.Field(
         nullable=True, ge=1, description="1-based line where the record starts, when meaningful"
+    )
+    matched_by: str = pa.Field(
+        isin=["arxiv_id", "doi", "title", "content", "none"],
+        description="how the record was joined to its paper: its own arXiv id; linked to an arXiv "
+        "paper by DOI, by title key (and agreeing abstracts) or by content (abstracts alone); "
+        "none: its own DOI or title id (1.2.0)",
+    )
+    match_score: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=1,
+        description="abstract word-set overlap (Jaccard) of a title or content link (1.2.0)",
     )
 
     class Config:
