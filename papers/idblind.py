@@ -129,3 +129,22 @@ def normalized_records(raw_dir: Path, params: Params) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame()
     return pl.concat(frames).sort("source_file", "record_index")
+
+
+CURVE = (0.3, 0.5, 0.7, 0.9)
+
+
+def evaluate_id_blind(raw_dir: Path, params: Params, source: str) -> dict[str, Any]:
+    """`papers evaluate --id-blind`: the figure on a raw folder's records, `source` stripped, as
+    the sources are and with the stripped titles' subtitles dropped (with a threshold curve)."""
+    records = normalized_records(raw_dir, params)
+    if not records.height or source not in set(records["source"].to_list()):
+        from papers.errors import PapersError
+
+        raise PapersError(f"no {source} records in {raw_dir} to strip of their ids")
+    return {
+        "raw": str(raw_dir),
+        "records": records.height,
+        "as_listed": id_blind(records, source, params.normalize),
+        "subtitles_dropped": id_blind(records, source, params.normalize, CURVE, subtitles=True),
+    }

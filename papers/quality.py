@@ -54,7 +54,7 @@ from papers import io
 from papers.dataset import manifest_tables, node_of_file
 from papers.layout import ROOT, leaf_of, node_name
 from schemas import LINK_KINDS, LINK_ORIGINS, PUBLISHED, STAGES, polars_schema
-from schemas.tables import ARXIV_ID_PATTERN, URL_PATTERN
+from schemas.tables import ARXIV_ID_PATTERN, MATCHED_BY, URL_PATTERN
 
 if TYPE_CHECKING:
     from great_expectations.data_context.data_context.abstract_data_context import (
@@ -1054,6 +1054,10 @@ def _expectations(suite: _Suite) -> list[Expectation]:
             for column in ("paper_id", "source_file", "record_index")
             if ok(column)
         ]
+        if ok("matched_by"):
+            out.append(
+                ge.ExpectColumnValuesToBeInSet(column="matched_by", value_set=list(MATCHED_BY))
+            )
         return out + orphan_check()
 
     builders: dict[str, Callable[[], list[Expectation]]] = {

@@ -212,6 +212,10 @@ class Rejected(pa.DataFrameModel):
         strict = True
 
 
+# how a record was joined to its paper (provenance.matched_by, papers/stages/normalize.py)
+MATCHED_BY: Final = ("arxiv_id", "doi", "title", "content", "none")
+
+
 class Provenance(pa.DataFrameModel):
     """Published: which raw record contributed to which paper (one row per contributing record)."""
 
@@ -227,7 +231,7 @@ class Provenance(pa.DataFrameModel):
         nullable=True, ge=1, description="1-based line where the record starts, when meaningful"
     )
     matched_by: str = pa.Field(
-        isin=["arxiv_id", "doi", "title", "content", "none"],
+        isin=list(MATCHED_BY),
         description="how the record was joined to its paper: its own arXiv id; linked to an arXiv "
         "paper by DOI, by title key (and agreeing abstracts) or by content (abstracts alone); "
         "none: its own DOI or title id (1.2.0)",

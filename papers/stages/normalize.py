@@ -148,12 +148,6 @@ def normalize_records(
     return normalized, rejects.cast(polars_schema(Rejected))
 
 
-# How a record was joined to its paper (provenance.matched_by): by its own arXiv id; linked to an
-# arXiv paper by DOI, by title key (and agreeing abstracts), by content (abstracts alone); or
-# not linked (`none`: its own DOI or title id).
-MATCHED_BY = ("arxiv_id", "doi", "title", "content", "none")
-
-
 # the first eight words of a text (in its first 200 characters), and the first and the last
 # four of a title key (words joined by single spaces)
 _FIRST_WORDS = r"^[^\p{L}\p{N}]*((?:[\p{L}\p{N}]+[^\p{L}\p{N}]+){7}[\p{L}\p{N}]+)"
@@ -185,7 +179,9 @@ def _jaccard(words: pl.Expr, other: pl.Expr) -> pl.Expr:
 
 def resolve_identity(normalized: pl.DataFrame, params: NormalizeParams) -> pl.DataFrame:
     """NormalizedRecords -> the same rows, paper_id linked across sources, with `matched_by`
-    (MATCHED_BY) and `match_score` (the abstracts' word-set overlap of a title or content link).
+    (schemas.tables.MATCHED_BY: the record's own arXiv id; linked to an arXiv paper by DOI, by
+    title key or by content; `none`: not linked, its own DOI or title id) and `match_score` (the
+    abstracts' word-set overlap of a title or content link).
 
     A record with no arXiv id joins the paper of a record that has one when their DOIs match
     (and that DOI names one arXiv paper only), or else when their title keys match one arXiv
