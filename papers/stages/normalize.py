@@ -211,18 +211,6 @@ def resolve_identity(normalized: pl.DataFrame, params: NormalizeParams) -> pl.Da
             "title_key", pl.col("ids").list.first().alias("_via_title"), "_ref_doi", "_ref_abstract"
         )
     )
-    words = _abstract_words(pl.col("abstract"))
-    ref_words = _abstract_words(pl.col("_ref_abstract").fill_null(""))
-    overlap = _jaccard(words, ref_words)
-    agree = (
-        (words.list.len() == 0)
-        | (ref_words.list.len() == 0)
-        | (overlap >= params.abstract_agreement)
-    ) & (
-        pl.col("doi").is_null()
-        | pl.col("_ref_doi").is_null()
-        | (pl.col("doi") == pl.col("_ref_doi"))
-    )
     linked = (
         normalized.join(by_doi, on="doi", how="left")
         .join(by_title, on="title_key", how="left")
@@ -230,22 +218,35 @@ def resolve_identity(normalized: pl.DataFrame, params: NormalizeParams) -> pl.Da
     )
     # word sets only for the records that a title match alone would link: computed on every
     # row (most of them arXiv records that never need one) they were the identity step's
-    # largest memory cost, 3.3 GB of its peak at 5M records (now 2.3 GB)
+    # largest memory cost, 3.3 GB of its peak at 5M records (now 2.3 GB); and once each
     by_title_only = (
         pl.col("arxiv_id").is_null()
         & pl.col("_via_doi").is_null()
         & pl.col("_via_title").is_not_null()
     )
+    words, ref_words = pl.col("_words"), pl.col("_ref_words")
+    both = (words.list.len() > 0) & (ref_words.list.len() > 0)
+    agree = (~both | (pl.col("_overlap") >= params.abstract_agreement)) & (
+        pl.col("doi").is_null()
+        | pl.col("_ref_doi").is_null()
+        | (pl.col("doi") == pl.col("_ref_doi"))
+    )
     agreed = (
         linked.filter(by_title_only)
+        .select(
+            "_row",
+            "doi",
+            "_ref_doi",
+            _abstract_words(pl.col("abstract")).alias("_words"),
+            _abstract_words(pl.col("_ref_abstract").fill_null("")).alias("_ref_words"),
+        )
+        .with_columns(_jaccard(words, ref_words).alias("_overlap"))
         .filter(agree)
         .select(
             "_row",
             pl.lit(True).alias("_by_title"),
             # an empty abstract agrees with any: no score then
-            pl.when((words.list.len() > 0) & (ref_words.list.len() > 0))
-            .then(overlap)
-            .alias("_title_score"),
+            pl.when(both).then(pl.col("_overlap")).alias("_title_score"),
         )
     )
     linked = linked.join(agreed, on="_row", how="left")
