@@ -138,6 +138,11 @@ class NormalizeParams(_Frozen):
     title_id_prefix: str = "title:"
     title_id_hex_chars: int = Field(16, ge=8, le=64)
     abstract_agreement: float = Field(0.5, ge=0, le=1)
+    # content match (stages.normalize.content_links); None: off (the exact-title rule alone)
+    content_match: float | None = Field(0.7, ge=0, le=1)
+    content_title_overlap: float = Field(0.5, ge=0, le=1)
+    content_min_words: int = Field(20, ge=1)
+    content_block_cap: int = Field(20, ge=1)
     source_precedence: tuple[str, ...] = ()
 
 

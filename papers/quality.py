@@ -62,7 +62,7 @@ from schemas import (
     STAGES,
     polars_schema,
 )
-from schemas.tables import ARXIV_ID_PATTERN, URL_PATTERN
+from schemas.tables import ARXIV_ID_PATTERN, MATCHED_BY, URL_PATTERN
 
 if TYPE_CHECKING:
     from great_expectations.data_context.data_context.abstract_data_context import (
@@ -1076,6 +1076,10 @@ def _expectations(suite: _Suite) -> list[Expectation]:
             for column in ("paper_id", "source_file", "record_index")
             if ok(column)
         ]
+        if ok("matched_by"):
+            out.append(
+                ge.ExpectColumnValuesToBeInSet(column="matched_by", value_set=list(MATCHED_BY))
+            )
         return out + orphan_check()
 
     def duplicates_suite() -> list[Expectation]:

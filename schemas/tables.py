@@ -11,7 +11,7 @@ import pyarrow as arrow
 from schemas.similarity import Duplicates, Related
 
 # Bump on any change to a published table: minor for added columns, major for removed or renamed.
-SCHEMA_VERSION: Final = "1.2.0"  # 1.2.0: the duplicates and related tables
+SCHEMA_VERSION: Final = "1.2.0"  # 1.2.0: the duplicates and related tables, provenance.matched_by
 
 LINK_KINDS: Final = ("code", "dataset", "model", "demo", "project", "paper", "docs", "other")
 LINK_ORIGINS: Final = ("abstract", "title", "curated")
@@ -214,6 +214,10 @@ class Rejected(pa.DataFrameModel):
         strict = True
 
 
+# how a record was joined to its paper (provenance.matched_by, papers/stages/normalize.py)
+MATCHED_BY: Final = ("arxiv_id", "doi", "title", "content", "none")
+
+
 class Provenance(pa.DataFrameModel):
     """Published: which raw record contributed to which paper (one row per contributing record)."""
 
@@ -227,6 +231,18 @@ class Provenance(pa.DataFrameModel):
     record_index: int = pa.Field(ge=0, description="0-based position of the record in its file")
     line: int = pa.Field(
         nullable=True, ge=1, description="1-based line where the record starts, when meaningful"
+    )
+    matched_by: str = pa.Field(
+        isin=list(MATCHED_BY),
+        description="how the record was joined to its paper: its own arXiv id; linked to an arXiv "
+        "paper by DOI, by title key (and agreeing abstracts) or by content (abstracts alone); "
+        "none: its own DOI or title id (1.2.0)",
+    )
+    match_score: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=1,
+        description="abstract word-set overlap (Jaccard) of a title or content link (1.2.0)",
     )
 
     class Config:

@@ -70,6 +70,8 @@ PROVENANCE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "record_index": pl.Int64(),
     "line": pl.Int64(),
+    "matched_by": pl.String(),
+    "match_score": pl.Float64(),
 }
 
 Tables = dict[str, pl.DataFrame]
@@ -147,6 +149,8 @@ def base_tables() -> Tables:
             "source": ["arxiv_snapshot", "hf_daily_papers", "arxiv_snapshot", "hf_daily_papers"],
             "record_index": [0, 0, 1, 1],
             "line": [1, 1, 2, None],
+            "matched_by": ["arxiv_id", "arxiv_id", "arxiv_id", "none"],
+            "match_score": [None, None, None, None],
         },
         schema=PROVENANCE_SCHEMA,
     )

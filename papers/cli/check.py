@@ -100,8 +100,16 @@ def evaluate(
         typer.Option("--gold", help="Hand-checked links (JSON lines); default: the repo's set."),
     ] = None,
     reports: ReportsOpt = DEFAULT_REPORTS,
+    id_blind: Annotated[
+        Path | None,
+        typer.Option("--id-blind", help="Raw folder: strip one source's ids, count the re-joins."),
+    ] = None,
+    strip: Annotated[
+        str, typer.Option("--strip", help="The source stripped for --id-blind.")
+    ] = "hf_daily_papers",
 ) -> None:
-    """Measure links, code links and tags: against the gold set and the sources' curated fields."""
+    """Measure links, code links and tags: against the gold set and the sources' curated fields;
+    with --id-blind, how records stripped of their ids join their papers (papers/idblind.py)."""
 
     def action() -> dict[str, Any]:
         from papers import io
@@ -110,14 +118,21 @@ def evaluate(
         from papers.evaluate import evaluate as run_evaluation
         from papers.stages.tags import compile_vocabulary
 
+        loaded = load_params(params)
+        blind = {}
+        if id_blind is not None:
+            from papers.idblind import evaluate_id_blind
+
+            blind = {"id_blind": evaluate_id_blind(id_blind, loaded, strip)}
+            if io.table_path(out, "papers") is None:
+                return blind
         if io.table_path(out, "papers") is None:
             raise PapersError(f"no published dataset in {out} (run `papers run` first)")
-        loaded = load_params(params)
         terms = compile_vocabulary(load_vocabulary(resolve_vocabulary(loaded, params)))
         gold_path = gold or GOLD_LINKS
         if gold is not None and not gold.exists():
             raise PapersError(f"gold file not found: {gold}")
-        return run_evaluation(out, loaded, terms, gold_path)
+        return {**run_evaluation(out, loaded, terms, gold_path), **blind}
 
     figures = guard(action)
     typer.echo(_evaluation_table(figures))
@@ -147,6 +162,20 @@ def _pct(value: Any) -> str:
 
 def _evaluation_table(f: dict[str, Any]) -> str:
     lines = []
+    if "id_blind" in f:
+        b = f["id_blind"]
+        for variant in ("as_listed", "subtitles_dropped"):
+            v = b[variant]
+            for rule in ("content", "baseline"):
+                r = v[rule]
+                lines.append(
+                    f"id-blind, {v['source']} stripped ({variant.replace('_', ' ')}), "
+                    f"{'content match' if rule == 'content' else 'exact title'}: "
+                    f"precision {_pct(r['precision'])}, recall {_pct(r['recall'])} "
+                    f"({r['right']} right, {r['wrong']} wrong of {r['joinable']} joinable)"
+                )
+        if "code_links" not in f:
+            return "\n".join(lines)
     if "links_gold" in f:
         g = f["links_gold"]
         lines.append(

@@ -62,7 +62,15 @@ BY_PAPER = ("papers", "links", "tags")
 DEFAULT_MAX_ROWS = 1_000_000
 MANIFEST_FORMAT = 2
 STAGE_REJECT_ORDER = ("read", "parse", "normalize", "links", "tags", "validate")
-_PROVENANCE_COLUMNS = ("paper_id", "source_file", "source", "record_index", "line")
+_PROVENANCE_COLUMNS = (
+    "paper_id",
+    "source_file",
+    "source",
+    "record_index",
+    "line",
+    "matched_by",
+    "match_score",
+)
 
 
 def publish_step(

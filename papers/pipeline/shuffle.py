@@ -48,6 +48,7 @@ def shuffle_step(
                 .with_columns(pl.coalesce("_resolved", "paper_id").alias("paper_id"))
                 .drop("_resolved")
             )
+        frame = with_matched_by(frame)
         cuts = pl.Series("cut", boundaries, dtype=pl.String)
         part = pl.Series("_part", cuts.search_sorted(frame["paper_id"], side="right"))
         files: dict[str, str] = {}
@@ -87,3 +88,20 @@ def partition_inputs(
             low, high = bounds[int(number)]
             pieces[int(number)].append((cache_key("piece", shard["rows_key"], low, high), path))
     return pieces
+
+
+def with_matched_by(frame: pl.DataFrame) -> pl.DataFrame:
+    """A shard's records with provenance's `matched_by` and `match_score`: as the identity step
+    resolved them (its mapping joined in), else `arxiv_id` (a record with its own arXiv id)."""
+    if "matched_by" not in frame.columns:
+        frame = frame.with_columns(
+            pl.lit(None, pl.String).alias("matched_by"),
+            pl.lit(None, pl.Float64).alias("match_score"),
+        )
+    return frame.with_columns(
+        pl.col("matched_by").fill_null(
+            pl.when(pl.col("arxiv_id").is_not_null())
+            .then(pl.lit("arxiv_id"))
+            .otherwise(pl.lit("none"))
+        )
+    )

@@ -158,3 +158,25 @@ def test_idf_refresh_writes_the_pinned_idf(built: Path, tmp_path: Path, repo: Pa
     code, _, stderr = run_cli(*args[:3], str(tmp_path), *args[4:], "--dest", str(dest))
     assert code == 1
     assert "no published dataset" in stderr
+
+
+def test_evaluate_id_blind_without_a_dataset(tmp_path: Path, repo: Path) -> None:
+    raw = repo / "tests" / "fixtures" / "idblind"
+    code, stdout, stderr = run_cli(
+        "evaluate", "--id-blind", str(raw), "--out", str(tmp_path / "none"),
+        "--reports", str(tmp_path), "--params", str(repo / "params.yaml"),
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert (
+        "id-blind, hf_daily_papers stripped (as listed), content match: precision 100.0%, "
+        "recall 100.0% (14 right, 0 wrong of 14 joinable)" in stdout
+    )
+    assert "(as listed), exact title: precision 100.0%, recall 78.6%" in stdout
+    figures = json.loads((tmp_path / "evaluation.json").read_text())
+    assert figures["id_blind"]["subtitles_dropped"]["baseline"]["right"] == 3
+    code, _, stderr = run_cli(
+        "evaluate", "--id-blind", str(raw), "--strip", "arxiv_oai", "--out", str(tmp_path),
+        "--reports", str(tmp_path), "--params", str(repo / "params.yaml"),
+    )  # fmt: skip
+    assert code == 1
+    assert "no arxiv_oai records" in stderr

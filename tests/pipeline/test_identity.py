@@ -18,8 +18,8 @@ ROWS = ["source_file", "record_index", "arxiv_id", "doi", "title_key", "abstract
 
 def shard(folder: Path, name: str, rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     """A normalized shard entry as normalize_shard_step returns it, its key the rows' text."""
-    frame = pl.DataFrame(rows, schema=ROWS, orient="row").with_columns(
-        pl.col("record_index").cast(pl.Int64)
+    frame = pl.DataFrame(
+        rows, schema={**dict.fromkeys(ROWS, pl.String), "record_index": pl.Int64}, orient="row"
     )
     path = folder / f"{name}.parquet"
     frame.write_parquet(path)
@@ -55,7 +55,41 @@ def shards(tmp_path: Path) -> dict[str, dict[str, Any]]:
 
 
 def mapping(result: dict[str, Any]) -> list[tuple[Any, ...]]:
-    return pl.read_parquet(result["identity"]).rows()
+    return (
+        pl.read_parquet(result["identity"]).select("source_file", "record_index", "paper_id").rows()
+    )
+
+
+# a record without ids whose title differs from its arXiv twin's (a subtitle dropped): only
+# the abstract (>= content_min_words distinct words) can join them
+LONG = (
+    "we introduce a retrieval augmented decoder that reads scanned invoices receipts and forms "
+    "then answers questions about totals vendors dates and currencies across twelve languages"
+)
+
+
+def test_a_content_twin_in_a_new_shard_re_resolves_the_old_open_record(
+    params: Params, tmp_path: Path
+) -> None:
+    a = shard(tmp_path, "a", [("a", 0, None, None, "docreader", LONG, "title:docreader")])
+    b = shard(tmp_path, "b", [
+        ("b", 0, "2403.00003", None, "docreader reading documents in twelve languages", LONG,
+         "2403.00003"),
+    ])  # fmt: skip
+    cache = str(tmp_path / "cache")
+    first = identity_step([a], params, str(tmp_path / "w1"), cache)
+    assert mapping(first) == [("a", 0, "title:docreader")]
+    again = identity_step([a, b], params, str(tmp_path / "w2"), cache)
+    whole = identity_step([a, b], params, str(tmp_path / "w3"), None)
+    assert again["resolved"] == 1  # a's record: b shares its abstract's blocking key
+    rows = pl.read_parquet(whole["identity"]).rows()
+    assert rows == [("a", 0, "2403.00003", "content", 1.0)]
+    assert pl.read_parquet(again["identity"]).rows() == rows
+    off = params.model_copy(
+        update={"normalize": params.normalize.model_copy(update={"content_match": None})}
+    )
+    blind = identity_step([a, b], off, str(tmp_path / "w4"), None)
+    assert pl.read_parquet(blind["identity"]).rows() == [("a", 0, "title:docreader", "none", None)]
 
 
 def test_a_new_shard_re_resolves_only_what_it_touches(

@@ -302,9 +302,11 @@ def test_resolve_identity_equals_the_every_row_formulation(
     )
     normalized, _ = normalize_records(records, NormalizeParams())
     for agreement in (0.0, 0.5, 1.0):
-        params = NormalizeParams(abstract_agreement=agreement)
+        # the title rule alone (content links are tested below)
+        params = NormalizeParams(abstract_agreement=agreement, content_match=None)
         assert_frame_equal(
-            resolve_identity(normalized, params), _resolve_identity_every_row(normalized, params)
+            resolve_identity(normalized, params).select(normalized.columns),
+            _resolve_identity_every_row(normalized, params),
         )
 
 
@@ -314,3 +316,127 @@ def test_title_key_series_matches_expression(titles: list[str | None]) -> None:
     series = pl.Series(titles, dtype=pl.String)
     expected = series.to_frame("t").select(title_key(pl.col("t")))["t"]
     assert title_key_series(series).to_list() == expected.to_list()
+
+
+# ---- the content match: records whose title differs from their paper's, joined by abstract
+
+LONG = (
+    "We introduce a retrieval augmented decoder that reads scanned invoices, receipts and forms, "
+    "then answers questions about totals, vendors, dates and currencies across twelve languages."
+)
+OTHER = (
+    "Protein structure prediction with sparse attention: we fold sequences of many thousand "
+    "residues on one accelerator and compare contact maps against crystal structures."
+)
+
+
+def content_case(
+    rows: list[tuple[str | None, str | None, str, str]], **params: object
+) -> pl.DataFrame:
+    """(arxiv id, doi, title, abstract) rows -> resolve_identity's paper_id, matched_by, score."""
+    records = raw(
+        source=["arxiv_snapshot" if a else "hf_papers_page" for a, _, _, _ in rows],
+        arxiv_id_raw=[a for a, _, _, _ in rows],
+        doi=[d for _, d, _, _ in rows],
+        title_raw=[t for _, _, t, _ in rows],
+        abstract_raw=[b for _, _, _, b in rows],
+    )
+    p = NormalizeParams(**params)  # type: ignore[arg-type]
+    normalized, _ = normalize_records(records, p)
+    return (
+        resolve_identity(normalized, p)
+        .sort("record_index")
+        .select("paper_id", "matched_by", "match_score")
+    )
+
+
+def test_a_retitled_record_joins_its_paper_by_content() -> None:
+    rows = [
+        ("2403.00003", None, "DocReader: Reading Documents in Twelve Languages", LONG),
+        (None, None, "DocReader", LONG.replace("\u002c", "")),  # the HF short title
+        (None, None, "Folding at Scale", OTHER),  # no twin: its own id
+    ]
+    out = content_case(rows)
+    assert out.rows()[:2] == [("2403.00003", "arxiv_id", None), ("2403.00003", "content", 1.0)]
+    assert out.row(2)[1:] == ("none", None)
+    assert out.row(2)[0].startswith("title:")
+    # content_match None: the exact-title rule alone, the record keeps its own id
+    assert content_case(rows, content_match=None)["matched_by"].to_list()[1] == "none"
+
+
+def test_a_title_link_records_its_score() -> None:
+    out = content_case([("2403.00003", None, "DocReader", LONG), (None, None, "DocReader!", LONG)])
+    assert out.row(1) == ("2403.00003", "title", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("rows", "why"),
+    [
+        # a sequel reusing its abstract: the titles share no part of the shorter one's words
+        (
+            [("2509.13305", None, "Bridging the Chasm via Synthetic Data", LONG),
+             (None, None, "WebSailor: Navigating Super-human Reasoning", LONG)],
+            "titles",
+        ),
+        # the same abstract under two arXiv papers that both fit: ambiguous, no link
+        (
+            [("2403.00003", None, "DocReader: Reading Documents", LONG),
+             ("2403.00004", None, "DocReader: Reading Documents, Again", LONG),
+             (None, None, "DocReader", LONG)],
+            "ambiguous",
+        ),
+        # a DOI that disagrees
+        (
+            [("2403.00003", "10.1000/a", "DocReader: Reading Documents", LONG),
+             (None, "10.1000/b", "DocReader", LONG)],
+            "doi",
+        ),
+        # too few words to tell a paper by
+        (
+            [("2403.00003", None, "DocReader: Reading Documents", "reads scanned invoices " * 9),
+             (None, None, "DocReader", "reads scanned invoices " * 9)],
+            "short",
+        ),
+        # below the threshold: half the words differ
+        (
+            [("2403.00003", None, "DocReader: Reading Documents", LONG),
+             (None, None, "DocReader", LONG + " " + OTHER)],
+            "overlap",
+        ),
+    ],
+)  # fmt: skip
+def test_content_links_that_are_refused(
+    rows: list[tuple[str | None, str | None, str, str]], why: str
+) -> None:
+    assert content_case(rows)["matched_by"].to_list()[-1] == "none", why
+
+
+def test_a_block_many_arxiv_papers_share_is_dropped() -> None:
+    # the record shares only its title's last four words with its twin; ten other papers share
+    # them too, so with a cap below eleven the key names a phrase and finds nothing
+    opening = "large language models for"
+    rows: list[tuple[str | None, str | None, str, str]] = [
+        (f"2403.{i:05d}", None, f"Topic {i} {opening}", f"{OTHER} {i}") for i in range(10)
+    ]
+    rows += [
+        ("2404.00001", None, f"DocReader {opening}", "Abstract: " + LONG),
+        (None, None, f"Reading {opening}", LONG),
+    ]
+    assert content_case(rows, content_block_cap=20).row(-1)[:2] == ("2404.00001", "content")
+    assert content_case(rows, content_block_cap=10).row(-1)[1] == "none"
+
+
+def test_content_blocks() -> None:
+    from papers.stages.normalize import content_blocks
+
+    frame = pl.DataFrame(
+        {"title_key": ["a b c d e", "a b c", "a b c d"], "abstract": [LONG, "too short", ""]}
+    )
+    blocks = frame.select(content_blocks(pl.col("title_key"), pl.col("abstract")))
+    assert blocks.row(0) == (
+        "t<a b c d",
+        "t>b c d e",
+        "a<we introduce a retrieval augmented decoder that reads",
+    )
+    assert blocks.row(1) == (None, None, None)
+    assert blocks.row(2) == ("t<a b c d", "t>a b c d", None)
