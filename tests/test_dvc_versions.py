@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from schemas import PUBLISHED
 from tests.test_reproduce import IGNORED, sh
 
 pytestmark = pytest.mark.slow
 
 DAYS = Path(__file__).resolve().parent / "fixtures" / "fetch"
-TABLES = ("papers", "links", "tags", "provenance", "rejected")
+TABLES = tuple(PUBLISHED)
 
 
 def listing(out: Path) -> dict[str, str]:

@@ -179,7 +179,11 @@ def test_versions_and_diffs_through_git_and_dvc(builds: dict[str, Path]) -> None
     for key in ("outs", "metrics", "plots"):
         stage[key] = [o for o in stage.get(key, []) if (builds["a"] / Path(_path(o)).name).exists()]
     (clone / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"build-dataset": stage}}))
-    for name in ("params.yaml", "tests/fixtures/links/gold.jsonl"):
+    for name in (
+        "params.yaml",
+        "tests/fixtures/links/gold.jsonl",
+        "tests/fixtures/neardup/checked.csv",
+    ):
         (clone / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, clone / name)
     for package in ("flows", "papers", "schemas", "vocab"):
