@@ -199,7 +199,13 @@ def test_inspect_json(json_run: tuple[Path, dict[str, Any], str]) -> None:
     assert found["paper"]["paper_id"] == paper_id
     assert found["provenance"] == [{"source_file": "hf_papers_page/daily-papers.txt",
                                     "source": "hf_papers_page", "record_index": 54,
-                                    "line": 227}]  # fmt: skip
+                                    "line": 227, "matched_by": "none",
+                                    "match_score": None}]  # fmt: skip
+    # its related papers (both methods, best first) and near-duplicates (none in the seed)
+    assert {r["method"] for r in found["related"]} == {"embeddings", "tfidf"}
+    assert [r["rank"] for r in found["related"] if r["method"] == "tfidf"] == list(range(1, 11))
+    assert all(r["title"] for r in found["related"])
+    assert found["duplicates"] == []
     link = next(x for x in found["links"] if x["url"].endswith("/dgm-eval"))
     assert (link["kind"], link["origin"], link["rule"]) == ("code", "abstract", "github-repo")
     assert (link["start"], link["end"]) == (1772, 1813)
