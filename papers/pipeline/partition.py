@@ -182,7 +182,8 @@ def partition_step(
     """Merge, enrich and validate the papers of one paper-id range.
 
     Writes the partition's validated papers, links, tags, the records rejected at validation
-    (raw text filled in at publish), the keyphrase candidates and their document counts; its
+    (raw text filled in at publish), the keyphrase candidates and their document counts (both
+    empty when ranked here, below: the candidates kept with a cache, for the memo); its
     meta records the rows and a row hash per layout leaf of papers, links and tags (`leaves`,
     leaf_stats), from which the publish plans the node files, finds which partitions feed each
     node and which nodes kept their rows. With
@@ -254,8 +255,14 @@ def partition_step(
         io.write_frame(link_rows, target / "links.parquet")
         io.write_frame(tag_rows, target / "tags.parquet")
         io.write_frame(rejected, target / "rejected.parquet")
-        io.write_frame(candidates, target / "candidates.parquet")
-        io.write_frame(keyphrase_document_counts(candidates), target / "df.parquet")
+        # The candidates and their document counts are what the publish ranks keyphrases from
+        # without a pinned IDF. Ranked here, it reads neither: the counts are left empty, and
+        # the candidates too unless a cache keeps them for the next build's memo (_memo).
+        ranked = idf is not None
+        kept = candidates if not ranked or cache_dir else candidates.head(0)
+        io.write_frame(kept, target / "candidates.parquet")
+        counts = keyphrase_document_counts(candidates if not ranked else candidates.head(0))
+        io.write_frame(counts, target / "df.parquet")
         if cache_dir:
             for name in _MEMO:
                 frame = hashes if name == "hashes" else enriched[name]
