@@ -113,11 +113,19 @@ def leaf_stats(frame: pl.DataFrame) -> dict[str, list[int]]:
     Row hashes are polars' (stable within a polars version, which the node key includes)."""
     hashes = [frame.hash_rows(seed=seed) for seed in (11, 12)]
     halves = [part for h in hashes for part in (h % 2**32, h // 2**32)]
-    stats = (
-        frame.select(leaf_of(pl.col("paper_id")))
+    sums = [pl.col(f"h{i}").sum() for i in range(4)]
+    # summed per paper first, so the leaf (a SHA-256 of the id) is found once per paper, not
+    # once per link or tag row: the sums are of integers, the same in any order
+    per_paper = (
+        frame.select("paper_id")
         .with_columns([half.alias(f"h{i}") for i, half in enumerate(halves)])
+        .group_by("paper_id")
+        .agg(pl.len().cast(pl.UInt64).alias("rows"), *sums)
+    )
+    stats = (
+        per_paper.with_columns(leaf_of(pl.col("paper_id")))
         .group_by("leaf")
-        .agg(pl.len().cast(pl.UInt64).alias("rows"), *[pl.col(f"h{i}").sum() for i in range(4)])
+        .agg(pl.col("rows").sum(), *sums)
         .sort("leaf")
     )
     return {

@@ -13,8 +13,9 @@ import pytest
 
 from papers import io
 from papers.config import load_build_config, load_params, load_vocabulary, resolve_vocabulary
+from papers.layout import leaf_of
 from papers.pipeline import local
-from papers.pipeline.partition import _enrich, partition_step
+from papers.pipeline.partition import _enrich, leaf_stats, partition_step
 from papers.pipeline.terms import compiled_terms
 from tests.conftest import REPO
 from tests.pipeline.conftest import build, digests
@@ -130,3 +131,22 @@ def test_a_ranked_partition_keeps_candidates_for_the_memo_only(
     counts = pl.read_parquet(unranked["df"])
     assert counts["df"].sum() == candidates.height
     assert pl.read_parquet(ranked["papers"])["keyphrases"].list.len().sum() > 0
+
+
+def test_leaf_stats_sum_the_rows_of_each_leaf() -> None:
+    """Summed per paper, then per leaf: the same figures as summing each row into its leaf."""
+    ids = ["2401.00001", "2401.00001", "2401.00002", "hep-th/9901001", "x:1", "x:1", "x:2"]
+    frame = pl.DataFrame({"paper_id": ids, "tag": ["a", "b", "a", "c", "a", "b", "z"]})
+    hashes = [frame.hash_rows(seed=seed) for seed in (11, 12)]
+    halves = [part for h in hashes for part in (h % 2**32, h // 2**32)]
+    each_row = (
+        frame.select(leaf_of(pl.col("paper_id")))
+        .with_columns([half.alias(f"h{i}") for i, half in enumerate(halves)])
+        .group_by("leaf")
+        .agg(pl.len().cast(pl.UInt64).alias("rows"), *[pl.col(f"h{i}").sum() for i in range(4)])
+        .sort("leaf")
+    )
+    expected = {str(row[0]): [int(v) for v in row[1:]] for row in each_row.iter_rows()}
+    assert len(expected) >= 3
+    assert leaf_stats(frame) == expected
+    assert leaf_stats(frame.head(0)) == {}
