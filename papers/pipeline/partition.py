@@ -224,7 +224,8 @@ def partition_step(
         del records
         terms = compiled_terms(vocabulary)
         enrich_key = cache_key("enrich", enrich_params, vocabulary, code_sha256())
-        hashes = _paper_hashes(papers)
+        # each paper's key in the memo, which only a cache keeps (zero rows without one)
+        hashes = _paper_hashes(papers if cache_dir else papers.head(0))
         prior = _memo(cache_dir, pieces, enrich_key)
         if prior is None:
             enriched = _enrich(papers, params, vocabulary, terms)
