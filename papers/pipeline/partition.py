@@ -3,6 +3,8 @@ of one paper-id range, with the enrichment kept per paper for the next build (th
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +136,17 @@ def leaf_stats(frame: pl.DataFrame) -> dict[str, list[int]]:
     }
 
 
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    """A partition's output, renamed into place when complete (as io.write_frame), uncompressed:
+    each is read once by the publish (or a later build, from the cache), and compressing the
+    papers' abstracts took three times the CPU of writing them (0.28 vs 0.09 s at 25k papers),
+    for half the size (40 vs 75 MB)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    frame.write_parquet(tmp, compression="uncompressed", statistics=False)
+    os.replace(tmp, path)
+
+
 def _paper_hashes(papers: pl.DataFrame) -> pl.DataFrame:
     # 128 bits of each merged paper's whole row (two seeds): what its enrichment depends on
     return papers.select("paper_id").with_columns(
@@ -260,22 +273,22 @@ def partition_step(
         )
         # the publish's figures, summed over the partitions (figures.partition_figures)
         figures = partition_figures(good, link_rows, tag_rows, filled, rejected, params, terms)
-        io.write_frame(good, target / "papers.parquet")
-        io.write_frame(link_rows, target / "links.parquet")
-        io.write_frame(tag_rows, target / "tags.parquet")
-        io.write_frame(rejected, target / "rejected.parquet")
+        _write(good, target / "papers.parquet")
+        _write(link_rows, target / "links.parquet")
+        _write(tag_rows, target / "tags.parquet")
+        _write(rejected, target / "rejected.parquet")
         # The candidates and their document counts are what the publish ranks keyphrases from
         # without a pinned IDF. Ranked here, it reads neither: the counts are left empty, and
         # the candidates too unless a cache keeps them for the next build's memo (_memo).
         ranked = idf is not None
         kept = candidates if not ranked or cache_dir else candidates.head(0)
-        io.write_frame(kept, target / "candidates.parquet")
+        _write(kept, target / "candidates.parquet")
         counts = keyphrase_document_counts(candidates if not ranked else candidates.head(0))
-        io.write_frame(counts, target / "df.parquet")
+        _write(counts, target / "df.parquet")
         if cache_dir:
             for name in _MEMO:
                 frame = hashes if name == "hashes" else enriched[name]
-                io.write_frame(frame, target / f"memo-{name}.parquet")
+                _write(frame, target / f"memo-{name}.parquet")
         commit_entry(target, entry, {"papers_in": papers.height, "papers": good.height,
                                 "rejected": rejected.height, "dropped": dropped,
                                 "enriched": papers.height - reused, "figures": figures,

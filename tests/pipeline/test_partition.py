@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from papers import io
@@ -131,6 +132,9 @@ def test_a_ranked_partition_keeps_candidates_for_the_memo_only(
     counts = pl.read_parquet(unranked["df"])
     assert counts["df"].sum() == candidates.height
     assert pl.read_parquet(ranked["papers"])["keyphrases"].list.len().sum() > 0
+    # read once by the publish: written uncompressed (the abstracts' lz4 cost 3x the write)
+    written = pq.ParquetFile(ranked["papers"]).metadata.row_group(0)
+    assert {written.column(i).compression for i in range(written.num_columns)} == {"UNCOMPRESSED"}
 
 
 def test_leaf_stats_sum_the_rows_of_each_leaf() -> None:
