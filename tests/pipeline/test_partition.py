@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
+import pytest
 
 from papers import io
-from papers.config import load_params, load_vocabulary, resolve_vocabulary
-from papers.pipeline.partition import _enrich
+from papers.config import load_build_config, load_params, load_vocabulary, resolve_vocabulary
+from papers.layout import leaf_of
+from papers.pipeline import local
+from papers.pipeline.partition import _enrich, leaf_stats, partition_step
 from papers.pipeline.terms import compiled_terms
 from tests.conftest import REPO
 from tests.pipeline.conftest import build, digests
@@ -95,3 +100,57 @@ def test_enrichment_of_no_papers_has_the_schemas_of_some(mixed_raw: Path, tmp_pa
     none = _enrich(papers.head(0), params, vocabulary, terms)
     assert all(some[name].height for name in ("links", "tags", "candidates"))
     assert {k: f.schema for k, f in none.items()} == {k: f.schema for k, f in some.items()}
+
+
+def test_a_ranked_partition_keeps_candidates_for_the_memo_only(
+    mixed_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranked against the pinned IDF, a partition's candidates and their counts are read by no
+    publish: the counts are written empty, the candidates only with a cache (the memo's)."""
+    calls: list[tuple[Any, ...]] = []
+
+    def spy(*args: Any) -> dict[str, Any]:
+        calls.append(args)
+        return partition_step(*args)
+
+    monkeypatch.setattr(local, "partition_step", spy)
+    # with a cache the shuffled pieces outlive the build, so they can be partitioned again
+    _, parts = build(mixed_raw, tmp_path / "out", tmp_path / "cache", target_rows=10**9)
+    config = load_build_config(REPO / "params.yaml")
+    assert config.idf is not None
+    assert parts[0]["ranked"]
+    assert pl.read_parquet(parts[0]["candidates"]).height > 0
+    assert pl.read_parquet(parts[0]["df"]).height == 0
+    pieces = calls[0][0]
+    args = (config.params, config.vocabulary)
+    ranked = partition_step(pieces, *args, str(tmp_path / "ranked"), None, config.idf)
+    unranked = partition_step(pieces, *args, str(tmp_path / "unranked"), None, None)
+    assert pl.read_parquet(ranked["candidates"]).height == 0
+    assert pl.read_parquet(ranked["df"]).height == 0
+    candidates = pl.read_parquet(unranked["candidates"])
+    assert candidates.height > 0
+    counts = pl.read_parquet(unranked["df"])
+    assert counts["df"].sum() == candidates.height
+    assert pl.read_parquet(ranked["papers"])["keyphrases"].list.len().sum() > 0
+    # read once by the publish: written uncompressed (the abstracts' lz4 cost 3x the write)
+    written = pq.ParquetFile(ranked["papers"]).metadata.row_group(0)
+    assert {written.column(i).compression for i in range(written.num_columns)} == {"UNCOMPRESSED"}
+
+
+def test_leaf_stats_sum_the_rows_of_each_leaf() -> None:
+    """Summed per paper, then per leaf: the same figures as summing each row into its leaf."""
+    ids = ["2401.00001", "2401.00001", "2401.00002", "hep-th/9901001", "x:1", "x:1", "x:2"]
+    frame = pl.DataFrame({"paper_id": ids, "tag": ["a", "b", "a", "c", "a", "b", "z"]})
+    hashes = [frame.hash_rows(seed=seed) for seed in (11, 12)]
+    halves = [part for h in hashes for part in (h % 2**32, h // 2**32)]
+    each_row = (
+        frame.select(leaf_of(pl.col("paper_id")))
+        .with_columns([half.alias(f"h{i}") for i, half in enumerate(halves)])
+        .group_by("leaf")
+        .agg(pl.len().cast(pl.UInt64).alias("rows"), *[pl.col(f"h{i}").sum() for i in range(4)])
+        .sort("leaf")
+    )
+    expected = {str(row[0]): [int(v) for v in row[1:]] for row in each_row.iter_rows()}
+    assert len(expected) >= 3
+    assert leaf_stats(frame) == expected
+    assert leaf_stats(frame.head(0)) == {}
