@@ -288,18 +288,23 @@ _IDENTITY_ROW = st.tuples(
 )
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(_IDENTITY_ROW, min_size=1, max_size=12))
-def test_resolve_identity_equals_the_every_row_formulation(
-    rows: list[tuple[str | None, str | None, str, str]],
-) -> None:
-    records = raw(
+def _identity_records(rows: list[tuple[str | None, str | None, str, str]]) -> pl.DataFrame:
+    """(arxiv id, doi, title, abstract) rows -> raw records (arXiv snapshot when an id is set)."""
+    return raw(
         source=["arxiv_snapshot" if a else "hf_papers_page" for a, _, _, _ in rows],
         arxiv_id_raw=[a for a, _, _, _ in rows],
         doi=[d for _, d, _, _ in rows],
         title_raw=[t for _, _, t, _ in rows],
         abstract_raw=[b for _, _, _, b in rows],
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_IDENTITY_ROW, min_size=1, max_size=12))
+def test_resolve_identity_equals_the_every_row_formulation(
+    rows: list[tuple[str | None, str | None, str, str]],
+) -> None:
+    records = _identity_records(rows)
     normalized, _ = normalize_records(records, NormalizeParams())
     for agreement in (0.0, 0.5, 1.0):
         # the title rule alone (content links are tested below)
@@ -334,13 +339,7 @@ def content_case(
     rows: list[tuple[str | None, str | None, str, str]], **params: object
 ) -> pl.DataFrame:
     """(arxiv id, doi, title, abstract) rows -> resolve_identity's paper_id, matched_by, score."""
-    records = raw(
-        source=["arxiv_snapshot" if a else "hf_papers_page" for a, _, _, _ in rows],
-        arxiv_id_raw=[a for a, _, _, _ in rows],
-        doi=[d for _, d, _, _ in rows],
-        title_raw=[t for _, _, t, _ in rows],
-        abstract_raw=[b for _, _, _, b in rows],
-    )
+    records = _identity_records(rows)
     p = NormalizeParams(**params)  # type: ignore[arg-type]
     normalized, _ = normalize_records(records, p)
     return (
