@@ -30,18 +30,31 @@ def _shingles(text: str, k: int) -> list[str]:
     return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
 
 
+# Texts shingled and signed per batch: their shingle lists (a Python string per shingle,
+# ~1 GB for 100k abstracts at once) are held one batch at a time.
+SIGN_BATCH = 4096
+
+
 def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
     """Distinct texts -> uint32 signatures (len(texts) x num_perm), one rensa call per batch.
 
-    Shingling is Python list work per distinct text (once per text, never per pair); an empty text
-    gets an all-max signature that matches nothing (see `band_keys`).
+    Shingling is Python list work per distinct text (once per text, never per pair), done per
+    batch of SIGN_BATCH texts so memory holds one batch's shingles; a signature depends on its
+    text alone, so batches change no byte. An empty text gets an all-max signature that matches
+    nothing (see `band_keys`).
     """
-    sets = [_shingles(t, params.shingle) for t in texts.to_list()]
-    matrix = rensa.RMinHash.digest_matrix_from_token_sets(sets, num_perm=params.num_perm, seed=SEED)
-    rows = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(sets), params.num_perm)
-    empty = np.fromiter((not s for s in sets), dtype=bool, count=len(sets))
-    rows[empty] = np.iinfo(np.uint32).max
-    return rows
+    out = np.empty((len(texts), params.num_perm), dtype=np.uint32)
+    values = texts.to_list()
+    for start in range(0, len(values), SIGN_BATCH):
+        sets = [_shingles(t, params.shingle) for t in values[start : start + SIGN_BATCH]]
+        matrix = rensa.RMinHash.digest_matrix_from_token_sets(
+            sets, num_perm=params.num_perm, seed=SEED
+        )
+        rows = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(sets), params.num_perm)
+        empty = np.fromiter((not s for s in sets), dtype=bool, count=len(sets))
+        rows[empty] = np.iinfo(np.uint32).max
+        out[start : start + len(sets)] = rows
+    return out
 
 
 def band_keys(paper_ids: pl.Series, sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:

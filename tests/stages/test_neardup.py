@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from papers.stages import neardup as nd
@@ -117,3 +118,11 @@ def test_bands_must_fit_signature() -> None:
 
     with pytest.raises(ValueError, match="num_perm"):
         nd.band_keys(pl.Series(["a"]), np.zeros((1, 8), dtype=np.uint32), PARAMS)
+
+
+def test_signatures_do_not_depend_on_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = pl.Series(["alpha beta gamma delta", "", "alpha beta gamma", "one two three four five"])
+    whole = nd.signatures(texts, PARAMS)
+    monkeypatch.setattr(nd, "SIGN_BATCH", 3)  # two batches: 3 texts, then 1
+    assert np.array_equal(nd.signatures(texts, PARAMS), whole)
+    assert (whole[1] == np.iinfo(np.uint32).max).all()  # the empty text matches nothing
