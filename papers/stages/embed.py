@@ -128,13 +128,10 @@ def pack(vectors: npt.NDArray[np.float32]) -> tuple[list[bytes], npt.NDArray[np.
 
 
 def unpack(vectors: pl.DataFrame) -> npt.NDArray[np.float32]:
-    """Float rows from a vectors table (VECTORS_SCHEMA), re-normalised to unit length."""
-    if vectors.height == 0:
-        return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    raw = np.frombuffer(b"".join(vectors["vector"].to_list()), dtype=np.int8)
-    rows = raw.reshape(vectors.height, DIMENSIONS).astype(np.float32)
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    unit: npt.NDArray[np.float32] = (rows / np.clip(norms, 1e-12, None)).astype(np.float32)
+    """Float rows from a vectors table (VECTORS_SCHEMA), re-normalised to unit length: the
+    search matrix's rows times their inverse norms (one decoder of the int8 bytes)."""
+    rows, inverse = search_matrix(vectors)
+    unit: npt.NDArray[np.float32] = rows * inverse[:, None]
     return unit
 
 
