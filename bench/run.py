@@ -1,7 +1,7 @@
 """Benchmark: the pipeline against the I/O floor and a straightforward baseline, per input size.
 
     python bench/run.py [--sizes 100000,1000000] [--skip-baseline-above N] [--json PATH]
-                        [--profile] [--prefect] [--max-rss-gib G]
+                        [--profile] [--prefect] [--no-cli] [--max-rss-gib G]
                         [--work DIR] [--from DIR] [--no-floor] [--no-baseline]
     python bench/run.py --incremental [--records 1000000] [--update-model recent|uniform|both]
                         [--validate-only] [--new N] [--updates N]
@@ -21,6 +21,9 @@ wait4), each after reading its raw input once untimed (all start from the page c
   prefix of the one for N) and its time is extrapolated linearly, and labelled so;
 - prefect (--prefect): the real `build_dataset` flow on a temporary Prefect server, so the
   orchestration overhead is flow time minus steps time;
+- papers run (unless --no-cli): the command a user runs, end to end in a new interpreter, with
+  the temporary Prefect server; issue 15's targets (x floor by wall and CPU, x baseline, peak
+  RSS) are judged on it and printed under each size's table.
 
 With --incremental it measures instead one more day on a partitioned build against issue 14's
 targets (bench/incremental.py): --records sizes, --update-model recent|uniform|both,
@@ -304,16 +307,19 @@ def _warm(raw: str | None) -> None:
                 pass
 
 
-def _wait(proc: subprocess.Popen[Any], label: str) -> tuple[int, Any, float, str | None]:
+def _wait(proc: subprocess.Popen[Any], label: str) -> tuple[int, Any, float, str | None, float]:
     """Wait for a child, stopping it past --max-rss-gib: exit status, rusage, seconds, why
-    it was stopped (None if it was not)."""
+    it was stopped (None if it was not), the peak resident memory of the child and all its
+    descendants together (sampled every 0.2 s: a Prefect server or worker processes count)."""
     started = time.perf_counter()
     aborted = None
+    tree_peak = 0.0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         rss = _tree_rss_mib(proc.pid)
+        tree_peak = max(tree_peak, rss)
         if MAX_RSS_MIB and rss > MAX_RSS_MIB:
             # a shared machine: stop before the kernel's OOM killer picks someone else's process
             aborted = f"stopped at {rss:,.0f} MiB RSS (--max-rss-gib {MAX_RSS_MIB / 1024:g})"
@@ -323,7 +329,7 @@ def _wait(proc: subprocess.Popen[Any], label: str) -> tuple[int, Any, float, str
     seconds = time.perf_counter() - started
     if aborted is not None:
         print(f"  {label}: {aborted} after {seconds:.0f} s", flush=True)
-    return proc.returncode, usage, seconds, aborted
+    return proc.returncode, usage, seconds, aborted, tree_peak
 
 
 def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -341,7 +347,7 @@ def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
         ],
         cwd=ROOT,
     )
-    returncode, usage, seconds, aborted = _wait(proc, kind)
+    returncode, usage, seconds, aborted, _ = _wait(proc, kind)
     if aborted is not None:
         result_path.unlink(missing_ok=True)
         return {"aborted": aborted, "wall_seconds": seconds,
@@ -369,7 +375,7 @@ def measure_command(cmd: list[str], env: dict[str, str] | None = None) -> dict[s
         proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=os.environ | (env or {})
         )
-        returncode, usage, seconds, aborted = _wait(proc, Path(cmd[0]).name)
+        returncode, usage, seconds, aborted, tree_peak = _wait(proc, Path(cmd[0]).name)
     output = log.read_text("utf-8", errors="replace")
     log.unlink()
     return {
@@ -379,7 +385,37 @@ def measure_command(cmd: list[str], env: dict[str, str] | None = None) -> dict[s
         "wall_seconds": seconds,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "peak_rss_mib": usage.ru_maxrss / 1024,
+        "peak_tree_rss_mib": tree_peak,
     }
+
+
+def measure_cli(raw: Path, out: Path, params: str) -> dict[str, Any]:
+    """`papers run` as a user runs it, end to end: a new interpreter and its imports, the
+    temporary Prefect server, the flow, the summary. PREFECT_HOME is kept under the work folder
+    like a user's ~/.prefect (its database is created once, by an untimed seed run first).
+    CPU seconds are the run's and its reaped children's; the temporary server's own are not
+    counted (it dies with the run, unreaped): its memory is, in peak_tree_rss_mib."""
+    home = WORK / "prefect-home"
+    env = {
+        "PREFECT_HOME": str(home),
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "GX_ANALYTICS_ENABLED": "False",
+    }
+    run = [sys.executable, "-m", "papers", "run", "--no-cache", "--quiet", "--params", params]
+    if not home.exists():
+        seed = measure_command([*run, "--out", str(WORK / "seed-warmup")], env)
+        shutil.rmtree(WORK / "seed-warmup", ignore_errors=True)
+        if seed["returncode"] != 0:
+            raise SystemExit(f"bench: the warm-up `papers run` failed:\n{seed['output']}")
+    _warm(str(raw))
+    shutil.rmtree(out, ignore_errors=True)
+    result = measure_command([*run, "--raw", str(raw), "--out", str(out)], env)
+    shutil.rmtree(out, ignore_errors=True)
+    if result["returncode"] != 0 and result["aborted"] is None:
+        raise SystemExit(f"bench: `papers run` failed:\n{result['output']}")
+    result["seconds"] = result["wall_seconds"]
+    return result
 
 
 # --- the benchmark ----------------------------------------------------------------------------
@@ -488,6 +524,9 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
         entry["prefect"]["overhead_seconds"] = (
             entry["prefect"]["flow_seconds"] - entry["pipeline"]["seconds"]
         )
+    if not opts.no_cli:
+        print(f"[{n}] papers run (end to end) ...", flush=True)
+        entry["cli"] = measure_cli(raw, opts.work / f"out-{n}-cli", params)
     shutil.rmtree(out, ignore_errors=True)
     _ratios(entry)
     return entry
@@ -512,6 +551,55 @@ def _ratios(entry: dict[str, Any]) -> None:
         pipe["speedup_vs_baseline_cpu"] = base["cpu_seconds"] / pipe["cpu_seconds"]
         if "floor" in entry:
             base["ratio_to_floor"] = base["seconds"] / entry["floor"]["seconds"]
+    cli = entry.get("cli")
+    if cli is not None and cli.get("aborted") is None:
+        cli["records_per_s"] = n / cli["seconds"]
+        cli["overhead_seconds"] = cli["seconds"] - pipe["seconds"]
+        if "floor" in entry:
+            cli["ratio_to_floor"] = cli["seconds"] / entry["floor"]["seconds"]
+            cli["ratio_to_floor_cpu"] = cli["cpu_seconds"] / entry["floor"]["cpu_seconds"]
+        if "baseline" in entry:
+            cli["speedup_vs_baseline"] = entry["baseline"]["seconds"] / cli["seconds"]
+            cli["speedup_vs_baseline_cpu"] = entry["baseline"]["cpu_seconds"] / cli["cpu_seconds"]
+
+
+# Issue 15's targets for a full build, end to end (`papers run`)
+TARGET_X_FLOOR = 5.0  # wall and CPU
+TARGET_SPEEDUP = 25.0  # against the per-record baseline, wall
+TARGET_PEAK_GIB = 4.0
+
+
+def targets(entry: dict[str, Any]) -> list[str]:
+    """One line per target of a full build, its figure and met / NOT met (end to end: the
+    `papers run` measurement when there is one, else the in-process pipeline)."""
+    pipe = entry["pipeline"]
+    if "aborted" in pipe:
+        return []
+    cli = entry.get("cli") if entry.get("cli", {}).get("aborted") is None else None
+    run = cli or pipe
+    what = "`papers run`" if cli else "pipeline (in process; no `papers run` measured)"
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    lines = [f"targets at {entry['n']:,} records, end to end = {what}:"]
+    if "ratio_to_floor" in run:
+        wall, cpu = run["ratio_to_floor"], run["ratio_to_floor_cpu"]
+        lines.append(f"  x floor, wall {wall:.1f}  (<= {TARGET_X_FLOOR:g}: "
+                     f"{verdict(wall <= TARGET_X_FLOOR)})")  # fmt: skip
+        lines.append(f"  x floor, CPU  {cpu:.1f}  (<= {TARGET_X_FLOOR:g}: "
+                     f"{verdict(cpu <= TARGET_X_FLOOR)})")  # fmt: skip
+    if "speedup_vs_baseline" in run:
+        speed = run["speedup_vs_baseline"]
+        lines.append(f"  x baseline, wall {speed:.1f}  (>= {TARGET_SPEEDUP:g}: "
+                     f"{verdict(speed >= TARGET_SPEEDUP)})")  # fmt: skip
+    peak = max(pipe["peak_rss_mib"], *(
+        (cli["peak_rss_mib"], cli["peak_tree_rss_mib"]) if cli else ()
+    )) / 1024  # fmt: skip
+    lines.append(f"  peak RSS {peak:.2f} GiB  (<= {TARGET_PEAK_GIB:g}: "
+                 f"{verdict(peak <= TARGET_PEAK_GIB)}; the largest of the in-process "
+                 "pipeline and `papers run` with its server)")  # fmt: skip
+    return lines
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -521,7 +609,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def table(results: list[dict[str, Any]]) -> str:
     header = (
         f"{'N':>9}  {'run':<24} {'seconds':>9} {'records/s':>11} {'peak RSS':>10} "
-        f"{'x floor':>8} {'speedup':>8} {'CPU s':>8}"
+        f"{'x floor':>8} {'speedup':>8} {'CPU s':>8} {'CPU x fl':>8}"
     )
     lines = [header, "-" * len(header)]
 
@@ -534,10 +622,12 @@ def table(results: list[dict[str, Any]]) -> str:
         speedup: float | None,
         cpu: float | None = None,
     ) -> None:
+        cpu_floor = cpu / floor_cpu if cpu is not None and floor_cpu else None
         lines.append(
             f"{n:>9}  {name:<24} {seconds:>9.2f} {n / seconds if seconds else 0:>11,.0f} "
             f"{_fmt(rss, ',.0f') + ' MiB' if rss else '':>10} "
-            f"{_fmt(floor, '.2f'):>8} {_fmt(speedup, '.1f'):>8} {_fmt(cpu, '.1f'):>8}"
+            f"{_fmt(floor, '.2f'):>8} {_fmt(speedup, '.1f'):>8} {_fmt(cpu, '.1f'):>8} "
+            f"{_fmt(cpu_floor, '.2f'):>8}"
         )
 
     for e in results:
@@ -550,6 +640,7 @@ def table(results: list[dict[str, Any]]) -> str:
             "interpreter start and imports)"
         )
         floor_s = e["floor"]["seconds"] if "floor" in e else None
+        floor_cpu = e["floor"]["cpu_seconds"] if "floor" in e else None
         row(
             n,
             "pipeline (total)",
@@ -596,11 +687,26 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{'':>11}Prefect overhead: {p['overhead_seconds']:+.1f} s "
                 "(temporary server start included)"
             )
+        if "cli" in e:
+            c = e["cli"]
+            if c.get("aborted"):
+                lines.append(f"{n:>9}  papers run {c['aborted']} after {c['wall_seconds']:.0f} s")
+            else:
+                row(n, "papers run (end to end)", c["seconds"],
+                    max(c["peak_rss_mib"], c["peak_tree_rss_mib"]), c.get("ratio_to_floor"),
+                    c.get("speedup_vs_baseline"), c["cpu_seconds"])  # fmt: skip
+                lines.append(
+                    f"{'':>11}over the in-process pipeline: {c['overhead_seconds']:+.1f} s "
+                    "(interpreter, imports, temporary Prefect server, flow and task runs)"
+                )
+        lines.extend(f"{'':>11}{line}" for line in targets(e))
     lines.append(
         "seconds: work inside each measuring process (interpreter start and imports "
         "excluded); peak RSS: the process's ru_maxrss (per stage: the stage's own peak, on "
         "Linux); CPU s: the process's user + system time, start included (per stage: the "
-        "stage's own; steadier than wall time on a busy machine)"
+        "stage's own; steadier than wall time on a busy machine); x floor / CPU x fl: "
+        "seconds / CPU seconds over the I/O floor's; speedup: the baseline's seconds over the "
+        "run's"
     )
     return "\n".join(lines)
 
@@ -704,6 +810,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0,
         help="stop a measurement whose processes exceed this resident memory (0: no limit)",
+    )
+    parser.add_argument(
+        "--no-cli",
+        action="store_true",
+        help="skip the end-to-end `papers run` measurement (a new interpreter, the temporary "
+        "Prefect server, the flow), which the targets are judged on",
     )
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--no-baseline", action="store_true")

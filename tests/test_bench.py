@@ -163,6 +163,15 @@ def test_run_measures_end_to_end(work: Path, pool: pl.DataFrame, tmp_path: Path)
     assert entry["floor"]["seconds"] > 0
     assert entry["baseline"]["counts"]["papers"] == pipe["counts"]["papers"]
     assert entry["baseline"]["extrapolated"] is False
+    cli = entry["cli"]  # `papers run` end to end, the figure the targets are judged on
+    assert cli["returncode"] == 0
+    assert cli["aborted"] is None
+    assert cli["seconds"] > pipe["seconds"]  # a new interpreter and a Prefect server on top
+    assert cli["peak_tree_rss_mib"] > 0
+    assert cli["ratio_to_floor_cpu"] > 0
+    assert "papers run (end to end)" in done.stdout
+    for target in ("x floor, wall", "x floor, CPU", "x baseline, wall", "peak RSS"):
+        assert target in done.stdout
 
 
 def test_keyphrase_agreement_prints_the_figures(tmp_path: Path) -> None:
