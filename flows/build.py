@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.context import FlowRunContext
+from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import opaque
 
@@ -283,17 +284,23 @@ def _in_flight() -> int | None:
 
 
 def _bounded(work: Any, calls: list[tuple[Any, ...]], in_flight: int | None) -> list[Any]:
-    """Submit `work` once per argument tuple, at most in_flight at a time; results in order."""
+    """Submit `work` once per argument tuple, at most in_flight at a time; results in call order.
+
+    The next task goes in as soon as any running one ends, not the oldest: with uneven tasks
+    (a big snapshot batch beside small daily files, a dense partition) waiting for the oldest
+    left a core idle. A failed task raises as soon as it ends, and nothing more is submitted."""
     if in_flight is None:
         return [f.result() for f in [work.submit(*args) for args in calls]]
     futures: list[Any] = []
-    results: list[Any] = []
+    running: set[Any] = set()
     for args in calls:
-        if len(futures) - len(results) >= in_flight:
-            results.append(futures[len(results)].result())
+        if len(running) >= in_flight:
+            ended = next(as_completed(list(running)))
+            ended.result()  # raises if it failed
+            running.discard(ended)
         futures.append(work.submit(*args))
-    results.extend(f.result() for f in futures[len(results) :])
-    return results
+        running.add(futures[-1])
+    return [f.result() for f in futures]
 
 
 def _groups(

@@ -282,3 +282,50 @@ def test_one_paper_from_three_sources(prefect_harness: None, repo: Path, tmp_pat
     provenance = read_table(out, "provenance")
     assert provenance.height == 4
     assert (provenance["paper_id"] == "2401.00001").all()
+
+
+def test_bounded_submits_the_next_task_when_any_one_ends(prefect_harness: None) -> None:
+    """With two slots, a long first task does not hold back the short ones behind it: the first
+    waits for the last to start (it would wait in vain if the oldest had to end first)."""
+    import threading
+
+    from prefect import flow, task
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from flows.build import _bounded
+
+    last_started = threading.Event()
+
+    @task
+    def work(i: int) -> tuple[int, bool]:
+        if i == 0:
+            return i, last_started.wait(timeout=30)
+        if i == 3:
+            last_started.set()
+        return i, True
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def run() -> list[tuple[int, bool]]:
+        return _bounded(work, [(i,) for i in range(4)], in_flight=2)
+
+    assert run() == [(0, True), (1, True), (2, True), (3, True)]
+
+
+def test_bounded_raises_a_failed_task(prefect_harness: None) -> None:
+    from prefect import flow, task
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from flows.build import _bounded
+
+    @task
+    def work(i: int) -> int:
+        if i == 1:
+            raise ValueError("task 1 broke")
+        return i
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def run() -> list[int]:
+        return _bounded(work, [(i,) for i in range(5)], in_flight=2)
+
+    with pytest.raises(ValueError, match="task 1 broke"):
+        run()
