@@ -272,7 +272,7 @@ def paper_nodes(
     without reading a row (layout.plan_files). A node's key hashes its leaves with their row
     counts and row hashes summed over the partitions (partition.leaf_stats): the same key, the
     same rows, whatever the partitions were. Its rows are read from just the partitions holding
-    its leaves, filtered to them (memory: one node plus two partitions)."""
+    its leaves, filtered to them (memory: the two nodes being written plus three partitions)."""
     stats = [_leaf_stats(part, name) for part in partitions]
     # nodes are loaded in name order, which follows the partitions' id ranges: consecutive
     # nodes mostly read the same partition, kept here instead of read again for each
