@@ -272,3 +272,28 @@ def test_a_worktree_finds_the_main_checkout(tmp_path: Path) -> None:
     (worktree / ".git").write_text(f"gitdir: {gitdir}\n")
     assert generate._main_checkout(worktree) == tmp_path / "main"
     assert generate._main_checkout(tmp_path / "main") == tmp_path / "main"  # a .git directory
+
+
+def test_scan_prints_each_reader_on_a_build(tmp_path: Path) -> None:
+    from tests.conftest import build_local
+
+    out = tmp_path / "out"
+    build_local(REPO / "data" / "raw", out)
+    figures = tmp_path / "scan.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "scan.py"), str(out), "--repeat", "1",
+         "--json", str(figures)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    papers = read_table(out, "papers")
+    found = json.loads(figures.read_text())
+    assert found["files"] == len(list((out / "papers").glob("*.parquet")))
+    rows = {name: q["rows"] for name, q in found["queries"].items()}
+    for reader in ("polars: full read", "duckdb: count", "pyarrow.dataset: full read"):
+        (name,) = [n for n in rows if n.startswith(reader)]
+        assert rows[name] == papers.height, name
+        assert name in done.stdout
+    tenth = [n for n in rows if "a tenth of the ids" in n]
+    assert len(tenth) == 2
+    assert rows[tenth[0]] == rows[tenth[1]]  # polars and DuckDB agree on the filtered query
