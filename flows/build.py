@@ -23,9 +23,9 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import opaque
 
+from flows.inputs import read_inputs
 from papers import io
-from papers.config import KeyphraseIdf, Params, load_build_config
-from papers.errors import PapersError
+from papers.config import KeyphraseIdf, Params
 from papers.pipeline.identity import identity_step
 from papers.pipeline.normalize import normalize_shard_step, record_shards
 from papers.pipeline.parallel import IN_FLIGHT
@@ -131,26 +131,6 @@ def write(
     )
 
 
-def check_inputs(raw_dir: Path, params_path: Path) -> list[str]:
-    """Fail fast, with one readable line, before any task runs; return the input files."""
-    return _inputs(raw_dir, params_path)[0]
-
-
-def _inputs(
-    raw_dir: Path, params_path: Path
-) -> tuple[list[str], Params, dict[str, Any], KeyphraseIdf | None]:
-    """(input files, params, vocabulary, keyphrase IDF): the one place a build reads params.yaml
-    (and the vocabulary and IDF files it names); a missing folder or file or a bad one is a
-    PapersError."""
-    if not raw_dir.is_dir():
-        raise PapersError(f"raw input folder not found: {raw_dir}")
-    config = load_build_config(params_path)
-    files = [p.relative_to(raw_dir).as_posix() for p in io.list_inputs(raw_dir)]
-    if not files:
-        raise PapersError(f"no input files under {raw_dir}")
-    return files, config.params, config.vocabulary, config.idf
-
-
 @flow(name="build-dataset", validate_parameters=True)
 def build_dataset(
     raw_dir: str = "data/raw",
@@ -168,7 +148,7 @@ def build_dataset(
     One run at a time per out_dir: a second run waits up to wait_s seconds for the lock, then
     fails with a clear error. A publish interrupted by a crash is completed first.
     """
-    files, params, vocabulary, idf = _inputs(Path(raw_dir), Path(params_path))
+    files, params, vocabulary, idf = read_inputs(Path(raw_dir), Path(params_path))
     out = Path(out_dir)
     with io.output_lock(out, wait_s):
         return _build(raw_dir, files, out, params, vocabulary, cache_dir, gates, idf)

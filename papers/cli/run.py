@@ -113,18 +113,21 @@ def run(
     outcome: dict[str, Any] = {}
 
     def action() -> dict[str, Any]:
-        from flows.build import build_dataset, check_inputs
+        from flows.inputs import check_inputs
+        from papers.cli import lifeline
+
+        check_inputs(raw, params)  # readable errors before Prefect starts a server
+        # Prefect's temporary server (no PREFECT_API_URL) starts now and boots while the flow
+        # is imported; it dies with this run, even on SIGKILL
+        server = lifeline.start_temporary_server()
+        from flows.build import build_dataset
         from flows.runners import make_task_runner, shared_api
-        from papers.cli.lifeline import temporary_server_dies_with_us
 
         runner = make_task_runner(executor, address, workers)
-        check_inputs(raw, params)  # readable errors before Prefect starts a server
-        # Prefect's temporary server (no PREFECT_API_URL) dies with this run, even on SIGKILL
-        temporary_server_dies_with_us()
         flow = build_dataset.with_options(
             task_runner=runner, on_running=[*build_dataset.on_running_hooks, watcher.hook]
         )
-        with shared_api(executor):
+        with lifeline.serving(server), shared_api(executor):
             try:
                 result: dict[str, Any] = flow(
                     raw_dir=str(raw),
