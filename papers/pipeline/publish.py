@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -256,9 +257,8 @@ def _leaf_stats(part: dict[str, Any], name: str) -> dict[str, list[int]]:
     return leaf_stats(pl.read_parquet(part[name]))
 
 
-# partitions a table's node loads keep in memory (paper_nodes): the nodes being written (two at
-# once, _write_nodes) plus these
-_READS_KEPT = 3
+# partitions a table's node loads keep in memory (paper_nodes): one node plus these
+_READS_KEPT = 2
 
 
 def paper_nodes(
@@ -272,18 +272,39 @@ def paper_nodes(
     without reading a row (layout.plan_files). A node's key hashes its leaves with their row
     counts and row hashes summed over the partitions (partition.leaf_stats): the same key, the
     same rows, whatever the partitions were. Its rows are read from just the partitions holding
-    its leaves, filtered to them (memory: the two nodes being written plus three partitions)."""
+    its leaves, filtered to them (memory: one node plus two partitions)."""
     stats = [_leaf_stats(part, name) for part in partitions]
     # nodes are loaded in name order, which follows the partitions' id ranges: consecutive
     # nodes mostly read the same partition, kept here instead of read again for each
     by_path = {str(part[name]): part for part in partitions}
 
-    @lru_cache(maxsize=_READS_KEPT)
-    def read_path(path: str) -> pl.DataFrame:
-        return read(by_path[path])
+    # a partition read is split by node once (the leaf of every row computed once, not once
+    # per node that reads the partition)
+    node_of: dict[str, str] = {}
 
-    def cached(part: dict[str, Any]) -> pl.DataFrame:
-        return read_path(str(part[name]))
+    @lru_cache(maxsize=_READS_KEPT)
+    def read_path(path: str) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+        frame = read(by_path[path])
+        mapping = pl.DataFrame(
+            {"_leaf": list(node_of), "_node": list(node_of.values())},
+            schema={"_leaf": pl.String, "_node": pl.String},
+        )
+        split = (
+            frame.with_columns(leaf_of(pl.col("paper_id")).alias("_leaf"))
+            .join(mapping, on="_leaf", how="left", maintain_order="left")
+            .drop("_leaf")
+            .partition_by("_node", as_dict=True, include_key=False, maintain_order=True)
+        )
+        return {str(node): rows for (node,), rows in split.items()}, frame.clear()
+
+    # nodes are written two at a time (publish_tables): the one that misses reads, the other
+    # waits for it instead of reading the same partition again
+    lock = threading.Lock()
+
+    def cached(part: dict[str, Any], node: str) -> pl.DataFrame:
+        with lock:
+            split, empty = read_path(str(part[name]))
+        return split.get(node, empty)
 
     total: dict[str, list[int]] = {}
     for stat in stats:
@@ -293,6 +314,7 @@ def paper_nodes(
     members: dict[str, list[str]] = {}
     for leaf, node in plan_files({k: v[0] for k, v in total.items()}, max_rows).items():
         members.setdefault(node, []).append(leaf)
+        node_of[leaf] = node
     if not members:
         return [Node(ROOT, _node_key(base_key, name, ROOT) if base_key else None, list)]
     nodes: list[Node] = []
@@ -306,11 +328,8 @@ def paper_nodes(
             key = _node_key(base_key, name, node, [[leaf, *(v % 2**64 for v in total[leaf])]
                                                    for leaf in leaves])  # fmt: skip
 
-        def load(parts: list[dict[str, Any]] = parts, leaves: list[str] = leaves) -> pl.DataFrame:
-            keep = pl.Series(leaves, dtype=pl.String).implode()
-            return pl.concat(
-                [cached(part).filter(leaf_of(pl.col("paper_id")).is_in(keep)) for part in parts]
-            )
+        def load(parts: list[dict[str, Any]] = parts, node: str = node) -> pl.DataFrame:
+            return pl.concat([cached(part, node) for part in parts])
 
         nodes.append(Node(node, key, load))
     return nodes
@@ -400,58 +419,38 @@ def _const(rows: pl.DataFrame) -> Callable[[], pl.DataFrame]:
     return lambda: rows
 
 
-def _write_nodes(
+def _write_node(
     name: str,
-    nodes: Sequence[Node],
+    node: Node,
     out: Path,
     staging: Path,
     previous: Mapping[str, dict[str, Any]],
     params: Params,
     metadata: Mapping[str, str],
-    kept: list[str],
-) -> list[FileEntry]:
-    """Each node's file in staging/<name>/, one node in memory at a time. A node whose key is
-    the previous version's entry's, with its file still in out, is kept: hard-linked into
-    staging (no read, no write; the commit keeps the file in out as it is) and its path
-    appended to `kept`."""
+) -> tuple[FileEntry, bool]:
+    """A node's file in staging/<name>/ and whether it was kept. A node whose key is the
+    previous version's entry's, with its file still in out, is kept: hard-linked into staging
+    (no read, no write; the commit keeps the file in out as it is)."""
     model, sort_by = PUBLISHED[name]
-    entries: list[FileEntry | None] = []
-    written: list[tuple[int, Node]] = []
-    for node in nodes:
-        old = previous.get(node.node)
-        present = out / str(old["path"]) if old is not None else None
-        if node.key is not None and old is not None and old.get("key") == node.key and present \
-                and present.is_file():  # fmt: skip
-            target = staging / str(old["path"])
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(present, target)
-            except OSError:
-                shutil.copyfile(present, target)  # a file system without hard links: a copy
-            entries.append(FileEntry(str(old["path"]), node.node, int(old["rows"]),
-                                     int(old["bytes"]), str(old["sha256"]), node.key))  # fmt: skip
-            kept.append(str(old["path"]))
-            continue
-        written.append((len(entries), node))
-        entries.append(None)
-
-    scratch = staging / f".tmp-{name}"  # shared by the concurrent writes, removed after all
-
-    def write(node: Node) -> FileEntry:
-        (entry,) = write_table({node.node: node.load()}, model, staging / name, params.write,
-                               {**metadata, "papers.table": name}, sort_by, scratch)  # fmt: skip
-        return replace(entry, key=node.key)
-
-    # two node files encoded at once (pyarrow's encoder and zstd release the GIL; one file is
-    # encoded on one thread), in node order: the same files, twice as fast on two cores
-    scratch.mkdir(parents=True, exist_ok=True)
-    try:
-        done = parallel_map(write, [(node,) for _, node in written])
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    for (at, _), entry in zip(written, done, strict=True):
-        entries[at] = entry
-    return [entry for entry in entries if entry is not None]
+    old = previous.get(node.node)
+    present = out / str(old["path"]) if old is not None else None
+    if node.key is not None and old is not None and old.get("key") == node.key and present \
+            and present.is_file():  # fmt: skip
+        target = staging / str(old["path"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(present, target)
+        except OSError:
+            shutil.copyfile(present, target)  # a file system without hard links: a copy
+        entry = FileEntry(str(old["path"]), node.node, int(old["rows"]), int(old["bytes"]),
+                          str(old["sha256"]), node.key)  # fmt: skip
+        return entry, True
+    # each node its own scratch folder: nodes are written side by side (publish_tables)
+    scratch = staging / f".tmp-{name}-{node.node}"
+    (entry,) = write_table({node.node: node.load()}, model, staging / name, params.write,
+                           {**metadata, "papers.table": name}, sort_by, scratch)  # fmt: skip
+    shutil.rmtree(scratch, ignore_errors=True)
+    return replace(entry, key=node.key), False
 
 
 def _change_feed(
@@ -571,28 +570,40 @@ def publish_tables(
     files: dict[str, list[FileEntry]] = {}
     kept: list[str] = []
 
-    def write(names: list[str]) -> None:
-        for name in names:
-            model, sort_by = PUBLISHED[name]
-            if partitioned:
-                nodes = (planned or {}).get(name)
-                if nodes is None:
-                    nodes = _split_nodes(name, tables[name], max_rows[name], base_key)
-                files[name] = _write_nodes(
-                    name, nodes, out, staging, before.get(name, {}), params, node_metadata, kept
-                )
-                continue
-            path = staging / f"{name}.parquet"
-            rows = io.write_parquet(
-                tables[name], model, path, params.write, {**metadata, "papers.table": name}, sort_by
-            )
-            # hashed here, beside the other group's writing (hashlib releases the GIL)
-            files[name] = [
-                FileEntry(path.name, ROOT, rows, path.stat().st_size, io.sha256_file(path))
-            ]
+    if partitioned:
+        # every node file of every table in one pool on both cores, the papers table's first
+        # (the largest); pyarrow encodes with the GIL released. Results in node order.
+        plan = {
+            name: nodes
+            if (nodes := (planned or {}).get(name)) is not None
+            else _split_nodes(name, tables[name], max_rows[name], base_key)
+            for name in PUBLISHED
+        }
+        jobs = [(name, node) for name in PUBLISHED for node in plan[name]]
+        done = parallel_map(
+            _write_node,
+            [(name, node, out, staging, before.get(name, {}), params, node_metadata)
+             for name, node in jobs],
+        )  # fmt: skip
+        for (name, _), (entry, was_kept) in zip(jobs, done, strict=True):
+            files.setdefault(name, []).append(entry)
+            if was_kept:
+                kept.append(entry.path)
+    else:
 
-    # the papers table (keyphrases picked as it streams) beside all the others: two cores busy
-    parallel_map(write, [(["papers"],), ([n for n in PUBLISHED if n != "papers"],)])
+        def write(names: list[str]) -> None:
+            for name in names:
+                model, sort_by = PUBLISHED[name]
+                path = staging / f"{name}.parquet"
+                rows = io.write_parquet(tables[name], model, path, params.write,
+                                        {**metadata, "papers.table": name}, sort_by)  # fmt: skip
+                # hashed here, beside the other group's writing (hashlib releases the GIL)
+                files[name] = [
+                    FileEntry(path.name, ROOT, rows, path.stat().st_size, io.sha256_file(path))
+                ]
+
+        # the papers table (keyphrases picked as it streams) beside all the others
+        parallel_map(write, [(["papers"],), ([n for n in PUBLISHED if n != "papers"],)])
     rows = {name: sum(entry.rows for entry in files[name]) for name in PUBLISHED}
     counts = _counts(staging, files, rows, parsed, dropped)
     number, parent = _lineage(previous, version)
