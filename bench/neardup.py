@@ -23,15 +23,7 @@ def main(build: Path) -> None:
     params = nd.NeardupParams()
     texts = papers.select(nd.shingle_text(pl.col("title"), pl.col("abstract")).alias("t"))["t"]
     n = len(texts)
-
-    def shingles(text: str) -> list[str]:  # the strings the hashed tokens stand for
-        words = text.split()
-        k = params.shingle
-        if len(words) < k:
-            return [" ".join(words)] if words else []
-        return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
-
-    sets = [shingles(t) for t in texts.to_list()]
+    sets = [nd._shingles(t, params.shingle) for t in texts.to_list()]
 
     t0 = time.process_time()
     sig = nd.signatures(texts, params)

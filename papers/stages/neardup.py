@@ -1,9 +1,8 @@
 """Near-duplicates: MinHash of title + abstract word shingles, LSH banding in polars, pair kinds.
 
-Pure functions over polars frames (the similarity step, papers/pipeline/similarity.py, calls
-them). The shingles are hashed by polars and numpy, rensa signs them in one call per batch of
-distinct texts (no Python object per record or shingle); banding, the candidate self-join and
-the pair classification are polars expressions.
+Pure functions over polars frames; the lead wires them into partition/publish.  rensa computes the
+signatures in one call per batch of distinct texts (no Python object per record); banding, the
+candidate self-join and the pair classification are polars expressions.
 """
 
 from __future__ import annotations
@@ -24,80 +23,37 @@ def shingle_text(title: pl.Expr, abstract: pl.Expr) -> pl.Expr:
     return text.str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
 
 
-# Shingle hashes: each word hashed by polars (seeded), k consecutive word hashes folded into one
-# 64-bit token (h * MUL + next, wrapping): the k-shingle without building its string
-_MUL = np.uint64(0x9E3779B97F4A7C15)
+def _shingles(text: str, k: int) -> list[str]:
+    words = text.split()
+    if len(words) < k:
+        return [" ".join(words)] if words else []
+    return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
 
 
-def shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each text's word k-shingles as uint64 token hashes, flat, with row offsets (len + 1).
-
-    `texts` are shingle_text's output (single spaces, stripped). A text of fewer than k words
-    is one token (all its words folded), an empty text none. Vectorised: polars splits and
-    hashes the words, numpy folds them; no Python object per word or shingle.
-    """
-    frame = pl.DataFrame({"t": texts})
-    words = (
-        frame.select(
-            pl.when(pl.col("t") == "").then(0).otherwise(pl.col("t").str.count_matches(" ") + 1)
-        )
-        .to_series()
-        .to_numpy()
-        .astype(np.int64)
-    )
-    hashes = (
-        frame.select(pl.col("t").str.split(" "))
-        .explode("t")
-        .filter(pl.col("t") != "")
-        .to_series()
-        .hash(SEED)
-        .to_numpy()
-    )
-    n = len(hashes)
-    folded = [hashes]  # folded[j][i]: words i..i+j folded (past a row's end: masked below)
-    with np.errstate(over="ignore"):
-        for shift in range(1, k):
-            after = np.zeros(n, dtype=np.uint64)
-            after[: n - shift] = hashes[shift:]
-            folded.append(folded[-1] * _MUL + after)
-    tokens = np.where(words >= k, words - k + 1, np.minimum(words, 1))
-    offsets = np.zeros(len(words) + 1, dtype=np.uint64)
-    np.cumsum(tokens, out=offsets[1:])
-    starts = np.cumsum(words) - words
-    first = np.repeat(starts, tokens) + (
-        np.arange(int(offsets[-1])) - np.repeat(offsets[:-1].astype(np.int64), tokens)
-    )
-    width = np.repeat(np.minimum(words, k), tokens)
-    flat = folded[k - 1][first]
-    for j in range(1, k):  # the short texts: all their words
-        short = width == j
-        if short.any():
-            flat[short] = folded[j - 1][first[short]]
-    return flat, offsets
-
-
-# Texts hashed and signed per batch: the word and token arrays of one batch at a time
-# (~2 million 8-byte hashes), reused by the allocator instead of page-faulted in each time.
+# Texts shingled and signed per batch: their shingle lists (a Python string per shingle,
+# ~1 GB for 100k abstracts at once) are held one batch at a time.
 SIGN_BATCH = 4096
 
 
 def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
     """Distinct texts -> uint32 signatures (len(texts) x num_perm), one rensa call per batch.
 
-    The tokens are shingle_hashes' (polars and numpy, no Python loop per text); rensa signs
-    them from the flat buffer. A signature depends on its text alone, so batches change no
-    byte. An empty text gets an all-max signature that matches nothing (see `band_keys`).
+    Shingling is Python list work per distinct text (once per text, never per pair), done per
+    batch of SIGN_BATCH texts so memory holds one batch's shingles; a signature depends on its
+    text alone, so batches change no byte. An empty text gets an all-max signature that matches
+    nothing (see `band_keys`).
     """
     out = np.empty((len(texts), params.num_perm), dtype=np.uint32)
-    for start in range(0, len(texts), SIGN_BATCH):
-        batch = texts.slice(start, SIGN_BATCH)
-        flat, offsets = shingle_hashes(batch, params.shingle)
-        matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-            flat, offsets, num_perm=params.num_perm, seed=SEED
+    values = texts.to_list()
+    for start in range(0, len(values), SIGN_BATCH):
+        sets = [_shingles(t, params.shingle) for t in values[start : start + SIGN_BATCH]]
+        matrix = rensa.RMinHash.digest_matrix_from_token_sets(
+            sets, num_perm=params.num_perm, seed=SEED
         )
-        rows = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(batch), params.num_perm)
-        rows[np.diff(offsets) == 0] = np.iinfo(np.uint32).max
-        out[start : start + len(batch)] = rows
+        rows = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(sets), params.num_perm)
+        empty = np.fromiter((not s for s in sets), dtype=bool, count=len(sets))
+        rows[empty] = np.iinfo(np.uint32).max
+        out[start : start + len(sets)] = rows
     return out
 
 

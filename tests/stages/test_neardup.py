@@ -126,30 +126,3 @@ def test_signatures_do_not_depend_on_the_batch(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(nd, "SIGN_BATCH", 3)  # two batches: 3 texts, then 1
     assert np.array_equal(nd.signatures(texts, PARAMS), whole)
     assert (whole[1] == np.iinfo(np.uint32).max).all()  # the empty text matches nothing
-
-
-def test_shingle_hashes_fold_k_words_per_token() -> None:
-    texts = pl.Series(["", "a", "a b", "a b c", "one two three four", "zero one two three"])
-    flat, offsets = nd.shingle_hashes(texts, 3)
-    tokens = [flat[int(offsets[i]) : int(offsets[i + 1])].tolist() for i in range(len(texts))]
-    assert [len(t) for t in tokens] == [0, 1, 1, 1, 2, 2]  # fewer than k words: one token
-    assert tokens[4][0] == tokens[5][1]  # "one two three" is the same shingle in both texts
-    assert len({tokens[1][0], tokens[2][0], tokens[3][0]}) == 3
-    (ba,) = nd.shingle_hashes(pl.Series(["b a"]), 3)[0].tolist()
-    assert ba != tokens[2][0]  # word order matters
-    batch, _ = nd.shingle_hashes(texts.slice(4, 1), 3)
-    assert batch.tolist() == tokens[4]  # a text's tokens do not depend on its neighbours
-
-
-def test_signature_agreement_estimates_the_shingle_jaccard() -> None:
-    words = [f"w{i}" for i in range(200)]
-    a = " ".join(words)
-    b = " ".join(words[:150] + [f"x{i}" for i in range(50)])
-    sig = nd.signatures(pl.Series([a, b]), PARAMS)
-
-    def shingles(text: str) -> set[str]:
-        w = text.split()
-        return {" ".join(w[i : i + 3]) for i in range(len(w) - 2)}
-
-    exact = len(shingles(a) & shingles(b)) / len(shingles(a) | shingles(b))
-    assert abs(float((sig[0] == sig[1]).mean()) - exact) < 0.12  # 128 minhashes: sd ~0.04
