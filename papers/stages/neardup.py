@@ -281,6 +281,9 @@ def find_duplicates(
     The pair kinds read title, abstract and authors from `texts` (default: `papers`), only for the
     papers in a pair: the caller need not hold every paper's text.
     """
+    # a key no other row shares pairs nothing: most rows go before the join (new's keys are
+    # index rows here); a key repeated in another band only is kept, harmless
+    index_keys = index_keys.filter(pl.col("key").is_duplicated())
     new_keys = index_keys.join(new.select("paper_id"), on="paper_id", how="semi")
     pairs = estimate_jaccard(candidate_pairs(new_keys, index_keys), papers["paper_id"], sig_of)
     pairs = pairs.filter(pl.col("jaccard") >= params.min_jaccard)
