@@ -46,11 +46,18 @@ def similarity_step(
 
     Returns their paths and what was computed (papers changed since the cached state, texts
     signed, texts embedded)."""
-    corpus = _corpus([str(p["papers"]) for p in partitions])
+    paths = [str(p["papers"]) for p in partitions]
     key = cache_key(code_sha256(), params.neardup.model_dump(mode="json"),
                     params.related.model_dump(mode="json"))  # fmt: skip
     root = Path(cache_dir) / "similarity" if cache_dir else None
     previous = _load_state(root, key)
+    if params.related.methods:
+        # related (embeddings, tfidf) reads every paper's text: the corpus is held whole
+        corpus = _corpus(paths)
+        memo, signed = _sign(corpus, params.neardup, previous)
+    else:
+        # near-duplicates only: texts read, hashed and signed one partition at a time
+        corpus, memo, signed = _sign_partitions(paths, params.neardup, previous)
     state = corpus.select("paper_id", "paper_hash")
     if previous is None:
         dirty = corpus.select("paper_id")
@@ -58,13 +65,13 @@ def similarity_step(
         gone = previous["state"].join(state, on="paper_id", how="anti").select("paper_id")
         fresh = state.join(previous["state"], on=["paper_id", "paper_hash"], how="anti")
         dirty = pl.concat([fresh.select("paper_id"), gone])
-    duplicates, signatures, signed = _duplicates(corpus, params.neardup, previous, dirty)
+    duplicates = _duplicates(corpus, memo, paths, params.neardup, previous, dirty)
     related_rows, vectors, embedded = _related(corpus, params.related, previous, dirty)
     Duplicates.validate(duplicates)
     Related.validate(related_rows)
     if root is not None:
         _save_state(root, key, {"state": state, "duplicates": duplicates,
-                                "related": related_rows, "signatures": signatures,
+                                "related": related_rows, "signatures": memo,
                                 "vectors": vectors})  # fmt: skip
     out = Path(work) / "similarity"
     return {
@@ -77,24 +84,33 @@ def similarity_step(
     }
 
 
+_TEXT_SCHEMA = pl.Schema(
+    [
+        ("paper_id", pl.String()),
+        ("title", pl.String()),
+        ("abstract", pl.String()),
+        ("authors", pl.List(pl.String())),
+    ]
+)
+_TEXT_COLUMNS = _TEXT_SCHEMA.names()
+
+
 def _corpus(paths: list[str]) -> pl.DataFrame:
-    """paper_id, title, abstract, authors of every paper, sorted by id, with content_hash (the
-    compared text: title and abstract; the memo key of signatures and vectors) and paper_hash
-    (the text and the authors, which the pair kinds read: what makes a paper changed)."""
+    """paper_id, title, abstract, authors of every paper, sorted by id, with content_hash and
+    paper_hash (`_hashed`)."""
     if not paths:
-        frame = pl.DataFrame(
-            schema={
-                "paper_id": pl.String,
-                "title": pl.String,
-                "abstract": pl.String,
-                "authors": pl.List(pl.String),
-            }
-        )
+        frame = pl.DataFrame(schema=_TEXT_SCHEMA)
     else:
-        frame = pl.scan_parquet(paths).select("paper_id", "title", "abstract", "authors").collect()
+        frame = pl.scan_parquet(paths).select(_TEXT_COLUMNS).collect()
+    return _hashed(frame.sort("paper_id"))
+
+
+def _hashed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Adds text, content_hash (the compared text: title and abstract; the memo key of
+    signatures and vectors) and paper_hash (the text and the authors, which the pair kinds read:
+    what makes a paper changed)."""
     return (
-        frame.sort("paper_id")
-        .with_columns(related.related_text())
+        frame.with_columns(related.related_text())
         .with_columns(content_hash=plh.col("text").chash.sha2_256())
         .with_columns(
             paper_hash=plh.concat_str(
@@ -104,36 +120,85 @@ def _corpus(paths: list[str]) -> pl.DataFrame:
     )
 
 
-def _duplicates(
-    corpus: pl.DataFrame,
-    params: NeardupParams,
-    previous: dict[str, pl.DataFrame] | None,
-    dirty: pl.DataFrame,
-) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """(duplicates rows, the signature memo for the corpus, texts signed now)."""
+def _sign(
+    corpus: pl.DataFrame, params: NeardupParams, previous: dict[str, pl.DataFrame] | None
+) -> tuple[pl.DataFrame, int]:
+    """(the signature memo of the corpus's texts, texts signed now): the memo's known
+    signatures, the others signed."""
     texts = corpus.select(
         "content_hash", neardup.shingle_text(pl.col("title"), pl.col("abstract")).alias("text")
-    ).unique("content_hash").sort("content_hash")  # fmt: skip
-    known = (
-        previous["signatures"].join(texts, on="content_hash", how="semi")
-        if previous is not None
-        else pl.DataFrame(
-            schema={"content_hash": pl.String, "signature": pl.Array(pl.UInt32, params.num_perm)}
-        )
-    )
+    ).unique("content_hash")  # fmt: skip
+    known = _known(previous, params)
     missing = texts.join(known, on="content_hash", how="anti")
     signed = pl.DataFrame(
         {"content_hash": missing["content_hash"],
          "signature": neardup.signatures(missing["text"], params)},
         schema=known.schema,
     )  # fmt: skip
-    memo = pl.concat([known, signed]).sort("content_hash")
+    kept = known.join(texts, on="content_hash", how="semi")
+    return pl.concat([kept, signed]).sort("content_hash"), missing.height
+
+
+def _sign_partitions(
+    paths: list[str], params: NeardupParams, previous: dict[str, pl.DataFrame] | None
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """(paper_id, content_hash, paper_hash of every paper sorted by id; the signature memo;
+    texts signed now), reading, hashing and signing one partition file at a time: memory holds
+    one partition's texts, never the corpus's."""
+    known = _known(previous, params)
+    states: list[pl.DataFrame] = []
+    signed: list[pl.DataFrame] = []
+    for path in paths:
+        part = _hashed(pl.read_parquet(path, columns=_TEXT_COLUMNS))
+        states.append(part.select("paper_id", "content_hash", "paper_hash"))
+        texts = part.select(
+            "content_hash", neardup.shingle_text(pl.col("title"), pl.col("abstract")).alias("text")
+        ).unique("content_hash")  # fmt: skip
+        missing = texts.join(known, on="content_hash", how="anti")
+        sig = neardup.signatures(missing["text"], params)
+        signed.append(
+            pl.DataFrame({"content_hash": missing["content_hash"], "signature": sig}, known.schema)
+        )
+    schema = {"paper_id": pl.String, "content_hash": pl.String, "paper_hash": pl.String}
+    corpus = pl.concat(states) if states else pl.DataFrame(schema=schema)
+    corpus = corpus.sort("paper_id")
+    new = pl.concat([known.clear(), *signed]).unique("content_hash")  # a text in two partitions
+    kept = known.join(corpus, on="content_hash", how="semi")
+    return corpus, pl.concat([kept, new]).sort("content_hash"), new.height
+
+
+def _known(previous: dict[str, pl.DataFrame] | None, params: NeardupParams) -> pl.DataFrame:
+    if previous is not None:
+        return previous["signatures"]
+    return pl.DataFrame(
+        schema={"content_hash": pl.String, "signature": pl.Array(pl.UInt32, params.num_perm)}
+    )
+
+
+def _duplicates(
+    corpus: pl.DataFrame,
+    memo: pl.DataFrame,
+    paths: list[str],
+    params: NeardupParams,
+    previous: dict[str, pl.DataFrame] | None,
+    dirty: pl.DataFrame,
+) -> pl.DataFrame:
+    """The duplicates rows; the pair kinds read the texts of the pairs' papers only (from the
+    corpus when it holds them, else from the partition files)."""
     aligned = corpus.select("paper_id", "content_hash").join(
         memo, on="content_hash", how="left", maintain_order="left"
     )
     sig = aligned["signature"].to_numpy().reshape(corpus.height, params.num_perm)
+    del aligned
     keys = neardup.band_keys(corpus["paper_id"], sig, params)
-    found = neardup.find_duplicates(dirty, keys, corpus, sig, params)
+    texts = None
+    if "title" not in corpus.columns:
+        texts = (
+            pl.scan_parquet(paths).select(_TEXT_COLUMNS)
+            if paths
+            else pl.LazyFrame(schema=_TEXT_SCHEMA)
+        )
+    found = neardup.find_duplicates(dirty, keys, corpus, sig, params, texts=texts)
     if previous is not None:
         kept = (
             previous["duplicates"]
@@ -142,7 +207,7 @@ def _duplicates(
         )
         found = pl.concat([kept, found.cast(kept.schema)])
     rows = found.unique(["paper_id_a", "paper_id_b"], keep="last").sort("paper_id_a", "paper_id_b")
-    return rows.select(Duplicates.to_schema().columns.keys()), memo, missing.height
+    return rows.select(Duplicates.to_schema().columns.keys())
 
 
 @lru_cache(maxsize=2)

@@ -143,3 +143,29 @@ def test_a_full_search_too_large_is_refused_with_the_reason(tmp_path: Path) -> N
     )
     with pytest.raises(PapersError, match=r"full tfidf search over 34 papers is refused"):
         similarity_step(_partitions(_papers(), tmp_path / "p"), params, str(tmp_path / "w"), None)
+
+
+def test_related_off_reads_a_partition_at_a_time_with_the_same_duplicates(tmp_path: Path) -> None:
+    # related off: texts signed per partition file, the kinds read only the pairs' papers
+    off = PARAMS.model_copy(update={"related": RelatedParams(method="off")})
+    papers = _papers()
+    copy = papers.filter(pl.col("paper_id") == "2401.00010").with_columns(paper_id=pl.lit("2403.1"))
+    papers = pl.concat([papers, copy])  # the same text in the first and the last partition
+    first = similarity_step(_partitions(papers, tmp_path / "a"), PARAMS, str(tmp_path / "w1"), None)
+    both, _ = _tables(first)
+    result = similarity_step(_partitions(papers, tmp_path / "b", parts=5), off,
+                             str(tmp_path / "w2"), None)  # fmt: skip
+    alone, _ = _tables(result)
+    assert alone.height == 4
+    assert_frame_equal(alone, both, check_exact=True)
+    # the copies in two partitions: one text signed once
+    assert result["signed"] == first["signed"] == papers.height - 1
+    # incremental with related off equals from scratch
+    cache = str(tmp_path / "cache")
+    day1 = papers.filter(pl.col("paper_id") != "2402.00001")
+    similarity_step(_partitions(day1, tmp_path / "d1"), off, str(tmp_path / "w3"), cache)
+    second = similarity_step(_partitions(papers, tmp_path / "d2"), off, str(tmp_path / "w4"), cache)
+    assert second["changed"] == 1
+    assert_frame_equal(_tables(second)[0], alone, check_exact=True)
+    empty, _ = _tables(similarity_step([], off, str(tmp_path / "w5"), None))
+    assert empty.is_empty()

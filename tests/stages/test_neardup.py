@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+import rensa  # type: ignore[import-untyped]
 from polars.testing import assert_frame_equal
 
 from papers.stages import neardup as nd
@@ -126,3 +127,25 @@ def test_signatures_do_not_depend_on_the_batch(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(nd, "SIGN_BATCH", 3)  # two batches: 3 texts, then 1
     assert np.array_equal(nd.signatures(texts, PARAMS), whole)
     assert (whole[1] == np.iinfo(np.uint32).max).all()  # the empty text matches nothing
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_shingle_hashes_are_rensas_hashes_of_the_shingle_strings(k: int) -> None:
+    words = ["a", "bc", "défg", "hijklmnopq", "x" * 17, "y" * 33, "straße", "7"]
+    texts = [" ".join(words[i : i + n]) for n in range(0, 9) for i in range(0, 8 - n + 1, 3)]
+    texts += ["", "z", "", "ü ü ü ü", "a a a"]
+    series = pl.Series("t", texts)
+    hashes, offsets = nd._shingle_hashes(series.slice(1), k)  # a sliced buffer too
+    expected = rensa.RMinHash.hash_token_sets([nd._shingles(t, k) for t in texts[1:]])
+    assert offsets.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
+    assert hashes.tolist() == [h for e in expected for h in e]
+
+
+def test_token_hashes_match_rensa_at_every_length() -> None:
+    tokens = ["é" * (n // 2) + "q" * (n % 2) for n in range(0, 70)] + ["a" * n for n in range(70)]
+    data = "".join(tokens).encode()
+    lengths = np.array([len(t.encode()) for t in tokens], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    buf = np.frombuffer(data + bytes(16), dtype=np.uint8)
+    got = nd.token_hashes(buf, starts, lengths)
+    assert got.tolist() == rensa.RMinHash.hash_token_sets([tokens])[0]
