@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
-
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from typing import TYPE_CHECKING, Any, Literal
 
 from papers.errors import PapersError
+
+if TYPE_CHECKING:  # Prefect when a runner is made: `papers run` checks its options first
+    from prefect.task_runners import TaskRunner
 
 Executor = Literal["local", "dask"]
 EXECUTORS: tuple[str, ...] = ("local", "dask")
@@ -31,16 +32,11 @@ def make_task_runner(
     - dask + workers: a temporary `distributed.LocalCluster` of that many single-threaded worker
       processes, stopped when the flow ends (dashboard on a free port: no collisions).
     """
-    if executor not in EXECUTORS:
-        raise PapersError(f"unknown executor {executor!r} (choose one of {', '.join(EXECUTORS)})")
+    check_executor(executor, address, workers)
     if executor == "local":
-        if address is not None or workers is not None:
-            raise PapersError("--address and --workers need --executor dask")
+        from prefect.task_runners import ThreadPoolTaskRunner
+
         return ThreadPoolTaskRunner()
-    if address is not None and workers is not None:
-        raise PapersError("give either --address (an existing cluster) or --workers, not both")
-    if workers is not None and workers < 1:
-        raise PapersError(f"--workers must be at least 1, not {workers}")
     try:
         from prefect_dask.task_runners import DaskTaskRunner
     except ImportError as exc:  # pragma: no cover - prefect-dask is a dependency
@@ -62,6 +58,20 @@ def make_task_runner(
             "env": {"POLARS_MAX_THREADS": str(max(1, (os.cpu_count() or 1) // n))},
         },
     )
+
+
+def check_executor(executor: str, address: str | None, workers: int | None) -> None:
+    """A PapersError for options make_task_runner cannot use (without importing Prefect)."""
+    if executor not in EXECUTORS:
+        raise PapersError(f"unknown executor {executor!r} (choose one of {', '.join(EXECUTORS)})")
+    if executor == "local":
+        if address is not None or workers is not None:
+            raise PapersError("--address and --workers need --executor dask")
+        return
+    if address is not None and workers is not None:
+        raise PapersError("give either --address (an existing cluster) or --workers, not both")
+    if workers is not None and workers < 1:
+        raise PapersError(f"--workers must be at least 1, not {workers}")
 
 
 @contextmanager
@@ -94,12 +104,12 @@ def shared_api(executor: str) -> Iterator[str | None]:
             try:
                 yield server.api_url
             finally:
-                _drain_to_api()
+                drain_to_api()
     finally:
         server.stop()
 
 
-def _drain_to_api() -> None:
+def drain_to_api() -> None:
     """Send the logs and events still queued in this process before the server goes away."""
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker

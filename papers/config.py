@@ -8,11 +8,9 @@ import json
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import polars as pl
-import pyarrow.parquet as pq
 import yaml
 from pydantic import (
     BaseModel,
@@ -24,6 +22,9 @@ from pydantic import (
 )
 
 from papers.errors import PapersError
+
+if TYPE_CHECKING:  # polars and pyarrow only when the IDF table is read: `papers` starts sooner
+    import polars as pl
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW = Path("data/raw")
@@ -435,6 +436,9 @@ def load_keyphrase_idf(path: Path | None) -> KeyphraseIdf | None:
 
 @cache
 def _load_keyphrase_idf(path: Path, _mtime_ns: int, _size: int) -> KeyphraseIdf:
+    import polars as pl
+    import pyarrow.parquet as pq
+
     data = path.read_bytes()
     try:
         meta = pq.read_metadata(path).metadata or {}

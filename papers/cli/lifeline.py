@@ -1,30 +1,28 @@
-"""lifeline: the temporary Prefect server a run starts, started early and dying with the run.
+"""lifeline: the temporary Prefect server a run starts dies with the run, even on SIGKILL.
 
-Without PREFECT_API_URL, Prefect starts a temporary API server (a uvicorn subprocess) when the
-flow first needs it, after this process has imported the flow, and stops it from an atexit hook.
-Two things are wrong with that for `papers run`:
+Without PREFECT_API_URL, Prefect starts a temporary API server (a uvicorn subprocess) and stops
+it from an atexit hook. A SIGKILLed run never runs atexit hooks, so the server lived on as an
+orphan, holding a port and its SQLite database. Here the run starts that server itself, from the
+main thread, with the Linux parent-death signal set in the child (prctl PR_SET_PDEATHSIG,
+SIGKILL): the kernel kills it the moment the run's main thread ends, however it ends.
 
-- a SIGKILLed run never runs atexit hooks, so the server lived on as an orphan, holding a port
-  and its SQLite database;
-- the server's ~4 s start came after the flow's imports (~2.5 s), one after the other, and the
-  parent also imported Prefect's server package (~3 s) only to launch it.
+It is started first thing (`launch`), with Prefect's own uvicorn command (see
+prefect.server.api.server.SubprocessASGIServer) but without importing Prefect's server package in
+this process: the child boots on another core while the run imports the flow and reads its
+inputs. `serving` then waits for it to answer and points this process's Prefect settings
+(PREFECT_API_URL, which Prefect also ships to Dask workers) at it for the run.
 
-So `papers run` launches the server itself, first thing after its inputs are checked: Prefect's
-own uvicorn command and environment (prefect.server.api.server.SubprocessASGIServer), with the
-Linux parent-death signal set in the child (prctl PR_SET_PDEATHSIG, SIGKILL: the kernel kills it
-the moment the run's main thread ends, however it ends). The parent imports the flow while the
-child boots on the other core, then waits for its health check and points PREFECT_API_URL at it
-for the run (`TemporaryServer.serving`). When the run ends the server's queued logs and events
-are sent and it is stopped.
-
-Elsewhere than Linux, off the main thread, or with PREFECT_API_URL set, nothing is started here
-(Prefect's own temporary server, or the configured one, is used as before).
+Elsewhere than Linux this is a no-op (Prefect starts its own server, its atexit hook covers normal
+exits); there, or to keep runs visible, point PREFECT_API_URL at a long-running server, which
+always wins: from the environment, a profile or Prefect's settings files.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
+import importlib.util
 import os
 import signal
 import socket
@@ -32,16 +30,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+
+from papers.errors import PapersError
 
 _PR_SET_PDEATHSIG = 1
-# Prefect's own startup timeout is 20 s; a loaded machine (or a new PREFECT_HOME, whose
-# database is created and migrated first) can need more
-STARTUP_TIMEOUT_S = 90.0
-_LAUNCHES = 3  # a port taken between choosing it and binding it: try another
+_UVICORN_PORT_IN_USE = 3  # uvicorn's exit status when it cannot bind (Prefect retries on it)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
@@ -52,122 +48,134 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
 def _free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _configured_api_url() -> str | None:
+    """PREFECT_API_URL as this process sees it, without importing Prefect when it is not yet
+    (then only the environment is known; `serving` asks Prefect's settings again)."""
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        return PREFECT_API_URL.value() or None
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+def _server_env() -> dict[str, str]:
+    """What SubprocessASGIServer gives its child: this environment, no UI, ephemeral; plus the
+    settings set in this process when Prefect is already imported (else the child reads the same
+    environment, profile and settings files as this process would)."""
+    env = {**os.environ, "PREFECT_UI_ENABLED": "0"}
+    env.update({"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"})
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import get_current_settings
+
+        env.update(get_current_settings().to_environment_variables(exclude_unset=True))
+    return env
 
 
 class TemporaryServer:
-    """Prefect's temporary API server in a child process tied to this one (see the module)."""
+    """Prefect's API server in a uvicorn child that dies with this process's main thread."""
 
     def __init__(self) -> None:
         self.port = 0
-        self.process: subprocess.Popen[Any] | None = None
-        self._launches = 0
-        self._launch()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._start()
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def _launch(self) -> None:
-        import prefect
-        from prefect.settings import get_current_settings
-
+    def _start(self) -> None:
+        spec = importlib.util.find_spec("prefect")
+        if spec is None or not spec.submodule_search_locations:  # pragma: no cover
+            raise PapersError("prefect is not installed")
+        app_dir = Path(next(iter(spec.submodule_search_locations))).parent
         self.port = _free_port()
-        self._launches += 1
-        env = {
-            **os.environ,
-            # what SubprocessASGIServer._run_uvicorn_command gives its server
-            "PREFECT_UI_ENABLED": "0",
-            "PREFECT__SERVER_EPHEMERAL": "1",
-            "PREFECT__SERVER_FINAL": "1",
-            **get_current_settings().to_environment_variables(exclude_unset=True),
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
-             "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
-            env=env,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the point: set between fork and exec
-        )  # fmt: skip
+        # Prefect's own command (SubprocessASGIServer._run_uvicorn_command)
+        argv = [
+            sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir),
+            "--factory", "prefect.server.api.server:create_app",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--log-level", "error", "--lifespan", "on",
+        ]  # fmt: skip
+        # preexec_fn only calls prctl (async-signal-safe); `papers run` forks before its threads
+        env = _server_env()
+        self.process = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
 
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> str:
-        """Wait until the server answers its health check; its API URL."""
+    def wait_healthy(self, timeout: float) -> str:
+        """Poll the server's health endpoint until it answers 200; its API URL."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                if self._launches >= _LAUNCHES:
-                    break
-                self._launch()  # the port was taken meanwhile: another one
-            with (
-                contextlib.suppress(urllib.error.URLError, OSError),
-                urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as answer,
-            ):
+        while True:
+            assert self.process is not None
+            code = self.process.poll()
+            if code == _UVICORN_PORT_IN_USE:  # the free port was taken meanwhile: another one
+                self._start()
+                continue
+            if code is not None:
+                raise PapersError(f"Prefect's temporary server exited with code {code}")
+            health = f"{self.api_url}/health"
+            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as answer:
                 if answer.status == 200:
                     return self.api_url
+            if time.monotonic() > deadline:
+                self.stop()
+                raise PapersError(
+                    f"Prefect's temporary server did not answer within {timeout:.0f} s "
+                    "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)"
+                )
             time.sleep(0.05)
-        code = self.process.poll() if self.process is not None else None
-        self.stop()
-        raise RuntimeError(
-            f"the temporary Prefect server did not start within {timeout:.0f} s"
-            + (f" (it exited with code {code})" if code is not None else "")
-            + "; set PREFECT_API_URL to a running Prefect server to use that one instead"
-        )
 
     def stop(self) -> None:
-        if self.process is None:
+        """Terminate the child (as SubprocessASGIServer.stop does); safe to call again."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
             return
-        self.process.terminate()
+        process.terminate()
         try:
-            self.process.wait(timeout=5)
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    @contextlib.contextmanager
-    def serving(self) -> Iterator[str]:
-        """PREFECT_API_URL set to this server while the block runs; then its queued logs and
-        events are sent and it is stopped."""
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        url = self.wait_ready()
-        try:
-            with temporary_settings(updates={PREFECT_API_URL: url}):
-                try:
-                    yield url
-                finally:
-                    _drain_to_api()
-        finally:
-            self.stop()
+            process.kill()
+            process.wait()
 
 
-def _drain_to_api() -> None:
-    """Send the logs and events still queued in this process before the server goes away."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    for service in (APILogWorker, EventsWorker):
-        service.drain_all(timeout=5, at_exit=False)
-
-
-def start_temporary_server() -> TemporaryServer | None:
-    """Launch Prefect's temporary server now, without waiting for it, tied to this process; None
-    when PREFECT_API_URL is set, outside Linux, or when not called from the main thread (the
-    parent-death signal follows the thread that forks)."""
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value() or not sys.platform.startswith("linux"):
+def launch() -> TemporaryServer | None:
+    """Start the temporary server now, tied to this process, and return it; None when
+    PREFECT_API_URL is set, outside Linux, or when not called from the main thread (the signal
+    follows the thread that forks): Prefect then does as it always does."""
+    if _configured_api_url() or not sys.platform.startswith("linux"):
         return None
     if threading.current_thread() is not threading.main_thread():
         return None
-    return TemporaryServer()
+    server = TemporaryServer()
+    atexit.register(server.stop)  # after Prefect's exit hooks, registered later, have run
+    return server
 
 
 @contextlib.contextmanager
 def serving(server: TemporaryServer | None) -> Iterator[str | None]:
-    """`server.serving()`, or nothing to do when no server was started here."""
+    """Point this process's Prefect at `server` for the duration; yield its API URL (None with
+    no server: Prefect's own settings apply). A PREFECT_API_URL found only now (a profile, a
+    settings file) wins: the server is stopped unused."""
     if server is None:
         yield None
         return
-    with server.serving() as url:
-        yield url
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    from flows.runners import drain_to_api
+
+    if PREFECT_API_URL.value():
+        server.stop()
+        yield PREFECT_API_URL.value()
+        return
+    url = server.wait_healthy(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        try:
+            yield url
+        finally:
+            drain_to_api()

@@ -113,17 +113,26 @@ def run(
     outcome: dict[str, Any] = {}
 
     def action() -> dict[str, Any]:
-        from flows.inputs import check_inputs
+        from flows.runners import check_executor
         from papers.cli import lifeline
 
-        check_inputs(raw, params)  # readable errors before Prefect starts a server
-        # Prefect's temporary server (no PREFECT_API_URL) starts now and boots while the flow
-        # is imported; it dies with this run, even on SIGKILL
-        server = lifeline.start_temporary_server()
-        from flows.build import build_dataset
-        from flows.runners import make_task_runner, shared_api
+        check_executor(executor, address, workers)
+        # Prefect's temporary server (no PREFECT_API_URL) boots on the other core while this
+        # process imports the flow and reads its inputs; it dies with this run, even on SIGKILL.
+        # Inputs plainly missing: no server at all, check_inputs says what is wrong.
+        server = lifeline.launch() if raw.is_dir() and params.is_file() else None
+        try:
+            from flows.build import build_dataset
+            from flows.inputs import check_inputs
+            from flows.runners import make_task_runner, shared_api
 
-        runner = make_task_runner(executor, address, workers)
+            runner = make_task_runner(executor, address, workers)
+            check_inputs(raw, params)  # readable errors before a server starts (or it stops)
+            server = server or lifeline.launch()
+        except BaseException:
+            if server is not None:
+                server.stop()
+            raise
         flow = build_dataset.with_options(
             task_runner=runner, on_running=[*build_dataset.on_running_hooks, watcher.hook]
         )

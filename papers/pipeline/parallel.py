@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 IN_FLIGHT = 2
@@ -19,8 +19,14 @@ def parallel_map(
     work: Callable[..., T], calls: list[tuple[Any, ...]], in_flight: int = IN_FLIGHT
 ) -> list[T]:
     """work(*args) for each argument tuple, at most in_flight at once in threads; results in
-    call order (the outputs do not depend on which finishes first)."""
+    call order (the outputs do not depend on which finishes first). The first failure is
+    raised once the calls already running end; the calls not yet started are cancelled."""
     if in_flight <= 1 or len(calls) <= 1:
         return [work(*args) for args in calls]
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        return list(pool.map(lambda args: work(*args), calls))
+        futures = [pool.submit(work, *args) for args in calls]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        if any(f.exception() is not None for f in done):
+            for future in futures:
+                future.cancel()
+        return [future.result() for future in futures]

@@ -1,8 +1,13 @@
-"""Tests for papers.cli.lifeline: the temporary Prefect server started early, tied to the run."""
+"""papers/cli/lifeline.py: the run's own temporary Prefect server."""
 
 from __future__ import annotations
 
-import urllib.error
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -10,41 +15,88 @@ import pytest
 
 from papers.cli import lifeline
 
+linux_only = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="needs /proc and prctl (Linux)"
+)
 
-def test_nothing_is_started_when_an_api_url_is_set() -> None:
+
+def alive(pid: int) -> bool:
+    """Running, not an exited (zombie) process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text[text.rindex(")") + 2] != "Z"
+
+
+@linux_only
+def test_launched_server_answers_and_is_what_prefect_uses() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):  # no test harness's server
+        launched_server_is_used()
+
+
+def launched_server_is_used() -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    server = lifeline.launch()
+    assert server is not None
+    try:
+        with lifeline.serving(server) as url:
+            assert url == server.api_url
+            assert PREFECT_API_URL.value() == url
+            with urllib.request.urlopen(f"{url}/health", timeout=10) as answer:
+                assert answer.status == 200
+        assert not PREFECT_API_URL.value()
+    finally:
+        server.stop()
+    assert server.process is None
+
+
+def test_a_configured_api_url_wins() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
-        assert lifeline.start_temporary_server() is None
-    with lifeline.serving(None) as url:
-        assert url is None
+        assert lifeline.launch() is None
 
 
-def test_the_server_serves_the_block_then_stops(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from prefect.settings import PREFECT_API_URL
+@linux_only
+def test_an_api_url_found_late_stops_the_launched_server_unused() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
-    server = lifeline.start_temporary_server()
-    assert server is not None
-    process = server.process
-    assert process is not None
-    with server.serving() as url:
-        assert url == server.api_url
-        assert PREFECT_API_URL.value() == url  # the run's Prefect client talks to it
-        with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
-            assert answer.status == 200
-    assert server.process is None
-    assert process.poll() is not None  # stopped, not left running
-    with pytest.raises((urllib.error.URLError, OSError)):
-        urllib.request.urlopen(f"{url}/health", timeout=2)
+    server = lifeline.TemporaryServer()
+    assert server.process is not None
+    pid = server.process.pid
+    with (
+        temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}),
+        lifeline.serving(server) as url,
+    ):
+        assert url == "http://127.0.0.1:9/api"
+        assert server.process is None
+        assert not alive(pid)
 
 
-def test_a_server_that_cannot_start_is_a_readable_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    server = lifeline.start_temporary_server()
-    assert server is not None
-    server.stop()  # as if it had died: every relaunch is stopped too
-    monkeypatch.setattr(lifeline.TemporaryServer, "_launch", lambda self: None)
-    with pytest.raises(RuntimeError, match="did not start within 1 s"):
-        server.wait_ready(timeout=1)
+@linux_only
+def test_the_server_dies_when_its_parent_is_sigkilled(tmp_path: Path) -> None:
+    code = (
+        "import time; from papers.cli import lifeline; s = lifeline.launch(); "
+        "print(s.process.pid, flush=True); time.sleep(300)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    ) as parent:
+        try:
+            assert parent.stdout is not None
+            child = int(parent.stdout.readline())
+            assert alive(child)
+            parent.send_signal(signal.SIGKILL)
+            parent.wait(timeout=30)
+            deadline = time.monotonic() + 30
+            while alive(child) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not alive(child)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                parent.kill()

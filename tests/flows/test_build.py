@@ -217,7 +217,9 @@ def test_crash_leaves_last_good_dataset(
     monkeypatch.setattr(io, "write_parquet", flaky)
     with pytest.raises(OSError, match="injected"):
         build(raw, out, repo / "params.yaml")
-    assert calls["n"] == 3
+    # node files are written two at a time: the write beside the failed one may end and its
+    # thread start one more before the failure is seen; the rest are never started
+    assert 3 <= calls["n"] <= 5
     assert digests(out) == before
     monkeypatch.setattr(io, "write_parquet", real)
     build(repo / "data" / "raw", out, repo / "params.yaml")
