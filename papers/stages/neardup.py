@@ -214,12 +214,21 @@ def candidate_pairs(new_keys: pl.DataFrame, index_keys: pl.DataFrame) -> pl.Data
     )
 
 
+ESTIMATE_BATCH = 65_536  # candidate pairs compared at once (~64 MB of signature rows)
+
+
 def estimate_jaccard(pairs: pl.DataFrame, ids: pl.Series, sig: np.ndarray) -> pl.DataFrame:
     """Adds `jaccard` (Float32): share of equal minhashes of the two papers' signatures."""
     pos = pl.DataFrame({"paper_id": ids, "_i": np.arange(len(ids), dtype=np.int64)})
     ia = pairs.join(pos, left_on="paper_id_a", right_on="paper_id", how="left")["_i"].to_numpy()
     ib = pairs.join(pos, left_on="paper_id_b", right_on="paper_id", how="left")["_i"].to_numpy()
-    est = (sig[ia] == sig[ib]).mean(axis=1) if len(pairs) else np.zeros(0)
+    est = np.zeros(len(pairs), dtype=np.float32)
+    # per batch: sig[ia] of every candidate at once is len(pairs) x num_perm x 4 bytes, and the
+    # 1M generated records (spliced from a pool of 13.5k real texts) give millions of candidates:
+    # the build was killed for memory (24 GB) before this
+    for start in range(0, len(pairs), ESTIMATE_BATCH):
+        a, b = ia[start : start + ESTIMATE_BATCH], ib[start : start + ESTIMATE_BATCH]
+        est[start : start + len(a)] = (sig[a] == sig[b]).mean(axis=1)
     return pairs.with_columns(pl.Series("jaccard", est, dtype=pl.Float32))
 
 
