@@ -45,22 +45,19 @@ def main(build: Path) -> None:
     t_d = time.process_time() - t0
     print(f"datasketch signatures {t_d:.2f} CPU s = {n / t_d:,.0f} rec/s")
 
-    ids = papers["paper_id"]
     t0 = time.process_time()
-    keys = nd.band_keys(ids, sig, params)
-    pairs = nd.candidate_pairs(keys, keys)
+    keys = nd.band_keys(sig, params)
+    pairs = nd.candidate_pairs(pl.Series(range(n)), keys)
     t_j = time.process_time() - t0
-    pairs = nd.estimate_jaccard(pairs, ids, sig)
+    pairs = nd.estimate_jaccard(pairs, sig)
     print(
         f"band keys {keys.height} rows, {keys.estimated_size() / n:.0f} B/paper; "
         f"keys+join {t_j:.2f} CPU s; candidates {pairs.height}"
     )
 
-    pos = {p: i for i, p in enumerate(ids.to_list())}
     set_of = [set(s) for s in sets]
     err_r, err_d = [], []
-    for a, b, est in pairs.iter_rows():
-        i, k = pos[a], pos[b]
+    for i, k, est in pairs.iter_rows():
         exact = len(set_of[i] & set_of[k]) / max(1, len(set_of[i] | set_of[k]))
         err_r.append(est - exact)
         err_d.append(float((ds[i] == ds[k]).mean()) - exact)

@@ -190,7 +190,7 @@ def _duplicates(
     )
     sig = aligned["signature"].to_numpy().reshape(corpus.height, params.num_perm)
     del aligned
-    keys = neardup.band_keys(corpus["paper_id"], sig, params)
+    keys = neardup.band_keys(sig, params)
     texts = None
     if "title" not in corpus.columns:
         texts = (

@@ -171,21 +171,25 @@ def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
     return out
 
 
-def band_keys(paper_ids: pl.Series, sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:
-    """Signatures -> rows (paper_id, band UInt8, key UInt64): one key per band of `rows` minhashes.
+def band_keys(sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:
+    """Signatures -> rows (row UInt32, band UInt8, key UInt64): one key per band of `rows`
+    minhashes; `row` is the signature's row (the paper's position), not its id, so the candidate
+    join and the pairs stay fixed-width integers.
 
     Papers with an empty text get no keys, so they are never candidates.
     """
     if params.bands * params.rows > sig.shape[1]:
         raise ValueError("bands * rows exceeds num_perm")
     n = sig.shape[0]
+    if n >= 2**32:
+        raise ValueError(f"{n} signatures: rows are UInt32")
     cols = {f"h{j}": sig[:, j] for j in range(params.bands * params.rows)}
-    frame = pl.DataFrame({"paper_id": paper_ids, **cols})
+    frame = pl.DataFrame({"row": np.arange(n, dtype=np.uint32), **cols})
     empty = sig[:, 0] == np.iinfo(np.uint32).max if n else np.zeros(0, dtype=bool)
     frame = frame.filter(pl.Series(~empty))
     parts = [
         frame.select(
-            "paper_id",
+            "row",
             pl.lit(b, dtype=pl.UInt8).alias("band"),
             pl.struct([f"h{b * params.rows + r}" for r in range(params.rows)])
             .hash(SEED)
@@ -193,43 +197,62 @@ def band_keys(paper_ids: pl.Series, sig: np.ndarray, params: NeardupParams) -> p
         )
         for b in range(params.bands)
     ]
-    return pl.concat(parts).sort("paper_id", "band")
+    return pl.concat(parts).sort("row", "band")
 
 
-def candidate_pairs(new_keys: pl.DataFrame, index_keys: pl.DataFrame) -> pl.DataFrame:
-    """New/changed papers' band keys joined to the index's -> pairs (paper_id_a < paper_id_b).
+_SHIFT = 1 << 32  # a pair of UInt32 rows packed as a * 2^32 + b
 
-    `index_keys` holds every paper's keys (the new ones included or not: both give the same pairs).
+
+def candidate_pairs(new_rows: pl.Series, keys: pl.DataFrame) -> pl.DataFrame:
+    """Pairs (row_a < row_b, UInt32) that share a band key, at least one of them in `new_rows`.
+
+    `keys` holds every paper's keys (`band_keys`). One band at a time: a band's pairs are packed
+    into one UInt64 each (row_a * 2^32 + row_b), and the bands' pairs are made unique once. Only
+    integers are joined and held (the 1M generated benchmark's 34M band-pair rows are 270 MB,
+    where a join of string ids in both directions took 8 GB).
     """
-    joined = new_keys.join(index_keys, on=["band", "key"], suffix="_o").filter(
-        pl.col("paper_id") != pl.col("paper_id_o")
+    keys = keys.filter(pl.len().over("band", "key") > 1).with_columns(
+        pl.col("row").is_in(new_rows.cast(pl.UInt32).implode()).alias("new")
     )
-    return (
-        joined.select(
-            pl.min_horizontal("paper_id", "paper_id_o").alias("paper_id_a"),
-            pl.max_horizontal("paper_id", "paper_id_o").alias("paper_id_b"),
-        )
-        .unique()
-        .sort("paper_id_a", "paper_id_b")
+    a, b = pl.col("row"), pl.col("row_o")
+    # both ends new: the pair comes from both sides, kept once (a < b); one end old: only from the
+    # new side, kept either way round
+    keep = (a < b) | ((a > b) & ~pl.col("new_o"))
+    packed = pl.min_horizontal(a, b).cast(pl.UInt64) * _SHIFT + pl.max_horizontal(a, b)
+    parts = [pl.Series("pair", [], dtype=pl.UInt64)]
+    for band in keys.partition_by("band", maintain_order=True, include_key=False):
+        side = band.filter("new").select("row", "key")
+        other = band.rename({"row": "row_o", "new": "new_o"})
+        joined = side.join(other, on="key").filter(keep)
+        parts.append(joined.select(packed.alias("pair"))["pair"])
+    pairs = pl.concat(parts).unique().sort()
+    return pl.DataFrame(
+        {
+            "row_a": (pairs // _SHIFT).cast(pl.UInt32),
+            "row_b": (pairs % _SHIFT).cast(pl.UInt32),
+        }
     )
 
 
 ESTIMATE_BATCH = 65_536  # candidate pairs compared at once (~64 MB of signature rows)
 
 
-def estimate_jaccard(pairs: pl.DataFrame, ids: pl.Series, sig: np.ndarray) -> pl.DataFrame:
-    """Adds `jaccard` (Float32): share of equal minhashes of the two papers' signatures."""
-    pos = pl.DataFrame({"paper_id": ids, "_i": np.arange(len(ids), dtype=np.int64)})
-    ia = pairs.join(pos, left_on="paper_id_a", right_on="paper_id", how="left")["_i"].to_numpy()
-    ib = pairs.join(pos, left_on="paper_id_b", right_on="paper_id", how="left")["_i"].to_numpy()
+def estimate_jaccard(pairs: pl.DataFrame, sig: np.ndarray) -> pl.DataFrame:
+    """Adds `jaccard` (Float32) to pairs of signature rows (row_a, row_b): the share of equal
+    minhashes of the two signatures."""
+    ia, ib = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
     est = np.zeros(len(pairs), dtype=np.float32)
     # per batch: sig[ia] of every candidate at once is len(pairs) x num_perm x 4 bytes, and the
-    # 1M generated records (spliced from a pool of 13.5k real texts) give millions of candidates:
-    # the build was killed for memory (24 GB) before this
+    # 1M generated records (spliced from a pool of 13.5k real texts) give 22M candidates
     for start in range(0, len(pairs), ESTIMATE_BATCH):
         a, b = ia[start : start + ESTIMATE_BATCH], ib[start : start + ESTIMATE_BATCH]
         est[start : start + len(a)] = (sig[a] == sig[b]).mean(axis=1)
     return pairs.with_columns(pl.Series("jaccard", est, dtype=pl.Float32))
+
+
+def _dense(values: pl.Expr) -> pl.Expr:
+    """Equal values -> equal UInt32 ids (exact, by sorting): pairs compare ids, not texts."""
+    return values.rank("dense").cast(pl.UInt32)
 
 
 def classify(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
@@ -242,12 +265,30 @@ def classify(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
     - same_work: same or near-same title and a shared author (one work under two ids);
     - reposted: a shared author but the title changed (a new version posted under a new id);
     - otherwise similar_text.
+
+    Titles, abstracts and author names are compared as dense ids computed once per paper (the
+    1M generated benchmark has 2.7M pairs: joining each pair's two abstracts held ~6 GB).
     """
+    every = papers.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_p"))
+    names = every.join(
+        every.with_columns(papers["authors"].list.eval(pl.element().str.to_lowercase()))
+        .explode("authors")  # polars may drop or null-fill empty and null lists: set below
+        .with_columns(_dense(pl.col("authors")))
+        .group_by("_p")
+        .agg("authors"),
+        on="_p",
+        how="left",
+    ).sort("_p")["authors"]
+    listed = pl.col("authors").list.len()
     side = papers.select(
         "paper_id",
-        pl.col("title").str.to_lowercase().str.replace_all(r"[^\w]+", "").alias("t"),
-        pl.col("abstract").str.to_lowercase().str.replace_all(r"[^\w]+", "").alias("ab"),
-        pl.col("authors").list.eval(pl.element().str.to_lowercase()).alias("au"),
+        _dense(pl.col("title").str.to_lowercase().str.replace_all(r"[^\w]+", "")).alias("t"),
+        _dense(pl.col("abstract").str.to_lowercase().str.replace_all(r"[^\w]+", "")).alias("ab"),
+        pl.when(listed > 0)
+        .then(pl.lit(names))
+        .when(listed == 0)
+        .then(pl.lit([], dtype=pl.List(pl.UInt32)))
+        .alias("au"),  # null authors stay null
     )
     j = pairs.join(side, left_on="paper_id_a", right_on="paper_id", how="left").join(
         side, left_on="paper_id_b", right_on="paper_id", how="left", suffix="_b"
@@ -290,12 +331,20 @@ def find_duplicates(
     The pair kinds read title, abstract and authors from `texts` (default: `papers`), only for the
     papers in a pair: the caller need not hold every paper's text.
     """
-    # a key no other row shares pairs nothing: most rows go before the join (new's keys are
-    # index rows here); a key repeated in another band only is kept, harmless
-    index_keys = index_keys.filter(pl.col("key").is_duplicated())
-    new_keys = index_keys.join(new.select("paper_id"), on="paper_id", how="semi")
-    pairs = estimate_jaccard(candidate_pairs(new_keys, index_keys), papers["paper_id"], sig_of)
+    ids = papers["paper_id"]
+    rows = (
+        ids.to_frame()
+        .with_row_index("row")
+        .join(new.select("paper_id"), on="paper_id", how="semi")["row"]
+    )
+    pairs = estimate_jaccard(candidate_pairs(rows, index_keys), sig_of)
     pairs = pairs.filter(pl.col("jaccard") >= params.min_jaccard)
+    a, b = ids.gather(pairs["row_a"]), ids.gather(pairs["row_b"])
+    pairs = pairs.select(
+        pl.min_horizontal(a, b).alias("paper_id_a"),  # by id, whatever the rows' order
+        pl.max_horizontal(a, b).alias("paper_id_b"),
+        "jaccard",
+    )
     needed = pl.concat([pairs["paper_id_a"], pairs["paper_id_b"]]).unique().to_frame("paper_id")
     side = (
         (papers.lazy() if texts is None else texts)
