@@ -47,7 +47,7 @@ def main(build: Path) -> None:
 
     t0 = time.process_time()
     keys = nd.band_keys(sig, params)
-    pairs = nd.candidate_pairs(pl.Series(range(n)), keys)
+    pairs = nd.candidate_pairs(np.arange(n), sig, params)
     t_j = time.process_time() - t0
     pairs = nd.estimate_jaccard(pairs, sig)
     print(
@@ -68,7 +68,7 @@ def main(build: Path) -> None:
                 f"p95 {np.quantile(np.abs(e), 0.95):.4f}, max {np.abs(e).max():.4f}"
             )
 
-    dup = nd.find_duplicates(papers, keys, papers, sig, params)
+    dup = nd.find_duplicates(papers, papers, sig, params)
     print(dup.group_by("kind").len().sort("kind"))
     with pl.Config(fmt_str_lengths=80, tbl_rows=40):
         print(dup.head(40))

@@ -190,7 +190,6 @@ def _duplicates(
     )
     sig = aligned["signature"].to_numpy().reshape(corpus.height, params.num_perm)
     del aligned
-    keys = neardup.band_keys(sig, params)
     texts = None
     if "title" not in corpus.columns:
         texts = (
@@ -198,7 +197,7 @@ def _duplicates(
             if paths
             else pl.LazyFrame(schema=_TEXT_SCHEMA)
         )
-    found = neardup.find_duplicates(dirty, keys, corpus, sig, params, texts=texts)
+    found = neardup.find_duplicates(dirty, corpus, sig, params, texts=texts)
     if previous is not None:
         kept = (
             previous["duplicates"]

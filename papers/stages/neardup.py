@@ -171,29 +171,44 @@ def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
     return out
 
 
+def _band_key(sig: np.ndarray, band: int, params: NeardupParams) -> pl.Series:
+    """Each signature's key (UInt64) in one band: the hash of its `rows` minhashes there."""
+    names = [f"h{band * params.rows + r}" for r in range(params.rows)]
+    cols = {name: sig[:, band * params.rows + r] for r, name in enumerate(names)}
+    return pl.DataFrame(cols).select(pl.struct(names).hash(SEED).alias("key"))["key"]
+
+
+def _signed(sig: np.ndarray) -> np.ndarray:
+    """Rows with a text: an empty text's all-max signature gets no keys (never a candidate)."""
+    if not sig.shape[0]:
+        return np.zeros(0, dtype=bool)
+    out: np.ndarray = sig[:, 0] != np.iinfo(np.uint32).max
+    return out
+
+
+def _check_bands(sig: np.ndarray, params: NeardupParams) -> None:
+    if params.bands * params.rows > sig.shape[1]:
+        raise ValueError("bands * rows exceeds num_perm")
+    if sig.shape[0] >= 2**32:
+        raise ValueError(f"{sig.shape[0]} signatures: rows are UInt32")
+
+
 def band_keys(sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:
     """Signatures -> rows (row UInt32, band UInt8, key UInt64): one key per band of `rows`
-    minhashes; `row` is the signature's row (the paper's position), not its id, so the candidate
-    join and the pairs stay fixed-width integers.
+    minhashes; `row` is the signature's row (the paper's position). For inspection and the
+    benchmark: `candidate_pairs` computes the same keys one band at a time.
 
     Papers with an empty text get no keys, so they are never candidates.
     """
-    if params.bands * params.rows > sig.shape[1]:
-        raise ValueError("bands * rows exceeds num_perm")
-    n = sig.shape[0]
-    if n >= 2**32:
-        raise ValueError(f"{n} signatures: rows are UInt32")
-    cols = {f"h{j}": sig[:, j] for j in range(params.bands * params.rows)}
-    frame = pl.DataFrame({"row": np.arange(n, dtype=np.uint32), **cols})
-    empty = sig[:, 0] == np.iinfo(np.uint32).max if n else np.zeros(0, dtype=bool)
-    frame = frame.filter(pl.Series(~empty))
+    _check_bands(sig, params)
+    rows = pl.Series("row", np.flatnonzero(_signed(sig)).astype(np.uint32))
     parts = [
-        frame.select(
-            "row",
-            pl.lit(b, dtype=pl.UInt8).alias("band"),
-            pl.struct([f"h{b * params.rows + r}" for r in range(params.rows)])
-            .hash(SEED)
-            .alias("key"),
+        pl.DataFrame(
+            {
+                "row": rows,
+                "band": pl.repeat(b, len(rows), dtype=pl.UInt8, eager=True),
+                "key": _band_key(sig, b, params).gather(rows),
+            }
         )
         for b in range(params.bands)
     ]
@@ -203,27 +218,42 @@ def band_keys(sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:
 _SHIFT = 1 << 32  # a pair of UInt32 rows packed as a * 2^32 + b
 
 
-def candidate_pairs(new_rows: pl.Series, keys: pl.DataFrame) -> pl.DataFrame:
-    """Pairs (row_a < row_b, UInt32) that share a band key, at least one of them in `new_rows`.
+def candidate_pairs(
+    new_rows: np.ndarray,
+    sig: np.ndarray,
+    params: NeardupParams,
+    index_rows: np.ndarray | None = None,
+) -> pl.DataFrame:
+    """Pairs (row_a < row_b, UInt32) of signature rows that share a band key, one of them in
+    `new_rows`, both in `index_rows` (default: every row; new rows outside it pair nothing).
 
-    `keys` holds every paper's keys (`band_keys`). One band at a time: a band's pairs are packed
-    into one UInt64 each (row_a * 2^32 + row_b), and the bands' pairs are made unique once. Only
-    integers are joined and held (the 1M generated benchmark's 34M band-pair rows are 270 MB,
-    where a join of string ids in both directions took 8 GB).
+    One band at a time: the band's keys of the index (a key no other row has is dropped: most
+    rows), the new rows' joined to them, each pair packed into one UInt64 (row_a * 2^32 + row_b);
+    the bands' pairs are made unique once. Only integers are joined and held: at the 1M generated
+    records (34M band-pair rows, 270 MB) a join of string ids in both directions took 8 GB.
     """
-    keys = keys.filter(pl.len().over("band", "key") > 1).with_columns(
-        pl.col("row").is_in(new_rows.cast(pl.UInt32).implode()).alias("new")
-    )
+    _check_bands(sig, params)
+    n = sig.shape[0]
+    member = _signed(sig)
+    if index_rows is not None:
+        listed = np.zeros(n, dtype=bool)
+        listed[index_rows] = True
+        member &= listed
+    fresh = np.zeros(n, dtype=bool)
+    fresh[new_rows] = True
+    rows = np.flatnonzero(member).astype(np.uint32)
+    base = pl.DataFrame({"row": rows, "new": fresh[rows]})
     a, b = pl.col("row"), pl.col("row_o")
     # both ends new: the pair comes from both sides, kept once (a < b); one end old: only from the
     # new side, kept either way round
     keep = (a < b) | ((a > b) & ~pl.col("new_o"))
     packed = pl.min_horizontal(a, b).cast(pl.UInt64) * _SHIFT + pl.max_horizontal(a, b)
     parts = [pl.Series("pair", [], dtype=pl.UInt64)]
-    for band in keys.partition_by("band", maintain_order=True, include_key=False):
-        side = band.filter("new").select("row", "key")
-        other = band.rename({"row": "row_o", "new": "new_o"})
-        joined = side.join(other, on="key").filter(keep)
+    for band in range(params.bands):
+        keyed = base.with_columns(_band_key(sig, band, params).gather(rows))
+        keyed = keyed.filter(pl.col("key").is_duplicated())
+        other = keyed.rename({"row": "row_o", "new": "new_o"})
+        joined = keyed.filter("new").select("row", "key").join(other, on="key").filter(keep)
         parts.append(joined.select(packed.alias("pair"))["pair"])
     pairs = pl.concat(parts).unique().sort()
     return pl.DataFrame(
@@ -319,25 +349,31 @@ def classify(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
 
 def find_duplicates(
     new: pl.DataFrame,
-    index_keys: pl.DataFrame,
     papers: pl.DataFrame,
     sig_of: np.ndarray,
     params: NeardupParams,
     texts: pl.LazyFrame | None = None,
+    index: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The duplicates of `new` papers against the index (`candidate_pairs`), jaccard >= min_jaccard.
+    """The duplicates of `new` papers among `index` (default: all `papers`; `candidate_pairs`),
+    jaccard >= min_jaccard.
 
     `papers` and `sig_of` are row-aligned: every paper that can appear in a pair, and its signature.
     The pair kinds read title, abstract and authors from `texts` (default: `papers`), only for the
     papers in a pair: the caller need not hold every paper's text.
     """
     ids = papers["paper_id"]
-    rows = (
-        ids.to_frame()
-        .with_row_index("row")
-        .join(new.select("paper_id"), on="paper_id", how="semi")["row"]
-    )
-    pairs = estimate_jaccard(candidate_pairs(rows, index_keys), sig_of)
+    numbered = ids.to_frame().with_row_index("row")
+
+    def rows_of(frame: pl.DataFrame) -> np.ndarray:
+        out: np.ndarray = numbered.join(frame.select("paper_id"), on="paper_id", how="semi")[
+            "row"
+        ].to_numpy()
+        return out
+
+    index_rows = None if index is None else rows_of(index)
+    candidates = candidate_pairs(rows_of(new), sig_of, params, index_rows)
+    pairs = estimate_jaccard(candidates, sig_of)
     pairs = pairs.filter(pl.col("jaccard") >= params.min_jaccard)
     a, b = ids.gather(pairs["row_a"]), ids.gather(pairs["row_b"])
     pairs = pairs.select(

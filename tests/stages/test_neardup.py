@@ -61,8 +61,7 @@ def _sig(papers: pl.DataFrame) -> np.ndarray:
 
 def _all() -> pl.DataFrame:
     sig = _sig(PAPERS)
-    keys = nd.band_keys(sig, PARAMS)
-    return nd.find_duplicates(PAPERS, keys, PAPERS, sig, PARAMS)
+    return nd.find_duplicates(PAPERS, PAPERS, sig, PARAMS)
 
 
 def test_signatures_are_deterministic_and_empty_text_matches_nothing() -> None:
@@ -98,18 +97,36 @@ def test_pairs_and_kinds() -> None:
 
 def test_incremental_equals_batch() -> None:
     sig = _sig(PAPERS)
-    keys = nd.band_keys(sig, PARAMS)
-    batch = nd.find_duplicates(PAPERS, keys, PAPERS, sig, PARAMS)
+    batch = nd.find_duplicates(PAPERS, PAPERS, sig, PARAMS)
     # day 1: the first half alone; day 2: the rest against the index of everything
     old, new = PAPERS.head(4), PAPERS.tail(4)
-    day1 = nd.find_duplicates(old, keys.filter(pl.col("row") < 4), PAPERS, sig, PARAMS)
-    day2 = nd.find_duplicates(new, keys, PAPERS, sig, PARAMS)
+    day1 = nd.find_duplicates(old, PAPERS, sig, PARAMS, index=old)
+    day2 = nd.find_duplicates(new, PAPERS, sig, PARAMS)
     both = (
         pl.concat([day1, day2])
         .unique(["paper_id_a", "paper_id_b"])
         .sort("paper_id_a", "paper_id_b")
     )
     assert_frame_equal(both, batch)
+
+
+def test_candidates_are_the_pairs_sharing_a_band_key() -> None:
+    # signatures with few distinct values per minhash: many collisions, buckets of every size
+    rng = np.random.default_rng(3)
+    sig = rng.integers(0, 3, size=(60, PARAMS.num_perm), dtype=np.uint32)
+    sig[7] = np.iinfo(np.uint32).max  # an empty text: never a candidate
+    keys = nd.band_keys(sig, PARAMS)
+    shared = keys.join(keys, on=["band", "key"], suffix="_o").filter(
+        pl.col("row") < pl.col("row_o")
+    )
+    expected = shared.select(row_a="row", row_b="row_o").unique().sort("row_a", "row_b")
+    got = nd.candidate_pairs(np.arange(60), sig, PARAMS)
+    assert got.height > 100
+    assert_frame_equal(got, expected)
+    # new rows 0..9 against an index of rows 0..39: pairs with an end in each
+    part = nd.candidate_pairs(np.arange(10), sig, PARAMS, index_rows=np.arange(40))
+    want = expected.filter((pl.col("row_a") < 10) | (pl.col("row_b") < 10), pl.col("row_b") < 40)
+    assert_frame_equal(part, want)
 
 
 def test_bands_must_fit_signature() -> None:
