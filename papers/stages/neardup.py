@@ -281,11 +281,92 @@ def estimate_jaccard(pairs: pl.DataFrame, sig: np.ndarray) -> pl.DataFrame:
 
 
 def _dense(values: pl.Expr) -> pl.Expr:
-    """Equal values -> equal UInt32 ids (exact, by sorting): pairs compare ids, not texts."""
+    """Equal values -> equal UInt32 ids (exact, by sorting): pairs compare ids, not names."""
     return values.rank("dense").cast(pl.UInt32)
 
 
-def classify(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
+def _compared(column: str) -> pl.Expr:
+    """A title or abstract as the pair kinds compare it: lower case, word characters only."""
+    return pl.col(column).str.to_lowercase().str.replace_all(r"[^\w]+", "")
+
+
+def _text_hash(column: str) -> pl.Expr:
+    """UInt64 hash of the compared text (null stays null: a null never equals anything)."""
+    return pl.when(pl.col(column).is_not_null()).then(_compared(column).hash(SEED))
+
+
+def _features(texts: pl.LazyFrame) -> pl.DataFrame:
+    """paper_id, t and ab (hashes of the compared title and abstract), au (lower-cased author
+    names as dense UInt32 ids; null authors stay null, an empty list stays empty).
+
+    The texts are streamed: per paper only fixed-width hashes and short name lists are held (the
+    1M generated records' 2.7M pairs touch 900k papers: their texts and lower-cased copies were
+    the step's peak, 4.6 GB)."""
+    feats = texts.select(
+        "paper_id",
+        _text_hash("title").alias("t"),
+        _text_hash("abstract").alias("ab"),
+        pl.col("authors").list.eval(pl.element().str.to_lowercase()),
+    ).collect(engine="streaming")
+    every = feats.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_p"))
+    names = every.join(
+        every.with_columns(feats["authors"])
+        .explode("authors")  # polars may drop or null-fill empty and null lists: set below
+        .with_columns(_dense(pl.col("authors")))
+        .group_by("_p")
+        .agg("authors"),
+        on="_p",
+        how="left",
+    ).sort("_p")["authors"]
+    listed = pl.col("authors").list.len()
+    return feats.select(
+        "paper_id",
+        "t",
+        "ab",
+        pl.when(listed > 0)
+        .then(pl.lit(names))
+        .when(listed == 0)
+        .then(pl.lit([], dtype=pl.List(pl.UInt32)))
+        .alias("au"),
+    )
+
+
+def _exact(j: pl.DataFrame, texts: pl.LazyFrame) -> pl.DataFrame:
+    """Adds same_t and same_ab, exact: equal hashes are checked on the compared texts (read for
+    those pairs' papers only), different hashes are different texts, a null text is null."""
+    hit = j.filter((pl.col("t") == pl.col("t_b")) | (pl.col("ab") == pl.col("ab_b")))
+    ids = pl.concat([hit["paper_id_a"], hit["paper_id_b"]]).unique().to_frame("paper_id")
+    strings = (
+        texts.select("paper_id", _compared("title").alias("ts"), _compared("abstract").alias("abs"))
+        .join(ids.lazy(), on="paper_id", how="semi")
+        .collect(engine="streaming")
+    )
+    checked = (
+        hit.select("paper_id_a", "paper_id_b")
+        .join(strings, left_on="paper_id_a", right_on="paper_id", how="left")
+        .join(strings, left_on="paper_id_b", right_on="paper_id", how="left", suffix="_b")
+        .select(
+            "paper_id_a",
+            "paper_id_b",
+            (pl.col("ts") == pl.col("ts_b")).alias("_st"),
+            (pl.col("abs") == pl.col("abs_b")).alias("_sa"),
+        )
+    )
+    j = j.join(checked, on=["paper_id_a", "paper_id_b"], how="left", maintain_order="left")
+    same = {}
+    for out, h, flag in (("same_t", "t", "_st"), ("same_ab", "ab", "_sa")):
+        a, b = pl.col(h), pl.col(f"{h}_b")
+        same[out] = (
+            pl.when(a.is_null() | b.is_null())
+            .then(None)
+            .when(a != b)
+            .then(False)
+            .otherwise(pl.col(flag))
+        )
+    return j.with_columns(**same)
+
+
+def classify(pairs: pl.DataFrame, papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Pairs (paper_id_a, paper_id_b, jaccard) + papers (paper_id, title, abstract, authors).
 
     Output: paper_id_a, paper_id_b, jaccard, kind, evidence.
@@ -296,35 +377,16 @@ def classify(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
     - reposted: a shared author but the title changed (a new version posted under a new id);
     - otherwise similar_text.
 
-    Titles, abstracts and author names are compared as dense ids computed once per paper (the
-    1M generated benchmark has 2.7M pairs: joining each pair's two abstracts held ~6 GB).
+    Titles and abstracts are compared lower-cased, word characters only (`_exact`); author names
+    lower-cased, as dense ids (`_features`).
     """
-    every = papers.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_p"))
-    names = every.join(
-        every.with_columns(papers["authors"].list.eval(pl.element().str.to_lowercase()))
-        .explode("authors")  # polars may drop or null-fill empty and null lists: set below
-        .with_columns(_dense(pl.col("authors")))
-        .group_by("_p")
-        .agg("authors"),
-        on="_p",
-        how="left",
-    ).sort("_p")["authors"]
-    listed = pl.col("authors").list.len()
-    side = papers.select(
-        "paper_id",
-        _dense(pl.col("title").str.to_lowercase().str.replace_all(r"[^\w]+", "")).alias("t"),
-        _dense(pl.col("abstract").str.to_lowercase().str.replace_all(r"[^\w]+", "")).alias("ab"),
-        pl.when(listed > 0)
-        .then(pl.lit(names))
-        .when(listed == 0)
-        .then(pl.lit([], dtype=pl.List(pl.UInt32)))
-        .alias("au"),  # null authors stay null
-    )
+    texts = papers.lazy()
+    side = _features(texts)
     j = pairs.join(side, left_on="paper_id_a", right_on="paper_id", how="left").join(
         side, left_on="paper_id_b", right_on="paper_id", how="left", suffix="_b"
     )
-    same_title = pl.col("t") == pl.col("t_b")
-    same_abs = pl.col("ab") == pl.col("ab_b")
+    j = _exact(j, texts)
+    same_title, same_abs = pl.col("same_t"), pl.col("same_ab")
     shared = pl.col("au").list.set_intersection(pl.col("au_b")).list.len().fill_null(0)
     kind = (
         pl.when(same_abs & ~same_title & (shared == 0))
@@ -386,6 +448,5 @@ def find_duplicates(
         (papers.lazy() if texts is None else texts)
         .select("paper_id", "title", "abstract", "authors")
         .join(needed.lazy(), on="paper_id", how="semi")
-        .collect()
     )
     return classify(pairs, side).sort("paper_id_a", "paper_id_b")

@@ -164,3 +164,77 @@ def test_token_hashes_match_rensa_at_every_length() -> None:
     buf = np.frombuffer(data + bytes(16), dtype=np.uint8)
     got = nd.token_hashes(buf, starts, lengths)
     assert got.tolist() == rensa.RMinHash.hash_token_sets([tokens])[0]
+
+
+def _classify_reference(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
+    """The pair kinds as first written: each pair's lower-cased texts and names compared as
+    strings (what `classify` must give, with hashes and dense ids)."""
+    side = papers.select(
+        "paper_id",
+        pl.col("title").str.to_lowercase().str.replace_all(r"[^\w]+", "").alias("t"),
+        pl.col("abstract").str.to_lowercase().str.replace_all(r"[^\w]+", "").alias("ab"),
+        pl.col("authors").list.eval(pl.element().str.to_lowercase()).alias("au"),
+    )
+    j = pairs.join(side, left_on="paper_id_a", right_on="paper_id", how="left").join(
+        side, left_on="paper_id_b", right_on="paper_id", how="left", suffix="_b"
+    )
+    same_title, same_abs = pl.col("t") == pl.col("t_b"), pl.col("ab") == pl.col("ab_b")
+    shared = pl.col("au").list.set_intersection(pl.col("au_b")).list.len().fill_null(0)
+    kind = (
+        pl.when(same_abs & ~same_title & (shared == 0))
+        .then(pl.lit("boilerplate"))
+        .when(same_title & (shared > 0))
+        .then(pl.lit("same_work"))
+        .when(shared > 0)
+        .then(pl.lit("reposted"))
+        .otherwise(pl.lit("similar_text"))
+    )
+    evidence = pl.format(
+        "jaccard={}; title {}; abstract {}; shared authors {}",
+        pl.col("jaccard").round(3),
+        pl.when(same_title).then(pl.lit("same")).otherwise(pl.lit("differs")),
+        pl.when(same_abs).then(pl.lit("same")).otherwise(pl.lit("differs")),
+        shared,
+    )
+    return j.select(
+        "paper_id_a", "paper_id_b", "jaccard", kind.alias("kind"), evidence.alias("evidence")
+    )
+
+
+UGLY = pl.DataFrame(
+    {
+        "paper_id": [f"u{i}" for i in range(10)],
+        "title": ["Deep Nets", "deep  nets!", None, None, "X", "Y", "Z", "Deep-Nets", "W", "W"],
+        "abstract": ["Same.", "same", None, "same", None, "SAME!!", "other", "Same", "", ""],
+        "authors": [
+            ["Ann Lee", "Bo Wu"],
+            ["ann lee"],
+            None,
+            [],
+            ["Bo Wu", None],
+            [None],
+            [],
+            ["BO WU", "Bo Wu"],
+            None,
+            [],
+        ],
+    },
+    schema_overrides={"authors": pl.List(pl.String)},
+)
+
+
+def test_classify_equals_the_string_comparison_on_ugly_rows() -> None:
+    ids = UGLY["paper_id"].to_list()
+    pairs = pl.DataFrame(
+        [(a, b, 0.75) for i, a in enumerate(ids) for b in ids[i + 1 :]],
+        schema={"paper_id_a": pl.String, "paper_id_b": pl.String, "jaccard": pl.Float32},
+        orient="row",
+    )
+    got = nd.classify(pairs, UGLY)
+    assert_frame_equal(got, _classify_reference(pairs, UGLY))
+    assert_frame_equal(nd.classify(pairs, UGLY.lazy()), got)
+    kinds = {(a, b): k for a, b, k in got.select("paper_id_a", "paper_id_b", "kind").iter_rows()}
+    assert kinds[("u0", "u1")] == "same_work"  # case and punctuation differ only
+    assert kinds[("u0", "u7")] == "same_work"
+    assert kinds[("u0", "u5")] == "boilerplate"  # same abstract, a null name shares nothing
+    assert kinds[("u3", "u5")] == "similar_text"  # a null title is unknown, not different
