@@ -409,20 +409,17 @@ def classify(pairs: pl.DataFrame, papers: pl.DataFrame | pl.LazyFrame) -> pl.Dat
     )
 
 
-def find_duplicates(
+def scored_pairs(
     new: pl.DataFrame,
     papers: pl.DataFrame,
     sig_of: np.ndarray,
     params: NeardupParams,
-    texts: pl.LazyFrame | None = None,
     index: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The duplicates of `new` papers among `index` (default: all `papers`; `candidate_pairs`),
-    jaccard >= min_jaccard.
+    """(paper_id_a < paper_id_b, jaccard >= min_jaccard): the pairs of `new` papers among
+    `index` (default: all `papers`; `candidate_pairs`) and their estimated Jaccard.
 
     `papers` and `sig_of` are row-aligned: every paper that can appear in a pair, and its signature.
-    The pair kinds read title, abstract and authors from `texts` (default: `papers`), only for the
-    papers in a pair: the caller need not hold every paper's text.
     """
     ids = papers["paper_id"]
     numbered = ids.to_frame().with_row_index("row")
@@ -438,15 +435,33 @@ def find_duplicates(
     pairs = estimate_jaccard(candidates, sig_of)
     pairs = pairs.filter(pl.col("jaccard") >= params.min_jaccard)
     a, b = ids.gather(pairs["row_a"]), ids.gather(pairs["row_b"])
-    pairs = pairs.select(
+    return pairs.select(
         pl.min_horizontal(a, b).alias("paper_id_a"),  # by id, whatever the rows' order
         pl.max_horizontal(a, b).alias("paper_id_b"),
         "jaccard",
     )
+
+
+def pair_kinds(pairs: pl.DataFrame, texts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """`classify` reading title, abstract and authors from `texts` only for the papers in a pair
+    (the caller need not hold every paper's text), sorted by the pair."""
     needed = pl.concat([pairs["paper_id_a"], pairs["paper_id_b"]]).unique().to_frame("paper_id")
     side = (
-        (papers.lazy() if texts is None else texts)
+        texts.lazy()
         .select("paper_id", "title", "abstract", "authors")
         .join(needed.lazy(), on="paper_id", how="semi")
     )
     return classify(pairs, side).sort("paper_id_a", "paper_id_b")
+
+
+def find_duplicates(
+    new: pl.DataFrame,
+    papers: pl.DataFrame,
+    sig_of: np.ndarray,
+    params: NeardupParams,
+    texts: pl.LazyFrame | None = None,
+    index: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """`scored_pairs` then `pair_kinds` (texts from `texts`, default `papers`)."""
+    pairs = scored_pairs(new, papers, sig_of, params, index)
+    return pair_kinds(pairs, papers if texts is None else texts)
