@@ -386,8 +386,17 @@ def classify(pairs: pl.DataFrame, papers: pl.DataFrame | pl.LazyFrame) -> pl.Dat
         side, left_on="paper_id_b", right_on="paper_id", how="left", suffix="_b"
     )
     j = _exact(j, texts)
-    same_title, same_abs = pl.col("same_t"), pl.col("same_ab")
-    shared = pl.col("au").list.set_intersection(pl.col("au_b")).list.len().fill_null(0)
+    return j.select("paper_id_a", "paper_id_b", "jaccard", *kind_and_evidence(
+        pl.col("same_t"), pl.col("same_ab"), pl.col("au"), pl.col("au_b")
+    ))  # fmt: skip
+
+
+def kind_and_evidence(
+    same_title: pl.Expr, same_abs: pl.Expr, authors: pl.Expr, authors_b: pl.Expr
+) -> tuple[pl.Expr, pl.Expr]:
+    """The rules of `classify`: `kind` and `evidence` from whether the titles and the abstracts
+    are the same (null: unknown) and the two papers' author lists."""
+    shared = authors.list.set_intersection(authors_b).list.len().fill_null(0)
     kind = (
         pl.when(same_abs & ~same_title & (shared == 0))
         .then(pl.lit("boilerplate"))
@@ -404,9 +413,7 @@ def classify(pairs: pl.DataFrame, papers: pl.DataFrame | pl.LazyFrame) -> pl.Dat
         pl.when(same_abs).then(pl.lit("same")).otherwise(pl.lit("differs")),
         shared,
     )
-    return j.select(
-        "paper_id_a", "paper_id_b", "jaccard", kind.alias("kind"), evidence.alias("evidence")
-    )
+    return kind.alias("kind"), evidence.alias("evidence")
 
 
 def scored_pairs(

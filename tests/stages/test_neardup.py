@@ -168,7 +168,7 @@ def test_token_hashes_match_rensa_at_every_length() -> None:
 
 def _classify_reference(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
     """The pair kinds as first written: each pair's lower-cased texts and names compared as
-    strings (what `classify` must give, with hashes and dense ids)."""
+    strings (what `classify` must give, with hashes and dense ids; the rules are shared)."""
     side = papers.select(
         "paper_id",
         pl.col("title").str.to_lowercase().str.replace_all(r"[^\w]+", "").alias("t"),
@@ -179,26 +179,8 @@ def _classify_reference(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFra
         side, left_on="paper_id_b", right_on="paper_id", how="left", suffix="_b"
     )
     same_title, same_abs = pl.col("t") == pl.col("t_b"), pl.col("ab") == pl.col("ab_b")
-    shared = pl.col("au").list.set_intersection(pl.col("au_b")).list.len().fill_null(0)
-    kind = (
-        pl.when(same_abs & ~same_title & (shared == 0))
-        .then(pl.lit("boilerplate"))
-        .when(same_title & (shared > 0))
-        .then(pl.lit("same_work"))
-        .when(shared > 0)
-        .then(pl.lit("reposted"))
-        .otherwise(pl.lit("similar_text"))
-    )
-    evidence = pl.format(
-        "jaccard={}; title {}; abstract {}; shared authors {}",
-        pl.col("jaccard").round(3),
-        pl.when(same_title).then(pl.lit("same")).otherwise(pl.lit("differs")),
-        pl.when(same_abs).then(pl.lit("same")).otherwise(pl.lit("differs")),
-        shared,
-    )
-    return j.select(
-        "paper_id_a", "paper_id_b", "jaccard", kind.alias("kind"), evidence.alias("evidence")
-    )
+    rules = nd.kind_and_evidence(same_title, same_abs, pl.col("au"), pl.col("au_b"))
+    return j.select("paper_id_a", "paper_id_b", "jaccard", *rules)
 
 
 UGLY = pl.DataFrame(
