@@ -593,9 +593,10 @@ def targets(entry: dict[str, Any]) -> list[str]:
         speed = run["speedup_vs_baseline"]
         lines.append(f"  x baseline, wall {speed:.1f}  (>= {TARGET_SPEEDUP:g}: "
                      f"{verdict(speed >= TARGET_SPEEDUP)})")  # fmt: skip
-    peak = max(pipe["peak_rss_mib"], *(
-        (cli["peak_rss_mib"], cli["peak_tree_rss_mib"]) if cli else ()
-    )) / 1024  # fmt: skip
+    peaks = [pipe["peak_rss_mib"]]
+    if cli:
+        peaks += [cli["peak_rss_mib"], cli["peak_tree_rss_mib"]]
+    peak = max(peaks) / 1024
     lines.append(f"  peak RSS {peak:.2f} GiB  (<= {TARGET_PEAK_GIB:g}: "
                  f"{verdict(peak <= TARGET_PEAK_GIB)}; the largest of the in-process "
                  "pipeline and `papers run` with its server)")  # fmt: skip

@@ -6,6 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 import rensa  # type: ignore[import-untyped]
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from papers.stages import neardup as nd
@@ -220,3 +222,29 @@ def test_classify_equals_the_string_comparison_on_ugly_rows() -> None:
     assert kinds[("u0", "u7")] == "same_work"
     assert kinds[("u0", "u5")] == "boilerplate"  # same abstract, a null name shares nothing
     assert kinds[("u3", "u5")] == "similar_text"  # a null title is unknown, not different
+
+
+_UGLY_TEXT = st.one_of(
+    st.none(), st.text(alphabet="aZ 1_-.,\t\n\u00a0é\u0301ß\u0130Σ\u2029\U0001f600", max_size=16)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_UGLY_TEXT, _UGLY_TEXT), max_size=8))
+def test_text_cleaning_equals_the_one_pass_regexes(
+    rows: list[tuple[str | None, str | None]],
+) -> None:
+    # shingle_text and _compared skip the matches at single spaces; the plain regexes are the spec
+    frame = pl.DataFrame(rows, schema={"title": pl.String, "abstract": pl.String}, orient="row")
+    text = pl.concat_str(
+        [pl.col("title").fill_null(""), pl.col("abstract").fill_null("")], separator=" "
+    )
+    expected = frame.select(
+        text.str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars().alias("s"),
+        pl.col("abstract").str.to_lowercase().str.replace_all(r"[^\w]+", "").alias("c"),
+    )
+    got = frame.select(
+        nd.shingle_text(pl.col("title"), pl.col("abstract")).alias("s"),
+        nd._compared("abstract").alias("c"),
+    )
+    assert_frame_equal(got, expected)

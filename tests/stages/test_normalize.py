@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 
 from papers.config import NormalizeParams, Params
 from papers.stages.normalize import (
+    _key_words,
     arxiv_id,
     doi,
     merge_duplicates,
@@ -439,3 +440,21 @@ def test_content_blocks() -> None:
     )
     assert blocks.row(1) == (None, None, None)
     assert blocks.row(2) == ("t<a b c d", "t>a b c d", None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(alphabet="aZ 1_-.,\t\n\u00a0é\u0301ß\u0130Σ", max_size=16))
+    )
+)
+def test_title_key_words_equal_the_one_pass_regex(titles: list[str | None]) -> None:
+    # _key_words skips the matches at single spaces; `[^\p{L}\p{N}]+` -> " " is the spec
+    frame = pl.DataFrame({"t": titles}, schema={"t": pl.String})
+    expected = (
+        pl.col("t").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+    )
+    assert (
+        frame.select(_key_words(pl.col("t")))["t"].to_list()
+        == frame.select(expected)["t"].to_list()
+    )
