@@ -107,7 +107,8 @@ def token_hashes(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.n
 def _shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each text's word k-shingles as rensa token hashes: (flat uint64 hashes, uint64 row offsets).
 
-    A shingle of a single-spaced text is the byte slice from its first word's start to its k-th
+    The texts are single-spaced words with no space at either end (as `shingle_text` makes them).
+    A shingle of such a text is the byte slice from its first word's start to its k-th
     word's end, so shingles are found and hashed on the texts' UTF-8 buffer with no string per
     shingle. Fewer than k words: the whole text is one shingle; an empty text has none (as
     `_shingles`).
@@ -124,12 +125,15 @@ def _shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.ndarray]:
     size = int(offs[-1])
     if size == 0:
         return np.zeros(0, dtype=_U64), np.zeros(n + 1, dtype=_U64)
-    edge = np.zeros(size + 1, dtype=bool)
-    edge[offs] = True  # text boundaries
-    word = buf[:size] != 32
-    starts = np.flatnonzero(word & (np.concatenate([[True], ~word[:-1]]) | edge[:-1]))
-    ends = np.flatnonzero(word & (np.concatenate([~word[1:], [True]]) | edge[1:])) + 1
-    text_of = np.searchsorted(offs, starts, side="right") - 1
+    # A word ends (exclusive) at a space or at the end of its text; the texts are single-spaced
+    # with no space at either end, so the next word starts after that space, or right there at
+    # the next text's start. Two passes over the bytes (twelve when both edges were marked).
+    bound = buf[: size + 1] == 32  # buf[size] is padding (0)
+    text_ends = offs[1:]
+    bound[text_ends[text_ends > 0]] = True  # an empty text marks its neighbour's end again
+    ends = np.flatnonzero(bound)
+    starts = np.concatenate([[0], ends[:-1] + (buf[ends[:-1]] == 32)])
+    text_of = np.searchsorted(offs, ends, side="left") - 1
     nwords = np.bincount(text_of, minlength=n)
     first_word = np.concatenate([[0], np.cumsum(nwords)])
     index = np.arange(len(starts))
