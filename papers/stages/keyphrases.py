@@ -13,6 +13,7 @@ import re
 import polars as pl
 
 from papers.config import TagsParams
+from papers.stages.text import runs_outside
 
 # Words that end a keyphrase candidate: English function words and the generic vocabulary of
 # abstracts ("we propose a novel method"), which carries no topic.
@@ -113,7 +114,7 @@ def keyphrase_candidates(
     wrapped = (
         pl.lit(text)
         .str.to_lowercase()
-        .str.replace_all(r"\s{2,}|[^\S ]", " ")  # whitespace is single spaces
+        .str.replace_all(runs_outside(r"\S"), " ")  # whitespace is single spaces
         .str.strip_chars(" ")
         .str.replace_all(_PUNCT_OR_WORD_EDGE, f" {_RUN_END} ")
         .str.replace_all(_STOP_WORDS, _RUN_END)

@@ -13,20 +13,18 @@ import pyarrow as pa
 import rensa  # type: ignore[import-untyped]
 
 from papers.config import NeardupParams
+from papers.stages.text import runs_outside
 
 SEED = 42  # fixed: signatures must be the same bytes in every run and process
 NUM_PERM = 128  # 32 bands x 4 rows: S-curve midpoint (1/32)^(1/4) ~ 0.42
-# `[^\w]+` without a match at a single space, which already reads " "
-_NON_WORD_BUT_SPACE = r"[^\w]{2,}|[^\w ]"
 
 
 def shingle_text(title: pl.Expr, abstract: pl.Expr) -> pl.Expr:
     r"""Lower-cased title + abstract, word characters only, single spaces: the shingled text.
 
-    Each run of non-word characters becomes one space, written so that a single space (most of
-    the runs) is not a match: 2.5x faster than `[^\w]+` -> " ", the same text."""
+    Each run of non-word characters becomes one space (`text.runs_outside`)."""
     text = pl.concat_str([title.fill_null(""), abstract.fill_null("")], separator=" ")
-    return text.str.to_lowercase().str.replace_all(_NON_WORD_BUT_SPACE, " ").str.strip_chars()
+    return text.str.to_lowercase().str.replace_all(runs_outside(r"\w"), " ").str.strip_chars()
 
 
 def _shingles(text: str, k: int) -> list[str]:
@@ -127,7 +125,7 @@ def _shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=_U64), np.zeros(n + 1, dtype=_U64)
     # A word ends (exclusive) at a space or at the end of its text; the texts are single-spaced
     # with no space at either end, so the next word starts after that space, or right there at
-    # the next text's start. Two passes over the bytes (twelve when both edges were marked).
+    # the next text's start: two passes over the bytes.
     bound = buf[: size + 1] == 32  # buf[size] is padding (0)
     text_ends = offs[1:]
     bound[text_ends[text_ends > 0]] = True  # an empty text marks its neighbour's end again

@@ -7,6 +7,7 @@ import polars_hash as plh
 
 from papers.config import NormalizeParams
 from papers.stages.latex import to_unicode_series
+from papers.stages.text import runs_outside
 from schemas import NormalizedRecords, Rejected, polars_schema
 
 # arXiv ids as they appear in listings: bare, with an "arXiv:" prefix, or as an abs/pdf URL,
@@ -23,12 +24,9 @@ def _fold_accents(title: pl.Expr) -> pl.Expr:
 
 
 def _key_words(title: pl.Expr) -> pl.Expr:
-    # each run of other characters -> one space, a single space not a match (it reads " "
-    # already): twice as fast as `[^\p{L}\p{N}]+`, the same words
+    # each run of other characters -> one space (text.runs_outside)
     return (
-        title.str.to_lowercase()
-        .str.replace_all(r"[^\p{L}\p{N}]{2,}|[^\p{L}\p{N} ]", " ")
-        .str.strip_chars()
+        title.str.to_lowercase().str.replace_all(runs_outside(r"\p{L}\p{N}"), " ").str.strip_chars()
     )
 
 
