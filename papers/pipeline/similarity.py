@@ -57,25 +57,31 @@ def similarity_step(
         # related (embeddings, tfidf) reads every paper's text: the corpus is held whole
         corpus = _corpus(paths)
         memo, signed = _sign(corpus, params.neardup, previous)
+        sig = _aligned(corpus, memo)
+        del memo  # rebuilt from the aligned rows if the cache keeps it (_memo)
     else:
-        # near-duplicates only: texts read, hashed and signed one partition at a time
-        corpus, memo, signed = _sign_partitions(paths, params.neardup, previous)
+        # near-duplicates only: texts read and signed one partition at a time, into one
+        # signature matrix; content hashes only where the cache needs them
+        corpus, sig, signed = _sign_partitions(paths, params.neardup, previous, root is not None)
         _return_freed_memory()
-    state = corpus.select("paper_id", "paper_hash")
     if previous is None:
         dirty = corpus.select("paper_id")
     else:
+        state = corpus.select("paper_id", "paper_hash")
         gone = previous["state"].join(state, on="paper_id", how="anti").select("paper_id")
         fresh = state.join(previous["state"], on=["paper_id", "paper_hash"], how="anti")
         dirty = pl.concat([fresh.select("paper_id"), gone])
-    pairs = _scored(corpus, memo, params.neardup, dirty)  # the signatures are freed after it
-    saved = memo if root is not None else None  # the memo is kept only to be saved
-    del memo
+    if previous is not None:
+        del previous["signatures"]  # the corpus's are in the aligned matrix now
+    pairs = neardup.scored_pairs(dirty, corpus, sig, params.neardup)
+    saved = _memo(corpus, sig) if root is not None else None  # kept only to be saved
+    del sig
     duplicates = _duplicates(pairs, corpus, paths, previous, dirty)
     related_rows, vectors, embedded = _related(corpus, params.related, previous, dirty)
     Duplicates.validate(duplicates)
     Related.validate(related_rows)
     if root is not None and saved is not None:
+        state = corpus.select("paper_id", "paper_hash")
         _save_state(root, key, {"state": state, "duplicates": duplicates,
                                 "related": related_rows, "signatures": saved,
                                 "vectors": vectors})  # fmt: skip
@@ -146,35 +152,66 @@ def _sign(
 
 
 def _sign_partitions(
-    paths: list[str], params: NeardupParams, previous: dict[str, pl.DataFrame] | None
-) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """(paper_id, content_hash, paper_hash of every paper sorted by id; the signature memo;
-    texts signed now), reading, hashing and signing partition files two at a time: memory holds
-    two partitions' texts, never the corpus's."""
-    known = _known(previous, params)
+    paths: list[str],
+    params: NeardupParams,
+    previous: dict[str, pl.DataFrame] | None,
+    hashes: bool,
+) -> tuple[pl.DataFrame, np.ndarray, int]:
+    """(the corpus: paper_id of every paper sorted by id, with content_hash and paper_hash when
+    `hashes`; its signatures, row-aligned; texts signed now), reading and signing partition
+    files two at a time into one preallocated matrix: memory holds two partitions' texts and
+    one signature per paper (num_perm x 4 bytes), never the corpus's texts nor a second copy.
 
-    def sign(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-        part = _hashed(pl.read_parquet(path, columns=_TEXT_COLUMNS))
-        texts = part.select(
-            "content_hash", neardup.shingle_text(pl.col("title"), pl.col("abstract")).alias("text")
-        ).unique("content_hash")  # fmt: skip
+    With `hashes` (a cache to save or read), a text whose signature the previous state holds is
+    not signed again; without, every paper's text is signed (a text repeated across papers is
+    signed once per partition it appears in).
+    """
+    ids = [pl.read_parquet(path, columns=["paper_id"])["paper_id"] for path in paths]
+    sizes = [len(part) for part in ids]
+    listed = pl.concat(ids) if ids else pl.Series("paper_id", [], pl.String)
+    order = listed.arg_sort().to_numpy()  # paper ids are unique: the sort is total
+    where = np.empty(len(order), dtype=np.int64)
+    where[order] = np.arange(len(order))  # each listed row's row in the sorted corpus
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    sig = np.empty((len(order), params.num_perm), dtype=np.uint32)
+    known = _known(previous, params) if hashes else None
+    known_sig = known["signature"].to_numpy() if known is not None else sig[:0]
+
+    def sign(index: int, path: str) -> tuple[pl.DataFrame | None, int]:
+        at = where[starts[index] : starts[index + 1]]
+        frame = pl.read_parquet(path, columns=_TEXT_COLUMNS)
+        text = neardup.shingle_text(pl.col("title"), pl.col("abstract")).alias("shingled")
+        if known is None:
+            sig[at] = neardup.signatures(frame.select(text)["shingled"], params)
+            return None, frame.height
+        part = _hashed(frame).with_columns(text)
+        texts = part.select("content_hash", "shingled").unique("content_hash")
         missing = texts.join(known, on="content_hash", how="anti")
-        sig = neardup.signatures(missing["text"], params)
-        return (
-            part.select("paper_id", "content_hash", "paper_hash"),
-            pl.DataFrame({"content_hash": missing["content_hash"], "signature": sig}, known.schema),
+        fresh = neardup.signatures(missing["shingled"], params)
+        source = (
+            part.select("content_hash")
+            .with_row_index("_r")
+            .join(known.select("content_hash").with_row_index("_k"), on="content_hash", how="left")
+            .join(
+                missing.select("content_hash").with_row_index("_n"), on="content_hash", how="left"
+            )
         )
+        old = source.filter(pl.col("_k").is_not_null())
+        new = source.filter(pl.col("_n").is_not_null())
+        sig[at[old["_r"].to_numpy()]] = known_sig[old["_k"].to_numpy()]
+        sig[at[new["_r"].to_numpy()]] = fresh[new["_n"].to_numpy()]
+        return part.select("content_hash", "paper_hash"), missing.height
 
     # two partitions side by side: hashing and signing a partition runs mostly on one core
-    done = parallel_map(sign, [(path,) for path in paths])
-    states = [state for state, _ in done]
-    signed = [sig for _, sig in done]
-    schema = {"paper_id": pl.String, "content_hash": pl.String, "paper_hash": pl.String}
-    corpus = pl.concat(states) if states else pl.DataFrame(schema=schema)
-    corpus = corpus.sort("paper_id")
-    new = pl.concat([known.clear(), *signed]).unique("content_hash")  # a text in two partitions
-    kept = known.join(corpus, on="content_hash", how="semi")
-    return corpus, pl.concat([kept, new]).sort("content_hash"), new.height
+    done = parallel_map(sign, [(i, path) for i, path in enumerate(paths)])
+    signed = sum(count for _, count in done)
+    corpus = listed.gather(order).to_frame("paper_id")
+    if hashes:
+        schema = {"content_hash": pl.String, "paper_hash": pl.String}
+        parts = [part for part, _ in done if part is not None]
+        listed_hashes = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+        corpus = corpus.hstack(listed_hashes.select(pl.all().gather(order)))
+    return corpus, sig, signed
 
 
 def _return_freed_memory() -> None:
@@ -196,19 +233,30 @@ def _known(previous: dict[str, pl.DataFrame] | None, params: NeardupParams) -> p
     )
 
 
-def _scored(
-    corpus: pl.DataFrame, memo: pl.DataFrame, params: NeardupParams, dirty: pl.DataFrame
-) -> pl.DataFrame:
-    """The near-duplicate pairs of the dirty papers with their estimated Jaccard: each corpus
-    paper's signature gathered from the memo (one copy, row-aligned with the corpus)."""
+def _aligned(corpus: pl.DataFrame, memo: pl.DataFrame) -> np.ndarray:
+    """Each corpus paper's signature, gathered from the memo by content hash (row-aligned)."""
     at = corpus.select("content_hash").join(
         memo.select("content_hash").with_row_index("_m"),
         on="content_hash",
         how="left",
         maintain_order="left",
     )["_m"]
-    sig = memo["signature"].to_numpy()[at.to_numpy()]
-    return neardup.scored_pairs(dirty, corpus, sig.reshape(corpus.height, params.num_perm), params)
+    out: np.ndarray = memo["signature"].to_numpy()[at.to_numpy()]
+    return out
+
+
+def _memo(corpus: pl.DataFrame, sig: np.ndarray) -> pl.DataFrame:
+    """The signature memo the cache keeps: one row per distinct content hash, sorted."""
+    first = (
+        corpus.select("content_hash")
+        .with_row_index("_r")
+        .unique("content_hash", keep="first")
+        .sort("content_hash")
+    )
+    return pl.DataFrame(
+        {"content_hash": first["content_hash"], "signature": sig[first["_r"].to_numpy()]},
+        schema={"content_hash": pl.String, "signature": pl.Array(pl.UInt32, sig.shape[1])},
+    )
 
 
 def _duplicates(
