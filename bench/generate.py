@@ -1,6 +1,6 @@
 """Synthetic arXiv-snapshot JSON lines of N records, assembled from real records.
 
-    python bench/generate.py 1000000 [--out PATH] [--seed 0] [--from DIR]
+    python bench/generate.py 1000000 [--out PATH] [--seed 0] [--from DIR] [--text pairs|sentences]
         [--daily-out PATH [--new N] [--updates N] [--update-model recent|uniform]]
 
 The text is real: a pool of records is read once, with the project's own readers, from
@@ -64,6 +64,8 @@ RECENT_SHARE = 0.02  # "recent" updates are drawn from this newest share of the 
 _REVISION = "This revision extends the experiments and corrects the evaluation."
 _PER_MONTH = 99_999  # new-style ids YYMM.NNNNN, NNNNN from 00001
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+TEXTS = ("pairs", "sentences")
+_SENTENCES = (5, 9)  # a `sentences` abstract's sentence count, inclusive
 _CATEGORIES = ("cs.CL", "cs.CV", "cs.LG", "cs.AI", "stat.ML", "cs.RO", "cs.IR", "eess.AS")
 
 
@@ -182,6 +184,33 @@ def build_pool(sources: tuple[Path, ...]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema).sort("title")
 
 
+def sentence_pool(pool: pl.DataFrame) -> pl.Series:
+    """Every sentence of the pool's abstracts, unwrapped, in pool order (small: Python is fine)."""
+    out: list[str] = []
+    for head, tail in pool.select("head", "tail").iter_rows():
+        for half in (head, tail):
+            out.extend(s for s in _SENTENCE.split(" ".join(half.split())) if s)
+    return pl.Series("sentence", out, dtype=pl.String)
+
+
+def _mixed_abstracts(p: np.ndarray, seed: int, sentences: pl.Series) -> pl.Series:
+    """`--text sentences`: paper p's abstract, 5-9 pool sentences picked by hashes of (p, j),
+    hard-wrapped at about 80 columns as the snapshot's ("  " first, lines of 60-80)."""
+    low, high = _SENTENCES
+    count = (low + _mix(p, seed * 2 + 4) % np.uint64(high - low + 1)).astype(np.int64)
+    row = np.repeat(np.arange(len(p)), count)
+    j = np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
+    pick = (_mix(p[row] * 16 + j, seed * 2 + 5) % np.uint64(len(sentences))).astype(np.int64)
+    text = (
+        pl.DataFrame({"row": row, "sentence": sentences.gather(pick)})
+        .group_by("row", maintain_order=True)
+        .agg(pl.col("sentence").str.join(" "))["sentence"]
+    )
+    return pl.select(
+        pl.format("  {}\n", text.str.replace_all(r"(.{60,79}?) ", "${1}\n"))
+    ).to_series()
+
+
 def load_pool(sources: tuple[Path, ...], cache: Path = CACHE) -> pl.DataFrame:
     """The pool for `sources`, cached in `cache` by the source files' names and sizes and code."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
@@ -285,12 +314,17 @@ def _pair(
     )
 
 
-def records(start: int, stop: int, seed: int, pool: pl.DataFrame) -> pl.DataFrame:
-    """Snapshot records for rows start..stop-1, columns in the snapshot's key order."""
-    return _records(plan(start, stop, seed, pool.height), pool)
+def records(
+    start: int, stop: int, seed: int, pool: pl.DataFrame, sentences: pl.Series | None = None
+) -> pl.DataFrame:
+    """Snapshot records for rows start..stop-1, columns in the snapshot's key order; with
+    `sentences` (sentence_pool), the `--text sentences` abstracts."""
+    return _records(plan(start, stop, seed, pool.height), pool, seed, sentences)
 
 
-def _records(rows: pl.DataFrame, pool: pl.DataFrame) -> pl.DataFrame:
+def _records(
+    rows: pl.DataFrame, pool: pl.DataFrame, seed: int = 0, sentences: pl.Series | None = None
+) -> pl.DataFrame:
     """Snapshot records for the rows of a plan (kind 4: an update, see day_records)."""
     a = pool[rows["a"].to_numpy()]
     b = pool.select("subtitle", "tail")[rows["b"].to_numpy()]
@@ -304,7 +338,11 @@ def _records(rows: pl.DataFrame, pool: pl.DataFrame) -> pl.DataFrame:
     wrapped_title = title.str.replace_all(
         r"(.{50,69}?) ", "${1}\n  "
     )  # ~70 columns, 2-space indent
-    abstract = pl.format("  {}\n{}\n", "head", "b_tail")
+    if sentences is None:
+        abstract = pl.format("  {}\n{}\n", "head", "b_tail")
+    else:
+        mixed = _mixed_abstracts(rows["p"].to_numpy(), seed, sentences)
+        abstract = pl.lit(mixed)
     has_doi = (h % 10) < 4
     doi = pl.when(has_doi).then(pl.format("10.{}/gen.{}", (h // 10 % 9000 + 1000), "arxiv_id"))
     month = pl.col("p") // _PER_MONTH
@@ -403,6 +441,12 @@ def day_plan(n: int, new: int, updates: int, model: str, seed: int, pool_size: i
     return _pair(i, kind, i, seed, pool_size)
 
 
+def _sentences_for(text: str, pool: pl.DataFrame) -> pl.Series | None:
+    if text not in TEXTS:
+        raise ValueError(f"text must be one of {TEXTS}, not {text!r}")
+    return sentence_pool(pool) if text == "sentences" else None
+
+
 def generate_day(
     n: int,
     out: Path,
@@ -413,15 +457,17 @@ def generate_day(
     pool: pl.DataFrame | None = None,
     *,
     chunk: int = 200_000,
+    text: str = "pairs",
 ) -> Path:
     """Write one more day after n base rows (day_plan) to `out` as JSON lines (atomically)."""
     pool = load_pool(default_sources()) if pool is None else pool
+    sentences = _sentences_for(text, pool)
     rows = day_plan(n, new, updates, model, seed, pool.height)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("wb") as handle:
         for low in range(0, rows.height, chunk):
-            _records(rows.slice(low, chunk), pool).write_ndjson(handle)
+            _records(rows.slice(low, chunk), pool, seed, sentences).write_ndjson(handle)
     tmp.replace(out)
     return out
 
@@ -434,14 +480,17 @@ def generate(
     *,
     start: int = 0,
     chunk: int = 200_000,
+    text: str = "pairs",
 ) -> Path:
-    """Write rows start..start+n-1 to `out` as JSON lines (atomically); return `out`."""
+    """Write rows start..start+n-1 to `out` as JSON lines (atomically); return `out`. `text`:
+    how abstracts are made (TEXTS; see the module's docstring)."""
     pool = load_pool(default_sources()) if pool is None else pool
+    sentences = _sentences_for(text, pool)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("wb") as handle:
         for low in range(start, start + n, chunk):
-            records(low, min(low + chunk, start + n), seed, pool).write_ndjson(handle)
+            records(low, min(low + chunk, start + n), seed, pool, sentences).write_ndjson(handle)
     tmp.replace(out)
     return out
 
@@ -473,12 +522,20 @@ def main(argv: list[str] | None = None) -> int:
         help=f"draw the updated papers from the newest {RECENT_SHARE * 100:g}%% of ids, or "
         "uniformly",
     )
+    parser.add_argument(
+        "--text",
+        choices=TEXTS,
+        default="pairs",
+        help="abstracts from two pool records' halves (default) or from pool sentences (for "
+        "sizes beyond ~1M: see above)",
+    )
     parser.add_argument("--chunk", type=int, default=200_000)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     pool = load_pool(tuple(args.sources) if args.sources else default_sources())
-    out = args.out or CACHE / f"arxiv-snapshot-{args.n}-s{args.seed}.jsonl"
-    generate(args.n, out, args.seed, pool, chunk=args.chunk)
+    suffix = "" if args.text == "pairs" else f"-{args.text}"
+    out = args.out or CACHE / f"arxiv-snapshot-{args.n}-s{args.seed}{suffix}.jsonl"
+    generate(args.n, out, args.seed, pool, chunk=args.chunk, text=args.text)
     print(
         f"{out}: {args.n} records from a pool of {pool.height}, "
         f"{time.perf_counter() - started:.1f} s"
@@ -488,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         updates = args.n // 500 if args.updates is None else args.updates
         generate_day(
             args.n, args.daily_out, new, updates, args.update_model, args.seed, pool,
-            chunk=args.chunk,
+            chunk=args.chunk, text=args.text,
         )  # fmt: skip
         print(
             f"{args.daily_out}: one more day, {new} new papers and {updates} "

@@ -3,6 +3,7 @@
     python bench/run.py [--sizes 100000,1000000] [--skip-baseline-above N] [--json PATH]
                         [--profile] [--prefect] [--no-cli] [--max-rss-gib G]
                         [--work DIR] [--from DIR] [--no-floor] [--no-baseline]
+                        [--text pairs|sentences]
     python bench/run.py --incremental [--records 1000000] [--update-model recent|uniform|both]
                         [--validate-only] [--new N] [--updates N]
 
@@ -11,6 +12,8 @@ memory and caches do not flatter or burden the next; peak RSS is the child's ru_
 wait4), each after reading its raw input once untimed (all start from the page cache):
 
 - generate: bench/generate.py writes (or reuses, cached under data/interim/bench/) N records;
+  --text sentences makes abstracts of pool sentences instead of two records' halves (beyond ~1M
+  the halves repeat so often that their real near-duplicate pairs number ~10^9 at 5M);
 - pipeline: the build-dataset flow's steps called in one process without Prefect
   (`papers.pipeline.local.run_local`), each stage timed; the published files are the ones
   `papers run` writes;
@@ -254,7 +257,8 @@ def _child_generate(args: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     sources = tuple(Path(s) for s in args["sources"]) if args["sources"] else None
     pool = generate.load_pool(sources or generate.default_sources(), Path(args["work"]))
-    generate.generate(args["n"], Path(args["path"]), args["seed"], pool, start=args["start"])
+    generate.generate(args["n"], Path(args["path"]), args["seed"], pool, start=args["start"],
+                      text=args.get("text", "pairs"))  # fmt: skip
     return {"seconds": time.perf_counter() - started}
 
 
@@ -459,6 +463,7 @@ def _generate(n: int, path: Path, opts: argparse.Namespace, start: int = 0) -> N
             "n": n,
             "path": str(path),
             "seed": opts.seed,
+            "text": opts.text,
             "start": start,
             "sources": sources,
             "work": str(opts.work),
@@ -472,7 +477,8 @@ def raw_dir_for(n: int, opts: argparse.Namespace) -> Path:
 
     Kept by size and seed only: delete the work folder after changing the generator or --from.
     """
-    raw = opts.work / f"raw-{n}-s{opts.seed}"
+    suffix = "" if opts.text == "pairs" else f"-{opts.text}"
+    raw = opts.work / f"raw-{n}-s{opts.seed}{suffix}"
     if not (raw / RAW_NAME).exists():
         _generate(n, raw / RAW_NAME, opts)
     return raw
@@ -485,7 +491,11 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
     raw = raw_dir_for(n, opts)
     params = str(opts.params)
     out = opts.work / f"out-{n}"
-    entry: dict[str, Any] = {"n": n, "input_bytes": (raw / RAW_NAME).stat().st_size}
+    entry: dict[str, Any] = {
+        "n": n,
+        "text": opts.text,
+        "input_bytes": (raw / RAW_NAME).stat().st_size,
+    }
 
     print(f"[{n}] pipeline ...", flush=True)
     pipe_args = {"raw": str(raw), "out": str(out), "params": params}
@@ -633,6 +643,8 @@ def table(results: list[dict[str, Any]]) -> str:
 
     for e in results:
         n, pipe = e["n"], e["pipeline"]
+        if e.get("text", "pairs") != "pairs":
+            lines.append(f"{n:>9}  (generated with --text {e['text']})")
         if "aborted" in pipe:
             lines.append(f"{n:>9}  pipeline {pipe['aborted']} after {pipe['wall_seconds']:.0f} s")
             continue
@@ -749,6 +761,13 @@ def main(argv: list[str] | None = None) -> int:
         "docs/related.md; `params` keeps the params file's). Near-duplicates always run.",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--text",
+        choices=("pairs", "sentences"),
+        default="pairs",
+        help="generated abstracts (bench/generate.py): two pool records' halves (default) or "
+        "pool sentences, whose near-duplicates stay few beyond ~1M records",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",

@@ -65,6 +65,34 @@ def test_generate_is_deterministic_and_a_prefix_of_larger_runs(
     assert other.read_bytes() != data
 
 
+def test_sentence_text_repeats_sentences_not_halves(tmp_path: Path, pool: pl.DataFrame) -> None:
+    path = generate.generate(600, tmp_path / "s.jsonl", seed=3, pool=pool, chunk=128,
+                             text="sentences")  # fmt: skip
+    data = path.read_bytes()
+    again = generate.generate(600, tmp_path / "again.jsonl", seed=3, pool=pool, text="sentences")
+    assert again.read_bytes() == data
+    pairs = _read(generate.generate(600, tmp_path / "p.jsonl", seed=3, pool=pool))
+    mixed = _read(path)
+    # the same rows, ids and titles: only the abstracts differ
+    assert mixed.select("arxiv_id_raw", "title_raw").equals(
+        pairs.select("arxiv_id_raw", "title_raw")
+    )
+    abstracts = mixed["abstract_raw"].str.replace_all(r"\s+", " ").str.strip_chars()
+    assert abstracts.str.contains("\n").sum() == 0
+    assert mixed["abstract_raw"].str.contains("\n").mean() > 0.9  # hard-wrapped
+    sentences = set(generate.sentence_pool(pool).to_list())
+    first = abstracts.str.extract(r"^(.+?[.!?]) [A-Z]").drop_nulls()
+    assert first.len() > 500
+    assert first.is_in(list(sentences)).mean() > 0.9
+    # a re-listed paper (the same id, or no id and the same title) has its paper's abstract
+    assert (mixed["arxiv_id_raw"] == "").sum() == 15
+    by_title = mixed.with_columns(key=pl.col("title_raw").str.replace_all(r"\s+|\.$", ""))
+    groups = by_title.with_columns(abstracts.alias("a")).group_by("key").agg(pl.col("a").n_unique())
+    assert (groups["a"] == 1).all()
+    with pytest.raises(ValueError, match="text must be one of"):
+        generate.generate(10, tmp_path / "x.jsonl", pool=pool, text="words")
+
+
 def test_generated_records_read_with_the_shares_of_duplicates(generated: Path) -> None:
     records = _read(generated / "arxiv-snapshot.jsonl")
     assert records.height == 600
