@@ -234,10 +234,9 @@ def _build(
         io.fault_point("enrich")
         similar = similarity(partitions, params, str(work), cache_dir)
         logger.info(
-            "similarity over %d papers (%s changed since the cached state; %d texts signed, "
-            "%d embedded)", similar["papers"],
-            "all" if similar["changed"] is None else similar["changed"],
-            similar["signed"], similar["embedded"],
+            "similarity over %d papers (%s changed since the cached state; %d texts embedded)",
+            similar["papers"], "all" if similar["changed"] is None else similar["changed"],
+            similar["embedded"],
         )  # fmt: skip
         summary = write(parsed, normalized, shuffled, partitions, params, vocabulary, out_dir,
                         run_id, gates, idf, similar)  # fmt: skip

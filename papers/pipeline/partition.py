@@ -1,5 +1,6 @@
-"""The partition step: merge, enrich (links, tags, keyphrase candidates) and validate the papers
-of one paper-id range, with the enrichment kept per paper for the next build (the memo)."""
+"""The partition step: merge, enrich (links, tags, keyphrase candidates, near-duplicate
+signatures) and validate the papers of one paper-id range, with the enrichment kept per paper for
+the next build (the memo)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from papers.pipeline.terms import compiled_terms
 from papers.pipeline.version import code_sha256
 from papers.stages.keyphrases import keyphrase_candidates, keyphrase_document_counts, keyphrase_top
 from papers.stages.links import code_url, extract_links, links_per_paper
+from papers.stages.neardup import paper_signatures
 from papers.stages.normalize import merge_duplicates
 from papers.stages.tags import category_matches, tag_papers, tags_per_paper
 from papers.stages.validate import split_valid, validate_papers
@@ -82,7 +84,9 @@ def _enrich(
     papers: pl.DataFrame, params: Params, vocabulary: dict[str, Any], terms: pl.DataFrame
 ) -> dict[str, pl.DataFrame]:
     """The per-paper enrichment of merged papers: every row it gives belongs to one paper and
-    depends on that paper's row alone (so it can be kept per paper, see partition_step)."""
+    depends on that paper's row alone (so it can be kept per paper, see partition_step). The
+    near-duplicate signatures are signed here, per partition with its texts in hand, rather than
+    by the global similarity step, which then only joins them (papers/pipeline/similarity.py)."""
     links = extract_links(papers, params.links)
     tags = tag_papers(
         papers,
@@ -98,6 +102,7 @@ def _enrich(
         ),
         "tags": tags,
         "tags_pp": tags_per_paper(tags),
+        "signatures": paper_signatures(papers, params.neardup),
         "candidates": (
             keyphrase_candidates(papers, terms, params.tags)
             if params.tags.keyphrases_top_k
@@ -189,7 +194,7 @@ def _memo(
 
 
 # what a partition's cache entry keeps for the next build, beside its candidates.parquet
-_MEMO = ("hashes", "links", "links_pp", "tags", "tags_pp")
+_MEMO = ("hashes", "links", "links_pp", "tags", "tags_pp", "signatures")
 
 
 def partition_step(
@@ -218,12 +223,17 @@ def partition_step(
     re-lists a few older papers then costs a merge and a validation of their partitions, not
     their enrichment. The outputs are the same as without the cache.
     """
-    enrich_params = params.model_dump(mode="json", include={"links", "tags"})
+    # what the enrichment reads of the params: a signature depends on shingle and num_perm only
+    enrich_params = {
+        **params.model_dump(mode="json", include={"links", "tags"}),
+        "signatures": params.neardup.model_dump(mode="json", include={"shingle", "num_perm"}),
+    }
     key = cache_key(
         "partition",
         # the pieces' keys: the content of this partition's input (shuffle.partition_inputs)
         [k for k, _ in pieces],
-        params.model_dump(mode="json", include={"normalize", "links", "tags"}),
+        params.model_dump(mode="json", include={"normalize"}),
+        enrich_params,
         vocabulary,
         idf.sha256 if idf is not None else None,
         code_sha256(),
@@ -277,6 +287,10 @@ def partition_step(
         _write(link_rows, target / "links.parquet")
         _write(tag_rows, target / "tags.parquet")
         _write(rejected, target / "rejected.parquet")
+        signatures = good.select("paper_id").join(
+            enriched["signatures"], on="paper_id", how="left", maintain_order="left"
+        )  # the validated papers', in their order
+        _write(signatures, target / "signatures.parquet")
         # The candidates and their document counts are what the publish ranks keyphrases from
         # without a pinned IDF. Ranked here, it reads neither: the counts are left empty, and
         # the candidates too unless a cache keeps them for the next build's memo (_memo).
@@ -306,6 +320,6 @@ def partition_step(
         "ranked": idf is not None,
         **{
             name: str(entry / f"{name}.parquet")
-            for name in ("papers", "links", "tags", "rejected", "candidates", "df")
+            for name in ("papers", "links", "tags", "rejected", "candidates", "df", "signatures")
         },
     }

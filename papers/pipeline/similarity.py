@@ -1,11 +1,15 @@
 """The similarity step: near-duplicate pairs (`duplicates`) and each paper's most related papers
 (`related`), over the whole corpus, after enrich (docs/neardup.md, docs/related.md).
 
+The MinHash signatures are not signed here: the partition step signs each paper with the rest
+of its enrichment and keeps them per paper in its cache, so a daily build signs only its new and
+changed papers; this step joins them.
+
 Global, and incremental with a cache: the last build's result is kept under
-cache_dir/similarity (its papers' content hashes, its two tables, the MinHash signatures and the
-embedding vectors by content hash). A build with the same code and params then computes only
-what its new, changed and removed papers touch:
-- signatures and vectors only for texts not seen before (memoised by content hash);
+cache_dir/similarity (its papers' content hashes, its two tables and the embedding vectors by
+content hash). A build with the same code and params then computes only what its new, changed
+and removed papers touch:
+- vectors only for texts not seen before (memoised by content hash);
 - duplicates: the changed papers' LSH band keys against every paper's, the other pairs kept;
 - related (embeddings): the changed papers searched against all, the others taking a changed
   paper in when it beats their k-th (related.update_top_k); a list that lost a neighbour is
@@ -17,7 +21,6 @@ float32 whatever the blocking, then scaled by the two norms.
 
 from __future__ import annotations
 
-import ctypes
 import shutil
 import uuid
 from functools import lru_cache
@@ -46,24 +49,24 @@ def similarity_step(
 ) -> dict[str, Any]:
     """Write the duplicates and related rows of the partitions' papers to the work folder.
 
+    The papers' signatures come signed from the partition step (one file per partition, kept in
+    its cache with the rest of a paper's enrichment); here they are placed in one matrix,
+    row-aligned with the papers sorted by id, for the corpus-wide LSH join.
+
     Returns their paths and what was computed (papers changed since the cached state, texts
-    signed, texts embedded)."""
+    embedded)."""
     paths = [str(p["papers"]) for p in partitions]
     key = cache_key(code_sha256(), params.neardup.model_dump(mode="json"),
                     params.related.model_dump(mode="json"))  # fmt: skip
     root = Path(cache_dir) / "similarity" if cache_dir else None
     previous = _load_state(root, key)
     if params.related.methods:
-        # related (embeddings, tfidf) reads every paper's text: the corpus is held whole
-        corpus = _corpus(paths)
-        memo, signed = _sign(corpus, params.neardup, previous)
-        sig = _aligned(corpus, memo)
-        del memo  # rebuilt from the aligned rows if the cache keeps it (_memo)
+        corpus = _corpus(paths)  # related (embeddings, tfidf) reads every paper's text
+    elif root is not None:
+        corpus = _hashes(paths)  # what the cached state compares: the papers' text hashes
     else:
-        # near-duplicates only: texts read and signed one partition at a time, into one
-        # signature matrix; content hashes only where the cache needs them
-        corpus, sig, signed = _sign_partitions(paths, params.neardup, previous, root is not None)
-        _return_freed_memory()
+        corpus = _ids(paths)
+    sig = _signatures([str(p["signatures"]) for p in partitions], corpus, params.neardup)
     if previous is None:
         dirty = corpus.select("paper_id")
     else:
@@ -71,19 +74,15 @@ def similarity_step(
         gone = previous["state"].join(state, on="paper_id", how="anti").select("paper_id")
         fresh = state.join(previous["state"], on=["paper_id", "paper_hash"], how="anti")
         dirty = pl.concat([fresh.select("paper_id"), gone])
-    if previous is not None:
-        del previous["signatures"]  # the corpus's are in the aligned matrix now
     pairs = neardup.scored_pairs(dirty, corpus, sig, params.neardup)
-    saved = _memo(corpus, sig) if root is not None else None  # kept only to be saved
     del sig
     duplicates = _duplicates(pairs, corpus, paths, previous, dirty)
     related_rows, vectors, embedded = _related(corpus, params.related, previous, dirty)
     Duplicates.validate(duplicates)
     Related.validate(related_rows)
-    if root is not None and saved is not None:
-        state = corpus.select("paper_id", "paper_hash")
-        _save_state(root, key, {"state": state, "duplicates": duplicates,
-                                "related": related_rows, "signatures": saved,
+    if root is not None:
+        _save_state(root, key, {"state": corpus.select("paper_id", "paper_hash"),
+                                "duplicates": duplicates, "related": related_rows,
                                 "vectors": vectors})  # fmt: skip
     out = Path(work) / "similarity"
     return {
@@ -91,7 +90,6 @@ def similarity_step(
         "related": io.write_frame(related_rows, out / "related.parquet"),
         "papers": corpus.height,
         "changed": dirty.height if previous is not None else None,
-        "signed": signed,
         "embedded": embedded,
     }
 
@@ -118,8 +116,8 @@ def _corpus(paths: list[str]) -> pl.DataFrame:
 
 
 def _hashed(frame: pl.DataFrame) -> pl.DataFrame:
-    """Adds text, content_hash (the compared text: title and abstract; the memo key of
-    signatures and vectors) and paper_hash (the text and the authors, which the pair kinds read:
+    """Adds text, content_hash (the compared text: title and abstract; the memo key of the
+    embedding vectors) and paper_hash (the text and the authors, which the pair kinds read:
     what makes a paper changed)."""
     return (
         frame.with_columns(related.related_text())
@@ -132,131 +130,43 @@ def _hashed(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _sign(
-    corpus: pl.DataFrame, params: NeardupParams, previous: dict[str, pl.DataFrame] | None
-) -> tuple[pl.DataFrame, int]:
-    """(the signature memo of the corpus's texts, texts signed now): the memo's known
-    signatures, the others signed."""
-    texts = corpus.select(
-        "content_hash", neardup.shingle_text(pl.col("title"), pl.col("abstract")).alias("text")
-    ).unique("content_hash")  # fmt: skip
-    known = _known(previous, params)
-    missing = texts.join(known, on="content_hash", how="anti")
-    signed = pl.DataFrame(
-        {"content_hash": missing["content_hash"],
-         "signature": neardup.signatures(missing["text"], params)},
-        schema=known.schema,
-    )  # fmt: skip
-    kept = known.join(texts, on="content_hash", how="semi")
-    return pl.concat([kept, signed]).sort("content_hash"), missing.height
+def _hashes(paths: list[str]) -> pl.DataFrame:
+    """paper_id, content_hash, paper_hash of every paper sorted by id, hashing partition files
+    two at a time: memory holds two partitions' texts, never the corpus's."""
+
+    def hashed(path: str) -> pl.DataFrame:
+        frame = _hashed(pl.read_parquet(path, columns=_TEXT_COLUMNS))
+        return frame.select("paper_id", "content_hash", "paper_hash")
+
+    parts = parallel_map(hashed, [(path,) for path in paths])
+    schema = {"paper_id": pl.String, "content_hash": pl.String, "paper_hash": pl.String}
+    return pl.concat([pl.DataFrame(schema=schema), *parts]).sort("paper_id")
 
 
-def _sign_partitions(
-    paths: list[str],
-    params: NeardupParams,
-    previous: dict[str, pl.DataFrame] | None,
-    hashes: bool,
-) -> tuple[pl.DataFrame, np.ndarray, int]:
-    """(the corpus: paper_id of every paper sorted by id, with content_hash and paper_hash when
-    `hashes`; its signatures, row-aligned; texts signed now), reading and signing partition
-    files two at a time into one preallocated matrix: memory holds two partitions' texts and
-    one signature per paper (num_perm x 4 bytes), never the corpus's texts nor a second copy.
+def _ids(paths: list[str]) -> pl.DataFrame:
+    """paper_id of every paper, sorted."""
+    parts = [pl.read_parquet(path, columns=["paper_id"]) for path in paths]
+    return pl.concat([pl.DataFrame(schema={"paper_id": pl.String}), *parts]).sort("paper_id")
 
-    With `hashes` (a cache to save or read), a text whose signature the previous state holds is
-    not signed again; without, every paper's text is signed (a text repeated across papers is
-    signed once per partition it appears in).
-    """
-    ids = [pl.read_parquet(path, columns=["paper_id"])["paper_id"] for path in paths]
-    sizes = [len(part) for part in ids]
-    listed = pl.concat(ids) if ids else pl.Series("paper_id", [], pl.String)
-    order = listed.arg_sort().to_numpy()  # paper ids are unique: the sort is total
-    where = np.empty(len(order), dtype=np.int64)
-    where[order] = np.arange(len(order))  # each listed row's row in the sorted corpus
-    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    sig = np.empty((len(order), params.num_perm), dtype=np.uint32)
-    known = _known(previous, params) if hashes else None
-    known_sig = known["signature"].to_numpy() if known is not None else sig[:0]
 
-    def sign(index: int, path: str) -> tuple[pl.DataFrame | None, int]:
-        at = where[starts[index] : starts[index + 1]]
-        frame = pl.read_parquet(path, columns=_TEXT_COLUMNS)
-        text = neardup.shingle_text(pl.col("title"), pl.col("abstract")).alias("shingled")
-        if known is None:
-            sig[at] = neardup.signatures(frame.select(text)["shingled"], params)
-            return None, frame.height
-        part = _hashed(frame).with_columns(text)
-        texts = part.select("content_hash", "shingled").unique("content_hash")
-        missing = texts.join(known, on="content_hash", how="anti")
-        fresh = neardup.signatures(missing["shingled"], params)
-        source = (
-            part.select("content_hash")
-            .with_row_index("_r")
-            .join(known.select("content_hash").with_row_index("_k"), on="content_hash", how="left")
-            .join(
-                missing.select("content_hash").with_row_index("_n"), on="content_hash", how="left"
-            )
+def _signatures(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -> np.ndarray:
+    """The partitions' signature files (partition step) in one uint32 matrix row-aligned with
+    the corpus: num_perm x 4 bytes per paper, the one copy held."""
+    numbered = corpus.select("paper_id").with_row_index("_row")
+    sig = np.empty((corpus.height, params.num_perm), dtype=np.uint32)
+    placed = 0
+    for path in paths:
+        part = pl.read_parquet(path).join(numbered, on="paper_id", how="left")
+        if part["_row"].null_count() or part["signature"].null_count():
+            raise PapersError(f"similarity: {path} does not match its partition's papers")
+        sig[part["_row"].to_numpy()] = part["signature"].to_numpy()
+        placed += part.height
+    if placed != corpus.height:
+        raise PapersError(
+            f"similarity: {placed:,} signatures for {corpus.height:,} papers (a partition's "
+            "signature file does not match its papers)"
         )
-        old = source.filter(pl.col("_k").is_not_null())
-        new = source.filter(pl.col("_n").is_not_null())
-        sig[at[old["_r"].to_numpy()]] = known_sig[old["_k"].to_numpy()]
-        sig[at[new["_r"].to_numpy()]] = fresh[new["_n"].to_numpy()]
-        return part.select("content_hash", "paper_hash"), missing.height
-
-    # two partitions side by side: hashing and signing a partition runs mostly on one core
-    done = parallel_map(sign, [(i, path) for i, path in enumerate(paths)])
-    signed = sum(count for _, count in done)
-    corpus = listed.gather(order).to_frame("paper_id")
-    if hashes:
-        schema = {"content_hash": pl.String, "paper_hash": pl.String}
-        parts = [part for part, _ in done if part is not None]
-        listed_hashes = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-        corpus = corpus.hstack(listed_hashes.select(pl.all().gather(order)))
-    return corpus, sig, signed
-
-
-def _return_freed_memory() -> None:
-    """Hands the blocks glibc keeps after the signing threads' numpy temporaries back to the
-    system (0.45 GB at the 1M generated records, held through the rest of the step otherwise);
-    nothing where the C library is not glibc."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.malloc_trim(0)
-
-
-def _known(previous: dict[str, pl.DataFrame] | None, params: NeardupParams) -> pl.DataFrame:
-    if previous is not None:
-        return previous["signatures"]
-    return pl.DataFrame(
-        schema={"content_hash": pl.String, "signature": pl.Array(pl.UInt32, params.num_perm)}
-    )
-
-
-def _aligned(corpus: pl.DataFrame, memo: pl.DataFrame) -> np.ndarray:
-    """Each corpus paper's signature, gathered from the memo by content hash (row-aligned)."""
-    at = corpus.select("content_hash").join(
-        memo.select("content_hash").with_row_index("_m"),
-        on="content_hash",
-        how="left",
-        maintain_order="left",
-    )["_m"]
-    out: np.ndarray = memo["signature"].to_numpy()[at.to_numpy()]
-    return out
-
-
-def _memo(corpus: pl.DataFrame, sig: np.ndarray) -> pl.DataFrame:
-    """The signature memo the cache keeps: one row per distinct content hash, sorted."""
-    first = (
-        corpus.select("content_hash")
-        .with_row_index("_r")
-        .unique("content_hash", keep="first")
-        .sort("content_hash")
-    )
-    return pl.DataFrame(
-        {"content_hash": first["content_hash"], "signature": sig[first["_r"].to_numpy()]},
-        schema={"content_hash": pl.String, "signature": pl.Array(pl.UInt32, sig.shape[1])},
-    )
+    return sig
 
 
 def _duplicates(

@@ -178,6 +178,22 @@ def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
     return out
 
 
+def signature_schema(params: NeardupParams) -> dict[str, pl.DataType]:
+    """The columns of a papers' signatures frame (`paper_signatures`)."""
+    return {"paper_id": pl.String(), "signature": pl.Array(pl.UInt32(), params.num_perm)}
+
+
+def paper_signatures(papers: pl.DataFrame, params: NeardupParams) -> pl.DataFrame:
+    """(paper_id, signature): each paper's MinHash signature of its title + abstract
+    (`shingle_text`, `signatures`), in the papers' order. It depends on the paper's text alone,
+    so it is computed once per paper where the paper is enriched, and kept with it."""
+    texts = papers.select(shingle_text(pl.col("title"), pl.col("abstract"))).to_series()
+    return pl.DataFrame(
+        {"paper_id": papers["paper_id"], "signature": signatures(texts, params)},
+        schema=signature_schema(params),
+    )
+
+
 def _band_key(sig: np.ndarray, band: int, params: NeardupParams) -> pl.Series:
     """Each signature's key (UInt64) in one band: the hash of its `rows` minhashes there."""
     names = [f"h{band * params.rows + r}" for r in range(params.rows)]

@@ -18,6 +18,7 @@ from papers.layout import leaf_of
 from papers.pipeline import local
 from papers.pipeline.partition import _enrich, leaf_stats, partition_step
 from papers.pipeline.terms import compiled_terms
+from papers.stages.neardup import paper_signatures
 from tests.conftest import REPO
 from tests.pipeline.conftest import build, digests
 
@@ -74,6 +75,11 @@ def test_a_re_listing_re_enriches_only_its_paper(mixed_raw: Path, tmp_path: Path
     fresh = tmp_path / "fresh"
     build(raw, fresh, None, target_rows=40)
     same_version(out, fresh)
+    # the signatures kept from the memo and the one signed again are each paper's own
+    kept = pl.concat([pl.read_parquet(p["signatures"]) for p in second]).sort("paper_id")
+    published = pl.read_parquet(io.table_path(out, "papers") or out / "papers.parquet")
+    signed = paper_signatures(published.sort("paper_id"), load_params(REPO / "params.yaml").neardup)
+    assert kept.equals(signed)
     # a damaged memo costs a full re-enrichment of the partition, never a wrong table
     for memo in cache.rglob("memo-links.parquet"):
         memo.write_bytes(b"damaged")
@@ -98,7 +104,7 @@ def test_enrichment_of_no_papers_has_the_schemas_of_some(mixed_raw: Path, tmp_pa
     )
     some = _enrich(papers, params, vocabulary, terms)
     none = _enrich(papers.head(0), params, vocabulary, terms)
-    assert all(some[name].height for name in ("links", "tags", "candidates"))
+    assert all(some[name].height for name in ("links", "tags", "candidates", "signatures"))
     assert {k: f.schema for k, f in none.items()} == {k: f.schema for k, f in some.items()}
 
 

@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 from papers.config import NeardupParams, Params, RelatedParams
 from papers.errors import PapersError
 from papers.pipeline.similarity import similarity_step
+from papers.stages.neardup import paper_signatures
 from schemas import Duplicates, Related
 
 WORDS = (
@@ -50,9 +51,13 @@ def _partitions(papers: pl.DataFrame, folder: Path, parts: int = 3) -> list[dict
     size = -(-ordered.height // parts)
     out = []
     for n in range(parts):
-        path = folder / f"papers-{n}.parquet"
-        ordered.slice(n * size, size).write_parquet(path)
-        out.append({"papers": str(path)})
+        path, signed = folder / f"papers-{n}.parquet", folder / f"signatures-{n}.parquet"
+        part = ordered.slice(n * size, size)
+        part.write_parquet(path)
+        # as the partition step writes them, here in another order than the papers'
+        shuffled = part.sample(fraction=1.0, shuffle=True, seed=n)
+        paper_signatures(shuffled, NeardupParams()).write_parquet(signed)
+        out.append({"papers": str(path), "signatures": str(signed)})
     return out
 
 
@@ -103,13 +108,11 @@ def test_a_day_after_equals_a_build_from_scratch(tmp_path: Path) -> None:
     cache = str(tmp_path / "cache")
     first = similarity_step(_partitions(day1, tmp_path / "d1"), PARAMS, str(tmp_path / "w1"), cache)
     assert first["changed"] is None
-    assert first["signed"] == day1.height
     second = similarity_step(
         _partitions(day2, tmp_path / "d2"), PARAMS, str(tmp_path / "w2"), cache
     )
-    # 2 added, 1 changed, 1 removed: only their 3 texts are signed and embedded
+    # 2 added, 1 changed, 1 removed: only their 3 texts are embedded
     assert second["changed"] == 4
-    assert second["signed"] == 3
     assert second["embedded"] == 3
     scratch = similarity_step(_partitions(day2, tmp_path / "s", parts=2), PARAMS,
                               str(tmp_path / "w3"), None)  # fmt: skip
@@ -146,7 +149,7 @@ def test_a_full_search_too_large_is_refused_with_the_reason(tmp_path: Path) -> N
 
 
 def test_related_off_reads_a_partition_at_a_time_with_the_same_duplicates(tmp_path: Path) -> None:
-    # related off: texts signed per partition file, the kinds read only the pairs' papers
+    # related off: only the papers' ids read whole, the kinds read only the pairs' papers
     off = PARAMS.model_copy(update={"related": RelatedParams(method="off")})
     papers = _papers()
     copy = papers.filter(pl.col("paper_id") == "2401.00010").with_columns(paper_id=pl.lit("2403.1"))
@@ -158,17 +161,25 @@ def test_related_off_reads_a_partition_at_a_time_with_the_same_duplicates(tmp_pa
     alone, _ = _tables(result)
     assert alone.height == 4
     assert_frame_equal(alone, both, check_exact=True)
-    # the whole corpus signs each distinct text once; partitions sign their own papers' texts,
-    # so the copy in the first and the last partition is signed in each
-    assert first["signed"] == papers.height - 1
-    assert result["signed"] == papers.height
     # incremental with related off equals from scratch
     cache = str(tmp_path / "cache")
     day1 = papers.filter(pl.col("paper_id") != "2402.00001")
     similarity_step(_partitions(day1, tmp_path / "d1"), off, str(tmp_path / "w3"), cache)
     second = similarity_step(_partitions(papers, tmp_path / "d2"), off, str(tmp_path / "w4"), cache)
     assert second["changed"] == 1
-    assert second["signed"] == 1  # the others' signatures come from the cached memo
     assert_frame_equal(_tables(second)[0], alone, check_exact=True)
     empty, _ = _tables(similarity_step([], off, str(tmp_path / "w5"), None))
     assert empty.is_empty()
+
+
+def test_signatures_that_do_not_match_the_papers_are_refused(tmp_path: Path) -> None:
+    partitions = _partitions(_papers(), tmp_path / "p")
+    first = pl.read_parquet(str(partitions[0]["signatures"]))
+    first.head(-1).write_parquet(str(partitions[0]["signatures"]))  # a paper's signature missing
+    with pytest.raises(PapersError, match=r"33 signatures for 34 papers"):
+        similarity_step(partitions, PARAMS, str(tmp_path / "w"), None)
+    first.with_columns(paper_id=pl.lit("9999.99999")).head(1).write_parquet(
+        str(partitions[0]["signatures"])
+    )
+    with pytest.raises(PapersError, match=r"does not match its partition's papers"):
+        similarity_step(partitions, PARAMS, str(tmp_path / "w"), None)
