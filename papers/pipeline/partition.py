@@ -80,33 +80,78 @@ def _validate_tables(
     return good, provenance, rejected_records, link_rows, tag_rows, dropped
 
 
+# The enrichment's stages and the memo tables each gives: a stage's rows are kept per paper
+# under its own key (_stage_keys), so a rule change re-runs only the stages that read it.
+STAGES: dict[str, tuple[str, ...]] = {
+    "links": ("links", "links_pp"),
+    "tags": ("tags", "tags_pp"),
+    "candidates": ("candidates",),
+    "signatures": ("signatures",),
+}
+
+
 def _enrich(
-    papers: pl.DataFrame, params: Params, vocabulary: dict[str, Any], terms: pl.DataFrame
+    papers: pl.DataFrame,
+    params: Params,
+    vocabulary: dict[str, Any],
+    terms: pl.DataFrame,
+    stages: tuple[str, ...] = tuple(STAGES),
 ) -> dict[str, pl.DataFrame]:
-    """The per-paper enrichment of merged papers: every row it gives belongs to one paper and
-    depends on that paper's row alone (so it can be kept per paper, see partition_step). The
-    near-duplicate signatures are signed here, per partition with its texts in hand, rather than
-    by the global similarity step, which then only joins them (papers/pipeline/similarity.py)."""
-    links = extract_links(papers, params.links)
-    tags = tag_papers(
-        papers,
-        terms,
-        params.tags,
-        categories=category_matches(papers, vocabulary),
-        category_weight=params.tags.category_weight,
-    )
-    return {
-        "links": links,
-        "links_pp": links_per_paper(links).join(
+    """The per-paper enrichment of merged papers, the given stages of it: every row it gives
+    belongs to one paper and depends on that paper's row alone (so it can be kept per paper,
+    see partition_step). The near-duplicate signatures are signed here, per partition with its
+    texts in hand, rather than by the global similarity step, which then only joins them
+    (papers/pipeline/similarity.py)."""
+    out: dict[str, pl.DataFrame] = {}
+    if "links" in stages:
+        links = extract_links(papers, params.links)
+        out["links"] = links
+        out["links_pp"] = links_per_paper(links).join(
             code_url(papers, links, params.links), on="paper_id", how="left"
-        ),
-        "tags": tags,
-        "tags_pp": tags_per_paper(tags),
-        "signatures": paper_signatures(papers, params.neardup),
-        "candidates": (
+        )
+    if "tags" in stages:
+        tags = tag_papers(
+            papers,
+            terms,
+            params.tags,
+            categories=category_matches(papers, vocabulary),
+            category_weight=params.tags.category_weight,
+        )
+        out["tags"] = tags
+        out["tags_pp"] = tags_per_paper(tags)
+    if "candidates" in stages:
+        out["candidates"] = (
             keyphrase_candidates(papers, terms, params.tags)
             if params.tags.keyphrases_top_k
             else pl.DataFrame(schema={"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32})
+        )
+    if "signatures" in stages:
+        out["signatures"] = paper_signatures(papers, params.neardup)
+    return out
+
+
+def _stage_keys(params: Params, vocabulary: dict[str, Any]) -> dict[str, str]:
+    """Each enrichment stage's key: what its rows depend on (besides the paper's row)."""
+    code = code_sha256()
+    tags = params.tags
+    return {
+        "links": cache_key("links", params.links.model_dump(mode="json"), code),
+        "tags": cache_key(
+            "tags",
+            tags.model_dump(
+                mode="json",
+                include={"title_weight", "abstract_weight", "min_score", "category_weight"},
+            ),
+            vocabulary,
+            code,
+        ),
+        "candidates": cache_key(
+            "candidates", bool(tags.keyphrases_top_k), tags.keyphrase_max_words, vocabulary, code
+        ),
+        "signatures": cache_key(
+            "signatures",
+            params.neardup.model_dump(mode="json", include={"shingle", "num_perm"}),
+            code,
         ),
     }
 
@@ -166,14 +211,15 @@ def _memo_pointer(cache_dir: str, piece_key: str) -> Path:
 
 
 def _memo(
-    cache_dir: str | None, pieces: list[tuple[str, str]], enrich_key: str
-) -> dict[str, pl.DataFrame] | None:
-    """The enrichment a previous build kept for a partition sharing one of these pieces.
+    cache_dir: str | None, pieces: list[tuple[str, str]], stage_keys: dict[str, str]
+) -> dict[str, Any] | None:
+    """The enrichment a previous build kept for a partition sharing one of these pieces: its
+    papers' hashes and the tables of the stages whose key is still the same (`stages`).
 
     Pieces are (piece key, part file) pairs, a key naming a shard's rows in this paper-id range:
     a day's new file adds a piece to a partition and keeps the others, so the previous build of
-    the same range is found through any of them. None when there is none (or it was made with
-    other params, vocabulary or code).
+    the same range is found through any of them. None when there is none, or when every stage's
+    params, vocabulary or code changed.
     """
     if not cache_dir:
         return None
@@ -184,17 +230,25 @@ def _memo(
         try:
             found: dict[str, Any] = io.read_json(pointer)
             entry = Path(found["entry"])
-            if found.get("enrich_key") != enrich_key or not (entry / "meta.json").exists():
+            kept = found.get("stage_keys", {})
+            stages = tuple(name for name, key in stage_keys.items() if kept.get(name) == key)
+            if not stages or not (entry / "meta.json").exists():
                 continue
-            kept = {name: pl.read_parquet(entry / f"memo-{name}.parquet") for name in _MEMO}
-            return {**kept, "candidates": pl.read_parquet(entry / "candidates.parquet")}
+            tables = {
+                name: pl.read_parquet(entry / _memo_file(name))
+                for stage in stages
+                for name in STAGES[stage]
+            }
+            hashes = pl.read_parquet(entry / "memo-hashes.parquet")
+            return {"stages": stages, "hashes": hashes, **tables}
         except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
             continue  # a damaged or half-removed memo costs a re-enrichment, nothing else
     return None
 
 
-# what a partition's cache entry keeps for the next build, beside its candidates.parquet
-_MEMO = ("hashes", "links", "links_pp", "tags", "tags_pp", "signatures")
+def _memo_file(name: str) -> str:
+    # the candidates are the partition's own candidates.parquet (kept whenever a cache is)
+    return "candidates.parquet" if name == "candidates" else f"memo-{name}.parquet"
 
 
 def partition_step(
@@ -217,23 +271,22 @@ def partition_step(
     partition's papers then depend on its own records and the inputs only); without it they are
     left empty for publish_step, which ranks them against the counts over all partitions.
 
-    With a cache, enrichment is kept per paper: a paper whose merged row (all columns, hashed)
-    is the same as in the previous build of this range takes that build's links, tags and
-    keyphrase candidates, and only new or changed papers are enriched. A day's listing that
-    re-lists a few older papers then costs a merge and a validation of their partitions, not
-    their enrichment. The outputs are the same as without the cache.
+    With a cache, enrichment is kept per paper and per stage (STAGES): a paper whose merged row
+    (all columns, hashed) is the same as in the previous build of this range takes that build's
+    links, tags, keyphrase candidates and signatures, and only new or changed papers are
+    enriched. A day's listing that re-lists a few older papers then costs a merge and a
+    validation of their partitions, not their enrichment. Each stage's rows are kept under the
+    key of what it reads (_stage_keys): a rule change (a vocabulary topic, a link rule) re-runs
+    the stages that read it over every paper and keeps the others' rows; the meta's `rerun`
+    names them. The outputs are the same as without the cache.
     """
-    # what the enrichment reads of the params: a signature depends on shingle and num_perm only
-    enrich_params = {
-        **params.model_dump(mode="json", include={"links", "tags"}),
-        "signatures": params.neardup.model_dump(mode="json", include={"shingle", "num_perm"}),
-    }
+    stage_keys = _stage_keys(params, vocabulary)
     key = cache_key(
         "partition",
         # the pieces' keys: the content of this partition's input (shuffle.partition_inputs)
         [k for k, _ in pieces],
         params.model_dump(mode="json", include={"normalize"}),
-        enrich_params,
+        stage_keys,
         vocabulary,
         idf.sha256 if idf is not None else None,
         code_sha256(),
@@ -246,18 +299,21 @@ def partition_step(
         filled = record_fill_flags(records)  # what the fill rates need of the records
         del records
         terms = compiled_terms(vocabulary)
-        enrich_key = cache_key("enrich", enrich_params, vocabulary, code_sha256())
         # each paper's key in the memo, which only a cache keeps (zero rows without one)
         hashes = _paper_hashes(papers if cache_dir else papers.head(0))
-        prior = _memo(cache_dir, pieces, enrich_key)
-        if prior is None:
-            enriched = _enrich(papers, params, vocabulary, terms)
-            reused = 0
-        else:
+        prior = _memo(cache_dir, pieces, stage_keys)
+        kept_stages = prior["stages"] if prior is not None else ()
+        redo = tuple(stage for stage in STAGES if stage not in kept_stages)
+        # stages whose rules changed (or with no memo): every paper
+        enriched = _enrich(papers, params, vocabulary, terms, redo) if redo else {}
+        reused = 0
+        if prior is not None:
+            # stages whose rules did not: the unchanged papers' rows kept, the others enriched
             same = hashes.join(prior["hashes"], on=["paper_id", "_h1", "_h2"], how="semi")
-            fresh = _enrich(papers.join(same, on="paper_id", how="anti"), params, vocabulary, terms)
+            changed = papers.join(same, on="paper_id", how="anti")
+            fresh = _enrich(changed, params, vocabulary, terms, kept_stages)
             order = papers.select("paper_id").with_row_index("_order")
-            enriched = {
+            enriched |= {
                 # the kept rows and the new ones in paper order, as one enrichment would give
                 name: pl.concat([prior[name].join(same, on="paper_id", how="semi"), rows])
                 .join(order, on="paper_id", how="left")
@@ -265,7 +321,7 @@ def partition_step(
                 .drop("_order")
                 for name, rows in fresh.items()
             }
-            reused = same.height
+            reused = same.height if not redo else 0
         links, candidates = enriched["links"], enriched["candidates"]
         links_pp = enriched["links_pp"]
         tags = enriched["tags"]
@@ -300,19 +356,21 @@ def partition_step(
         counts = keyphrase_document_counts(candidates if not ranked else candidates.head(0))
         _write(counts, target / "df.parquet")
         if cache_dir:
-            for name in _MEMO:
-                frame = hashes if name == "hashes" else enriched[name]
-                _write(frame, target / f"memo-{name}.parquet")
+            _write(hashes, target / "memo-hashes.parquet")
+            for name, frame in enriched.items():
+                if name != "candidates":  # candidates.parquet, written above
+                    _write(frame, target / _memo_file(name))
         commit_entry(target, entry, {"papers_in": papers.height, "papers": good.height,
                                 "rejected": rejected.height, "dropped": dropped,
-                                "enriched": papers.height - reused, "figures": figures,
+                                "enriched": papers.height - reused, "rerun": list(redo),
+                                "figures": figures,
                                 "leaves": {"papers": leaf_stats(good),
                                            "links": leaf_stats(link_rows),
                                            "tags": leaf_stats(tag_rows)}})  # fmt: skip
         if cache_dir:
             for piece_key, _ in pieces:
                 pointer = _memo_pointer(cache_dir, piece_key)
-                io.replace_json({"entry": str(entry), "enrich_key": enrich_key}, pointer)
+                io.replace_json({"entry": str(entry), "stage_keys": stage_keys}, pointer)
     return {
         **read_meta(entry),
         "key": key,

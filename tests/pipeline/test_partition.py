@@ -16,6 +16,7 @@ from papers import io
 from papers.config import load_build_config, load_params, load_vocabulary, resolve_vocabulary
 from papers.layout import leaf_of
 from papers.pipeline import local
+from papers.pipeline.local import run_local
 from papers.pipeline.partition import _enrich, leaf_stats, partition_step
 from papers.pipeline.terms import compiled_terms
 from papers.stages.neardup import paper_signatures
@@ -160,3 +161,35 @@ def test_leaf_stats_sum_the_rows_of_each_leaf() -> None:
     assert len(expected) >= 3
     assert leaf_stats(frame) == expected
     assert leaf_stats(frame.head(0)) == {}
+
+
+def test_a_rule_change_re_runs_only_the_stages_that_read_it(
+    mixed_raw: Path, tmp_path: Path
+) -> None:
+    config = load_build_config(REPO / "params.yaml")
+    cache, out = str(tmp_path / "cache"), tmp_path / "out"
+
+    def run(target: Path, vocabulary: dict[str, Any], params: Any, cache_dir: str | None) -> Any:
+        return run_local(str(mixed_raw), str(target), params, vocabulary, idf=config.idf,
+                         cache_dir=cache_dir, target_rows=40)["partitions"]  # fmt: skip
+
+    first = run(out, config.vocabulary, config.params, cache)
+    assert {tuple(p["rerun"]) for p in first} == {("links", "tags", "candidates", "signatures")}
+    # a topic dropped from the vocabulary (a new vocabulary version): the tags and the keyphrase
+    # candidates read it
+    topics = config.vocabulary["topics"][1:]
+    vocabulary = {**config.vocabulary, "version": "9.9.9", "topics": topics}
+    second = run(out, vocabulary, config.params, cache)
+    assert all(not p["cached"] for p in second)
+    assert {tuple(p["rerun"]) for p in second} == {("tags", "candidates")}
+    fresh = tmp_path / "fresh"
+    run(fresh, vocabulary, config.params, None)
+    same_version(out, fresh)
+    # a link rule changed: the links alone
+    links = config.params.links.model_copy(update={"own_code_cue_window": 7})
+    params = config.params.model_copy(update={"links": links})
+    third = run(out, vocabulary, params, cache)
+    assert {tuple(p["rerun"]) for p in third} == {("links",)}
+    assert [p["enriched"] for p in third] == [p["papers_in"] for p in third]
+    run(fresh, vocabulary, params, None)
+    same_version(out, fresh)
