@@ -193,6 +193,12 @@ def sentence_pool(pool: pl.DataFrame) -> pl.Series:
     return pl.Series("sentence", out, dtype=pl.String)
 
 
+def _hard_wrapped(text: pl.Expr, width: int, indent: str) -> pl.Expr:
+    """Lines of width-20 to width-1 characters: each broken at the first space past width-20,
+    the next line starting with `indent` (the snapshot's hard wrapping)."""
+    return text.str.replace_all(rf"(.{{{width - 20},{width - 1}}}?) ", "${1}\n" + indent)
+
+
 def _mixed_abstracts(p: np.ndarray, seed: int, sentences: pl.Series) -> pl.Series:
     """`--text sentences`: paper p's abstract, 5-9 pool sentences picked by hashes of (p, j),
     hard-wrapped at about 80 columns as the snapshot's ("  " first, lines of 60-80)."""
@@ -206,9 +212,7 @@ def _mixed_abstracts(p: np.ndarray, seed: int, sentences: pl.Series) -> pl.Serie
         .group_by("row", maintain_order=True)
         .agg(pl.col("sentence").str.join(" "))["sentence"]
     )
-    return pl.select(
-        pl.format("  {}\n", text.str.replace_all(r"(.{60,79}?) ", "${1}\n"))
-    ).to_series()
+    return pl.select(pl.format("  {}\n", _hard_wrapped(pl.lit(text), 80, ""))).to_series()
 
 
 def load_pool(sources: tuple[Path, ...], cache: Path = CACHE) -> pl.DataFrame:
@@ -335,9 +339,7 @@ def _records(
     frame = frame.with_columns(ids.alias("arxiv_id"))
     kind, h = pl.col("kind"), pl.col("h")
     title = pl.format("{}: {}", "title", "b_subtitle")
-    wrapped_title = title.str.replace_all(
-        r"(.{50,69}?) ", "${1}\n  "
-    )  # ~70 columns, 2-space indent
+    wrapped_title = _hard_wrapped(title, 70, "  ")
     if sentences is None:
         abstract = pl.format("  {}\n{}\n", "head", "b_tail")
     else:

@@ -12,7 +12,10 @@ In a scratch folder under --work, each build in a child process of its own (benc
 2. rebuilt with a new vocabulary version that drops one topic: the tags and the keyphrase
    candidates read the vocabulary, so the partition step re-runs those two stages over every
    paper and keeps each paper's links and near-duplicate signatures from its memo;
-3. rebuilt with one link rule changed (`links.own_code_cue_window`): the links alone re-run.
+3. rebuilt with one link rule changed (`links.own_code_cue_window`) as well, the new vocabulary
+   kept: against the build before, only the link rule differs, and the links alone re-run.
+
+Each build prints the enrichment stages its partitions re-ran over every paper (`rerun`).
 
 Parse, normalize, identity and shuffle come from the cache in 2 and 3 (their keys do not read
 the vocabulary or the link rules); the publish rewrites what changed. The figures are printed
@@ -35,14 +38,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import run  # noqa: E402
+from bench import generate, run  # noqa: E402
 
 DROPPED = 0  # the vocabulary topic the changed vocabulary drops (its first)
 
 
 def variant_params(work: Path) -> dict[str, Path]:
     """params files: the base (related off, absolute paths), one with the changed vocabulary,
-    one with the changed link rule."""
+    and one with the changed vocabulary and a changed link rule (built after it: only the link
+    rule differs from the build before)."""
     base = run.with_related(run.ROOT / "params.yaml", work / "params-base.yaml", "off")
     params = yaml.safe_load(base.read_text("utf-8"))
     vocabulary = yaml.safe_load(Path(params["tags"]["vocabulary"]).read_text("utf-8"))
@@ -52,7 +56,7 @@ def variant_params(work: Path) -> dict[str, Path]:
     vocab_path.write_text(yaml.safe_dump(vocabulary, sort_keys=False), "utf-8")
     topic = {**params, "tags": {**params["tags"], "vocabulary": str(vocab_path)}}
     window = params.get("links", {}).get("own_code_cue_window", 0)
-    link = {**params, "links": {**params.get("links", {}), "own_code_cue_window": window + 2}}
+    link = {**topic, "links": {**params.get("links", {}), "own_code_cue_window": window + 2}}
     paths = {"base": base, "vocabulary": work / "params-vocabulary.yaml",
              "links": work / "params-links.yaml"}  # fmt: skip
     paths["vocabulary"].write_text(yaml.safe_dump(topic, sort_keys=False), "utf-8")
@@ -67,7 +71,8 @@ def build(raw: Path, out: Path, params: Path, cache: Path, label: str) -> dict[s
     stages = ", ".join(f"{k} {v['seconds']:.1f}" for k, v in result["stages"].items())
     print(
         f"  {label}: {result['seconds']:.1f} s work ({stages}), {result['cpu_seconds']:.1f} CPU s,"
-        f" {result['peak_rss_mib']:,.0f} MiB",
+        f" {result['peak_rss_mib']:,.0f} MiB; enrichment re-run over every paper: "
+        f"{', '.join(result['rerun']) or 'none'}",
         flush=True,
     )
     return result
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--text", choices=("pairs", "sentences"), default="pairs")
+    parser.add_argument("--text", choices=generate.TEXTS, default="pairs")
     parser.add_argument("--work", type=Path, default=run.WORK)
     parser.add_argument("--from", dest="sources", type=Path, action="append")
     parser.add_argument("--json", type=Path, help="write the figures here")

@@ -154,9 +154,12 @@ def run_steps(
         idf=idf,
     )
     seconds = sum(stage["seconds"] for stage in stages.rows.values())
+    # the enrichment stages the partitions ran over all their papers (the rest from the memo)
+    rerun = sorted({stage for part in summary["partitions"] for stage in part.get("rerun", [])})
     return {
         "stages": stages.rows,
         "counts": summary["counts"],
+        "rerun": rerun,
         "seconds": seconds,
         "peak_rss_mib": stages.peak_mib,
     }
@@ -732,6 +735,8 @@ def main(argv: list[str] | None = None) -> int:
         result = CHILDREN[kind](args)
         result_path.write_text(json.dumps(result), "utf-8")
         return 0
+    from bench import generate  # the parent stays light: polars is imported by the children
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
@@ -763,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--text",
-        choices=("pairs", "sentences"),
+        choices=generate.TEXTS,
         default="pairs",
         help="generated abstracts (bench/generate.py): two pool records' halves (default) or "
         "pool sentences, whose near-duplicates stay few beyond ~1M records",

@@ -350,3 +350,7 @@ def test_rule_change_rebuilds_with_the_cache(
     assert len(set(papers.values())) == 1
     # the vocabulary change re-tags: a topic fewer, fewer or as many tags
     assert results["vocabulary"]["counts"]["tags"] <= results["full"]["counts"]["tags"]
+    # each change re-runs the stages that read it over every paper, and no other
+    assert results["full"]["rerun"] == ["candidates", "links", "signatures", "tags"]
+    assert results["vocabulary"]["rerun"] == ["candidates", "tags"]
+    assert results["links"]["rerun"] == ["links"]

@@ -178,11 +178,6 @@ def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
     return out
 
 
-def signature_schema(params: NeardupParams) -> dict[str, pl.DataType]:
-    """The columns of a papers' signatures frame (`paper_signatures`)."""
-    return {"paper_id": pl.String(), "signature": pl.Array(pl.UInt32(), params.num_perm)}
-
-
 def paper_signatures(papers: pl.DataFrame, params: NeardupParams) -> pl.DataFrame:
     """(paper_id, signature): each paper's MinHash signature of its title + abstract
     (`shingle_text`, `signatures`), in the papers' order. It depends on the paper's text alone,
@@ -190,7 +185,7 @@ def paper_signatures(papers: pl.DataFrame, params: NeardupParams) -> pl.DataFram
     texts = papers.select(shingle_text(pl.col("title"), pl.col("abstract"))).to_series()
     return pl.DataFrame(
         {"paper_id": papers["paper_id"], "signature": signatures(texts, params)},
-        schema=signature_schema(params),
+        schema={"paper_id": pl.String(), "signature": pl.Array(pl.UInt32(), params.num_perm)},
     )
 
 
