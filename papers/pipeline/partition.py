@@ -22,6 +22,7 @@ from papers.stages.keyphrases import keyphrase_candidates, keyphrase_document_co
 from papers.stages.links import code_url, extract_links, links_per_paper
 from papers.stages.neardup import paper_signatures
 from papers.stages.normalize import merge_duplicates
+from papers.stages.related import text_hashes
 from papers.stages.tags import category_matches, tag_papers, tags_per_paper
 from papers.stages.validate import split_valid, validate_papers
 from schemas import Links, Papers, Tags, polars_schema
@@ -343,9 +344,16 @@ def partition_step(
         _write(link_rows, target / "links.parquet")
         _write(tag_rows, target / "tags.parquet")
         _write(rejected, target / "rejected.parquet")
+        # the validated papers' signatures, in their order, and with a cache their paper_hash:
+        # what the similarity step's cached state compares (it then reads no text)
         signatures = good.select("paper_id").join(
             enriched["signatures"], on="paper_id", how="left", maintain_order="left"
-        )  # the validated papers', in their order
+        )
+        signatures = signatures.with_columns(
+            text_hashes(good.select("title", "abstract", "authors"))["paper_hash"]
+            if cache_dir
+            else pl.lit(None, pl.String).alias("paper_hash")
+        )
         _write(signatures, target / "signatures.parquet")
         # The candidates and their document counts are what the publish ranks keyphrases from
         # without a pinned IDF. Ranked here, it reads neither: the counts are left empty, and

@@ -3,7 +3,10 @@
 
 The MinHash signatures are not signed here: the partition step signs each paper with the rest
 of its enrichment and keeps them per paper in its cache, so a daily build signs only its new and
-changed papers; this step joins them.
+changed papers; this step joins them. With a cache the partition step also writes each paper's
+paper_hash (text and authors, related.text_hashes) beside its signature: without related
+methods this step then reads no text to find what changed, and reads no signature when nothing
+did (a rule change that leaves the texts alone).
 
 Global, and incremental with a cache: the last build's result is kept under
 cache_dir/similarity (its papers' content hashes, its two tables and the embedding vectors by
@@ -30,13 +33,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-import polars_hash as plh
 
 from papers import io
 from papers.config import NeardupParams, Params, RelatedParams
 from papers.errors import PapersError
 from papers.pipeline.cache import cache_key
-from papers.pipeline.parallel import parallel_map
 from papers.pipeline.version import code_sha256
 from papers.stages import embed, neardup, related
 from schemas import Duplicates, Related, empty_frame
@@ -60,13 +61,14 @@ def similarity_step(
                     params.related.model_dump(mode="json"))  # fmt: skip
     root = Path(cache_dir) / "similarity" if cache_dir else None
     previous = _load_state(root, key)
+    signed = [str(p["signatures"]) for p in partitions]
     if params.related.methods:
         corpus = _corpus(paths)  # related (embeddings, tfidf) reads every paper's text
     elif root is not None:
-        corpus = _hashes(paths)  # what the cached state compares: the papers' text hashes
+        # what the cached state compares: the papers' hashes, hashed by the partition step
+        corpus = _signed_ids(signed, ["paper_id", "paper_hash"])
     else:
-        corpus = _ids(paths)
-    sig = _signatures([str(p["signatures"]) for p in partitions], corpus, params.neardup)
+        corpus = _signed_ids(signed, ["paper_id"])
     if previous is None:
         dirty = corpus.select("paper_id")
     else:
@@ -74,8 +76,12 @@ def similarity_step(
         gone = previous["state"].join(state, on="paper_id", how="anti").select("paper_id")
         fresh = state.join(previous["state"], on=["paper_id", "paper_hash"], how="anti")
         dirty = pl.concat([fresh.select("paper_id"), gone])
-    pairs = neardup.scored_pairs(dirty, corpus, sig, params.neardup)
-    del sig
+    if dirty.height:
+        sig = _signatures(signed, corpus, params.neardup)
+        pairs = neardup.scored_pairs(dirty, corpus, sig, params.neardup)
+        del sig
+    else:  # nothing new, changed or removed (a rule change elsewhere): every pair is kept
+        pairs = pl.DataFrame(schema=_PAIRS_SCHEMA)
     duplicates = _duplicates(pairs, corpus, paths, previous, dirty)
     related_rows, vectors, embedded = _related(corpus, params.related, previous, dirty)
     Duplicates.validate(duplicates)
@@ -103,50 +109,25 @@ _TEXT_SCHEMA = pl.Schema(
     ]
 )
 _TEXT_COLUMNS = _TEXT_SCHEMA.names()
+_PAIRS_SCHEMA = {"paper_id_a": pl.String, "paper_id_b": pl.String, "jaccard": pl.Float32}
 
 
 def _corpus(paths: list[str]) -> pl.DataFrame:
-    """paper_id, title, abstract, authors of every paper, sorted by id, with content_hash and
-    paper_hash (`_hashed`)."""
+    """paper_id, title, abstract, authors of every paper, sorted by id, with text, content_hash
+    and paper_hash (related.text_hashes)."""
     if not paths:
         frame = pl.DataFrame(schema=_TEXT_SCHEMA)
     else:
         frame = pl.scan_parquet(paths).select(_TEXT_COLUMNS).collect()
-    return _hashed(frame.sort("paper_id"))
+    return related.text_hashes(frame.sort("paper_id"))
 
 
-def _hashed(frame: pl.DataFrame) -> pl.DataFrame:
-    """Adds text, content_hash (the compared text: title and abstract; the memo key of the
-    embedding vectors) and paper_hash (the text and the authors, which the pair kinds read:
-    what makes a paper changed)."""
-    return (
-        frame.with_columns(related.related_text())
-        .with_columns(content_hash=plh.col("text").chash.sha2_256())
-        .with_columns(
-            paper_hash=plh.concat_str(
-                [pl.col("content_hash"), pl.col("authors").list.join("\x1f")], separator="\x1e"
-            ).chash.sha2_256()
-        )
-    )
-
-
-def _hashes(paths: list[str]) -> pl.DataFrame:
-    """paper_id, content_hash, paper_hash of every paper sorted by id, hashing partition files
-    two at a time: memory holds two partitions' texts, never the corpus's."""
-
-    def hashed(path: str) -> pl.DataFrame:
-        frame = _hashed(pl.read_parquet(path, columns=_TEXT_COLUMNS))
-        return frame.select("paper_id", "content_hash", "paper_hash")
-
-    parts = parallel_map(hashed, [(path,) for path in paths])
-    schema = {"paper_id": pl.String, "content_hash": pl.String, "paper_hash": pl.String}
+def _signed_ids(paths: list[str], columns: list[str]) -> pl.DataFrame:
+    """The given columns (paper_id, and paper_hash with a cache) of the partitions' signature
+    files, sorted by paper_id: the similarity step reads no text when nothing else needs it."""
+    schema = dict.fromkeys(columns, pl.String)
+    parts = [pl.read_parquet(path, columns=columns) for path in paths]
     return pl.concat([pl.DataFrame(schema=schema), *parts]).sort("paper_id")
-
-
-def _ids(paths: list[str]) -> pl.DataFrame:
-    """paper_id of every paper, sorted."""
-    parts = [pl.read_parquet(path, columns=["paper_id"]) for path in paths]
-    return pl.concat([pl.DataFrame(schema={"paper_id": pl.String}), *parts]).sort("paper_id")
 
 
 def _signatures(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -> np.ndarray:
@@ -156,7 +137,8 @@ def _signatures(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -
     sig = np.empty((corpus.height, params.num_perm), dtype=np.uint32)
     placed = 0
     for path in paths:
-        part = pl.read_parquet(path).join(numbered, on="paper_id", how="left")
+        part = pl.read_parquet(path, columns=["paper_id", "signature"])
+        part = part.join(numbered, on="paper_id", how="left")
         if part["_row"].null_count() or part["signature"].null_count():
             raise PapersError(f"similarity: {path} does not match its partition's papers")
         sig[part["_row"].to_numpy()] = part["signature"].to_numpy()
@@ -180,7 +162,7 @@ def _duplicates(
     when it holds them, else from the partition files) and the cached rows still valid."""
     if "title" in corpus.columns:
         texts: pl.DataFrame | pl.LazyFrame = corpus
-    elif paths:
+    elif paths and pairs.height:
         texts = pl.scan_parquet(paths).select(_TEXT_COLUMNS)
     else:
         texts = pl.LazyFrame(schema=_TEXT_SCHEMA)

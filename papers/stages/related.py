@@ -18,14 +18,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import polars_hash as plh
 import scipy.sparse as sp  # type: ignore[import-untyped]
 
 from papers.config import RelatedParams
 from papers.stages.keyphrases import STOPWORDS
 from schemas import Related, polars_schema
 
-__all__ = ["RELATED_SCHEMA", "RelatedParams", "merge_top_k", "related_tfidf", "tfidf_matrix",
-           "top_k", "update_top_k"]  # fmt: skip
+__all__ = ["RELATED_SCHEMA", "RelatedParams", "merge_top_k", "related_tfidf", "text_hashes",
+           "tfidf_matrix", "top_k", "update_top_k"]  # fmt: skip
 
 # A word: a letter, then letters, digits or inner hyphens ("state-of-the-art", "gpt-4", "3d" is
 # dropped: a bare number or a one-letter token says nothing about a topic).
@@ -39,6 +40,22 @@ def related_text() -> pl.Expr:
     """Title and abstract, the text papers are compared on (readable forms)."""
     return pl.concat_str([pl.col("title"), pl.col("abstract").fill_null("")], separator="\n").alias(
         "text"
+    )
+
+
+def text_hashes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Adds text (`related_text`), content_hash (its SHA-256: the memo key of the embedding
+    vectors) and paper_hash (the text and the authors, which the near-duplicates' pair kinds
+    also read: what makes a paper changed for the similarity step) to papers with title,
+    abstract and authors."""
+    return (
+        frame.with_columns(related_text())
+        .with_columns(content_hash=plh.col("text").chash.sha2_256())
+        .with_columns(
+            paper_hash=plh.concat_str(
+                [pl.col("content_hash"), pl.col("authors").list.join("\x1f")], separator="\x1e"
+            ).chash.sha2_256()
+        )
     )
 
 

@@ -13,6 +13,7 @@ from papers.config import NeardupParams, Params, RelatedParams
 from papers.errors import PapersError
 from papers.pipeline.similarity import similarity_step
 from papers.stages.neardup import paper_signatures
+from papers.stages.related import text_hashes
 from schemas import Duplicates, Related
 
 WORDS = (
@@ -54,9 +55,12 @@ def _partitions(papers: pl.DataFrame, folder: Path, parts: int = 3) -> list[dict
         path, signed = folder / f"papers-{n}.parquet", folder / f"signatures-{n}.parquet"
         part = ordered.slice(n * size, size)
         part.write_parquet(path)
-        # as the partition step writes them, here in another order than the papers'
+        # as the partition step writes them with a cache (the paper hashes), here in another
+        # order than the papers'
         shuffled = part.sample(fraction=1.0, shuffle=True, seed=n)
-        paper_signatures(shuffled, NeardupParams()).write_parquet(signed)
+        paper_signatures(shuffled, NeardupParams()).with_columns(
+            text_hashes(shuffled)["paper_hash"]
+        ).write_parquet(signed)
         out.append({"papers": str(path), "signatures": str(signed)})
     return out
 
@@ -170,6 +174,27 @@ def test_related_off_reads_a_partition_at_a_time_with_the_same_duplicates(tmp_pa
     assert_frame_equal(_tables(second)[0], alone, check_exact=True)
     empty, _ = _tables(similarity_step([], off, str(tmp_path / "w5"), None))
     assert empty.is_empty()
+
+
+def test_with_nothing_changed_no_text_or_signature_is_read(tmp_path: Path) -> None:
+    """Related off, with a cache: what changed is found from the signature files' paper hashes,
+    and when nothing did (a rule change elsewhere) the signatures are not read at all."""
+    off = PARAMS.model_copy(update={"related": RelatedParams(method="off")})
+    cache = str(tmp_path / "cache")
+    partitions = _partitions(_papers(), tmp_path / "p")
+    first, _ = _tables(similarity_step(partitions, off, str(tmp_path / "w1"), cache))
+    assert first.height > 0
+    for part in partitions:
+        Path(str(part["papers"])).write_bytes(b"no text here")
+        signed = pl.read_parquet(str(part["signatures"]))
+        zeros = pl.Series(
+            "signature", signed["signature"].to_numpy() * 0, signed["signature"].dtype
+        )
+        # signatures that would pair every paper with every other
+        signed.with_columns(zeros).write_parquet(str(part["signatures"]))
+    second = similarity_step(partitions, off, str(tmp_path / "w2"), cache)
+    assert second["changed"] == 0
+    assert_frame_equal(_tables(second)[0], first, check_exact=True)
 
 
 def test_signatures_that_do_not_match_the_papers_are_refused(tmp_path: Path) -> None:
