@@ -14,7 +14,7 @@ The feed is `changes/v<number:06d>-<sha12>.parquet` (schema `schemas.Changes`), 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ def version_changes(
     old_entries: list[dict[str, Any]],
     root_new: Path,
     new_entries: list[dict[str, Any]],
+    map_nodes: NodeMap | None = None,
 ) -> pl.DataFrame:
     """The papers added, updated and removed from one version to the next.
 
@@ -79,6 +80,10 @@ def version_changes(
     changed): only its id is kept, and the moved papers' rows are read back and compared at the
     end, 50,000 at a time, so they are reported as updated when they changed, else not at all.
     A move from one file per table to directories holds 50,000 papers' rows, not two tables.
+
+    map_nodes(compare, [(node,), ...]) compares the nodes present on both sides, results in
+    call order (default: one after the other; the publish passes its thread map, so two nodes
+    are compared at once and memory holds two nodes' files).
     """
     if root_old is None and old_entries:
         raise ValueError("old file entries given without the folder they are in (root_old)")
@@ -87,6 +92,7 @@ def version_changes(
     updated: list[pl.DataFrame] = []
     only_old: list[pl.DataFrame] = []
     only_new: list[pl.DataFrame] = []
+    both: list[tuple[str]] = []
     for node in sorted(old_nodes.keys() | new_nodes.keys()):
         if node not in old_nodes or node not in new_nodes:
             # a node on one side only (a new month, or another layout): its ids alone
@@ -96,14 +102,18 @@ def version_changes(
                 else (only_old, root_old, old_nodes[node])
             )
             side.append(_ids(root, paths, node))
-            continue
-        old = _read(root_old, old_nodes[node])
-        new = _read(root_new, new_nodes[node])
-        found = frame_changes(old, new)
-        updated.append(found.filter(pl.col("op") == "updated"))
-        only_old.append(found.filter(op="removed").select(KEY, pl.lit(node).alias(_NODE)))
-        only_new.append(found.filter(op="added").select(KEY, pl.lit(node).alias(_NODE)))
-        del old, new
+        else:
+            both.append((node,))
+
+    def compare(node: str) -> pl.DataFrame:
+        # one node's old and new files, read and compared, then dropped
+        found = frame_changes(_read(root_old, old_nodes[node]), _read(root_new, new_nodes[node]))
+        return found.with_columns(pl.lit(node).alias(_NODE))
+
+    for found in (map_nodes or _one_by_one)(compare, both):
+        updated.append(found.filter(pl.col("op") == "updated").drop(_NODE))
+        only_old.append(found.filter(op="removed").select(KEY, _NODE))
+        only_new.append(found.filter(op="added").select(KEY, _NODE))
     gone = pl.concat(only_old) if only_old else pl.DataFrame(schema=_IDS)
     came = pl.concat(only_new) if only_new else pl.DataFrame(schema=_IDS)
     # a paper on one side only of its node may have moved to another node (the plan split or
@@ -124,6 +134,13 @@ def version_changes(
         for frame, op in ((came, "added"), (gone, "removed"))
     ]
     return pl.concat([*updated, *simple]).cast(CHANGES_SCHEMA).sort(FEED_SORT)
+
+
+NodeMap = Callable[[Callable[..., pl.DataFrame], list[tuple[str]]], list[pl.DataFrame]]
+
+
+def _one_by_one(work: Callable[..., pl.DataFrame], calls: list[tuple[str]]) -> list[pl.DataFrame]:
+    return [work(*args) for args in calls]
 
 
 # the ids of the rows on one side only, with their node

@@ -472,7 +472,7 @@ def _change_feed(
     old_entries = manifest_tables(previous).get("papers", []) if previous else []
     new_entries = list(manifest["tables"]["papers"]["files"])
     if old_entries:
-        found = changes.version_changes(out, old_entries, staging, new_entries)
+        found = changes.version_changes(out, old_entries, staging, new_entries, parallel_map)
     else:
         # the first version: every paper is added, with no fields; only the ids are read
         # (version_changes would hold every row of every column until its end: 4.9 GB at 1M)
