@@ -311,17 +311,24 @@ def partition_step(
         if prior is not None:
             # stages whose rules did not: the unchanged papers' rows kept, the others enriched
             same = hashes.join(prior["hashes"], on=["paper_id", "_h1", "_h2"], how="semi")
-            changed = papers.join(same, on="paper_id", how="anti")
-            fresh = _enrich(changed, params, vocabulary, terms, kept_stages)
-            order = papers.select("paper_id").with_row_index("_order")
-            enriched |= {
-                # the kept rows and the new ones in paper order, as one enrichment would give
-                name: pl.concat([prior[name].join(same, on="paper_id", how="semi"), rows])
-                .join(order, on="paper_id", how="left")
-                .sort("_order", maintain_order=True)
-                .drop("_order")
-                for name, rows in fresh.items()
-            }
+            if same.height == papers.height == prior["hashes"].height:
+                # the same papers, none changed (a rule change elsewhere): the kept stages'
+                # rows are the memo's as they are, unsorted (no join, no sort): nothing after
+                # reads their order (the tables are written sorted, keyphrases ranked per
+                # paper), as the two row orders below and from scratch already show
+                enriched |= {name: prior[name] for stage in kept_stages for name in STAGES[stage]}
+            else:
+                changed = papers.join(same, on="paper_id", how="anti")
+                fresh = _enrich(changed, params, vocabulary, terms, kept_stages)
+                order = papers.select("paper_id").with_row_index("_order")
+                enriched |= {
+                    # the kept rows and the new ones in paper order, as one enrichment gives
+                    name: pl.concat([prior[name].join(same, on="paper_id", how="semi"), rows])
+                    .join(order, on="paper_id", how="left")
+                    .sort("_order", maintain_order=True)
+                    .drop("_order")
+                    for name, rows in fresh.items()
+                }
             reused = same.height if not redo else 0
         links, candidates = enriched["links"], enriched["candidates"]
         links_pp = enriched["links_pp"]
