@@ -170,7 +170,7 @@ def _build(
         logger.warning("%s", line)
     hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
     idf_sha256 = idf.sha256 if idf is not None else None
-    version = dataset_version(list(hashes.values()), params, str(vocabulary["version"]), idf_sha256)
+    version = dataset_version(list(hashes.values()), params, vocabulary, idf_sha256)
     if cache_dir:
         # With a cache a run is incremental: the same inputs, params, vocabulary and code as the
         # published (intact) dataset mean there is nothing to do.

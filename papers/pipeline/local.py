@@ -44,10 +44,7 @@ def run_local(
     files = [f.relative_to(raw_dir).as_posix() for f in io.list_inputs(Path(raw_dir))]
     hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
     version = dataset_version(
-        list(hashes.values()),
-        params,
-        str(vocabulary["version"]),
-        idf.sha256 if idf is not None else None,
+        list(hashes.values()), params, vocabulary, idf.sha256 if idf is not None else None
     )
     if cache_dir and (same := unchanged(out, version, cache_dir)) is not None:
         done("unchanged")

@@ -547,7 +547,7 @@ def publish_tables(
     vocabulary_version = str(vocabulary["version"])
     out = Path(out_dir)
     idf_sha256 = idf.sha256 if idf is not None else None
-    version = dataset_version([p["sha256"] for p in parsed], params, vocabulary_version, idf_sha256)
+    version = dataset_version([p["sha256"] for p in parsed], params, vocabulary, idf_sha256)
     metadata = {
         "papers.dataset": params.write.dataset_name,
         "papers.dataset_version": version,

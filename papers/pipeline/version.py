@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from papers.config import Params
 from schemas import SCHEMA_VERSION
@@ -28,20 +30,27 @@ def code_sha256() -> str:
     return digest.hexdigest()
 
 
+def vocabulary_sha256(vocabulary: Mapping[str, Any]) -> str:
+    """Hash of the loaded vocabulary's content (its topics, terms, version, ...), whatever the
+    file's layout or comments."""
+    blob = json.dumps(vocabulary, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def dataset_version(
     input_hashes: list[str],
     params: Params,
-    vocabulary_version: str,
+    vocabulary: Mapping[str, Any],
     idf_sha256: str | None = None,
 ) -> str:
-    """Content-derived version: the same inputs, params, vocabulary, keyphrase IDF file (its
-    sha256; None when keyphrases are ranked against the build itself) and code give the same
-    id."""
+    """Content-derived version: the same inputs, params, vocabulary (its content: an edit that
+    forgot to bump its `version` is still another dataset), keyphrase IDF file (its sha256; None
+    when keyphrases are ranked against the build itself) and code give the same id."""
     blob = json.dumps(
         {
             "inputs": sorted(input_hashes),
             "params": params.sha256(),
-            "vocabulary": vocabulary_version,
+            "vocabulary": vocabulary_sha256(vocabulary),
             "keyphrase_idf": idf_sha256,
             "schema": SCHEMA_VERSION,
             "code": code_sha256(),

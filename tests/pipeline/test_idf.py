@@ -65,10 +65,13 @@ def test_a_missing_idf_file_is_a_readable_error(tmp_path: Path) -> None:
 
 def test_dataset_version_changes_with_the_idf_file(params: Params) -> None:
     inputs = ["ab" * 32]
-    versions = {dataset_version(inputs, params, "1", sha) for sha in (None, "0" * 64, "1" * 64)}
+    vocabulary = {"version": "1"}
+    versions = {
+        dataset_version(inputs, params, vocabulary, sha) for sha in (None, "0" * 64, "1" * 64)
+    }
     assert len(versions) == 3
-    assert dataset_version(inputs, params, "1", "0" * 64) == dataset_version(
-        inputs, params, "1", "0" * 64
+    assert dataset_version(inputs, params, vocabulary, "0" * 64) == dataset_version(
+        inputs, params, {"version": "1"}, "0" * 64
     )
 
 

@@ -197,3 +197,7 @@ def test_a_rule_change_re_runs_only_the_stages_that_read_it(
     assert [p["enriched"] for p in third] == [p["papers_in"] for p in third]
     run(fresh, vocabulary, params, None)
     same_version(out, fresh)
+    # a topic dropped without a version bump is still a change: not "already published"
+    unbumped = {**vocabulary, "topics": topics[1:]}
+    fourth = run(out, unbumped, params, cache)
+    assert {tuple(p["rerun"]) for p in fourth} == {("tags", "candidates")}
