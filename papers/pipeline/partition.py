@@ -287,10 +287,10 @@ def partition_step(
         # the pieces' keys: the content of this partition's input (shuffle.partition_inputs)
         [k for k, _ in pieces],
         params.model_dump(mode="json", include={"normalize"}),
-        stage_keys,
-        vocabulary,
+        stage_keys,  # each holds the code's hash, and the vocabulary where the stage reads it
+        # the keyphrases ranked here against the pinned IDF: how many, and the IDF
+        params.tags.keyphrases_top_k,
         idf.sha256 if idf is not None else None,
-        code_sha256(),
     )
     entry, done = cache_entry(cache_dir, work, "partitions", key)
     if not done:

@@ -197,6 +197,14 @@ def test_a_rule_change_re_runs_only_the_stages_that_read_it(
     assert [p["enriched"] for p in third] == [p["papers_in"] for p in third]
     run(fresh, vocabulary, params, None)
     same_version(out, fresh)
+    # the number of keyphrases (ranked in the partition against the pinned IDF): no stage
+    # re-runs, and the partitions still give what a build from scratch gives
+    assert config.idf is not None
+    tags = params.tags.model_copy(update={"keyphrases_top_k": params.tags.keyphrases_top_k + 2})
+    more = params.model_copy(update={"tags": tags})
+    assert {tuple(p["rerun"]) for p in run(out, vocabulary, more, cache)} == {()}
+    run(fresh, vocabulary, more, None)
+    same_version(out, fresh)
     # a topic dropped without a version bump is still a change: not "already published"
     unbumped = {**vocabulary, "topics": topics[1:]}
     fourth = run(out, unbumped, params, cache)
