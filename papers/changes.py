@@ -59,6 +59,14 @@ def _read(root: Path | None, paths: list[str] | None) -> pl.DataFrame | None:
     return pl.read_parquet([root / p for p in paths]) if root is not None and paths else None
 
 
+# how version_changes compares its nodes: map(compare, [(node,), ...]) -> results in order
+NodeMap = Callable[[Callable[..., pl.DataFrame], list[tuple[str]]], list[pl.DataFrame]]
+
+
+def _one_by_one(work: Callable[..., pl.DataFrame], calls: list[tuple[str]]) -> list[pl.DataFrame]:
+    return [work(*args) for args in calls]
+
+
 def version_changes(
     root_old: Path | None,
     old_entries: list[dict[str, Any]],
@@ -134,13 +142,6 @@ def version_changes(
         for frame, op in ((came, "added"), (gone, "removed"))
     ]
     return pl.concat([*updated, *simple]).cast(CHANGES_SCHEMA).sort(FEED_SORT)
-
-
-NodeMap = Callable[[Callable[..., pl.DataFrame], list[tuple[str]]], list[pl.DataFrame]]
-
-
-def _one_by_one(work: Callable[..., pl.DataFrame], calls: list[tuple[str]]) -> list[pl.DataFrame]:
-    return [work(*args) for args in calls]
 
 
 # the ids of the rows on one side only, with their node

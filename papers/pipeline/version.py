@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from papers.config import Params
+from papers.pipeline.cache import cache_key
 from schemas import SCHEMA_VERSION
 
 
@@ -30,13 +31,6 @@ def code_sha256() -> str:
     return digest.hexdigest()
 
 
-def vocabulary_sha256(vocabulary: Mapping[str, Any]) -> str:
-    """Hash of the loaded vocabulary's content (its topics, terms, version, ...), whatever the
-    file's layout or comments."""
-    blob = json.dumps(vocabulary, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 def dataset_version(
     input_hashes: list[str],
     params: Params,
@@ -50,7 +44,7 @@ def dataset_version(
         {
             "inputs": sorted(input_hashes),
             "params": params.sha256(),
-            "vocabulary": vocabulary_sha256(vocabulary),
+            "vocabulary": cache_key(vocabulary),
             "keyphrase_idf": idf_sha256,
             "schema": SCHEMA_VERSION,
             "code": code_sha256(),
