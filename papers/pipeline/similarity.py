@@ -196,6 +196,8 @@ def _related(
     vectors = pl.DataFrame(schema=embed.VECTORS_SCHEMA)
     embedded = 0
     if "embeddings" in params.methods:
+        if previous is None:  # refused before embedding every text (~36 texts/s)
+            _check_full_search(corpus.height, params, "embeddings")
         vectors, embedded = _vectors(corpus, params, previous)
         matrix, scale = embed.search_matrix(
             corpus.select("content_hash").join(

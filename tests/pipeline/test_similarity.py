@@ -152,6 +152,20 @@ def test_a_full_search_too_large_is_refused_with_the_reason(tmp_path: Path) -> N
         similarity_step(_partitions(_papers(), tmp_path / "p"), params, str(tmp_path / "w"), None)
 
 
+def test_a_full_embeddings_search_is_refused_before_any_text_is_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_model(max_length: int) -> None:
+        raise AssertionError("the model was loaded for a search that is refused")
+
+    monkeypatch.setattr("papers.pipeline.similarity._embedder", no_model)
+    params = PARAMS.model_copy(
+        update={"related": RelatedParams(method="embeddings", max_full_search=10)}
+    )
+    with pytest.raises(PapersError, match=r"full embeddings search over 34 papers is refused"):
+        similarity_step(_partitions(_papers(), tmp_path / "p"), params, str(tmp_path / "w"), None)
+
+
 def test_related_off_reads_a_partition_at_a_time_with_the_same_duplicates(tmp_path: Path) -> None:
     # related off: only the papers' ids read whole, the kinds read only the pairs' papers
     off = PARAMS.model_copy(update={"related": RelatedParams(method="off")})

@@ -52,6 +52,15 @@ def test_a_vector_does_not_depend_on_its_batch(embedder: Embedder) -> None:
     assert together.tobytes() == alone.tobytes()
 
 
+def test_texts_are_tokenized_in_chunks_with_the_same_vectors(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = embed_texts(embedder, [*TEXTS, LONG])
+    monkeypatch.setattr("papers.stages.embed.TOKENIZE_CHUNK", 2)
+    assert embed_texts(embedder, [*TEXTS, LONG]).tobytes() == whole.tobytes()
+    assert embed_texts(embedder, []).shape == (0, DIMENSIONS)
+
+
 def test_truncation_is_at_the_length_set() -> None:
     assert len(load_embedder(256).tokenizer.encode(LONG).ids) == 256
     short, long = (embed_texts(load_embedder(n), [LONG, TEXTS[0]]) for n in (128, 256))
