@@ -133,15 +133,24 @@ def _signed_ids(paths: list[str], columns: list[str]) -> pl.DataFrame:
 def _signatures(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -> np.ndarray:
     """The partitions' signature files (partition step) in one uint32 matrix row-aligned with
     the corpus: num_perm x 4 bytes per paper, the one copy held."""
-    numbered = corpus.select("paper_id").with_row_index("_row")
+    ids = corpus["paper_id"]
+    numbered = ids.to_frame().with_row_index("_row")
     sig = np.empty((corpus.height, params.num_perm), dtype=np.uint32)
     placed = 0
     for path in paths:
         part = pl.read_parquet(path, columns=["paper_id", "signature"])
-        part = part.join(numbered, on="paper_id", how="left")
-        if part["_row"].null_count() or part["signature"].null_count():
+        if part["signature"].null_count():
             raise PapersError(f"similarity: {path} does not match its partition's papers")
-        sig[part["_row"].to_numpy()] = part["signature"].to_numpy()
+        # a partition is a range of paper ids, its file sorted by id: its rows are a slice of
+        # the corpus's, found by one search (else placed by a join)
+        start = int(ids.search_sorted(part["paper_id"][0])) if part.height else 0
+        if part["paper_id"].equals(ids.slice(start, part.height)):
+            sig[start : start + part.height] = part["signature"].to_numpy()
+        else:
+            rows = part.select("paper_id").join(numbered, on="paper_id", how="left")["_row"]
+            if rows.null_count():
+                raise PapersError(f"similarity: {path} does not match its partition's papers")
+            sig[rows.to_numpy()] = part["signature"].to_numpy()
         placed += part.height
     if placed != corpus.height:
         raise PapersError(

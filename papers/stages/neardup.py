@@ -192,7 +192,10 @@ def paper_signatures(papers: pl.DataFrame, params: NeardupParams) -> pl.DataFram
 def _band_key(sig: np.ndarray, band: int, params: NeardupParams) -> pl.Series:
     """Each signature's key (UInt64) in one band: the hash of its `rows` minhashes there."""
     names = [f"h{band * params.rows + r}" for r in range(params.rows)]
-    cols = {name: sig[:, band * params.rows + r] for r, name in enumerate(names)}
+    # the band's columns copied out together first: a column alone strides over every row's
+    # whole signature (128 x 4 bytes), reading the matrix once per column instead of per band
+    block = np.ascontiguousarray(sig[:, band * params.rows : (band + 1) * params.rows])
+    cols = {name: block[:, r] for r, name in enumerate(names)}
     return pl.DataFrame(cols).select(pl.struct(names).hash(SEED).alias("key"))["key"]
 
 
@@ -267,9 +270,15 @@ def candidate_pairs(
     keep = (a < b) | ((a > b) & ~pl.col("new_o"))
     packed = pl.min_horizontal(a, b).cast(pl.UInt64) * _SHIFT + pl.max_horizontal(a, b)
     parts = [pl.Series("pair", [], dtype=pl.UInt64)]
+    # the rows that can pair with a new one: a key another row has (every row new, a full
+    # build), or a key of a new row (few new rows, a daily build: a smaller set to test against)
+    few = len(new_rows) * 4 < len(rows)
     for band in range(params.bands):
         keyed = base.with_columns(_band_key(sig, band, params).gather(rows))
-        keyed = keyed.filter(pl.col("key").is_duplicated())
+        if few:
+            keyed = keyed.filter(pl.col("key").is_in(keyed.filter("new")["key"].implode()))
+        else:
+            keyed = keyed.filter(pl.col("key").is_duplicated())
         other = keyed.rename({"row": "row_o", "new": "new_o"})
         joined = keyed.filter("new").select("row", "key").join(other, on="key").filter(keep)
         parts.append(joined.select(packed.alias("pair"))["pair"])
@@ -475,6 +484,9 @@ def scored_pairs(
     )
 
 
+TEXTS_HELD = 200_000  # most papers whose texts pair_kinds holds at once (~250 MB)
+
+
 def pair_kinds(pairs: pl.DataFrame, texts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """`classify` reading title, abstract and authors from `texts` only for the papers in a pair
     (the caller need not hold every paper's text), sorted by the pair."""
@@ -484,7 +496,11 @@ def pair_kinds(pairs: pl.DataFrame, texts: pl.DataFrame | pl.LazyFrame) -> pl.Da
         .select("paper_id", "title", "abstract", "authors")
         .join(needed.lazy(), on="paper_id", how="semi")
     )
-    return classify(pairs, side).sort("paper_id_a", "paper_id_b")
+    if needed.height > TEXTS_HELD:
+        # many papers (a full build): streamed twice, for the hashes and the exact comparison,
+        # never all held; few (a daily build): their texts read once
+        return classify(pairs, side).sort("paper_id_a", "paper_id_b")
+    return classify(pairs, side.collect(engine="streaming")).sort("paper_id_a", "paper_id_b")
 
 
 def find_duplicates(

@@ -129,6 +129,18 @@ def test_candidates_are_the_pairs_sharing_a_band_key() -> None:
     part = nd.candidate_pairs(np.arange(10), sig, PARAMS, index_rows=np.arange(40))
     want = expected.filter((pl.col("row_a") < 10) | (pl.col("row_b") < 10), pl.col("row_b") < 40)
     assert_frame_equal(part, want)
+    # few new rows (under a quarter: keys tested against the new rows' only), scattered
+    few = np.array([3, 7, 17, 42, 59])
+    ends = pl.col("row_a").is_in(few.tolist()) | pl.col("row_b").is_in(few.tolist())
+    assert_frame_equal(nd.candidate_pairs(few, sig, PARAMS), expected.filter(ends))
+
+
+def test_pair_kinds_streamed_equals_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    pairs = nd.scored_pairs(PAPERS, PAPERS, _sig(PAPERS), PARAMS)
+    held = nd.pair_kinds(pairs, PAPERS.lazy())
+    monkeypatch.setattr(nd, "TEXTS_HELD", 0)  # the full build's way: texts streamed twice
+    assert held.height
+    assert_frame_equal(nd.pair_kinds(pairs, PAPERS.lazy()), held)
 
 
 def test_bands_must_fit_signature() -> None:
