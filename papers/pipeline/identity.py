@@ -17,11 +17,13 @@ _COLUMNS = ["source_file", "record_index", "arxiv_id", "doi", "title_key", "abst
 _MAPPING = {"source_file": pl.String, "record_index": pl.Int64, "paper_id": pl.String,
             "matched_by": pl.String, "match_score": pl.Float64}  # fmt: skip
 # what the cache keeps of the last build's records without an arXiv id: their shard, keys
-# (DOI, title key, content blocking keys) and resolved paper id (papers/pipeline/identity.py:
-# _resolve)
+# (DOI, title key, content blocking keys), resolved paper id, and what resolve_identity reads of
+# them (abstract, own_id: the record's paper_id before resolution), so that re-resolving one
+# reads no shard again (papers/pipeline/identity.py: _resolve)
 _STATE: dict[str, Any] = {"shard": pl.String, "source_file": pl.String, "record_index": pl.Int64,
           "doi": pl.String, "title_key": pl.String, "blocks": pl.List(pl.String),
-          "paper_id": pl.String, "matched_by": pl.String, "match_score": pl.Float64}  # fmt: skip
+          "paper_id": pl.String, "matched_by": pl.String, "match_score": pl.Float64,
+          "abstract": pl.String, "own_id": pl.String}  # fmt: skip
 
 
 def identity_step(
@@ -150,12 +152,17 @@ def _resolve(
             )
         else:
             again = old.clear()
-        reread = [
-            pl.scan_parquet(shards[k]["normalized"])
-            .join(rows.lazy(), on=["source_file", "record_index"], how="semi")
-            .select(_COLUMNS)
-            for (k,), rows in again.partition_by("shard", as_dict=True).items()
-        ]
+        # the touched open records as their shards hold them (the state keeps what is read)
+        reread = again.select(
+            "source_file",
+            "record_index",
+            pl.lit(None, pl.String).alias("arxiv_id"),
+            "doi",
+            "title_key",
+            "abstract",
+            pl.col("own_id").alias("paper_id"),
+            "shard",
+        )
         opened = [
             pl.scan_parquet(shards[k]["normalized"])
             .filter(pl.col("arxiv_id").is_null())
@@ -164,12 +171,10 @@ def _resolve(
             for k in fresh
             if shards[k]["unresolved"]
         ]
-        redo = _open_records(reread, again, opened)
+        redo = _open_records([reread.lazy(), *opened])
         kept = old.join(again, on=["source_file", "record_index"], how="anti")
     else:
         redo = _open_records(
-            [],
-            pl.DataFrame(schema=_STATE),
             [
                 pl.scan_parquet(n["normalized"])
                 .filter(pl.col("arxiv_id").is_null())
@@ -177,7 +182,7 @@ def _resolve(
                 .with_columns(pl.lit(k).alias("shard"))
                 for k, n in sorted(shards.items())
                 if n["unresolved"]
-            ],
+            ]
         )
         kept = pl.DataFrame(schema=_STATE)
     resolved = _resolve_open(redo, normalized, params)
@@ -186,19 +191,8 @@ def _resolve(
     return state.select(list(_MAPPING)), redo.height
 
 
-def _open_records(
-    reread: list[pl.LazyFrame], again: pl.DataFrame, opened: list[pl.LazyFrame]
-) -> pl.DataFrame:
+def _open_records(frames: list[pl.LazyFrame]) -> pl.DataFrame:
     """The open records to resolve, with the columns resolve_identity reads and their shard."""
-    frames = []
-    if reread:
-        frames.append(
-            pl.concat(reread).join(
-                again.lazy().select("source_file", "record_index", "shard"),
-                on=["source_file", "record_index"],
-            )
-        )
-    frames.extend(opened)
     if not frames:
         return pl.DataFrame(schema={**dict.fromkeys(_COLUMNS, pl.String), "record_index": pl.Int64,
                                     "shard": pl.String})  # fmt: skip
@@ -243,9 +237,17 @@ def _resolve_open(
                     ["source_file", "record_index"], keep="first", maintain_order=True
                 )
                 resolved = resolve_identity(wider, params.normalize)
-    shard = open_records.select("source_file", "record_index", "shard", "blocks")
+    shard = open_records.select(
+        "source_file",
+        "record_index",
+        "shard",
+        "blocks",
+        "abstract",
+        pl.col("paper_id").alias("own_id"),
+    )
     return (
         resolved.filter(pl.col("arxiv_id").is_null())
+        .drop("abstract")  # the state's comes with its shard columns
         .join(shard, on=["source_file", "record_index"])
         .select(list(_STATE))
         .cast(_STATE)  # type: ignore[arg-type]
