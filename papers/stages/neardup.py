@@ -484,9 +484,6 @@ def scored_pairs(
     )
 
 
-TEXTS_HELD = 200_000  # most papers whose texts pair_kinds holds at once (~250 MB)
-
-
 def pair_kinds(pairs: pl.DataFrame, texts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """`classify` reading title, abstract and authors from `texts` only for the papers in a pair
     (the caller need not hold every paper's text), sorted by the pair."""
@@ -496,11 +493,7 @@ def pair_kinds(pairs: pl.DataFrame, texts: pl.DataFrame | pl.LazyFrame) -> pl.Da
         .select("paper_id", "title", "abstract", "authors")
         .join(needed.lazy(), on="paper_id", how="semi")
     )
-    if needed.height > TEXTS_HELD:
-        # many papers (a full build): streamed twice, for the hashes and the exact comparison,
-        # never all held; few (a daily build): their texts read once
-        return classify(pairs, side).sort("paper_id_a", "paper_id_b")
-    return classify(pairs, side.collect(engine="streaming")).sort("paper_id_a", "paper_id_b")
+    return classify(pairs, side).sort("paper_id_a", "paper_id_b")
 
 
 def find_duplicates(

@@ -135,14 +135,6 @@ def test_candidates_are_the_pairs_sharing_a_band_key() -> None:
     assert_frame_equal(nd.candidate_pairs(few, sig, PARAMS), expected.filter(ends))
 
 
-def test_pair_kinds_streamed_equals_held(monkeypatch: pytest.MonkeyPatch) -> None:
-    pairs = nd.scored_pairs(PAPERS, PAPERS, _sig(PAPERS), PARAMS)
-    held = nd.pair_kinds(pairs, PAPERS.lazy())
-    monkeypatch.setattr(nd, "TEXTS_HELD", 0)  # the full build's way: texts streamed twice
-    assert held.height
-    assert_frame_equal(nd.pair_kinds(pairs, PAPERS.lazy()), held)
-
-
 def test_bands_must_fit_signature() -> None:
     import pytest
 
