@@ -38,6 +38,7 @@ from papers import io
 from papers.config import NeardupParams, Params, RelatedParams
 from papers.errors import PapersError
 from papers.pipeline.cache import cache_key
+from papers.pipeline.parallel import parallel_map
 from papers.pipeline.version import code_sha256
 from papers.stages import embed, neardup, related
 from schemas import Duplicates, Related, empty_frame
@@ -78,7 +79,7 @@ def similarity_step(
         dirty = pl.concat([fresh.select("paper_id"), gone])
     if dirty.height:
         sig = _signatures(signed, corpus, params.neardup)
-        pairs = neardup.scored_pairs(dirty, corpus, sig, params.neardup)
+        pairs = neardup.scored_pairs(dirty, corpus, sig, params.neardup, map_tasks=parallel_map)
         del sig
     else:  # nothing new, changed or removed (a rule change elsewhere): every pair is kept
         pairs = pl.DataFrame(schema=_PAIRS_SCHEMA)

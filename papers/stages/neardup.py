@@ -7,6 +7,8 @@ candidate self-join and the pair classification are polars expressions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -292,19 +294,41 @@ def candidate_pairs(
 
 
 ESTIMATE_BATCH = 65_536  # candidate pairs compared at once (~64 MB of signature rows)
+ESTIMATE_TASK = 16 * ESTIMATE_BATCH  # candidate pairs of one task of a BatchMap
+
+# how estimate_jaccard runs its tasks: fn(*args) for each argument tuple, results in order
+# (the pipeline passes its thread map: numpy's gathers and comparisons release the GIL)
+BatchMap = Callable[[Callable[..., None], list[tuple[int, int]]], list[None]]
 
 
-def estimate_jaccard(pairs: pl.DataFrame, sig: np.ndarray) -> pl.DataFrame:
+def estimate_jaccard(
+    pairs: pl.DataFrame, sig: np.ndarray, map_tasks: BatchMap | None = None
+) -> pl.DataFrame:
     """Adds `jaccard` (Float32) to pairs of signature rows (row_a, row_b): the share of equal
-    minhashes of the two signatures."""
+    minhashes of the two signatures. map_tasks runs its ranges of pairs (default: one by one)."""
     ia, ib = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
     est = np.zeros(len(pairs), dtype=np.float32)
-    # per batch: sig[ia] of every candidate at once is len(pairs) x num_perm x 4 bytes, and the
-    # 1M generated records (spliced from a pool of 13.5k real texts) give 22M candidates
-    for start in range(0, len(pairs), ESTIMATE_BATCH):
-        a, b = ia[start : start + ESTIMATE_BATCH], ib[start : start + ESTIMATE_BATCH]
-        est[start : start + len(a)] = (sig[a] == sig[b]).mean(axis=1)
+
+    def estimate(lo: int, hi: int) -> None:
+        # per batch: sig[ia] of every candidate at once is len(pairs) x num_perm x 4 bytes, and
+        # the 1M generated records (spliced from a pool of 13.5k real texts) give 22M candidates
+        for start in range(lo, hi, ESTIMATE_BATCH):
+            end = min(start + ESTIMATE_BATCH, hi)
+            same = np.take(sig, ia[start:end], axis=0) == np.take(sig, ib[start:end], axis=0)
+            # k equal of num_perm: k / num_perm is exact in float32, as the mean was
+            est[start:end] = np.count_nonzero(same, axis=1) / np.float32(sig.shape[1])
+
+    tasks = [
+        (lo, min(lo + ESTIMATE_TASK, len(pairs))) for lo in range(0, len(pairs), ESTIMATE_TASK)
+    ]
+    (map_tasks or _one_by_one)(estimate, tasks)
     return pairs.with_columns(pl.Series("jaccard", est, dtype=pl.Float32))
+
+
+def _one_by_one(fn: Callable[..., None], calls: list[tuple[int, int]]) -> list[None]:
+    for args in calls:
+        fn(*args)
+    return [None] * len(calls)
 
 
 def _dense(values: pl.Expr) -> pl.Expr:
@@ -457,9 +481,11 @@ def scored_pairs(
     sig_of: np.ndarray,
     params: NeardupParams,
     index: pl.DataFrame | None = None,
+    map_tasks: BatchMap | None = None,
 ) -> pl.DataFrame:
     """(paper_id_a < paper_id_b, jaccard >= min_jaccard): the pairs of `new` papers among
-    `index` (default: all `papers`; `candidate_pairs`) and their estimated Jaccard.
+    `index` (default: all `papers`; `candidate_pairs`) and their estimated Jaccard
+    (`estimate_jaccard`, its tasks run by map_tasks).
 
     `papers` and `sig_of` are row-aligned: every paper that can appear in a pair, and its signature.
     """
@@ -474,7 +500,7 @@ def scored_pairs(
 
     index_rows = None if index is None else rows_of(index)
     candidates = candidate_pairs(rows_of(new), sig_of, params, index_rows)
-    pairs = estimate_jaccard(candidates, sig_of)
+    pairs = estimate_jaccard(candidates, sig_of, map_tasks)
     pairs = pairs.filter(pl.col("jaccard") >= params.min_jaccard)
     a, b = ids.gather(pairs["row_a"]), ids.gather(pairs["row_b"])
     return pairs.select(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import polars as pl
 import pytest
@@ -133,6 +136,29 @@ def test_candidates_are_the_pairs_sharing_a_band_key() -> None:
     few = np.array([3, 7, 17, 42, 59])
     ends = pl.col("row_a").is_in(few.tolist()) | pl.col("row_b").is_in(few.tolist())
     assert_frame_equal(nd.candidate_pairs(few, sig, PARAMS), expected.filter(ends))
+
+
+def test_jaccard_estimates_by_task_and_thread_are_the_share_of_equal_minhashes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 2, size=(40, PARAMS.num_perm), dtype=np.uint32)
+    pairs = pl.DataFrame(
+        {"row_a": rng.integers(0, 40, 50), "row_b": rng.integers(0, 40, 50)},
+        schema={"row_a": pl.UInt32, "row_b": pl.UInt32},
+    )
+    want = [float((sig[a] == sig[b]).mean()) for a, b in pairs.iter_rows()]
+    monkeypatch.setattr(nd, "ESTIMATE_BATCH", 3)
+    monkeypatch.setattr(nd, "ESTIMATE_TASK", 7)  # 8 tasks, the last one short
+
+    def threads(fn: Callable[..., None], calls: list[tuple[int, int]]) -> list[None]:
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(lambda args: fn(*args), calls))
+
+    for map_tasks in (None, threads):
+        got = nd.estimate_jaccard(pairs, sig, map_tasks)["jaccard"]
+        assert got.dtype == pl.Float32
+        assert got.to_list() == want
 
 
 def test_bands_must_fit_signature() -> None:
