@@ -127,7 +127,7 @@ def _signed_ids(paths: list[str], columns: list[str]) -> pl.DataFrame:
     """The given columns (paper_id, and paper_hash with a cache) of the partitions' signature
     files, sorted by paper_id: the similarity step reads no text when nothing else needs it."""
     schema = dict.fromkeys(columns, pl.String)
-    parts = [pl.read_parquet(path, columns=columns) for path in paths]
+    parts = [pl.read_ipc(path, columns=columns) for path in paths]
     return pl.concat([pl.DataFrame(schema=schema), *parts]).sort("paper_id")
 
 
@@ -139,7 +139,7 @@ def _signatures(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -
     sig = np.empty((corpus.height, params.num_perm), dtype=np.uint32)
     placed = 0
     for path in paths:
-        part = pl.read_parquet(path, columns=["paper_id", "signature"])
+        part = pl.read_ipc(path, columns=["paper_id", "signature"])
         if part["signature"].null_count():
             raise PapersError(f"similarity: {path} does not match its partition's papers")
         # a partition is a range of paper ids, its file sorted by id: its rows are a slice of

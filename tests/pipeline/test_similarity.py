@@ -52,7 +52,7 @@ def _partitions(papers: pl.DataFrame, folder: Path, parts: int = 3) -> list[dict
     size = -(-ordered.height // parts)
     out = []
     for n in range(parts):
-        path, signed = folder / f"papers-{n}.parquet", folder / f"signatures-{n}.parquet"
+        path, signed = folder / f"papers-{n}.parquet", folder / f"signatures-{n}.arrow"
         part = ordered.slice(n * size, size)
         part.write_parquet(path)
         # as the partition step writes them with a cache (the paper hashes), here in another
@@ -60,7 +60,7 @@ def _partitions(papers: pl.DataFrame, folder: Path, parts: int = 3) -> list[dict
         shuffled = part.sample(fraction=1.0, shuffle=True, seed=n)
         paper_signatures(shuffled, NeardupParams()).with_columns(
             text_hashes(shuffled)["paper_hash"]
-        ).write_parquet(signed)
+        ).write_ipc(signed)
         out.append({"papers": str(path), "signatures": str(signed)})
     return out
 
@@ -200,12 +200,12 @@ def test_with_nothing_changed_no_text_or_signature_is_read(tmp_path: Path) -> No
     assert first.height > 0
     for part in partitions:
         Path(str(part["papers"])).write_bytes(b"no text here")
-        signed = pl.read_parquet(str(part["signatures"]))
+        signed = pl.read_ipc(str(part["signatures"]))
         zeros = pl.Series(
             "signature", signed["signature"].to_numpy() * 0, signed["signature"].dtype
         )
         # signatures that would pair every paper with every other
-        signed.with_columns(zeros).write_parquet(str(part["signatures"]))
+        signed.with_columns(zeros).write_ipc(str(part["signatures"]))
     second = similarity_step(partitions, off, str(tmp_path / "w2"), cache)
     assert second["changed"] == 0
     assert_frame_equal(_tables(second)[0], first, check_exact=True)
@@ -213,11 +213,11 @@ def test_with_nothing_changed_no_text_or_signature_is_read(tmp_path: Path) -> No
 
 def test_signatures_that_do_not_match_the_papers_are_refused(tmp_path: Path) -> None:
     partitions = _partitions(_papers(), tmp_path / "p")
-    first = pl.read_parquet(str(partitions[0]["signatures"]))
-    first.head(-1).write_parquet(str(partitions[0]["signatures"]))  # a paper's signature missing
+    first = pl.read_ipc(str(partitions[0]["signatures"]))
+    first.head(-1).write_ipc(str(partitions[0]["signatures"]))  # a paper's signature missing
     with pytest.raises(PapersError, match=r"33 signatures for 34 papers"):
         similarity_step(partitions, PARAMS, str(tmp_path / "w"), None)
-    first.with_columns(paper_id=pl.lit("9999.99999")).head(1).write_parquet(
+    first.with_columns(paper_id=pl.lit("9999.99999")).head(1).write_ipc(
         str(partitions[0]["signatures"])
     )
     with pytest.raises(PapersError, match=r"does not match its partition's papers"):
