@@ -35,8 +35,10 @@ HASH_DEPTH = 3
 ROOT = "all"  # the node name of a table that fits in one file
 # the tables keyed by raw file (source_leaf) rather than by paper id (leaf_of)
 SOURCE_KEYED = frozenset({"provenance", "rejected"})
-# the paper id column a table's rows are placed by, where it is not `paper_id`
-PAPER_KEY = {"duplicates": "paper_id_a"}
+# the paper id column a table's rows are placed by, where it is not `paper_id`: a pair by its
+# newer paper, so a day's new papers and recent updates change the newest duplicates files only
+# (by paper_id_a their older partners, anywhere in the id range, changed every file)
+PAPER_KEY = {"duplicates": "paper_id_b"}
 RANGE_DIGITS = 8
 SOURCE_NAME_CHARS = 96
 _NAME = re.compile(r"[^A-Za-z0-9._-]")

@@ -294,3 +294,17 @@ def test_a_big_raw_file_splits_into_record_ranges_small_ones_pack() -> None:
         "day__1.json_to_2.json": 7,
         "day__3.json": 9,
     }
+
+
+def test_duplicates_rows_are_placed_by_the_newer_paper() -> None:
+    # a day's new paper pairs with old ones across the id range: its pairs land in its own node
+    pairs = pl.DataFrame(
+        {
+            "paper_id_a": ["0704.0001", "1501.00002", "2001.00003", "2401.00004", "2401.00005"],
+            "paper_id_b": ["2412.00009", "2412.00009", "2412.00009", "2412.00009", "2401.00006"],
+        }
+    )
+    nodes = nodes_of(pairs, max_rows=2, table="duplicates")
+    newest = nodes.filter(pl.col("paper_id_b") == "2412.00009")["node"].unique()
+    assert newest.len() == 1
+    assert nodes.filter(pl.col("paper_id_b") == "2401.00006")["node"].item() != newest.item()
