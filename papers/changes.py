@@ -14,7 +14,7 @@ The feed is `changes/v<number:06d>-<sha12>.parquet` (schema `schemas.Changes`), 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import polars as pl
 
 from papers.config import WriteParams
 from papers.dataset import FileEntry, node_of_file, table_files, write_table
+from papers.tasks import TaskMap, one_by_one
 from schemas import OPS, SCHEMA_VERSION, Changes, Papers, polars_schema
 
 KEY = "paper_id"
@@ -59,20 +60,12 @@ def _read(root: Path | None, paths: list[str] | None) -> pl.DataFrame | None:
     return pl.read_parquet([root / p for p in paths]) if root is not None and paths else None
 
 
-# how version_changes compares its nodes: map(compare, [(node,), ...]) -> results in order
-NodeMap = Callable[[Callable[..., pl.DataFrame], list[tuple[str]]], list[pl.DataFrame]]
-
-
-def _one_by_one(work: Callable[..., pl.DataFrame], calls: list[tuple[str]]) -> list[pl.DataFrame]:
-    return [work(*args) for args in calls]
-
-
 def version_changes(
     root_old: Path | None,
     old_entries: list[dict[str, Any]],
     root_new: Path,
     new_entries: list[dict[str, Any]],
-    map_nodes: NodeMap | None = None,
+    map_nodes: TaskMap[pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The papers added, updated and removed from one version to the next.
 
@@ -118,7 +111,7 @@ def version_changes(
         found = frame_changes(_read(root_old, old_nodes[node]), _read(root_new, new_nodes[node]))
         return found.with_columns(pl.lit(node).alias(_NODE))
 
-    for found in (map_nodes or _one_by_one)(compare, both):
+    for found in (map_nodes or one_by_one)(compare, both):
         updated.append(found.filter(pl.col("op") == "updated").drop(_NODE))
         only_old.append(found.filter(op="removed").select(KEY, _NODE))
         only_new.append(found.filter(op="added").select(KEY, _NODE))

@@ -7,8 +7,6 @@ candidate self-join and the pair classification are polars expressions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -16,6 +14,7 @@ import rensa  # type: ignore[import-untyped]
 
 from papers.config import NeardupParams
 from papers.stages.text import runs_outside
+from papers.tasks import TaskMap, one_by_one
 
 SEED = 42  # fixed: signatures must be the same bytes in every run and process
 NUM_PERM = 128  # 32 bands x 4 rows: S-curve midpoint (1/32)^(1/4) ~ 0.42
@@ -294,18 +293,15 @@ def candidate_pairs(
 
 
 ESTIMATE_BATCH = 65_536  # candidate pairs compared at once (~64 MB of signature rows)
-ESTIMATE_TASK = 16 * ESTIMATE_BATCH  # candidate pairs of one task of a BatchMap
-
-# how estimate_jaccard runs its tasks: fn(*args) for each argument tuple, results in order
-# (the pipeline passes its thread map: numpy's gathers and comparisons release the GIL)
-BatchMap = Callable[[Callable[..., None], list[tuple[int, int]]], list[None]]
+ESTIMATE_TASK = 16 * ESTIMATE_BATCH  # candidate pairs of one task (papers.tasks)
 
 
 def estimate_jaccard(
-    pairs: pl.DataFrame, sig: np.ndarray, map_tasks: BatchMap | None = None
+    pairs: pl.DataFrame, sig: np.ndarray, map_tasks: TaskMap[None] | None = None
 ) -> pl.DataFrame:
     """Adds `jaccard` (Float32) to pairs of signature rows (row_a, row_b): the share of equal
-    minhashes of the two signatures. map_tasks runs its ranges of pairs (default: one by one)."""
+    minhashes of the two signatures. map_tasks runs its ranges of pairs (papers.tasks; the
+    pipeline's thread map runs two at once: numpy's gathers and comparisons release the GIL)."""
     ia, ib = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
     est = np.zeros(len(pairs), dtype=np.float32)
 
@@ -321,14 +317,8 @@ def estimate_jaccard(
     tasks = [
         (lo, min(lo + ESTIMATE_TASK, len(pairs))) for lo in range(0, len(pairs), ESTIMATE_TASK)
     ]
-    (map_tasks or _one_by_one)(estimate, tasks)
+    (map_tasks or one_by_one)(estimate, tasks)
     return pairs.with_columns(pl.Series("jaccard", est, dtype=pl.Float32))
-
-
-def _one_by_one(fn: Callable[..., None], calls: list[tuple[int, int]]) -> list[None]:
-    for args in calls:
-        fn(*args)
-    return [None] * len(calls)
 
 
 def _dense(values: pl.Expr) -> pl.Expr:
@@ -481,7 +471,7 @@ def scored_pairs(
     sig_of: np.ndarray,
     params: NeardupParams,
     index: pl.DataFrame | None = None,
-    map_tasks: BatchMap | None = None,
+    map_tasks: TaskMap[None] | None = None,
 ) -> pl.DataFrame:
     """(paper_id_a < paper_id_b, jaccard >= min_jaccard): the pairs of `new` papers among
     `index` (default: all `papers`; `candidate_pairs`) and their estimated Jaccard

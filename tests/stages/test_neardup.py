@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -151,7 +152,7 @@ def test_jaccard_estimates_by_task_and_thread_are_the_share_of_equal_minhashes(
     monkeypatch.setattr(nd, "ESTIMATE_BATCH", 3)
     monkeypatch.setattr(nd, "ESTIMATE_TASK", 7)  # 8 tasks, the last one short
 
-    def threads(fn: Callable[..., None], calls: list[tuple[int, int]]) -> list[None]:
+    def threads(fn: Callable[..., None], calls: list[tuple[Any, ...]]) -> list[None]:
         with ThreadPoolExecutor(2) as pool:
             return list(pool.map(lambda args: fn(*args), calls))
 
