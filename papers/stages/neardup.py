@@ -41,6 +41,8 @@ _U64 = np.uint64
 # than one pass over a batch's ~800k shingles).
 HASH_CHUNK = 65536
 _LOW32 = _U64(0xFFFFFFFF)
+# FxHasher's seeds and its 16-byte round constant (rustc-hash 2, as rensa 0.5.0 uses it)
+_K0, _K1, _ROUND = _U64(0x243F6A8885A308D3), _U64(0x13198A2E03707344), _U64(0xA4093822299F31D0)
 
 
 def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -68,37 +70,49 @@ def token_hashes(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.n
     the UTF-8 bytes, what rensa computes for a str token), vectorised over the slices.
 
     `buf` must carry 16 bytes of padding after the last slice. Checked against
-    `rensa.RMinHash.hash_token_sets` (tests/stages/test_neardup.py).
+    `rensa.RMinHash.hash_token_sets` (tests/stages/test_neardup.py). The slices are taken by
+    length class (over 16 bytes, 8-16, 4-7, 1-3, empty), each class's state computed on its own
+    compact arrays and placed once: masked in-place updates of the whole chunk per class cost
+    twice the time.
     """
-    s0 = np.full(len(start), 0x243F6A8885A308D3, dtype=_U64)
-    s1 = np.full(len(start), 0x13198A2E03707344, dtype=_U64)
+    n = len(start)
+    s0 = np.empty(n, dtype=_U64)
+    s1 = np.empty(n, dtype=_U64)
     with np.errstate(over="ignore"):
-        mid8 = (length >= 8) & (length <= 16)
-        s0[mid8] ^= _read(buf, start[mid8], 8)
-        s1[mid8] ^= _read(buf, start[mid8] + length[mid8] - 8, 8)
-        mid4 = (length >= 4) & (length < 8)
-        s0[mid4] ^= _read(buf, start[mid4], 4)
-        s1[mid4] ^= _read(buf, start[mid4] + length[mid4] - 4, 4)
-        few = (length > 0) & (length < 4)
-        s0[few] ^= buf[start[few]].astype(_U64)
-        s1[few] ^= (buf[start[few] + length[few] - 1].astype(_U64) << _U64(8)) | buf[
-            start[few] + length[few] // 2
-        ].astype(_U64)
+        empty = length == 0
+        s0[empty], s1[empty] = _K0, _K1
+        mid8 = np.flatnonzero((length >= 8) & (length <= 16))
+        at, ln = start[mid8], length[mid8]
+        s0[mid8] = _read(buf, at, 8) ^ _K0
+        s1[mid8] = _read(buf, at + ln - 8, 8) ^ _K1
+        mid4 = np.flatnonzero((length >= 4) & (length < 8))
+        at, ln = start[mid4], length[mid4]
+        s0[mid4] = _read(buf, at, 4) ^ _K0
+        s1[mid4] = _read(buf, at + ln - 4, 4) ^ _K1
+        few = np.flatnonzero((length > 0) & (length < 4))
+        at, ln = start[few], length[few]
+        s0[few] = buf[at].astype(_U64) ^ _K0
+        s1[few] = (
+            (buf[at + ln - 1].astype(_U64) << _U64(8)) | buf[at + ln // 2].astype(_U64)
+        ) ^ _K1
         big = np.flatnonzero(length > 16)
-        off = 0
-        while True:
-            act = big[off < length[big] - 16]
-            if not len(act):
-                break
-            x = _read(buf, start[act] + off, 8)
-            y = _read(buf, start[act] + off + 8, 8)
-            t = _mix(s0[act] ^ x, _U64(0xA4093822299F31D0) ^ y)
-            s0[act] = s1[act]
-            s1[act] = t
+        at, ln = start[big], length[big]
+        # 16-byte rounds while more than 16 bytes remain: the first one every slice here has
+        b0 = np.full(len(big), _K1, dtype=_U64)
+        b1 = _mix(_read(buf, at, 8) ^ _K0, _read(buf, at + 8, 8) ^ _ROUND)
+        off = 16
+        act = np.flatnonzero(ln > off + 16)
+        while len(act):
+            t = _mix(
+                b0[act] ^ _read(buf, at[act] + off, 8), _read(buf, at[act] + off + 8, 8) ^ _ROUND
+            )
+            b0[act] = b1[act]
+            b1[act] = t
             off += 16
-        tail = start[big] + length[big] - 16
-        s0[big] ^= _read(buf, tail, 8)
-        s1[big] ^= _read(buf, tail + 8, 8)
+            act = act[ln[act] > off + 16]
+        tail = at + ln - 16
+        s0[big] = b0 ^ _read(buf, tail, 8)
+        s1[big] = b1 ^ _read(buf, tail + 8, 8)
         h = (_mix(s0, s1) ^ length.astype(_U64)) * _U64(0xF1357AEA2E62A9C5)
     return (h << _U64(26)) | (h >> _U64(38))
 
@@ -132,14 +146,15 @@ def _shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.ndarray]:
     bound[text_ends[text_ends > 0]] = True  # an empty text marks its neighbour's end again
     ends = np.flatnonzero(bound)
     starts = np.concatenate([[0], ends[:-1] + (buf[ends[:-1]] == 32)])
-    text_of = np.searchsorted(offs, ends, side="left") - 1
-    nwords = np.bincount(text_of, minlength=n)
-    first_word = np.concatenate([[0], np.cumsum(nwords)])
-    index = np.arange(len(starts))
-    last = first_word[text_of + 1] - 1
-    keep = (index + k - 1 <= last) | ((index == first_word[text_of]) & (nwords[text_of] < k))
-    first = starts[keep]
-    length = ends[np.minimum(index + k - 1, last)[keep]] - first
+    # text i's words are those ending in (offs[i], offs[i + 1]]: found per text, not per word
+    first_word = np.searchsorted(ends, offs, side="right")
+    nwords = np.diff(first_word)
+    # a text's shingles start at each of its words but the last k - 1; fewer than k words: one
+    shingles = np.where(nwords >= k, nwords - k + 1, np.minimum(nwords, 1))
+    row_offsets = np.concatenate([[0], np.cumsum(shingles)])
+    word = np.arange(row_offsets[-1]) + np.repeat(first_word[:-1] - row_offsets[:-1], shingles)
+    first = starts[word]
+    length = ends[np.minimum(word + k - 1, np.repeat(first_word[1:] - 1, shingles))] - first
     hashes = np.concatenate(
         [np.zeros(0, dtype=_U64)]
         + [
@@ -147,9 +162,7 @@ def _shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.ndarray]:
             for i in range(0, len(first), HASH_CHUNK)
         ]
     )
-    counts = np.bincount(text_of[keep], minlength=n)
-    row_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
-    return hashes, row_offsets
+    return hashes, row_offsets.astype(np.uint64)
 
 
 # Texts signed per batch: their shingle hashes (8 bytes per shingle and a few temporaries)
