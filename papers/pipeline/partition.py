@@ -207,6 +207,24 @@ _TABLES = ("papers", "links", "tags", "rejected", "candidates", "df")
 _FILES = {name: f"{name}.parquet" for name in _TABLES} | {"signatures": "signatures.arrow"}
 
 
+def similarity_rows(
+    papers: pl.DataFrame, signatures: pl.DataFrame, *, paper_hash: bool
+) -> pl.DataFrame:
+    """A partition's signatures file: its (validated) papers' signatures and pair features
+    (neardup.paper_signatures: what the near-duplicates' pair kinds compare) in their order,
+    and with a cache (`paper_hash`) the hash the similarity step's cached state compares
+    (related.text_hashes). The step then reads no text."""
+    return (
+        papers.select("paper_id")
+        .join(signatures, on="paper_id", how="left", maintain_order="left")
+        .with_columns(
+            text_hashes(papers.select("title", "abstract", "authors"))["paper_hash"]
+            if paper_hash
+            else pl.lit(None, pl.String).alias("paper_hash")
+        )
+    )
+
+
 def _paper_hashes(papers: pl.DataFrame) -> pl.DataFrame:
     # 128 bits of each merged paper's whole row (two seeds): what its enrichment depends on
     return papers.select("paper_id").with_columns(
@@ -360,16 +378,7 @@ def partition_step(
         _write(link_rows, target / "links.parquet")
         _write(tag_rows, target / "tags.parquet")
         _write(rejected, target / "rejected.parquet")
-        # the validated papers' signatures, in their order, and with a cache their paper_hash:
-        # what the similarity step's cached state compares (it then reads no text)
-        signatures = good.select("paper_id").join(
-            enriched["signatures"], on="paper_id", how="left", maintain_order="left"
-        )
-        signatures = signatures.with_columns(
-            text_hashes(good.select("title", "abstract", "authors"))["paper_hash"]
-            if cache_dir
-            else pl.lit(None, pl.String).alias("paper_hash")
-        )
+        signatures = similarity_rows(good, enriched["signatures"], paper_hash=bool(cache_dir))
         _write(signatures, target / _FILES["signatures"])
         # The candidates and their document counts are what the publish ranks keyphrases from
         # without a pinned IDF. Ranked here, it reads neither: the counts are left empty, and

@@ -4,9 +4,10 @@
 The MinHash signatures are not signed here: the partition step signs each paper with the rest
 of its enrichment and keeps them per paper in its cache, so a daily build signs only its new and
 changed papers; this step joins them. With a cache the partition step also writes each paper's
-paper_hash (text and authors, related.text_hashes) beside its signature: without related
-methods this step then reads no text to find what changed, and reads no signature when nothing
-did (a rule change that leaves the texts alone).
+paper_hash (text and authors, related.text_hashes) beside its signature, and with or without
+a cache the paper's pair features (neardup.pair_features: what the near-duplicates' pair kinds
+compare): without related methods this step then reads no text at all, and reads no signature
+when nothing changed (a rule change that leaves the texts alone).
 
 Global, and incremental with a cache: the last build's result is kept under
 cache_dir/similarity (its papers' content hashes, its two tables and the embedding vectors by
@@ -83,7 +84,7 @@ def similarity_step(
         del sig
     else:  # nothing new, changed or removed (a rule change elsewhere): every pair is kept
         pairs = pl.DataFrame(schema=_PAIRS_SCHEMA)
-    duplicates = _duplicates(pairs, corpus, paths, previous, dirty)
+    duplicates = _duplicates(pairs, signed, previous, dirty)
     related_rows, vectors, embedded = _related(corpus, params.related, previous, dirty)
     Duplicates.validate(duplicates)
     Related.validate(related_rows)
@@ -163,20 +164,18 @@ def _signatures(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -
 
 def _duplicates(
     pairs: pl.DataFrame,
-    corpus: pl.DataFrame,
-    paths: list[str],
+    signed: list[str],
     previous: dict[str, pl.DataFrame] | None,
     dirty: pl.DataFrame,
 ) -> pl.DataFrame:
-    """The duplicates rows: the pairs' kinds (texts of the pairs' papers only, from the corpus
-    when it holds them, else from the partition files) and the cached rows still valid."""
-    if "title" in corpus.columns:
-        texts: pl.DataFrame | pl.LazyFrame = corpus
-    elif paths and pairs.height:
-        texts = pl.scan_parquet(paths).select(_TEXT_COLUMNS)
+    """The duplicates rows: the pairs' kinds (from the pair features the partition step keeps
+    beside each paper's signature, read for the pairs' papers only) and the cached rows still
+    valid."""
+    if signed and pairs.height:
+        features = pl.scan_ipc(signed).select(neardup.PAIR_FEATURES.names())
     else:
-        texts = pl.LazyFrame(schema=_TEXT_SCHEMA)
-    found = neardup.pair_kinds(pairs, texts)
+        features = pl.LazyFrame(schema=neardup.PAIR_FEATURES)
+    found = neardup.pair_kinds(pairs, features)
     if previous is not None:
         kept = (
             previous["duplicates"]

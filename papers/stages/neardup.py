@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import polars_hash as plh
 import pyarrow as pa
 import rensa  # type: ignore[import-untyped]
 
@@ -23,8 +24,13 @@ NUM_PERM = 128  # 32 bands x 4 rows: S-curve midpoint (1/32)^(1/4) ~ 0.42
 def shingle_text(title: pl.Expr, abstract: pl.Expr) -> pl.Expr:
     r"""Lower-cased title + abstract, word characters only, single spaces: the shingled text.
 
-    Each run of non-word characters becomes one space (`text.runs_outside`)."""
-    text = pl.concat_str([title.fill_null(""), abstract.fill_null("")], separator=" ")
+    Each run of non-word characters becomes one space (`text.runs_outside`). The spec:
+    `paper_signatures` cleans the two fields apart (`_cleaned_texts`)."""
+    return _cleaned(pl.concat_str([title.fill_null(""), abstract.fill_null("")], separator=" "))
+
+
+def _cleaned(text: pl.Expr) -> pl.Expr:
+    """Lower-cased, each run of non-word characters one space, stripped."""
     return text.str.to_lowercase().str.replace_all(runs_outside(r"\w"), " ").str.strip_chars()
 
 
@@ -193,14 +199,16 @@ def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
 
 
 def paper_signatures(papers: pl.DataFrame, params: NeardupParams) -> pl.DataFrame:
-    """(paper_id, signature): each paper's MinHash signature of its title + abstract
-    (`shingle_text`, `signatures`), in the papers' order. It depends on the paper's text alone,
-    so it is computed once per paper where the paper is enriched, and kept with it."""
-    texts = papers.select(shingle_text(pl.col("title"), pl.col("abstract"))).to_series()
-    return pl.DataFrame(
-        {"paper_id": papers["paper_id"], "signature": signatures(texts, params)},
+    """(paper_id, signature, t, ab, au): each paper's MinHash signature of its title + abstract
+    (`shingle_text`, `signatures`) and its `pair_features`, in the papers' order. They depend on
+    the paper's row alone, so they are computed once per paper where the paper is enriched, and
+    kept with it. The title and abstract are cleaned once for both."""
+    texts = _cleaned_texts(papers)
+    signed = pl.DataFrame(
+        {"paper_id": papers["paper_id"], "signature": signatures(texts["text"], params)},
         schema={"paper_id": pl.String(), "signature": pl.Array(pl.UInt32(), params.num_perm)},
     )
+    return pl.concat([signed, _features_of(texts, papers["authors"])], how="horizontal")
 
 
 def _band_key(sig: np.ndarray, band: int, params: NeardupParams) -> pl.Series:
@@ -352,84 +360,98 @@ def _compared(column: str) -> pl.Expr:
     )
 
 
-def _text_hash(column: str) -> pl.Expr:
-    """UInt64 hash of the compared text (null stays null: a null never equals anything)."""
-    return pl.when(pl.col(column).is_not_null()).then(_compared(column).hash(SEED))
+PAIR_FEATURES = pl.Schema(
+    [
+        ("paper_id", pl.String()),
+        ("t", pl.String()),
+        ("ab", pl.String()),
+        ("au", pl.List(pl.String())),
+    ]
+)
+"""What the pair kinds read of a paper (`pair_features`)."""
 
 
-def _features(texts: pl.LazyFrame) -> pl.DataFrame:
-    """paper_id, t and ab (hashes of the compared title and abstract), au (lower-cased author
-    names as dense UInt32 ids; null authors stay null, an empty list stays empty).
+def _cleaned_texts(papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """text (`shingle_text`), t and ab (the title and the abstract as `_compared` gives them;
+    null when null), from one cleaning of each field.
 
-    The texts are streamed: per paper only fixed-width hashes and short name lists are held (the
-    1M generated records' 2.7M pairs touch 900k papers: their texts and lower-cased copies were
-    the step's peak, 4.6 GB)."""
-    feats = texts.select(
-        "paper_id",
-        _text_hash("title").alias("t"),
-        _text_hash("abstract").alias("ab"),
-        pl.col("authors").list.eval(pl.element().str.to_lowercase()),
-    ).collect(engine="streaming")
-    every = feats.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_p"))
+    Lower-cased, non-word runs made one space and stripped, a title and an abstract joined by a
+    space are the shingled text of the two (the run around the join becomes that one space, and
+    lower-casing sees no context across a space); without their spaces, each is its compared
+    text. Tests check both against the spec functions."""
+    title, abstract = pl.col("title"), pl.col("abstract")
+    return (
+        papers.lazy()
+        .select(
+            _cleaned(title.fill_null("")).alias("_t"),
+            _cleaned(abstract.fill_null("")).alias("_ab"),
+            title.is_null().alias("_t_null"),
+            abstract.is_null().alias("_ab_null"),
+        )
+        .select(
+            pl.concat_str(["_t", "_ab"], separator=" ").str.strip_chars().alias("text"),
+            *(
+                pl.when(~pl.col(f"_{name}_null"))
+                .then(pl.col(f"_{name}").str.replace_all(" ", "", literal=True))
+                .alias(name)
+                for name in ("t", "ab")
+            ),
+        )
+        .collect()
+    )
+
+
+def _features_of(texts: pl.DataFrame, authors: pl.Series) -> pl.DataFrame:
+    """t, ab (SHA-256 of the compared texts in `texts`) and au (lower-cased `authors`)."""
+    return texts.select(
+        plh.col("t").chash.sha2_256(),
+        plh.col("ab").chash.sha2_256(),
+        authors.to_frame("au").select(pl.col("au").list.eval(pl.element().str.to_lowercase()))[
+            "au"
+        ],
+    )
+
+
+def pair_features(papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """paper_id, t and ab (SHA-256 of the compared title and abstract, `_compared`; null text:
+    null), au (lower-cased author names): what `classify` reads of a paper.
+
+    `paper_signatures` gives them with the signature, from the same cleaning of the text, and
+    the partition step keeps them beside it, so the similarity step reads digests instead of
+    every pair's texts, twice. Equal digests are equal texts as far as SHA-256 is collision-free,
+    which the memo keys already rely on (related.text_hashes)."""
+    frame = papers.lazy().select("paper_id", "title", "abstract", "authors").collect()
+    return pl.concat(
+        [frame.select("paper_id"), _features_of(_cleaned_texts(frame), frame["authors"])],
+        how="horizontal",
+    )
+
+
+def _author_ids(side: pl.DataFrame) -> pl.Series:
+    """Each row's lower-cased author names as dense UInt32 ids (null authors stay null, an empty
+    list stays empty)."""
+    every = side.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_p"))
     names = every.join(
-        every.with_columns(feats["authors"])
-        .explode("authors")  # polars may drop or null-fill empty and null lists: set below
-        .with_columns(_dense(pl.col("authors")))
+        every.with_columns(side["au"])
+        .explode("au")  # polars may drop or null-fill empty and null lists: set below
+        .with_columns(_dense(pl.col("au")))
         .group_by("_p")
-        .agg("authors"),
+        .agg("au"),
         on="_p",
         how="left",
-    ).sort("_p")["authors"]
-    listed = pl.col("authors").list.len()
-    return feats.select(
-        "paper_id",
-        "t",
-        "ab",
+    ).sort("_p")["au"]
+    listed = pl.col("au").list.len()
+    return side.select(
         pl.when(listed > 0)
         .then(pl.lit(names))
         .when(listed == 0)
         .then(pl.lit([], dtype=pl.List(pl.UInt32)))
-        .alias("au"),
-    )
+        .alias("au")
+    )["au"]
 
 
-def _exact(j: pl.DataFrame, texts: pl.LazyFrame) -> pl.DataFrame:
-    """Adds same_t and same_ab, exact: equal hashes are checked on the compared texts (read for
-    those pairs' papers only), different hashes are different texts, a null text is null."""
-    hit = j.filter((pl.col("t") == pl.col("t_b")) | (pl.col("ab") == pl.col("ab_b")))
-    ids = pl.concat([hit["paper_id_a"], hit["paper_id_b"]]).unique().to_frame("paper_id")
-    strings = (
-        texts.select("paper_id", _compared("title").alias("ts"), _compared("abstract").alias("abs"))
-        .join(ids.lazy(), on="paper_id", how="semi")
-        .collect(engine="streaming")
-    )
-    checked = (
-        hit.select("paper_id_a", "paper_id_b")
-        .join(strings, left_on="paper_id_a", right_on="paper_id", how="left")
-        .join(strings, left_on="paper_id_b", right_on="paper_id", how="left", suffix="_b")
-        .select(
-            "paper_id_a",
-            "paper_id_b",
-            (pl.col("ts") == pl.col("ts_b")).alias("_st"),
-            (pl.col("abs") == pl.col("abs_b")).alias("_sa"),
-        )
-    )
-    j = j.join(checked, on=["paper_id_a", "paper_id_b"], how="left", maintain_order="left")
-    same = {}
-    for out, h, flag in (("same_t", "t", "_st"), ("same_ab", "ab", "_sa")):
-        a, b = pl.col(h), pl.col(f"{h}_b")
-        same[out] = (
-            pl.when(a.is_null() | b.is_null())
-            .then(None)
-            .when(a != b)
-            .then(False)
-            .otherwise(pl.col(flag))
-        )
-    return j.with_columns(**same)
-
-
-def classify(pairs: pl.DataFrame, papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """Pairs (paper_id_a, paper_id_b, jaccard) + papers (paper_id, title, abstract, authors).
+def classify(pairs: pl.DataFrame, features: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Pairs (paper_id_a, paper_id_b, jaccard) + the papers' `pair_features`.
 
     Output: paper_id_a, paper_id_b, jaccard, kind, evidence.
 
@@ -439,17 +461,19 @@ def classify(pairs: pl.DataFrame, papers: pl.DataFrame | pl.LazyFrame) -> pl.Dat
     - reposted: a shared author but the title changed (a new version posted under a new id);
     - otherwise similar_text.
 
-    Titles and abstracts are compared lower-cased, word characters only (`_exact`); author names
-    lower-cased, as dense ids (`_features`).
+    Titles and abstracts are compared lower-cased, word characters only (by their digests); a
+    null text is unknown, neither the same nor different; author names lower-cased, as dense
+    ids over the pairs' papers.
     """
-    texts = papers.lazy()
-    side = _features(texts)
+    side = features.lazy().select(PAIR_FEATURES.names()).collect()
+    side = side.with_columns(_author_ids(side))
     j = pairs.join(side, left_on="paper_id_a", right_on="paper_id", how="left").join(
         side, left_on="paper_id_b", right_on="paper_id", how="left", suffix="_b"
     )
-    j = _exact(j, texts)
+    # == of two digests: null when either text is null
+    same_t, same_ab = pl.col("t") == pl.col("t_b"), pl.col("ab") == pl.col("ab_b")
     return j.select("paper_id_a", "paper_id_b", "jaccard", *kind_and_evidence(
-        pl.col("same_t"), pl.col("same_ab"), pl.col("au"), pl.col("au_b")
+        same_t, same_ab, pl.col("au"), pl.col("au_b")
     ))  # fmt: skip
 
 
@@ -513,15 +537,11 @@ def scored_pairs(
     )
 
 
-def pair_kinds(pairs: pl.DataFrame, texts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """`classify` reading title, abstract and authors from `texts` only for the papers in a pair
-    (the caller need not hold every paper's text), sorted by the pair."""
+def pair_kinds(pairs: pl.DataFrame, features: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """`classify` reading the `pair_features` of the papers in a pair only (the caller need not
+    hold every paper's), sorted by the pair."""
     needed = pl.concat([pairs["paper_id_a"], pairs["paper_id_b"]]).unique().to_frame("paper_id")
-    side = (
-        texts.lazy()
-        .select("paper_id", "title", "abstract", "authors")
-        .join(needed.lazy(), on="paper_id", how="semi")
-    )
+    side = features.lazy().join(needed.lazy(), on="paper_id", how="semi")
     return classify(pairs, side).sort("paper_id_a", "paper_id_b")
 
 
@@ -533,6 +553,7 @@ def find_duplicates(
     texts: pl.LazyFrame | None = None,
     index: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """`scored_pairs` then `pair_kinds` (texts from `texts`, default `papers`)."""
+    """`scored_pairs` then `pair_kinds` (title, abstract and authors from `texts`, default
+    `papers`)."""
     pairs = scored_pairs(new, papers, sig_of, params, index)
-    return pair_kinds(pairs, papers if texts is None else texts)
+    return pair_kinds(pairs, pair_features(papers if texts is None else texts))

@@ -77,11 +77,12 @@ def test_a_re_listing_re_enriches_only_its_paper(mixed_raw: Path, tmp_path: Path
     fresh = tmp_path / "fresh"
     build(raw, fresh, None, target_rows=40)
     same_version(out, fresh)
-    # the signatures kept from the memo and the one signed again are each paper's own
+    # the signatures (and pair features) kept from the memo and the one signed again are each
+    # paper's own
     kept = pl.concat([pl.read_ipc(p["signatures"]) for p in second]).sort("paper_id")
     published = pl.read_parquet(io.table_path(out, "papers") or out / "papers.parquet")
     signed = paper_signatures(published.sort("paper_id"), load_params(REPO / "params.yaml").neardup)
-    assert kept.select("paper_id", "signature").equals(signed)
+    assert kept.select(signed.columns).equals(signed)  # the pair features too
     # with their paper hashes, which the similarity step's cached state compares
     hashed = text_hashes(published.sort("paper_id"))
     assert kept["paper_hash"].equals(hashed["paper_hash"])

@@ -11,9 +11,9 @@ from polars.testing import assert_frame_equal
 
 from papers.config import NeardupParams, Params, RelatedParams
 from papers.errors import PapersError
+from papers.pipeline.partition import similarity_rows
 from papers.pipeline.similarity import similarity_step
 from papers.stages.neardup import paper_signatures
-from papers.stages.related import text_hashes
 from schemas import Duplicates, Related
 
 WORDS = (
@@ -58,9 +58,8 @@ def _partitions(papers: pl.DataFrame, folder: Path, parts: int = 3) -> list[dict
         # as the partition step writes them with a cache (the paper hashes), here in another
         # order than the papers'
         shuffled = part.sample(fraction=1.0, shuffle=True, seed=n)
-        paper_signatures(shuffled, NeardupParams()).with_columns(
-            text_hashes(shuffled)["paper_hash"]
-        ).write_ipc(signed)
+        similarity_rows(shuffled, paper_signatures(shuffled, NeardupParams()), paper_hash=True
+                        ).write_ipc(signed)  # fmt: skip
         out.append({"papers": str(path), "signatures": str(signed)})
     return out
 
@@ -188,6 +187,19 @@ def test_related_off_reads_a_partition_at_a_time_with_the_same_duplicates(tmp_pa
     assert_frame_equal(_tables(second)[0], alone, check_exact=True)
     empty, _ = _tables(similarity_step([], off, str(tmp_path / "w5"), None))
     assert empty.is_empty()
+
+
+def test_related_off_reads_no_text_for_the_pair_kinds(tmp_path: Path) -> None:
+    """The pair kinds compare the pair features kept beside the signatures: with related off
+    the partitions' papers files (their titles and abstracts) are not read at all."""
+    off = PARAMS.model_copy(update={"related": RelatedParams(method="off")})
+    partitions = _partitions(_papers(), tmp_path / "p")
+    first, _ = _tables(similarity_step(partitions, off, str(tmp_path / "w1"), None))
+    assert set(first["kind"]) == {"same_work", "reposted", "boilerplate"}
+    for part in partitions:
+        Path(str(part["papers"])).write_bytes(b"no text here")
+    second, _ = _tables(similarity_step(partitions, off, str(tmp_path / "w2"), None))
+    assert_frame_equal(second, first, check_exact=True)
 
 
 def test_with_nothing_changed_no_text_or_signature_is_read(tmp_path: Path) -> None:

@@ -245,9 +245,9 @@ def test_classify_equals_the_string_comparison_on_ugly_rows() -> None:
         schema={"paper_id_a": pl.String, "paper_id_b": pl.String, "jaccard": pl.Float32},
         orient="row",
     )
-    got = nd.classify(pairs, UGLY)
+    got = nd.classify(pairs, nd.pair_features(UGLY))
     assert_frame_equal(got, _classify_reference(pairs, UGLY))
-    assert_frame_equal(nd.classify(pairs, UGLY.lazy()), got)
+    assert_frame_equal(nd.classify(pairs, nd.pair_features(UGLY.lazy()).lazy()), got)
     kinds = {(a, b): k for a, b, k in got.select("paper_id_a", "paper_id_b", "kind").iter_rows()}
     assert kinds[("u0", "u1")] == "same_work"  # case and punctuation differ only
     assert kinds[("u0", "u7")] == "same_work"
@@ -256,7 +256,7 @@ def test_classify_equals_the_string_comparison_on_ugly_rows() -> None:
 
 
 _UGLY_TEXT = st.one_of(
-    st.none(), st.text(alphabet="aZ 1_-.,\t\n\u00a0é\u0301ß\u0130Σ\u2029\U0001f600", max_size=16)
+    st.none(), st.text(alphabet="aZ 1_-.,'\t\n\u00a0é\u0301ß\u0130ΑΣ\u2029\U0001f600", max_size=16)
 )
 
 
@@ -279,3 +279,10 @@ def test_text_cleaning_equals_the_one_pass_regexes(
         nd._compared("abstract").alias("c"),
     )
     assert_frame_equal(got, expected)
+    # paper_signatures cleans the two fields apart, once for the shingles and the pair features
+    apart = nd._cleaned_texts(frame)
+    assert_frame_equal(apart.select(pl.col("text").alias("s")), expected.select("s"))
+    assert_frame_equal(
+        apart.select("t", "ab"),
+        frame.select(nd._compared("title").alias("t"), nd._compared("abstract").alias("ab")),
+    )
