@@ -175,16 +175,17 @@ def _duplicates(
         features = pl.scan_ipc(signed).select(neardup.PAIR_FEATURES.names())
     else:
         features = pl.LazyFrame(schema=neardup.PAIR_FEATURES)
+    # each pair once (scored_pairs), sorted by pair (pair_kinds); Duplicates.validate checks
     found = neardup.pair_kinds(pairs, features)
     if previous is not None:
+        # the kept pairs are those with no changed paper, the found ones have one: disjoint
         kept = (
             previous["duplicates"]
             .join(dirty, left_on="paper_id_a", right_on="paper_id", how="anti")
             .join(dirty, left_on="paper_id_b", right_on="paper_id", how="anti")
         )
-        found = pl.concat([kept, found.cast(kept.schema)])
-    rows = found.unique(["paper_id_a", "paper_id_b"], keep="last").sort("paper_id_a", "paper_id_b")
-    return rows.select(Duplicates.to_schema().columns.keys())
+        found = pl.concat([kept, found.cast(kept.schema)]).sort("paper_id_a", "paper_id_b")
+    return found.select(Duplicates.to_schema().columns.keys())
 
 
 @lru_cache(maxsize=2)
