@@ -472,17 +472,24 @@ def classify(pairs: pl.DataFrame, features: pl.DataFrame | pl.LazyFrame) -> pl.D
     )
     # == of two digests: null when either text is null
     same_t, same_ab = pl.col("t") == pl.col("t_b"), pl.col("ab") == pl.col("ab_b")
+    # the shared authors counted once (the rules read them four times: 1.6 s at 1M)
+    j = j.with_columns(shared_authors(pl.col("au"), pl.col("au_b")).alias("_shared"))
     return j.select("paper_id_a", "paper_id_b", "jaccard", *kind_and_evidence(
-        same_t, same_ab, pl.col("au"), pl.col("au_b")
+        same_t, same_ab, pl.col("_shared")
     ))  # fmt: skip
 
 
+def shared_authors(authors: pl.Expr, authors_b: pl.Expr) -> pl.Expr:
+    """How many authors two papers' lists share (a null list shares none)."""
+    return authors.list.set_intersection(authors_b).list.len().fill_null(0)
+
+
 def kind_and_evidence(
-    same_title: pl.Expr, same_abs: pl.Expr, authors: pl.Expr, authors_b: pl.Expr
+    same_title: pl.Expr, same_abs: pl.Expr, shared: pl.Expr
 ) -> tuple[pl.Expr, pl.Expr]:
     """The rules of `classify`: `kind` and `evidence` from whether the titles and the abstracts
-    are the same (null: unknown) and the two papers' author lists."""
-    shared = authors.list.set_intersection(authors_b).list.len().fill_null(0)
+    are the same (null: unknown) and how many authors the two papers share (`shared_authors`,
+    best a column: the rules read it four times)."""
     kind = (
         pl.when(same_abs & ~same_title & (shared == 0))
         .then(pl.lit("boilerplate"))

@@ -212,7 +212,8 @@ def _classify_reference(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFra
         side, left_on="paper_id_b", right_on="paper_id", how="left", suffix="_b"
     )
     same_title, same_abs = pl.col("t") == pl.col("t_b"), pl.col("ab") == pl.col("ab_b")
-    rules = nd.kind_and_evidence(same_title, same_abs, pl.col("au"), pl.col("au_b"))
+    shared = nd.shared_authors(pl.col("au"), pl.col("au_b"))
+    rules = nd.kind_and_evidence(same_title, same_abs, shared)
     return j.select("paper_id_a", "paper_id_b", "jaccard", *rules)
 
 
