@@ -363,8 +363,8 @@ def _compared(column: str) -> pl.Expr:
 PAIR_FEATURES = pl.Schema(
     [
         ("paper_id", pl.String()),
-        ("t", pl.String()),
-        ("ab", pl.String()),
+        ("t", pl.Binary()),
+        ("ab", pl.Binary()),
         ("au", pl.List(pl.String())),
     ]
 )
@@ -402,10 +402,11 @@ def _cleaned_texts(papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
 
 
 def _features_of(texts: pl.DataFrame, authors: pl.Series) -> pl.DataFrame:
-    """t, ab (SHA-256 of the compared texts in `texts`) and au (lower-cased `authors`)."""
+    """t, ab (SHA-256 of the compared texts in `texts`, 32 bytes) and au (lower-cased
+    `authors`)."""
     return texts.select(
-        plh.col("t").chash.sha2_256(),
-        plh.col("ab").chash.sha2_256(),
+        plh.col("t").chash.sha2_256().str.decode("hex"),
+        plh.col("ab").chash.sha2_256().str.decode("hex"),
         authors.to_frame("au").select(pl.col("au").list.eval(pl.element().str.to_lowercase()))[
             "au"
         ],
