@@ -201,7 +201,7 @@ def test_token_hashes_match_rensa_at_every_length() -> None:
 
 def _classify_reference(pairs: pl.DataFrame, papers: pl.DataFrame) -> pl.DataFrame:
     """The pair kinds as first written: each pair's lower-cased texts and names compared as
-    strings (what `classify` must give, with hashes and dense ids; the rules are shared)."""
+    strings (what `classify` must give, with digests and name ids; the rules are shared)."""
     side = papers.select(
         "paper_id",
         pl.col("title").str.to_lowercase().str.replace_all(r"[^\w]+", "").alias("t"),
