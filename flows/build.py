@@ -168,12 +168,13 @@ def _build(
     out_dir = str(out)
     for line in io.recover(out):
         logger.warning("%s", line)
-    hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
-    idf_sha256 = idf.sha256 if idf is not None else None
-    version = dataset_version(list(hashes.values()), params, vocabulary, idf_sha256)
+    hashes: dict[str, str] = {}  # without a cache each file is hashed as it is parsed
     if cache_dir:
         # With a cache a run is incremental: the same inputs, params, vocabulary and code as the
         # published (intact) dataset mean there is nothing to do.
+        hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
+        idf_sha256 = idf.sha256 if idf is not None else None
+        version = dataset_version(list(hashes.values()), params, vocabulary, idf_sha256)
         done = unchanged(out, version, cache_dir)
         if done is not None:
             logger.info("dataset version %s is already published in %s: nothing to do",
@@ -191,9 +192,7 @@ def _build(
     vocabulary_in: Any = opaque(vocabulary) if in_flight is not None else vocabulary
     idf_in: Any = opaque(idf) if in_flight is not None else idf
     try:
-        batches = [
-            files[i : i + FILES_PER_PARSE_TASK] for i in range(0, len(files), FILES_PER_PARSE_TASK)
-        ]
+        batches = _chunks(files, FILES_PER_PARSE_TASK, in_flight)
         parsed = _flatten(_bounded(
             parse, [(raw_dir, b, params_in, str(work), cache_dir, hashes) for b in batches],
             in_flight,
@@ -211,8 +210,8 @@ def _build(
         plan = identity(normalized, params, str(work), cache_dir)
         shuffled = _flatten(_bounded(
             shuffle,
-            [(normalized[i : i + SHARDS_PER_TASK], plan["identity"], plan["boundaries"],
-              str(work), cache_dir) for i in range(0, len(normalized), SHARDS_PER_TASK)],
+            [(chunk, plan["identity"], plan["boundaries"], str(work), cache_dir)
+             for chunk in _chunks(normalized, SHARDS_PER_TASK, in_flight)],
             in_flight,
         ))  # fmt: skip
         pieces = partition_inputs(shuffled, plan["boundaries"])
@@ -252,6 +251,15 @@ T = TypeVar("T")
 
 def _flatten(lists: list[list[T]]) -> list[T]:
     return [item for items in lists for item in items]
+
+
+def _chunks(items: list[T], most: int, in_flight: int | None) -> list[list[T]]:
+    """items in consecutive chunks of at most `most`, and at least as many chunks as tasks run
+    at once (when there are that many items): the items of one task run one after another, so
+    a stage of one task would leave the other core to polars alone (the 1M build's ten shuffle
+    shards in one task took 8.7 s against 6.6 s in two)."""
+    size = max(1, min(most, -(-len(items) // (in_flight or 1))))
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _in_flight() -> int | None:

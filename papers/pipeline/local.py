@@ -42,19 +42,21 @@ def run_local(
     out.mkdir(parents=True, exist_ok=True)
     done = on_stage or (lambda _: None)
     files = [f.relative_to(raw_dir).as_posix() for f in io.list_inputs(Path(raw_dir))]
-    hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
-    version = dataset_version(
-        list(hashes.values()), params, vocabulary, idf.sha256 if idf is not None else None
-    )
-    if cache_dir and (same := unchanged(out, version, cache_dir)) is not None:
-        done("unchanged")
-        return {**same, "partitions": []}
+    hashes: dict[str, str] = {}  # without a cache each file is hashed as it is parsed
+    if cache_dir:
+        hashes = io.sha256_files({f: Path(raw_dir) / f for f in files}, cache_dir)
+        version = dataset_version(
+            list(hashes.values()), params, vocabulary, idf.sha256 if idf is not None else None
+        )
+        if (same := unchanged(out, version, cache_dir)) is not None:
+            done("unchanged")
+            return {**same, "partitions": []}
     run_id = hashlib.sha256(f"{os.getpid()}-{out}".encode()).hexdigest()[:12]
     work = out / f".work-{run_id}"
     work.mkdir(exist_ok=True)
     w, c = str(work), cache_dir
     try:
-        parsed = parallel_map(parse_step, [(raw_dir, f, params, w, c, hashes[f])
+        parsed = parallel_map(parse_step, [(raw_dir, f, params, w, c, hashes.get(f))
                                            for f in files])  # fmt: skip
         done("parse")
         normalized = parallel_map(

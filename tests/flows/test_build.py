@@ -331,3 +331,15 @@ def test_bounded_raises_a_failed_task(prefect_harness: None) -> None:
 
     with pytest.raises(ValueError, match="task 1 broke"):
         run()
+
+
+def test_chunks_keep_order_and_give_each_task_slot_work() -> None:
+    from flows.build import _chunks
+
+    items = list(range(10))
+    # ten shards, two tasks at once: two tasks of five, not one of ten
+    assert _chunks(items, 64, 2) == [items[:5], items[5:]]
+    assert _chunks(items, 3, 2) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert _chunks(items, 64, None) == [items]  # a cluster: the batch size alone
+    assert _chunks([0], 64, 2) == [[0]]
+    assert _chunks([], 64, 2) == []

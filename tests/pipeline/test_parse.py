@@ -35,3 +35,24 @@ def test_parse_cache_hits_and_survives_damage(tmp_path: Path) -> None:
     # a changed file is a different key
     (raw / SEED.name).write_bytes(SEED.read_bytes() + b"\n\nNew Title\n\nNew abstract.")
     assert parse(raw, work, cache)["raw_records"] == 58
+
+
+def test_parse_without_a_cache_hashes_the_file_as_it_parses(tmp_path: Path) -> None:
+    import polars as pl
+
+    from papers.io import sha256_file
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / SEED.name).write_bytes(SEED.read_bytes())
+    params = load_params(REPO / "params.yaml")
+    cached = parse(raw, tmp_path / "work-a", tmp_path / "cache")
+    (tmp_path / "work-b").mkdir()
+    uncached = parse_step(str(raw), SEED.name, params, str(tmp_path / "work-b"), None)
+    given = parse_step(str(raw), SEED.name, params, str(tmp_path / "work-c"), None, "f" * 64)
+    # the same hash, key and shards as when the hash is taken first (the cache's way)
+    assert uncached["sha256"] == cached["sha256"] == sha256_file(raw / SEED.name)
+    assert uncached["key"] == cached["key"]
+    assert given["sha256"] == "f" * 64  # a hash the caller took is used as it is
+    for a, b in zip(uncached["records"], cached["records"], strict=True):  # type: ignore[call-overload]
+        assert pl.read_parquet(a).equals(pl.read_parquet(b))
