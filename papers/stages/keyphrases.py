@@ -55,6 +55,10 @@ _NON_WORD = r"[^\p{L}\p{N}]+"
 # Ends a keyphrase run in keyphrase_candidates (never a token: tokens are split at it first).
 _RUN_END = "\u0002"
 
+# Texts from which keyphrase_candidates runs its compiled pass (papers/stages/candidate_runs.py)
+# unless told: below, numba's import and cached compile (~0.5 s) cost more than the pass saves.
+COMPILED_FROM = 2_000
+
 _URL = r"(?:https?://|www\.)\S+|\S+\.(?:com|org|io|net)/\S*"
 _URL_LITERALS = r"https?://|www\.|\.(?:com|org|io|net)/"
 # keyphrase_candidates' token rules. A token is a word (letters and digits, with inner
@@ -81,7 +85,7 @@ _STOP_WORDS = rf"(?:^| +){_STOP_WORD}(?: +{_STOP_WORD})*(?: +|$)"
 
 
 def keyphrase_candidates(
-    papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams
+    papers: pl.DataFrame, terms: pl.DataFrame, params: TagsParams, compiled: bool | None = None
 ) -> pl.DataFrame:
     """(paper_id, phrase, tf): each paper's candidate keyphrases and how often it has each.
 
@@ -96,7 +100,9 @@ def keyphrase_candidates(
     boundary (see _PUNCT_OR_WORD_EDGE), the second with the spaces around it, so splitting at
     the boundaries gives the runs single-spaced and stripped. Only the few runs longer than the
     phrase limit are split into words. Phrases are counted per row number, not per paper_id
-    string.
+    string. From COMPILED_FROM papers on (or when `compiled` says so), the ASCII texts, four in
+    five, take one compiled pass instead (papers/stages/candidate_runs.py: the same rows, 0.67
+    instead of 1.14 CPU s per 25k papers).
     """
     schema = {"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32}
     if papers.height == 0:
@@ -111,6 +117,48 @@ def keyphrase_candidates(
     linked = text.str.contains(_URL_LITERALS).arg_true()
     if linked.len():
         text = text.scatter(linked, text.gather(linked).str.replace_all(_URL, " . "))
+    max_words = params.keyphrase_max_words
+    # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
+    # acronym of one is already a tag
+    keys = terms.select(pl.col("key").str.strip_chars().str.to_lowercase().alias("phrase"))
+    if compiled if compiled is not None else papers.height >= COMPILED_FROM:
+        # ASCII texts in one compiled pass; the others by the regex passes
+        from papers.stages.candidate_runs import candidate_runs
+
+        found, wide = candidate_runs(text, STOPWORDS, keys["phrase"].to_list(), max_words)
+        rest = _counted(_phrases(text.gather(wide), max_words), keys)
+        rest = rest.select(wide.gather(rest["row"]).alias("row"), "phrase", "tf")
+        kept = pl.concat([found, rest])
+    else:
+        kept = _counted(_phrases(text, max_words), keys)
+    return kept.select(papers["paper_id"].gather(kept["row"]), "phrase", "tf")
+
+
+def _counted(phrases: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """(row, phrase, tf): the phrases that are no vocabulary key, counted per row.
+
+    A phrase holds letters, digits, single spaces and inner apostrophes and hyphens only, so one
+    without either is its own match key; the others are looked up once per distinct phrase.
+    Dropped before counting, while the rows are in text order (string work on the counted rows,
+    in hash order, is twice as slow)."""
+    spelled = (
+        phrases.filter(pl.col("phrase").str.contains(r"[-']"))
+        .select(pl.col("phrase").unique())
+        .filter(pl.col("phrase").str.replace_all(_NON_WORD, " ").is_in(keys["phrase"].implode()))
+    )
+    # counted by the streaming engine: a tenth less CPU than the in-memory group-by at 25k papers
+    return (
+        phrases.lazy()
+        .join(pl.concat([keys, spelled]).lazy(), on="phrase", how="anti")
+        .group_by("row", "phrase")
+        .agg(pl.len().cast(pl.UInt32).alias("tf"))
+        .collect(engine="streaming")
+    )
+
+
+def _phrases(text: pl.Series, max_words: int) -> pl.DataFrame:
+    """(row, phrase) of each text's candidate runs, by regex passes (see keyphrase_candidates;
+    papers/stages/candidate_runs.py does the same in one compiled pass for ASCII texts)."""
     wrapped = (
         pl.lit(text)
         .str.to_lowercase()
@@ -119,9 +167,8 @@ def keyphrase_candidates(
         .str.replace_all(_PUNCT_OR_WORD_EDGE, f" {_RUN_END} ")
         .str.replace_all(_STOP_WORDS, _RUN_END)
     )
-    max_words = params.keyphrase_max_words
     runs = (
-        papers.select(wrapped.str.split(_RUN_END).alias("run"))
+        pl.select(wrapped.str.split(_RUN_END).alias("run"))
         .with_row_index("row")
         .explode("run")
         # most runs are empty (stop tokens side by side); dropped before the work
@@ -140,27 +187,7 @@ def keyphrase_candidates(
         ]
     ).rechunk()  # grouping a two-chunk frame takes twice as long
     # a phrase under 3 characters is one token too short to be a phrase
-    phrases = phrases.filter(pl.col("phrase").str.len_chars() >= 3)
-    # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
-    # acronym of one is already a tag. A phrase holds letters, digits, single spaces and inner
-    # apostrophes and hyphens only, so one without either is its own match key; the others are
-    # looked up once per distinct phrase. Dropped before counting, while the rows are in text
-    # order (string work on the counted rows, in hash order, is twice as slow).
-    keys = terms.select(pl.col("key").str.strip_chars().str.to_lowercase().alias("phrase"))
-    spelled = (
-        phrases.filter(pl.col("phrase").str.contains(r"[-']"))
-        .select(pl.col("phrase").unique())
-        .filter(pl.col("phrase").str.replace_all(_NON_WORD, " ").is_in(keys["phrase"].implode()))
-    )
-    # counted by the streaming engine: a tenth less CPU than the in-memory group-by at 25k papers
-    kept = (
-        phrases.lazy()
-        .join(pl.concat([keys, spelled]).lazy(), on="phrase", how="anti")
-        .group_by("row", "phrase")
-        .agg(pl.len().cast(pl.UInt32).alias("tf"))
-        .collect(engine="streaming")
-    )
-    return kept.select(papers["paper_id"].gather(kept["row"]), "phrase", "tf")
+    return phrases.filter(pl.col("phrase").str.len_chars() >= 3)
 
 
 def keyphrase_document_counts(candidates: pl.DataFrame) -> pl.DataFrame:

@@ -7,6 +7,7 @@ hyphens and apostrophes, punctuation runs, URLs, case-changing letters, vocabula
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import polars as pl
@@ -137,14 +138,14 @@ def _papers(rows: list[tuple[str | None, str | None]]) -> pl.DataFrame:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.tuples(nullable, nullable), max_size=8), st.integers(1, 4))
+@given(st.lists(st.tuples(nullable, nullable), max_size=8), st.integers(1, 4), st.booleans())
 def test_keyphrase_candidates_match_the_reference(
-    rows: list[tuple[str | None, str | None]], max_words: int
+    rows: list[tuple[str | None, str | None]], max_words: int, compiled: bool
 ) -> None:
     papers = _papers(rows)
     terms = compile_vocabulary(VOCAB)
     params = TagsParams(keyphrase_max_words=max_words)
-    got = keyphrase_candidates(papers, terms, params).sort("paper_id", "phrase")
+    got = keyphrase_candidates(papers, terms, params, compiled).sort("paper_id", "phrase")
     want = reference_keyphrase_candidates(papers, terms, params).sort("paper_id", "phrase")
     assert_frame_equal(got, want)
 
@@ -159,9 +160,9 @@ def test_keyphrase_candidates_edge_cases_match_the_reference() -> None:
     ]
     papers = _papers(rows)
     terms = compile_vocabulary(VOCAB)
-    for max_words in (1, 2, 3, 5):
+    for max_words, compiled in itertools.product((1, 2, 3, 5), (False, True)):
         params = TagsParams(keyphrase_max_words=max_words)
-        got = keyphrase_candidates(papers, terms, params).sort("paper_id", "phrase")
+        got = keyphrase_candidates(papers, terms, params, compiled).sort("paper_id", "phrase")
         want = reference_keyphrase_candidates(papers, terms, params).sort("paper_id", "phrase")
         assert_frame_equal(got, want)
 

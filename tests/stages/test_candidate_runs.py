@@ -1,0 +1,93 @@
+"""candidate_runs: the compiled pass gives an ASCII text the same counted phrases as the regex
+passes and the joins (keyphrases._phrases, _counted), and leaves every other text to them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from papers.stages.candidate_runs import candidate_runs
+from papers.stages.keyphrases import STOPWORDS, _counted, _phrases
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+# every byte class of the pass: whitespace of each kind, letters in both cases, digits,
+# apostrophes and hyphens inside and at the edges of words, other punctuation and controls,
+# stop words (with inner hyphens and apostrophes), "-ly" words, one-character and digit words
+_ASCII = [
+    " ", " ", " ", "  ", "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x00", "\x02", "\x7f", "-",
+    "'", "--", "'-", "-'", ".", ". ", ",", ";", "(", ")", '"', "/", "_", "&", "1", "42", "3.5",
+    "1-2", "x", "a", "I", "the", "The", "THE", "of", "and", "we", "propose", "novel", "well-known",
+    "Well-Known", "can't", "state-of-the-art", "graph", "Graph", "sparsification", "spectral",
+    "clustering", "roughly", "ROUGHLY", "only", "ly", "fly", "holy", "jolly", "diffusion",
+    "model", "Models", "self-supervised", "pre-training", "DDPM", "ab", "abc", "a1", "x'y",
+]  # fmt: skip
+_WIDE = ["é", "–", "σ", "Σ", "\u00a0", "İ"]
+
+ascii_texts = st.lists(st.sampled_from(_ASCII), max_size=60).map("".join)
+some_wide = st.lists(st.sampled_from(_ASCII + _WIDE), max_size=40).map("".join)
+
+
+# vocabulary keys as keyphrase_candidates gets them (lower-cased): as written, with hyphens or
+# apostrophes spelled as spaces, one of a run's last words, non-ASCII
+KEYS = ["self supervised", "diffusion model", "ddpm", "spectral clustering", "can t", "graph",
+        "state of the art", "model", "ασ", "x'y", "pre training"]  # fmt: skip
+
+
+def _same(texts: list[str], max_words: int, keys: list[str] = KEYS) -> None:
+    text = pl.Series("text", texts, dtype=pl.String)
+    found, wide = candidate_runs(text, STOPWORDS, keys, max_words)
+    want = _counted(
+        _phrases(text, max_words), pl.DataFrame({"phrase": keys}, schema={"phrase": pl.String})
+    )
+    assert wide.to_list() == [i for i, t in enumerate(texts) if not t.isascii()]
+    ascii_rows = want.filter(~pl.col("row").is_in(wide.implode()))
+    assert_frame_equal(found.sort("row", "phrase"), ascii_rows.sort("row", "phrase"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(ascii_texts, max_size=6), st.integers(1, 5))
+def test_ascii_texts_give_the_phrases_of_the_regex_passes(texts: list[str], max_words: int) -> None:
+    _same(texts, max_words)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(ascii_texts, some_wide), max_size=6))
+def test_texts_with_other_characters_are_left_to_the_regex_passes(texts: list[str]) -> None:
+    _same(texts, 3)
+
+
+def test_real_abstracts_give_the_same_phrases() -> None:
+    """Every title and abstract of the real-record fixtures, as keyphrase_candidates joins them."""
+    texts = []
+    for name in ("arxiv/snapshot.jsonl", "arxiv/snapshot_neardup.jsonl",
+                 "latex/math_abstracts.jsonl", "bench/arxiv-snapshot-excerpt.jsonl"):  # fmt: skip
+        frame = pl.read_ndjson(FIXTURES / name, infer_schema_length=None)
+        if {"title", "abstract"} <= set(frame.columns):
+            fields = [pl.col(c).cast(pl.String).fill_null("") for c in ("title", "abstract")]
+            texts += frame.select(pl.concat_str(fields, separator=" . ")).to_series().to_list()
+    assert len(texts) > 30
+    for max_words in (1, 3):
+        _same(texts, max_words)
+        _same(texts, max_words, [])
+
+
+def test_empty_and_edge_inputs() -> None:
+    _same([], 3)
+    _same(["", " ", "a", "abc", "- -", "ab cd", "the cat", "x" * 5000], 3)
+    # counted per text, terms dropped in either spelling
+    texts = ["Sparse graphs, sparse graphs; SPARSE GRAPHS. Self-supervised and can't x'y", "x-y"]
+    _same(texts, 3)
+    found, _ = candidate_runs(pl.Series(texts), STOPWORDS, KEYS, 3)
+    assert found.to_dicts() == [{"row": 0, "phrase": "sparse graphs", "tf": 3},
+                                {"row": 1, "phrase": "x-y", "tf": 1}]  # fmt: skip
+    # a null-free slice of a longer series (Arrow offsets that do not start at 0)
+    _same(pl.Series(["skip me", "graph neural networks", "é graph"]).slice(1).to_list(), 2)
+    text = pl.Series(["skip me", "graph neural networks", "é graph"]).slice(1)
+    found, wide = candidate_runs(text, STOPWORDS, [], 3)
+    assert found.to_dicts() == [{"row": 0, "phrase": "graph neural networks", "tf": 1}]
+    assert wide.to_list() == [1]
