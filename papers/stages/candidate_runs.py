@@ -1,18 +1,19 @@
-"""Keyphrase candidates of ASCII texts in one compiled pass (numba), for keyphrases.py.
+"""Keyphrase candidates in one compiled pass (numba), for keyphrases.py.
 
 keyphrase_candidates finds a text's phrases with five regex passes (lower-casing, whitespace,
 punctuation, stop words, the split into runs), then drops vocabulary terms and counts each
-paper's phrases with polars joins and a group-by: 1.0 CPU s per 25k papers. For a text that is
-all ASCII the same rules fit one pass over its bytes, here, which also drops the terms and
-counts; a text with any other character (a fifth of real abstracts: dashes, Greek letters,
-curly quotes) is left to the regex passes, whose Unicode classes and lower-casing this pass does
-not reproduce. Both give the same rows: tests/stages/test_candidate_runs.py compares them on
-real, generated and hypothesis texts.
+paper's phrases with polars joins and a group-by: 1.14 CPU s per 25k papers. The same rules fit
+one pass over each text's UTF-8 bytes, here, which also drops the terms and counts (0.6 CPU s
+with the rest of keyphrase_candidates). What a letter, a number, whitespace and a lower case
+are comes from polars itself (char_tables), so the two cannot disagree on Unicode; a text with a
+character whose lower case depends on its neighbours or is not one character ("Σ", "İ") or one
+beyond the BMP is left to the regex passes. Both give the same rows:
+tests/stages/test_candidate_runs.py compares them on every character of the BMP, on real,
+hypothesis and edge texts.
 
-The rules, as keyphrases.py's regexes state them, for ASCII:
-- whitespace is space, tab, line feed, vertical tab, form feed, carriage return; it separates
-  words and is never part of one; letters are lower-cased;
-- a word is a run of letters and digits with inner runs of apostrophes and hyphens
+The rules, as keyphrases.py's regexes state them:
+- text is lower-cased; whitespace separates words and is never part of one;
+- a word is a run of letters and numbers with inner runs of apostrophes and hyphens
   ("state-of-the-art", "can't"); any other character run, and an apostrophe or hyphen run that
   starts or ends a word, ends a candidate run;
 - a stop word (one of STOPWORDS, a word with no letter, a one-character word, a word of five or
@@ -25,26 +26,49 @@ The rules, as keyphrases.py's regexes state them, for ASCII:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-_WS, _LETTER, _DIGIT, _JOIN, _OTHER = 0, 1, 2, 3, 4
+_WS, _LETTER, _NUMBER, _JOIN, _OTHER, _UNHANDLED = 0, 1, 2, 3, 4, 5
 
 
-def byte_classes() -> np.ndarray:
-    """Each ASCII byte's class: whitespace, letter, digit, apostrophe/hyphen, other."""
-    classes = np.full(256, _OTHER, dtype=np.uint8)
-    for c in b" \t\n\x0b\x0c\r":
-        classes[c] = _WS
-    for c in range(ord("a"), ord("z") + 1):
-        classes[c] = classes[c - 32] = _LETTER
-    for c in range(ord("0"), ord("9") + 1):
-        classes[c] = _DIGIT
-    classes[ord("'")] = classes[ord("-")] = _JOIN
-    return classes
+@functools.cache
+def char_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(class, lower case) of every code point of the BMP, as polars' regex engine and
+    lower-casing see it: derived from polars itself, so the compiled pass cannot disagree with
+    the regex passes on what a letter, a number or whitespace is (their Unicode tables are not
+    Python's). The class is that of the lower-cased character (the regexes run on lower-cased
+    text): 0 whitespace, 1 letter, 2 number, 3 apostrophe or hyphen, 4 other; 5 (left to the
+    regex passes) where lower-casing is not one character to one: "İ" (two characters), "Σ"
+    (final or not by what follows), surrogates, a lower case beyond the BMP."""
+    points = [c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    lowered = pl.Series("c", [chr(c) for c in points], dtype=pl.String).str.to_lowercase()
+    low = pl.col("low")
+    classes = pl.DataFrame({"low": lowered}).select(
+        pl.when(low.str.len_chars() != 1)
+        .then(_UNHANDLED)
+        .when(low.str.contains(r"^\s$"))
+        .then(_WS)
+        .when(low.is_in(["'", "-"]))
+        .then(_JOIN)
+        .when(low.str.contains(r"^\p{L}$"))
+        .then(_LETTER)
+        .when(low.str.contains(r"^\p{N}$"))
+        .then(_NUMBER)
+        .otherwise(_OTHER)
+    )
+    table = np.full(0x10000, _UNHANDLED, dtype=np.uint8)
+    lowers = np.zeros(0x10000, dtype=np.int64)
+    for point, low_char, kind in zip(points, lowered, classes.to_series(), strict=True):
+        code = ord(low_char[0])
+        if kind != _UNHANDLED and code < 0x10000 and point != 0x3A3:  # Σ: see above
+            table[point] = kind
+            lowers[point] = code
+    return table, lowers
 
 
 def fnv(word: bytes) -> int:
@@ -56,11 +80,11 @@ def fnv(word: bytes) -> int:
 
 
 class WordTable:
-    """A set of ASCII strings as an open-addressed hash table of their bytes (FNV-1a), for the
+    """A set of strings as an open-addressed hash table of their bytes (FNV-1a), for the
     compiled lookups: slots hold index + 1 into data/offsets, 0 when empty."""
 
     def __init__(self, words: Iterable[str]) -> None:
-        encoded = sorted({w.encode("ascii") for w in words})
+        encoded = sorted({w.encode("utf-8") for w in words})
         self.data = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
         self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         np.cumsum([len(w) for w in encoded], out=self.offsets[1:])
@@ -79,15 +103,16 @@ class WordTable:
 def candidate_runs(
     text: pl.Series, stop_words: Iterable[str], keys: Iterable[str], max_words: int
 ) -> tuple[pl.DataFrame, pl.Series]:
-    """((row, phrase, tf) of every ASCII text, row numbers of the other texts).
+    """((row, phrase, tf) of every text it handles, row numbers of the others).
 
     `text` holds title and abstract as keyphrase_candidates joins them, URLs already cut; `keys`
-    the vocabulary's lower-cased keys (the ASCII ones can match). A text's phrases come in the
-    order of their first occurrence."""
+    the vocabulary's lower-cased keys. A text's phrases come in the order of their first
+    occurrence."""
     from papers.stages.candidate_runs_kernel import runs
 
     stops = _table(frozenset(stop_words))
-    terms = _table(frozenset(k for k in keys if k.isascii()))
+    terms = _table(frozenset(keys))
+    classes, lowers = char_tables()
     array = text.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -99,14 +124,14 @@ def candidate_runs(
     most = size // 2 + 1  # a phrase takes 3 bytes and a separator at least
     out_rows = np.empty(most, dtype=np.uint32)
     out_tf = np.empty(most, dtype=np.uint32)
-    out_data = np.empty(size + 1, dtype=np.uint8)
+    out_data = np.empty(2 * size + 1, dtype=np.uint8)  # lower case can be longer (Ⱥ -> ⱥ)
     out_offsets = np.empty(most + 1, dtype=np.int64)
     slots = 16
     while slots < longest_text // 2 + 2:  # twice the phrases one text can hold
         slots *= 2
     wide = np.zeros(len(array), dtype=np.uint8)
     count, used = runs(
-        data, offsets, byte_classes(), stops.slots, stops.data, stops.offsets, stops.longest,
+        data, offsets, classes, lowers, stops.slots, stops.data, stops.offsets, stops.longest,
         terms.slots, terms.data, terms.offsets, terms.longest, max_words, slots,
         out_rows, out_tf, out_data, out_offsets, wide,
     )  # fmt: skip

@@ -1,5 +1,9 @@
 """The compiled pass of candidate_runs.py (numba: imported only by the builds that use it, which
-pay for the import and the load of the cached compile)."""
+pay for the import and the load of the cached compile).
+
+Text is UTF-8; a character's class and lower case come from tables that candidate_runs.py
+derives from polars itself (classes: 0 whitespace, 1 letter, 2 number, 3 apostrophe or hyphen,
+4 other, 5 not handled here: the text goes to the regex passes)."""
 
 # mypy: ignore-errors
 # ruff: noqa: PLR1714 (set membership is slower than two compares in a compiled loop)
@@ -11,6 +15,7 @@ import numpy as np
 
 _FNV_START = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
+_UNHANDLED = 5
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -19,9 +24,70 @@ def _lower(c):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
+def _decode(data, i):
+    """(code point, bytes) at data[i]; a character beyond the BMP reads as 0x10000."""
+    b = np.int64(data[i])
+    if b < 0x80:
+        return b, 1
+    if b < 0xE0:
+        return ((b & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
+    if b < 0xF0:
+        middle = (np.int64(data[i + 1]) & 0x3F) << 6
+        return ((b & 0x0F) << 12) | middle | (np.int64(data[i + 2]) & 0x3F), 3
+    return 0x10000, 4
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _class(cp, classes):
+    return classes[cp] if cp < 0x10000 else _UNHANDLED
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _width(cp):
+    return 1 if cp < 0x80 else 2 if cp < 0x800 else 3
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _put(out, at, cp):
+    """cp (in the BMP) UTF-8 encoded at out[at]; returns the next position."""
+    if cp < 0x80:
+        out[at] = cp
+        return at + 1
+    if cp < 0x800:
+        out[at] = 0xC0 | (cp >> 6)
+        out[at + 1] = 0x80 | (cp & 0x3F)
+        return at + 2
+    out[at] = 0xE0 | (cp >> 12)
+    out[at + 1] = 0x80 | ((cp >> 6) & 0x3F)
+    out[at + 2] = 0x80 | (cp & 0x3F)
+    return at + 3
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _hash_cp(h, cp):
+    """h updated (FNV-1a) with cp's UTF-8 bytes."""
+    if cp < 0x80:
+        return (h ^ np.uint64(cp)) * _FNV_PRIME
+    if cp < 0x800:
+        h = (h ^ np.uint64(0xC0 | (cp >> 6))) * _FNV_PRIME
+        return (h ^ np.uint64(0x80 | (cp & 0x3F))) * _FNV_PRIME
+    h = (h ^ np.uint64(0xE0 | (cp >> 12))) * _FNV_PRIME
+    h = (h ^ np.uint64(0x80 | ((cp >> 6) & 0x3F))) * _FNV_PRIME
+    return (h ^ np.uint64(0x80 | (cp & 0x3F))) * _FNV_PRIME
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _hash(buf, start, end):
+    h = _FNV_START
+    for k in range(start, end):
+        h = (h ^ np.uint64(buf[k])) * _FNV_PRIME
+    return h
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
 def _member(buf, start, end, h, lower, slots, words, offsets):
-    """Whether buf[start:end] (lower-cased first when `lower`), of FNV-1a hash h, is in the
-    table (candidate_runs.WordTable)."""
+    """Whether buf[start:end] (ASCII-lower-cased first when `lower`), of FNV-1a hash h, is in
+    the table (candidate_runs.WordTable)."""
     n = end - start
     mask = slots.shape[0] - 1
     slot = np.int64(h & np.uint64(mask))
@@ -42,19 +108,29 @@ def _member(buf, start, end, h, lower, slots, words, offsets):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _hash(buf, start, end):
-    h = _FNV_START
-    for k in range(start, end):
-        h = (h ^ np.uint64(buf[k])) * _FNV_PRIME
-    return h
+def _lowered(data, start, end, lowers, out, at):
+    """data[start:end] lower-cased into out[at:]; returns the next position."""
+    i = start
+    while i < end:
+        b = data[i]
+        if b < 0x80:
+            out[at] = _lower(b)
+            at += 1
+            i += 1
+        else:
+            cp, nb = _decode(data, i)
+            at = _put(out, at, lowers[cp])
+            i += nb
+    return at
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
 def _is_term(out, mark, used, h, key_slots, keys, key_offsets, key_longest, scratch):
     """Whether the phrase out[mark:used] is a vocabulary key, as written or with its apostrophe
     and hyphen runs (and the spaces next to them) read as one space."""
-    n = used - mark
-    if n <= key_longest and _member(out, mark, used, h, False, key_slots, keys, key_offsets):
+    if used - mark <= key_longest and _member(
+        out, mark, used, h, False, key_slots, keys, key_offsets
+    ):
         return True
     joined = False
     for k in range(mark, used):
@@ -82,25 +158,24 @@ def _is_term(out, mark, used, h, key_slots, keys, key_offsets, key_longest, scra
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _emit(data, row, words, length, starts, ends, max_words, key_slots, keys, key_offsets,
-          key_longest, scratch, seen_row, seen_index, out_rows, out_tf, out_data, out_offsets,
-          n_out, used):  # fmt: skip
-    """The run's phrase (its last max_words words, single-spaced, lower-cased), when the run and
-    the phrase are 3 bytes or more and the phrase is no vocabulary key: counted once more if
-    the row has it already, else written. Returns the new (n_out, used)."""
-    if words == 0 or length < 3:
-        return n_out, used
+def _emit(data, lowers, row, words, starts, ends, chars, max_words, key_slots, keys,
+          key_offsets, key_longest, scratch, seen_row, seen_index, out_rows, out_tf, out_data,
+          out_offsets, n_out, used):  # fmt: skip
+    """The run's phrase (its last max_words words, single-spaced, lower-cased) when it is 3
+    characters or more and no vocabulary key: counted once more if the row has it already,
+    else written. Returns the new (n_out, used)."""
     first = words - max_words if words > max_words else 0
+    n_chars = words - first - 1
+    for w in range(first, words):
+        n_chars += chars[w % max_words]
+    if n_chars < 3:
+        return n_out, used
     mark = used
     for w in range(first, words):
         if w > first:
             out_data[used] = 32
             used += 1
-        for k in range(starts[w % max_words], ends[w % max_words]):
-            out_data[used] = _lower(data[k])
-            used += 1
-    if used - mark < 3:
-        return n_out, mark
+        used = _lowered(data, starts[w % max_words], ends[w % max_words], lowers, out_data, used)
     h = _hash(out_data, mark, used)
     if _is_term(out_data, mark, used, h, key_slots, keys, key_offsets, key_longest, scratch):
         return n_out, mark
@@ -129,102 +204,143 @@ def _emit(data, row, words, length, starts, ends, max_words, key_slots, keys, ke
 
 
 @numba.njit(nogil=True, cache=True)
-def runs(data, offsets, classes, stop_slots, stops, stop_offsets, stop_longest, key_slots, keys,
-         key_offsets, key_longest, max_words, seen_slots, out_rows, out_tf, out_data,
-         out_offsets, wide):  # fmt: skip
-    """Each ASCII text's counted phrases into out_rows/out_tf/out_data/out_offsets (see
-    candidate_runs.py for the rules); wide[row] = 1 for a text with a non-ASCII byte, which
-    gets none here. classes: 0 whitespace, 1 letter, 2 digit, 3 apostrophe or hyphen, 4 other.
-    Returns (phrases, bytes written)."""
+def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_longest,
+         key_slots, keys, key_offsets, key_longest, max_words, seen_slots, out_rows, out_tf,
+         out_data, out_offsets, unhandled):  # fmt: skip
+    """Each text's counted phrases into out_rows/out_tf/out_data/out_offsets (see
+    candidate_runs.py for the rules); unhandled[row] = 1 for a text with a character of class 5,
+    which gets none here. Returns (phrases, bytes written)."""
     n_out = 0
     used = 0
     out_offsets[0] = 0
     starts = np.empty(max_words, dtype=np.int64)
     ends = np.empty(max_words, dtype=np.int64)
+    chars = np.empty(max_words, dtype=np.int64)
     seen_row = np.zeros(seen_slots, dtype=np.int64)  # row + 1 of the phrase in each slot
     seen_index = np.zeros(seen_slots, dtype=np.int64)
     longest = 1
     for row in range(offsets.shape[0] - 1):
         longest = max(longest, offsets[row + 1] - offsets[row] + 1)
-    scratch = np.empty(longest, dtype=np.uint8)
+    scratch = np.empty(2 * longest, dtype=np.uint8)
     for row in range(offsets.shape[0] - 1):
         begin, finish = offsets[row], offsets[row + 1]
-        wide_row = False
-        for i in range(begin, finish):
-            if data[i] >= 128:
-                wide_row = True
-                break
-        if wide_row:
-            wide[row] = 1
-            continue
+        row_out, row_used = n_out, used
         words = 0  # words in the current run
-        length = 0  # its bytes, single-spaced
+        length = 0  # its bytes lower-cased, single-spaced
+        bad = False
         i = begin
         while i < finish:
-            c = classes[data[i]]
+            b = data[i]
+            if b < 0x80:
+                cp, nb = np.int64(b), 1
+            else:
+                cp, nb = _decode(data, i)
+            c = _class(cp, classes)
             if c == 0:  # whitespace separates words
-                i += 1
+                i += nb
                 continue
             if c == 1 or c == 2:
-                # a word: letters and digits, with inner apostrophe/hyphen runs
-                letter = c == 1
-                h = (_FNV_START ^ np.uint64(_lower(data[i]))) * _FNV_PRIME
-                end = i + 1
-                while end < finish:
-                    c = classes[data[end]]
+                # a word: letters and numbers, with inner apostrophe/hyphen runs
+                start = i
+                n = 0  # characters
+                width = 0  # bytes lower-cased
+                letter = False
+                plain = True  # ASCII only
+                h = _FNV_START
+                last = 0
+                before = 0
+                while i < finish:
+                    b = data[i]
+                    if b < 0x80:
+                        c = classes[b]
+                        if c == 1 or c == 2:  # the common case, without the tables' lookups
+                            low = np.int64(_lower(b))
+                            letter = letter or c == 1
+                            h = (h ^ np.uint64(low)) * _FNV_PRIME
+                            width += 1
+                            n += 1
+                            before, last = last, low
+                            i += 1
+                            continue
+                        cp, nb = np.int64(b), 1
+                    else:
+                        cp, nb = _decode(data, i)
+                        c = _class(cp, classes)
                     if c == 1 or c == 2:
+                        low = lowers[cp]
                         letter = letter or c == 1
-                        h = (h ^ np.uint64(_lower(data[end]))) * _FNV_PRIME
-                        end += 1
+                        plain = plain and cp < 0x80
+                        h = _hash_cp(h, low)
+                        width += _width(low)
+                        n += 1
+                        before, last = last, low
+                        i += nb
                         continue
                     if c == 3:
-                        k = end
-                        while k < finish and classes[data[k]] == 3:
+                        k = i
+                        while k < finish and (data[k] == 39 or data[k] == 45):
                             k += 1
-                        if k < finish and (classes[data[k]] == 1 or classes[data[k]] == 2):
-                            for j in range(end, k):
-                                h = (h ^ np.uint64(data[j])) * _FNV_PRIME
-                            end = k
-                            continue
+                        if k < finish:
+                            cp2, _ = _decode(data, k)
+                            c2 = _class(cp2, classes)
+                            if c2 == 1 or c2 == 2:
+                                for j in range(i, k):
+                                    h = (h ^ np.uint64(data[j])) * _FNV_PRIME
+                                    before, last = last, np.int64(data[j])
+                                n += k - i
+                                width += k - i
+                                i = k
+                                continue
+                    if c == _UNHANDLED:
+                        bad = True
                     break
-                n = end - i
-                stop = (
-                    n == 1
-                    or not letter
-                    or (n >= 5 and _lower(data[end - 2]) == 108 and _lower(data[end - 1]) == 121)
-                    or (n <= stop_longest
-                        and _member(data, i, end, h, True, stop_slots, stops, stop_offsets))
-                )  # fmt: skip
-                if stop and length >= 3:
-                    n_out, used = _emit(
-                        data, row, words, length, starts, ends, max_words, key_slots, keys,
-                        key_offsets, key_longest, scratch, seen_row, seen_index, out_rows,
-                        out_tf, out_data, out_offsets, n_out, used,
-                    )  # fmt: skip
+                if bad:
+                    break
+                end = i
+                stop = n == 1 or not letter or (n >= 5 and before == 108 and last == 121)
+                if not stop and width <= stop_longest:
+                    if plain:
+                        stop = _member(data, start, end, h, True, stop_slots, stops, stop_offsets)
+                    else:
+                        m = _lowered(data, start, end, lowers, scratch, 0)
+                        stop = _member(scratch, 0, m, h, False, stop_slots, stops, stop_offsets)
                 if stop:
+                    if length >= 3:
+                        n_out, used = _emit(
+                            data, lowers, row, words, starts, ends, chars, max_words, key_slots,
+                            keys, key_offsets, key_longest, scratch, seen_row, seen_index,
+                            out_rows, out_tf, out_data, out_offsets, n_out, used,
+                        )  # fmt: skip
                     words = 0
                     length = 0
                 else:
-                    starts[words % max_words] = i
+                    starts[words % max_words] = start
                     ends[words % max_words] = end
-                    length += n + (1 if words else 0)
+                    chars[words % max_words] = n
+                    length += width + (1 if words else 0)
                     words += 1
-                i = end
                 continue
+            if c == _UNHANDLED:
+                bad = True
+                break
             # any other character run (with an apostrophe/hyphen run at a word's edge) ends it
             if length >= 3:
                 n_out, used = _emit(
-                    data, row, words, length, starts, ends, max_words, key_slots, keys,
+                    data, lowers, row, words, starts, ends, chars, max_words, key_slots, keys,
                     key_offsets, key_longest, scratch, seen_row, seen_index, out_rows, out_tf,
                     out_data, out_offsets, n_out, used,
                 )  # fmt: skip
             words = 0
             length = 0
-            while i < finish and classes[data[i]] >= 3:
-                i += 1
-        n_out, used = _emit(
-            data, row, words, length, starts, ends, max_words, key_slots, keys, key_offsets,
-            key_longest, scratch, seen_row, seen_index, out_rows, out_tf, out_data, out_offsets,
-            n_out, used,
-        )  # fmt: skip
+            i += nb
+        if bad:
+            n_out, used = row_out, row_used
+            unhandled[row] = 1
+            continue
+        if length >= 3:
+            n_out, used = _emit(
+                data, lowers, row, words, starts, ends, chars, max_words, key_slots, keys,
+                key_offsets, key_longest, scratch, seen_row, seen_index, out_rows, out_tf,
+                out_data, out_offsets, n_out, used,
+            )  # fmt: skip
     return n_out, used

@@ -100,9 +100,9 @@ def keyphrase_candidates(
     boundary (see _PUNCT_OR_WORD_EDGE), the second with the spaces around it, so splitting at
     the boundaries gives the runs single-spaced and stripped. Only the few runs longer than the
     phrase limit are split into words. Phrases are counted per row number, not per paper_id
-    string. From COMPILED_FROM papers on (or when `compiled` says so), the ASCII texts, four in
-    five, take one compiled pass instead (papers/stages/candidate_runs.py: the same rows, 0.67
-    instead of 1.14 CPU s per 25k papers).
+    string. From COMPILED_FROM papers on (or when `compiled` says so) one compiled pass does all
+    of it instead (papers/stages/candidate_runs.py: the same rows, 0.6 instead of 1.14 CPU s
+    per 25k papers), leaving to the regex passes the few texts it does not handle.
     """
     schema = {"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32}
     if papers.height == 0:
@@ -122,7 +122,7 @@ def keyphrase_candidates(
     # acronym of one is already a tag
     keys = terms.select(pl.col("key").str.strip_chars().str.to_lowercase().alias("phrase"))
     if compiled if compiled is not None else papers.height >= COMPILED_FROM:
-        # ASCII texts in one compiled pass; the others by the regex passes
+        # one compiled pass; the few texts it leaves by the regex passes
         from papers.stages.candidate_runs import candidate_runs
 
         found, wide = candidate_runs(text, STOPWORDS, keys["phrase"].to_list(), max_words)
@@ -158,7 +158,7 @@ def _counted(phrases: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
 
 def _phrases(text: pl.Series, max_words: int) -> pl.DataFrame:
     """(row, phrase) of each text's candidate runs, by regex passes (see keyphrase_candidates;
-    papers/stages/candidate_runs.py does the same in one compiled pass for ASCII texts)."""
+    papers/stages/candidate_runs.py does the same in one compiled pass)."""
     wrapped = (
         pl.lit(text)
         .str.to_lowercase()
