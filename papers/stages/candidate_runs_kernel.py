@@ -158,12 +158,14 @@ def _is_term(out, mark, used, h, key_slots, keys, key_offsets, key_longest, scra
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _emit(data, lowers, row, words, starts, ends, chars, max_words, key_slots, keys,
-          key_offsets, key_longest, scratch, seen_row, seen_index, out_rows, out_tf, out_data,
-          out_offsets, n_out, used):  # fmt: skip
+def _emit(data, lowers, row, words, run, max_words, terms, scratch, seen, out, n_out, used):
     """The run's phrase (its last max_words words, single-spaced, lower-cased) when it is 3
     characters or more and no vocabulary key: counted once more if the row has it already,
     else written. Returns the new (n_out, used)."""
+    starts, ends, chars = run
+    key_slots, keys, key_offsets, key_longest = terms
+    seen_row, seen_index = seen
+    out_rows, out_tf, out_data, out_offsets = out
     first = words - max_words if words > max_words else 0
     n_chars = words - first - 1
     for w in range(first, words):
@@ -222,6 +224,10 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
     for row in range(offsets.shape[0] - 1):
         longest = max(longest, offsets[row + 1] - offsets[row] + 1)
     scratch = np.empty(2 * longest, dtype=np.uint8)
+    run = (starts, ends, chars)  # the current run's words (a ring of its last max_words)
+    terms = (key_slots, keys, key_offsets, key_longest)
+    seen = (seen_row, seen_index)
+    out = (out_rows, out_tf, out_data, out_offsets)
     for row in range(offsets.shape[0] - 1):
         begin, finish = offsets[row], offsets[row + 1]
         row_out, row_used = n_out, used
@@ -306,11 +312,8 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
                         stop = _member(scratch, 0, m, h, False, stop_slots, stops, stop_offsets)
                 if stop:
                     if length >= 3:
-                        n_out, used = _emit(
-                            data, lowers, row, words, starts, ends, chars, max_words, key_slots,
-                            keys, key_offsets, key_longest, scratch, seen_row, seen_index,
-                            out_rows, out_tf, out_data, out_offsets, n_out, used,
-                        )  # fmt: skip
+                        n_out, used = _emit(data, lowers, row, words, run, max_words, terms,
+                                            scratch, seen, out, n_out, used)  # fmt: skip
                     words = 0
                     length = 0
                 else:
@@ -325,11 +328,8 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
                 break
             # any other character run (with an apostrophe/hyphen run at a word's edge) ends it
             if length >= 3:
-                n_out, used = _emit(
-                    data, lowers, row, words, starts, ends, chars, max_words, key_slots, keys,
-                    key_offsets, key_longest, scratch, seen_row, seen_index, out_rows, out_tf,
-                    out_data, out_offsets, n_out, used,
-                )  # fmt: skip
+                n_out, used = _emit(data, lowers, row, words, run, max_words, terms, scratch,
+                                    seen, out, n_out, used)  # fmt: skip
             words = 0
             length = 0
             i += nb
@@ -338,9 +338,6 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
             unhandled[row] = 1
             continue
         if length >= 3:
-            n_out, used = _emit(
-                data, lowers, row, words, starts, ends, chars, max_words, key_slots, keys,
-                key_offsets, key_longest, scratch, seen_row, seen_index, out_rows, out_tf,
-                out_data, out_offsets, n_out, used,
-            )  # fmt: skip
+            n_out, used = _emit(data, lowers, row, words, run, max_words, terms, scratch,
+                                seen, out, n_out, used)  # fmt: skip
     return n_out, used
