@@ -152,9 +152,13 @@ _TABLES: dict[frozenset[str], WordTable] = {}
 
 
 def _table(words: frozenset[str]) -> WordTable:
-    """The table of a set of words, built once per set (the stop words, a vocabulary's keys)."""
-    if words not in _TABLES:
-        if len(_TABLES) > 8:
+    """The table of a set of words, built once per set (the stop words, a vocabulary's keys).
+    Two partitions' threads may call it at once: each uses the table it got or built, never a
+    lookup that the other's clearing could empty in between."""
+    table = _TABLES.get(words)
+    if table is None:
+        table = WordTable(words)
+        if len(_TABLES) >= 8:
             _TABLES.clear()
-        _TABLES[words] = WordTable(words)
-    return _TABLES[words]
+        _TABLES[words] = table
+    return table
