@@ -13,98 +13,19 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_FNV_START = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
-_UNHANDLED = 5
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _lower(c):
-    return c + 32 if 65 <= c <= 90 else c
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _decode(data, i):
-    """(code point, bytes) at data[i]; a character beyond the BMP reads as 0x10000."""
-    b = np.int64(data[i])
-    if b < 0x80:
-        return b, 1
-    if b < 0xE0:
-        return ((b & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
-    if b < 0xF0:
-        middle = (np.int64(data[i + 1]) & 0x3F) << 6
-        return ((b & 0x0F) << 12) | middle | (np.int64(data[i + 2]) & 0x3F), 3
-    return 0x10000, 4
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _class(cp, classes):
-    return classes[cp] if cp < 0x10000 else _UNHANDLED
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _width(cp):
-    return 1 if cp < 0x80 else 2 if cp < 0x800 else 3
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _put(out, at, cp):
-    """cp (in the BMP) UTF-8 encoded at out[at]; returns the next position."""
-    if cp < 0x80:
-        out[at] = cp
-        return at + 1
-    if cp < 0x800:
-        out[at] = 0xC0 | (cp >> 6)
-        out[at + 1] = 0x80 | (cp & 0x3F)
-        return at + 2
-    out[at] = 0xE0 | (cp >> 12)
-    out[at + 1] = 0x80 | ((cp >> 6) & 0x3F)
-    out[at + 2] = 0x80 | (cp & 0x3F)
-    return at + 3
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _hash_cp(h, cp):
-    """h updated (FNV-1a) with cp's UTF-8 bytes."""
-    if cp < 0x80:
-        return (h ^ np.uint64(cp)) * _FNV_PRIME
-    if cp < 0x800:
-        h = (h ^ np.uint64(0xC0 | (cp >> 6))) * _FNV_PRIME
-        return (h ^ np.uint64(0x80 | (cp & 0x3F))) * _FNV_PRIME
-    h = (h ^ np.uint64(0xE0 | (cp >> 12))) * _FNV_PRIME
-    h = (h ^ np.uint64(0x80 | ((cp >> 6) & 0x3F))) * _FNV_PRIME
-    return (h ^ np.uint64(0x80 | (cp & 0x3F))) * _FNV_PRIME
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _hash(buf, start, end):
-    h = _FNV_START
-    for k in range(start, end):
-        h = (h ^ np.uint64(buf[k])) * _FNV_PRIME
-    return h
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _member(buf, start, end, h, lower, slots, words, offsets):
-    """Whether buf[start:end] (ASCII-lower-cased first when `lower`), of FNV-1a hash h, is in
-    the table (candidate_runs.WordTable)."""
-    n = end - start
-    mask = slots.shape[0] - 1
-    slot = np.int64(h & np.uint64(mask))
-    while slots[slot] != 0:
-        index = slots[slot] - 1
-        a = offsets[index]
-        if offsets[index + 1] - a == n:
-            same = True
-            for k in range(n):
-                c = _lower(buf[start + k]) if lower else buf[start + k]
-                if words[a + k] != c:
-                    same = False
-                    break
-            if same:
-                return True
-        slot = (slot + 1) & mask
-    return False
+from papers.stages.compiled_kernel import (
+    FNV_PRIME,
+    FNV_START,
+    UNHANDLED,
+    char_class,
+    decode,
+    fnv_hash,
+    hash_cp,
+    lower_ascii,
+    member,
+    put,
+    utf8_width,
+)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -114,12 +35,12 @@ def _lowered(data, start, end, lowers, out, at):
     while i < end:
         b = data[i]
         if b < 0x80:
-            out[at] = _lower(b)
+            out[at] = lower_ascii(b)
             at += 1
             i += 1
         else:
-            cp, nb = _decode(data, i)
-            at = _put(out, at, lowers[cp])
+            cp, nb = decode(data, i)
+            at = put(out, at, lowers[cp])
             i += nb
     return at
 
@@ -128,7 +49,7 @@ def _lowered(data, start, end, lowers, out, at):
 def _is_term(out, mark, used, h, key_slots, keys, key_offsets, key_longest, scratch):
     """Whether the phrase out[mark:used] is a vocabulary key, as written or with its apostrophe
     and hyphen runs (and the spaces next to them) read as one space."""
-    if used - mark <= key_longest and _member(
+    if used - mark <= key_longest and member(
         out, mark, used, h, False, key_slots, keys, key_offsets
     ):
         return True
@@ -154,7 +75,7 @@ def _is_term(out, mark, used, h, key_slots, keys, key_offsets, key_longest, scra
         m += 1
     if m > key_longest:
         return False
-    return _member(scratch, 0, m, _hash(scratch, 0, m), False, key_slots, keys, key_offsets)
+    return member(scratch, 0, m, fnv_hash(scratch, 0, m), False, key_slots, keys, key_offsets)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -178,7 +99,7 @@ def _emit(data, lowers, row, words, run, max_words, terms, scratch, seen, out, n
             out_data[used] = 32
             used += 1
         used = _lowered(data, starts[w % max_words], ends[w % max_words], lowers, out_data, used)
-    h = _hash(out_data, mark, used)
+    h = fnv_hash(out_data, mark, used)
     if _is_term(out_data, mark, used, h, key_slots, keys, key_offsets, key_longest, scratch):
         return n_out, mark
     mask = seen_row.shape[0] - 1
@@ -240,8 +161,8 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
             if b < 0x80:
                 cp, nb = np.int64(b), 1
             else:
-                cp, nb = _decode(data, i)
-            c = _class(cp, classes)
+                cp, nb = decode(data, i)
+            c = char_class(cp, classes)
             if c == 0:  # whitespace separates words
                 i += nb
                 continue
@@ -252,7 +173,7 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
                 width = 0  # bytes lower-cased
                 letter = False
                 plain = True  # ASCII only
-                h = _FNV_START
+                h = FNV_START
                 last = 0
                 before = 0
                 while i < finish:
@@ -260,9 +181,9 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
                     if b < 0x80:
                         c = classes[b]
                         if c == 1 or c == 2:  # the common case, without the tables' lookups
-                            low = np.int64(_lower(b))
+                            low = np.int64(lower_ascii(b))
                             letter = letter or c == 1
-                            h = (h ^ np.uint64(low)) * _FNV_PRIME
+                            h = (h ^ np.uint64(low)) * FNV_PRIME
                             width += 1
                             n += 1
                             before, last = last, low
@@ -270,14 +191,14 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
                             continue
                         cp, nb = np.int64(b), 1
                     else:
-                        cp, nb = _decode(data, i)
-                        c = _class(cp, classes)
+                        cp, nb = decode(data, i)
+                        c = char_class(cp, classes)
                     if c == 1 or c == 2:
                         low = lowers[cp]
                         letter = letter or c == 1
                         plain = plain and cp < 0x80
-                        h = _hash_cp(h, low)
-                        width += _width(low)
+                        h = hash_cp(h, low)
+                        width += utf8_width(low)
                         n += 1
                         before, last = last, low
                         i += nb
@@ -287,17 +208,17 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
                         while k < finish and (data[k] == 39 or data[k] == 45):
                             k += 1
                         if k < finish:
-                            cp2, _ = _decode(data, k)
-                            c2 = _class(cp2, classes)
+                            cp2, _ = decode(data, k)
+                            c2 = char_class(cp2, classes)
                             if c2 == 1 or c2 == 2:
                                 for j in range(i, k):
-                                    h = (h ^ np.uint64(data[j])) * _FNV_PRIME
+                                    h = (h ^ np.uint64(data[j])) * FNV_PRIME
                                     before, last = last, np.int64(data[j])
                                 n += k - i
                                 width += k - i
                                 i = k
                                 continue
-                    if c == _UNHANDLED:
+                    if c == UNHANDLED:
                         bad = True
                     break
                 if bad:
@@ -306,10 +227,10 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
                 stop = n == 1 or not letter or (n >= 5 and before == 108 and last == 121)
                 if not stop and width <= stop_longest:
                     if plain:
-                        stop = _member(data, start, end, h, True, stop_slots, stops, stop_offsets)
+                        stop = member(data, start, end, h, True, stop_slots, stops, stop_offsets)
                     else:
                         m = _lowered(data, start, end, lowers, scratch, 0)
-                        stop = _member(scratch, 0, m, h, False, stop_slots, stops, stop_offsets)
+                        stop = member(scratch, 0, m, h, False, stop_slots, stops, stop_offsets)
                 if stop:
                     if length >= 3:
                         n_out, used = _emit(data, lowers, row, words, run, max_words, terms,
@@ -323,7 +244,7 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
                     length += width + (1 if words else 0)
                     words += 1
                 continue
-            if c == _UNHANDLED:
+            if c == UNHANDLED:
                 bad = True
                 break
             # any other character run (with an apostrophe/hyphen run at a word's edge) ends it

@@ -13,6 +13,7 @@ import re
 import polars as pl
 
 from papers.config import TagsParams
+from papers.stages.compiled import worth_compiling
 from papers.stages.text import runs_outside
 
 # Words that end a keyphrase candidate: English function words and the generic vocabulary of
@@ -55,10 +56,6 @@ _NON_WORD = r"[^\p{L}\p{N}]+"
 # Ends a keyphrase run in keyphrase_candidates (never a token: tokens are split at it first).
 _RUN_END = "\u0002"
 
-# Texts from which keyphrase_candidates runs its compiled pass (papers/stages/candidate_runs.py)
-# unless told: below, numba's import and cached compile (~0.5 s) cost more than the pass saves.
-COMPILED_FROM = 2_000
-
 _URL = r"(?:https?://|www\.)\S+|\S+\.(?:com|org|io|net)/\S*"
 _URL_LITERALS = r"https?://|www\.|\.(?:com|org|io|net)/"
 # keyphrase_candidates' token rules. A token is a word (letters and digits, with inner
@@ -100,7 +97,8 @@ def keyphrase_candidates(
     boundary (see _PUNCT_OR_WORD_EDGE), the second with the spaces around it, so splitting at
     the boundaries gives the runs single-spaced and stripped. Only the few runs longer than the
     phrase limit are split into words. Phrases are counted per row number, not per paper_id
-    string. From COMPILED_FROM papers on (or when `compiled` says so) one compiled pass does all
+    string. Where a compiled pass is worth it (compiled.worth_compiling, or when `compiled` says
+    so) one compiled pass does all
     of it instead (papers/stages/candidate_runs.py: the same rows, 0.6 instead of 1.14 CPU s
     per 25k papers), leaving to the regex passes the few texts it does not handle.
     """
@@ -121,7 +119,7 @@ def keyphrase_candidates(
     # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
     # acronym of one is already a tag
     keys = terms.select(pl.col("key").str.strip_chars().str.to_lowercase().alias("phrase"))
-    if compiled if compiled is not None else papers.height >= COMPILED_FROM:
+    if compiled if compiled is not None else worth_compiling(papers.height):
         # one compiled pass; the few texts it leaves by the regex passes
         from papers.stages.candidate_runs import candidate_runs
 

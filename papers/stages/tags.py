@@ -18,6 +18,7 @@ from typing import Any, Literal
 import polars as pl
 
 from papers.config import TagsParams
+from papers.stages.compiled import worth_compiling
 from papers.stages.text import runs_outside
 from schemas import Tags, polars_schema
 
@@ -137,20 +138,56 @@ def _padded_fields(papers: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([cased, lowered], how="horizontal")
 
 
-def _hits(papers: pl.DataFrame, terms: pl.DataFrame) -> pl.DataFrame:
-    """(paper_id, key, field) per match of the vocabulary in the title and abstract.
-
-    Four matches (each field, lower-cased for the terms and as written for the acronyms) in one
-    select, so polars runs them in parallel; rows come field by field, uncased before cased.
-    """
+def _passes(terms: pl.DataFrame) -> list[tuple[str, bool, list[str]]]:
+    """(field, cased, keys) of the four matches: each field, lower-cased for the terms and as
+    written for the acronyms, in the order their hits are listed."""
     passes = [
         (field, cased, terms.filter(pl.col("cased") == cased)["key"].to_list())
         for field in ("title", "abstract")
         for cased in (False, True)
     ]
-    passes = [(field, cased, keys) for field, cased, keys in passes if keys]
+    return [(field, cased, keys) for field, cased, keys in passes if keys]
+
+
+_NO_HITS = {"paper_id": pl.String, "key": pl.String, "field": pl.String}
+
+
+def _hits(papers: pl.DataFrame, terms: pl.DataFrame, compiled: bool | None = None) -> pl.DataFrame:
+    """(paper_id, key, field) per match of the vocabulary in the title and abstract.
+
+    Rows come pass by pass (_passes), paper by paper. Where a compiled pass is worth it
+    (compiled.worth_compiling, or when `compiled` says so) each pass is one compiled lookup of
+    the fields' words (papers/stages/tag_hits.py), the regex passes (_regex_hits) taking the
+    few texts it leaves; else the regex passes do all."""
+    passes = _passes(terms)
     if not passes:
-        return pl.DataFrame(schema={"paper_id": pl.String, "key": pl.String, "field": pl.String})
+        return pl.DataFrame(schema=_NO_HITS)
+    if not (compiled if compiled is not None else worth_compiling(papers.height)):
+        return _regex_hits(papers, passes)
+    from papers.stages.tag_hits import tag_hits
+
+    found = []
+    for field, cased, keys in passes:
+        got = tag_hits(papers[field], tuple(keys), lower=not cased)
+        if got is None:  # keys the compiled pass cannot hold
+            found.append(_regex_hits(papers, [(field, cased, keys)]))
+            continue
+        pairs, rest = got
+        found.append(
+            pairs.select(
+                papers["paper_id"].gather(pairs["row"]),
+                pl.Series("key", keys, pl.String).gather(pairs["key"]),
+                pl.lit(field).alias("field"),
+            )
+        )
+        if rest.len():
+            found.append(_regex_hits(papers[rest], [(field, cased, keys)]))
+    return pl.concat(found)
+
+
+def _regex_hits(papers: pl.DataFrame, passes: list[tuple[str, bool, list[str]]]) -> pl.DataFrame:
+    """_hits by regex passes: each field padded (_padded_fields), then one Aho-Corasick pass
+    per field and case, the four in one select, so polars runs them in parallel."""
     found = pl.concat([papers.select("paper_id"), _padded_fields(papers)], how="horizontal").select(
         "paper_id",
         *(
@@ -180,6 +217,7 @@ def tag_papers(
     *,
     categories: pl.DataFrame | None = None,
     category_weight: float = CATEGORY_WEIGHT,
+    compiled: bool | None = None,
 ) -> pl.DataFrame:
     """Papers (paper_id, title, abstract) + compiled vocabulary -> Tags table.
 

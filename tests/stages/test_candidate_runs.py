@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from papers.stages.candidate_runs import candidate_runs, char_tables
+from papers.stages.candidate_runs import candidate_runs
+from papers.stages.compiled import char_tables
 from papers.stages.keyphrases import STOPWORDS, _counted, _phrases
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -260,10 +260,12 @@ _CATEGORIES = ["cs.LG", "cs.CV", "cs.AI", "cs.CL"]
         max_size=8,
     ),
     st.sampled_from([(2.0, 1.0, 1.0, 1.0), (1.0, 1.0, 2.0, 0.5), (3.0, 0.5, 1.0, 0.0)]),
+    st.booleans(),
 )
 def test_tag_papers_match_the_reference(
     rows: list[tuple[str | None, str | None, list[str]]],
     weights: tuple[float, float, float, float],
+    compiled: bool,
 ) -> None:
     papers = _papers([(t, a) for t, a, _ in rows]).with_columns(
         pl.Series("categories", [c for _, _, c in rows], pl.List(pl.String))
@@ -274,7 +276,9 @@ def test_tag_papers_match_the_reference(
     )
     terms = compile_vocabulary(VOCAB)
     cats = category_matches(papers, VOCAB)
-    got = tag_papers(papers, terms, params, categories=cats, category_weight=category_weight)
+    got = tag_papers(
+        papers, terms, params, categories=cats, category_weight=category_weight, compiled=compiled
+    )
     want = reference_tag_papers(papers, terms, params, cats, category_weight)
     assert_frame_equal(got, want)
 
