@@ -28,7 +28,7 @@ from papers import io
 from papers.config import KeyphraseIdf, Params
 from papers.pipeline.identity import identity_step
 from papers.pipeline.normalize import normalize_shard_step, record_shards
-from papers.pipeline.parallel import IN_FLIGHT
+from papers.pipeline.parallel import IN_FLIGHT, return_freed_memory
 from papers.pipeline.parse import parse_step
 from papers.pipeline.partition import partition_step
 from papers.pipeline.publish import publish_step, unchanged
@@ -276,19 +276,24 @@ def _bounded(work: Any, calls: list[tuple[Any, ...]], in_flight: int | None) -> 
 
     The next task goes in as soon as any running one ends, not the oldest: with uneven tasks
     (a big snapshot batch beside small daily files, a dense partition) waiting for the oldest
-    left a core idle. A failed task raises as soon as it ends, and nothing more is submitted."""
+    left a core idle. A failed task raises as soon as it ends, and nothing more is submitted.
+    Run here (in threads), the stage ends as pipeline.parallel's do: the heap its threads freed
+    is handed back (return_freed_memory)."""
     if in_flight is None:
         return [f.result() for f in [work.submit(*args) for args in calls]]
     futures: list[Any] = []
     running: set[Any] = set()
-    for args in calls:
-        if len(running) >= in_flight:
-            ended = next(as_completed(list(running)))
-            ended.result()  # raises if it failed
-            running.discard(ended)
-        futures.append(work.submit(*args))
-        running.add(futures[-1])
-    return [f.result() for f in futures]
+    try:
+        for args in calls:
+            if len(running) >= in_flight:
+                ended = next(as_completed(list(running)))
+                ended.result()  # raises if it failed
+                running.discard(ended)
+            futures.append(work.submit(*args))
+            running.add(futures[-1])
+        return [f.result() for f in futures]
+    finally:
+        return_freed_memory()
 
 
 def _groups(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import polars as pl
@@ -79,11 +79,11 @@ def fnv(word: bytes) -> int:
 
 class WordTable:
     """A set of strings as an open-addressed hash table of their bytes (FNV-1a), for the
-    compiled lookups: a slot holds index + 1 into data/offsets in its low 32 bits and the high 32
+    compiled lookups (by FNV-1a or another 64-bit hash_of, the kernel's): a slot holds index + 1 into data/offsets in its low 32 bits and the high 32
     bits of the word's hash above (a lookup compares bytes only where those agree), 0 when empty.
     At most a quarter of the slots are used, so a word not there mostly costs one read."""
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], hash_of: Callable[[bytes], int] = fnv) -> None:
         encoded = sorted({w.encode("utf-8") for w in words})
         self.data = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
         self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
@@ -93,7 +93,7 @@ class WordTable:
             size *= 2
         self.slots = np.zeros(size, dtype=np.int64)
         for index, word in enumerate(encoded):
-            h = fnv(word)
+            h = hash_of(word)
             slot = h & (size - 1)
             while self.slots[slot]:
                 slot = (slot + 1) & (size - 1)

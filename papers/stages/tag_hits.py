@@ -76,9 +76,27 @@ def tag_classes() -> tuple[np.ndarray, np.ndarray]:
     return written, lowered
 
 
+_MASK = (1 << 64) - 1
+_SEED, _K1, _K2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def span_hash(word: bytes) -> int:
+    """The 64-bit hash the compiled pass gives a word or n-gram's bytes (tag_hits_kernel's
+    span_hash, which must agree): eight bytes at a time, little-endian, multiply and shift."""
+    h = _SEED ^ (len(word) * _K1 & _MASK)
+    for p in range(0, len(word), 8):
+        h = ((h ^ int.from_bytes(word[p : p + 8], "little")) * _K2) & _MASK
+        h ^= h >> 31
+    h = (h * _K1) & _MASK
+    return h ^ (h >> 32)
+
+
 class PrefixTable:
     """The keys' word prefixes ("deep", "deep learning" for the key " deep learning ") in a
-    WordTable; key_of[i]: the index in `keys` of the key its entry i is, or -1."""
+    WordTable; key_of[i]: the index in `keys` of the key its entry i is, or -1; bloom: a bit
+    per hash (bits 40 and up) that an entry has, so most words are ruled out by one read of a
+    small array before the table's. cased_only: every key's first word has a character that
+    lower-casing changes (the acronyms: "GAN"), so only such a text word can start a key."""
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         prefixes: dict[str, int] = {}
@@ -87,9 +105,33 @@ class PrefixTable:
             for n in range(1, len(words)):
                 prefixes.setdefault(" ".join(words[:n]), -1)
             prefixes[" ".join(words)] = index
-        self.table = WordTable(prefixes)
+        self.table = WordTable(prefixes, span_hash)
         index_of = {p.encode("utf-8"): i for p, i in prefixes.items()}
         self.key_of = np.array([index_of[w] for w in self.table.encoded], dtype=np.int32)
+        bits = 64
+        while bits < min(32 * len(prefixes), 1 << 18):
+            bits *= 2
+        self.bloom = np.zeros(bits // 64, dtype=np.uint64)
+        for word in self.table.encoded:
+            bit = (span_hash(word) >> 40) & (bits - 1)
+            self.bloom[bit >> 6] |= np.uint64(1 << (bit & 63))
+        handled, lowers = char_tables()
+
+        def changes(char: str) -> bool:
+            code = ord(char)
+            return code < 0x10000 and handled[code] != 5 and int(lowers[code]) != code
+
+        self.cased_only = bool(keys) and all(
+            any(changes(c) for c in key[1:-1].split(" ")[0]) for key in keys
+        )
+
+    def arrays(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray, bool]:
+        """What the kernel reads of it (tag_hits_kernel.hits' tables)."""
+        words = self.table
+        return (words.slots, words.data, words.offsets, self.key_of, words.longest, self.bloom,
+                self.cased_only)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8)
@@ -102,44 +144,58 @@ def prefix_table(keys: tuple[str, ...]) -> PrefixTable | None:
     return PrefixTable(keys)
 
 
+@functools.cache
+def _fused_classes() -> np.ndarray:
+    """The class the compiled pass splits a text's words by: its lower case's, and not handled
+    where that differs from the character's own (two code points) or is not handled."""
+    written, lowered = tag_classes()
+    fused = lowered.copy()
+    fused[written != lowered] = _UNHANDLED
+    return fused
+
+
+_ASCII_LOWER = np.array([c + 32 if 65 <= c <= 90 else c for c in range(128)], dtype=np.uint8)
+
+Pairs = pl.DataFrame
+
+
 def tag_hits(
-    text: pl.Series, keys: tuple[str, ...], *, lower: bool
-) -> tuple[pl.DataFrame, pl.Series] | None:
-    """((row, key) of each occurrence of a key in a text, rows in order; the texts it leaves to
-    the regex passes), or None when the keys do not fit (prefix_table). `keys` are padded, as
-    tags.compile_vocabulary makes them; `key` is an index into them; `lower`: the texts are
-    matched lower-cased (the terms), else as written (the acronyms)."""
+    text: pl.Series, terms: tuple[str, ...], acronyms: tuple[str, ...]
+) -> tuple[Pairs, Pairs, pl.Series] | None:
+    """((row, key) of each occurrence of a term in the lower-cased texts, the same of the
+    acronyms in the texts as written, rows in order; the rows of the texts left to the regex
+    passes), or None when the keys do not fit (prefix_table). Keys are padded, as
+    tags.compile_vocabulary makes them; `key` is an index into them."""
     from papers.stages.tag_hits_kernel import hits  # numba: see compiled.worth_compiling
 
-    table = prefix_table(keys)
-    if table is None:
+    lowered_table, written_table = prefix_table(terms), prefix_table(acronyms)
+    if lowered_table is None or written_table is None:
         return None
-    written, lowered = tag_classes()
     _, lowers = char_tables()
     data, offsets = string_buffers(text.fill_null(""))
     n = len(text)
     longest = int(np.diff(offsets).max()) if n else 0
-    max_words = max(key.count(" ") - 1 for key in keys) if keys else 1
+    max_words = max((key.count(" ") - 1 for key in terms + acronyms), default=1)
     cap = max(int(offsets[-1] - offsets[0]) // 8, (longest + 1) * max_words) + 1024
-    out_rows = np.empty(cap, dtype=np.uint32)
-    out_keys = np.empty(cap, dtype=np.int32)
+    outs = [(np.empty(cap, dtype=np.uint32), np.empty(cap, dtype=np.int32)) for _ in range(2)]
     unhandled = np.zeros(n, dtype=np.uint8)
-    words = table.table
-    found_rows, found_keys = [], []
+    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[], []]
     row = 0
     while row < n:
-        count, row = hits(
-            data, offsets, lowered if lower else written, lowers, lower, words.slots,
-            words.data, words.offsets, table.key_of, words.longest, row, out_rows, out_keys,
-            unhandled,
+        n_l, n_w, row = hits(
+            data, offsets, _fused_classes(), lowers, _ASCII_LOWER, lowered_table.arrays(),
+            written_table.arrays(), row, outs[0], outs[1], unhandled,
         )  # fmt: skip
-        found_rows.append(out_rows[:count].copy())
-        found_keys.append(out_keys[:count].copy())
-    found = pl.DataFrame(
-        {
-            "row": np.concatenate(found_rows) if found_rows else np.empty(0, np.uint32),
-            "key": np.concatenate(found_keys) if found_keys else np.empty(0, np.int32),
-        },
-        schema={"row": pl.UInt32, "key": pl.Int32},
-    )
-    return found, pl.Series("row", np.flatnonzero(unhandled).astype(np.uint32))
+        for got, (rows, keys), count in zip(found, outs, (n_l, n_w), strict=True):
+            got.append((rows[:count].copy(), keys[:count].copy()))
+    pairs = [
+        pl.DataFrame(
+            {
+                "row": np.concatenate([r for r, _ in got] or [np.empty(0, np.uint32)]),
+                "key": np.concatenate([k for _, k in got] or [np.empty(0, np.int32)]),
+            },
+            schema={"row": pl.UInt32, "key": pl.Int32},
+        )
+        for got in found
+    ]
+    return pairs[0], pairs[1], pl.Series("row", np.flatnonzero(unhandled).astype(np.uint32))

@@ -166,28 +166,43 @@ def _hits(papers: pl.DataFrame, terms: pl.DataFrame, compiled: bool | None = Non
         return _regex_hits(papers, passes)
     from papers.stages.tag_hits import tag_hits
 
-    found = []
-    for field, cased, keys in passes:
-        got = tag_hits(papers[field], tuple(keys), lower=not cased)
-        if got is None:  # keys the compiled pass cannot hold
-            found.append(_regex_hits(papers, [(field, cased, keys)]))
-            continue
-        pairs, rest = got
-        found.append(
-            pairs.select(
-                papers["paper_id"].gather(pairs["row"]),
-                pl.Series("key", keys, pl.String).gather(pairs["key"]),
-                pl.lit(field).alias("field"),
-            )
-        )
+    keys = {
+        cased: terms.filter(pl.col("cased") == cased)["key"].to_list() for cased in (False, True)
+    }
+    # each field's terms and acronyms in one pass; the hits listed pass by pass as above
+    by_pass: dict[tuple[str, bool], list[pl.DataFrame]] = {}
+    for field in ("title", "abstract"):
+        got = tag_hits(papers[field], tuple(keys[False]), tuple(keys[True]))
+        rest = pl.Series("row", range(papers.height), pl.UInt32)  # the rows left to the regexes
+        if got is not None:  # else: keys the compiled pass cannot hold
+            *pairs, rest = got
+            for cased, found in zip((False, True), pairs, strict=True):
+                by_pass[(field, cased)] = [
+                    found.select(
+                        papers["paper_id"].gather(found["row"]),
+                        pl.Series("key", keys[cased], pl.String).gather(found["key"]),
+                        pl.lit(field).alias("field"),
+                    )
+                ]
         if rest.len():
-            found.append(_regex_hits(papers[rest], [(field, cased, keys)]))
-    return pl.concat(found)
+            left = [(f, c, ks) for f, c, ks in passes if f == field]
+            frames = _regex_pass_hits(papers[rest], left)
+            for (f, c, _), frame in zip(left, frames, strict=True):
+                by_pass.setdefault((f, c), []).append(frame)
+    return pl.concat([frame for f, c, _ in passes for frame in by_pass.get((f, c), [])])
 
 
 def _regex_hits(papers: pl.DataFrame, passes: list[tuple[str, bool, list[str]]]) -> pl.DataFrame:
-    """_hits by regex passes: each field padded (_padded_fields), then one Aho-Corasick pass
-    per field and case, the four in one select, so polars runs them in parallel."""
+    """_hits by regex passes (see _regex_pass_hits)."""
+    return pl.concat(_regex_pass_hits(papers, passes))
+
+
+def _regex_pass_hits(
+    papers: pl.DataFrame, passes: list[tuple[str, bool, list[str]]]
+) -> list[pl.DataFrame]:
+    """_hits by regex passes, a frame per pass: each field padded (_padded_fields), then one
+    Aho-Corasick pass per field and case, the four in one select, so polars runs them in
+    parallel."""
     found = pl.concat([papers.select("paper_id"), _padded_fields(papers)], how="horizontal").select(
         "paper_id",
         *(
@@ -195,15 +210,13 @@ def _regex_hits(papers: pl.DataFrame, passes: list[tuple[str, bool, list[str]]])
             for field, cased, keys in passes
         ),
     )
-    return pl.concat(
-        [
-            found.select("paper_id", pl.col(f"{field}/{cased}").alias("key"))
-            .explode("key")
-            .drop_nulls("key")
-            .with_columns(pl.lit(field).alias("field"))
-            for field, cased, _ in passes
-        ]
-    )
+    return [
+        found.select("paper_id", pl.col(f"{field}/{cased}").alias("key"))
+        .explode("key")
+        .drop_nulls("key")
+        .with_columns(pl.lit(field).alias("field"))
+        for field, cased, _ in passes
+    ]
 
 
 CATEGORY_WEIGHT = 1.0
