@@ -78,10 +78,11 @@ def fnv(word: bytes) -> int:
 
 
 class WordTable:
-    """A set of strings as an open-addressed hash table of their bytes (FNV-1a), for the
-    compiled lookups (by FNV-1a or another 64-bit hash_of, the kernel's): a slot holds index + 1 into data/offsets in its low 32 bits and the high 32
-    bits of the word's hash above (a lookup compares bytes only where those agree), 0 when empty.
-    At most a quarter of the slots are used, so a word not there mostly costs one read."""
+    """A set of strings as an open-addressed hash table of their bytes, for the compiled
+    lookups (hash_of: FNV-1a, or the 64-bit hash the kernel computes): a slot holds index + 1
+    into data/offsets in its low 32 bits and the high 32 bits of the word's hash above (a lookup
+    compares bytes only where those agree), 0 when empty. At most a quarter of the slots are
+    used, so a word not there mostly costs one read."""
 
     def __init__(self, words: Iterable[str], hash_of: Callable[[bytes], int] = fnv) -> None:
         encoded = sorted({w.encode("utf-8") for w in words})
