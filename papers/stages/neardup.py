@@ -14,6 +14,7 @@ import pyarrow as pa
 import rensa  # type: ignore[import-untyped]
 
 from papers.config import NeardupParams
+from papers.stages.compiled import string_buffers, worth_compiling
 from papers.stages.text import runs_outside
 from papers.tasks import TaskMap, one_by_one
 
@@ -171,6 +172,20 @@ def _shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.ndarray]:
     return hashes, row_offsets.astype(np.uint64)
 
 
+def _compiled_shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """_shingle_hashes in one compiled pass over the texts' bytes (papers/stages/
+    shingle_kernel.py: the same hashes, 5x less CPU)."""
+    from papers.stages.shingle_kernel import shingle_hashes  # numba: see worth_compiling
+
+    data, offsets = string_buffers(texts)
+    n = len(texts)
+    size = int(offsets[-1] - offsets[0]) if n else 0
+    out = np.empty(size // 2 + 2 * n + 1, dtype=_U64)  # a shingle per word at most
+    row_offsets = np.empty(n + 1, dtype=_U64)
+    count = shingle_hashes(data, offsets, k, out, row_offsets)
+    return out[:count], row_offsets
+
+
 # Texts signed per batch: their shingle hashes (8 bytes per shingle and a few temporaries)
 # are held one batch at a time.
 SIGN_BATCH = 4096
@@ -183,12 +198,14 @@ def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
     rensa computes for the shingle strings, so the same signatures) and handed to rensa as one
     flat buffer per batch: no Python object per shingle. A signature depends on its text alone,
     so batches change no byte. An empty text gets an all-max signature that matches nothing
-    (see `band_keys`).
+    (see `band_keys`). Where a compiled pass is worth it (compiled.worth_compiling) the shingles
+    are hashed by one (_compiled_shingle_hashes), with the same hashes.
     """
     out = np.empty((len(texts), params.num_perm), dtype=np.uint32)
+    shingled = _compiled_shingle_hashes if worth_compiling(len(texts)) else _shingle_hashes
     for start in range(0, len(texts), SIGN_BATCH):
         batch = texts.slice(start, SIGN_BATCH)
-        hashes, row_offsets = _shingle_hashes(batch, params.shingle)
+        hashes, row_offsets = shingled(batch, params.shingle)
         matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
             hashes, row_offsets, num_perm=params.num_perm, seed=SEED
         )

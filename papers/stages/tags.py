@@ -244,8 +244,10 @@ def tag_papers(
     categories (optional; paper_id, category, tag as from `category_matches`): each arXiv
     category that maps to a topic adds `category_weight` to that topic's score, with evidence
     "arXiv <category>" when no term matched. Default None: tags from the text alone.
+
+    compiled: match by the compiled pass or the regex passes (default: by size, see _hits).
     """
-    hits = _hits(papers, terms)
+    hits = _hits(papers, terms, compiled)
     weights = pl.when(pl.col("field") == "title").then(params.title_weight)
     weighted = hits.join(terms.select("key", "tag", "term"), on="key", how="inner").select(
         "paper_id",

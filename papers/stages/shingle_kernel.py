@@ -1,0 +1,117 @@
+"""The near-duplicate signatures' shingle hashes in one compiled pass (numba), for neardup.py:
+each text's word k-shingles hashed as rensa 0.5.0 hashes a token (rustc-hash's FxHasher over
+the UTF-8 bytes), the same values as neardup._shingle_hashes computes with numpy passes
+(tests/stages/test_shingle_kernel.py checks both against rensa's own hashes). Imported only by
+the builds that use it (compiled.worth_compiling)."""
+
+# mypy: ignore-errors
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_U64 = np.uint64
+_LOW32 = _U64(0xFFFFFFFF)
+_S32 = _U64(32)
+_K0, _K1, _ROUND = _U64(0x243F6A8885A308D3), _U64(0x13198A2E03707344), _U64(0xA4093822299F31D0)
+_FINAL = _U64(0xF1357AEA2E62A9C5)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _mix(x, y):
+    """The low and high halves of the 128-bit product x * y, xor-ed (rensa's multiply_mix)."""
+    xl, xh, yl, yh = x & _LOW32, x >> _S32, y & _LOW32, y >> _S32
+    ll, lh, hl = xl * yl, xl * yh, xh * yl
+    mid = (ll >> _S32) + (lh & _LOW32) + (hl & _LOW32)
+    lo = (ll & _LOW32) | (mid << _S32)
+    hi = xh * yh + (lh >> _S32) + (hl >> _S32) + (mid >> _S32)
+    return lo ^ hi
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _read4(buf, at):
+    """The little-endian unsigned integer of the 4 bytes at buf[at] (written out, so the
+    compiler makes it one load)."""
+    return (
+        _U64(buf[at])
+        | (_U64(buf[at + 1]) << _U64(8))
+        | (_U64(buf[at + 2]) << _U64(16))
+        | (_U64(buf[at + 3]) << _U64(24))
+    )
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _read8(buf, at):
+    """The little-endian unsigned integer of the 8 bytes at buf[at]."""
+    return _read4(buf, at) | (_read4(buf, at + 4) << _S32)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def token_hash(buf, at, length):
+    """rensa's hash of the bytes buf[at:at + length] (neardup.token_hashes, one slice)."""
+    if length > 16:
+        b0 = _K1
+        b1 = _mix(_read8(buf, at) ^ _K0, _read8(buf, at + 8) ^ _ROUND)
+        off = 16
+        while length > off + 16:
+            t = _mix(b0 ^ _read8(buf, at + off), _read8(buf, at + off + 8) ^ _ROUND)
+            b0 = b1
+            b1 = t
+            off += 16
+        tail = at + length - 16
+        s0 = b0 ^ _read8(buf, tail)
+        s1 = b1 ^ _read8(buf, tail + 8)
+    elif length >= 8:
+        s0 = _read8(buf, at) ^ _K0
+        s1 = _read8(buf, at + length - 8) ^ _K1
+    elif length >= 4:
+        s0 = _read4(buf, at) ^ _K0
+        s1 = _read4(buf, at + length - 4) ^ _K1
+    elif length > 0:
+        s0 = _U64(buf[at]) ^ _K0
+        s1 = ((_U64(buf[at + length - 1]) << _U64(8)) | _U64(buf[at + length // 2])) ^ _K1
+    else:
+        s0 = _K0
+        s1 = _K1
+    h = (_mix(s0, s1) ^ _U64(length)) * _FINAL
+    return (h << _U64(26)) | (h >> _U64(38))
+
+
+@numba.njit(nogil=True, cache=True)
+def shingle_hashes(data, offsets, k, out, row_offsets):
+    """Each text's word k-shingles' hashes into out, row_offsets[i]..row_offsets[i + 1] for
+    text i (neardup._shingle_hashes' rules: words are split at each space; a text of fewer
+    than k words is one shingle, an empty one none). Returns the hashes written."""
+    n_rows = offsets.shape[0] - 1
+    longest = 1
+    for row in range(n_rows):
+        longest = max(longest, offsets[row + 1] - offsets[row] + 1)
+    starts = np.empty(longest, dtype=np.int64)
+    ends = np.empty(longest, dtype=np.int64)
+    n = 0
+    row_offsets[0] = 0
+    for row in range(n_rows):
+        begin, finish = offsets[row], offsets[row + 1]
+        if finish > begin:
+            words = 0
+            start = begin
+            for i in range(begin, finish):
+                if data[i] == 32:
+                    starts[words] = start
+                    ends[words] = i
+                    words += 1
+                    start = i + 1
+            starts[words] = start
+            ends[words] = finish
+            words += 1
+            if words < k:
+                out[n] = token_hash(data, begin, finish - begin)
+                n += 1
+            else:
+                for w in range(words - k + 1):
+                    first = starts[w]
+                    out[n] = token_hash(data, first, ends[w + k - 1] - first)
+                    n += 1
+        row_offsets[row + 1] = n
+    return n
