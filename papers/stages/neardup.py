@@ -7,6 +7,8 @@ candidate self-join and the pair classification are polars expressions.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import polars as pl
 import polars_hash as plh
@@ -14,7 +16,7 @@ import pyarrow as pa
 import rensa  # type: ignore[import-untyped]
 
 from papers.config import NeardupParams
-from papers.stages.compiled import string_buffers, worth_compiling
+from papers.stages.compiled import char_tables, string_buffers, worth_compiling
 from papers.stages.text import runs_outside
 from papers.tasks import TaskMap, one_by_one
 
@@ -377,26 +379,77 @@ def _cleaned_texts(papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     Lower-cased, non-word runs made one space and stripped, a title and an abstract joined by a
     space are the shingled text of the two (the run around the join becomes that one space, and
     lower-casing sees no context across a space); without their spaces, each is its compared
-    text. Tests check both against the one-pass regexes."""
+    text. Tests check both against the one-pass regexes. Where a compiled pass is worth it
+    (compiled.worth_compiling) the fields are cleaned by one (_compiled_cleaned), with the same
+    strings."""
+    frame = papers.lazy().select("title", "abstract").collect()
+    if worth_compiling(frame.height):
+        return _compiled_cleaned_texts(frame)
+    return _expression_cleaned_texts(frame)
+
+
+def _expression_cleaned_texts(frame: pl.DataFrame) -> pl.DataFrame:
+    """_cleaned_texts by polars expressions."""
     title, abstract = pl.col("title"), pl.col("abstract")
-    return (
-        papers.lazy()
-        .select(
-            _cleaned(title.fill_null("")).alias("_t"),
-            _cleaned(abstract.fill_null("")).alias("_ab"),
-            title.is_null().alias("_t_null"),
-            abstract.is_null().alias("_ab_null"),
+    return frame.select(
+        _cleaned(title.fill_null("")).alias("_t"),
+        _cleaned(abstract.fill_null("")).alias("_ab"),
+        title.is_null().alias("_t_null"),
+        abstract.is_null().alias("_ab_null"),
+    ).select(
+        pl.concat_str(["_t", "_ab"], separator=" ").str.strip_chars().alias("text"),
+        *(
+            pl.when(~pl.col(f"_{name}_null"))
+            .then(pl.col(f"_{name}").str.replace_all(" ", "", literal=True))
+            .alias(name)
+            for name in ("t", "ab")
+        ),
+    )
+
+
+@functools.cache
+def _word_classes() -> np.ndarray:
+    r"""Per code point of the BMP: 1 when its lower case is a word character (`\w` as polars'
+    regex engine reads it), 0 when not, 2 where compiled.char_tables leaves the character to
+    the regex passes (its lower case is not one character or depends on its neighbours)."""
+    handled, lowers = char_tables()
+    points = np.array([c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF])
+    kept = points[handled[points] != 5]
+    table = np.full(0x10000, 2, dtype=np.uint8)
+    lowered = pl.Series("c", [chr(c) for c in lowers[kept]], dtype=pl.String)
+    table[kept] = lowered.str.contains(r"^\w$").cast(pl.UInt8).to_numpy()
+    return table
+
+
+def _compiled_cleaned_texts(frame: pl.DataFrame) -> pl.DataFrame:
+    """_cleaned_texts in one compiled pass over each paper's title and abstract (papers/stages/
+    clean_kernel.py); the few papers it leaves, by the polars expressions."""
+    from papers.stages.clean_kernel import cleaned  # numba: see worth_compiling
+
+    _, lowers = char_tables()
+    fields = [string_buffers(frame[name].fill_null("")) for name in ("title", "abstract")]
+    n = frame.height
+    sizes = [int(offsets[-1] - offsets[0]) if n else 0 for _, offsets in fields]
+    # a lower case can be longer (Ⱥ -> ⱥ); the text holds both fields and a space
+    capacity = [2 * (sizes[0] + sizes[1]) + 1, 2 * sizes[0] + 1, 2 * sizes[1] + 1]
+    outs = tuple((np.empty(c, dtype=np.uint8), np.empty(n + 1, dtype=np.int64)) for c in capacity)
+    unhandled = np.zeros(n, dtype=np.uint8)
+    used = cleaned(fields[0], fields[1], _word_classes(), lowers, outs, unhandled)
+    columns = {
+        name: pl.Series(
+            name,
+            pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data[:size])),
+            dtype=pl.String,
         )
-        .select(
-            pl.concat_str(["_t", "_ab"], separator=" ").str.strip_chars().alias("text"),
-            *(
-                pl.when(~pl.col(f"_{name}_null"))
-                .then(pl.col(f"_{name}").str.replace_all(" ", "", literal=True))
-                .alias(name)
-                for name in ("t", "ab")
-            ),
-        )
-        .collect()
+        for name, (data, offsets), size in zip(("text", "t", "ab"), outs, used, strict=True)
+    }
+    rows = pl.Series(np.flatnonzero(unhandled).astype(np.uint32))
+    if rows.len():
+        rest = _expression_cleaned_texts(frame[rows])
+        columns = {name: column.scatter(rows, rest[name]) for name, column in columns.items()}
+    return pl.DataFrame(columns).with_columns(
+        pl.when(frame[field].is_not_null()).then(pl.col(name)).alias(name)
+        for name, field in (("t", "title"), ("ab", "abstract"))
     )
 
 
