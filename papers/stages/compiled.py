@@ -1,7 +1,7 @@
 """Shared pieces of the compiled text passes (numba kernels: candidate_runs_kernel.py for the
-keyphrase candidates, tag_hits_kernel.py for the tags): per-character tables derived from polars
-itself, FNV-1a hash tables of word sets, a string column's Arrow buffers, and when a compiled
-pass is worth its fixed cost.
+keyphrase candidates, tag_hits_kernel.py for the tags, clean_kernel.py and shingle_kernel.py for
+the near-duplicate signatures): per-character tables derived from polars itself, hash tables of
+word sets, a string column's Arrow buffers, and when a compiled pass is worth its fixed cost.
 
 A kernel's rules are those of the regex passes it replaces, which stay as its specification and
 handle what it leaves (a text with a character it does not handle); tests compare the two."""
@@ -18,8 +18,8 @@ import pyarrow as pa
 
 # Papers per call from which a compiled pass runs: from ALWAYS_FROM on, always; from WARM_FROM on
 # when this process has loaded numba and the tables already (another call paid for them). Below,
-# numba's import, the tables and the kernels' cached compiles (~0.7 s a process, see
-# docs/performance.md) cost more than the passes save (~45 µs a paper, keyphrases and tags).
+# numba's import, the tables and the kernels' cached compiles (~0.8 s a process, see
+# docs/performance.md) cost more than the passes save (~50 µs a paper, the four together).
 ALWAYS_FROM = 16_000
 WARM_FROM = 2_000
 
@@ -121,7 +121,7 @@ def word_table(words: frozenset[str]) -> WordTable:
 
 def string_buffers(text: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """(UTF-8 bytes, int64 offsets with one per row and one more) of a string column, without a
-    copy where its Arrow array allows (nulls read as empty strings)."""
+    copy where its Arrow array allows. Fill nulls first: a null's bytes are not defined."""
     array = text.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()

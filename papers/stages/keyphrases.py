@@ -98,9 +98,9 @@ def keyphrase_candidates(
     the boundaries gives the runs single-spaced and stripped. Only the few runs longer than the
     phrase limit are split into words. Phrases are counted per row number, not per paper_id
     string. Where a compiled pass is worth it (compiled.worth_compiling, or when `compiled` says
-    so) one compiled pass does all
-    of it instead (papers/stages/candidate_runs.py: the same rows, 0.6 instead of 1.14 CPU s
-    per 25k papers), leaving to the regex passes the few texts it does not handle.
+    so) one compiled pass does all of it instead (papers/stages/candidate_runs.py: the same
+    rows, 0.6 instead of 1.14 CPU s per 25k papers on the AMD machine of docs/performance.md),
+    leaving to the regex passes the few texts it does not handle.
     """
     schema = {"paper_id": pl.String, "phrase": pl.String, "tf": pl.UInt32}
     if papers.height == 0:
