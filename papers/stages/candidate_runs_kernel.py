@@ -17,6 +17,7 @@ from papers.stages.compiled_kernel import (
     FNV_PRIME,
     FNV_START,
     UNHANDLED,
+    char_at,
     char_class,
     decode,
     fnv_hash,
@@ -157,11 +158,7 @@ def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_l
         bad = False
         i = begin
         while i < finish:
-            b = data[i]
-            if b < 0x80:
-                cp, nb = np.int64(b), 1
-            else:
-                cp, nb = decode(data, i)
+            cp, nb = char_at(data, i)
             c = char_class(cp, classes)
             if c == 0:  # whitespace separates words
                 i += nb

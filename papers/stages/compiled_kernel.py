@@ -34,6 +34,15 @@ def decode(data, i):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
+def char_at(data, i):
+    """(code point, bytes) at data[i]: an ASCII byte without the decoding."""
+    b = data[i]
+    if b < 0x80:
+        return np.int64(b), 1
+    return decode(data, i)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
 def char_class(cp, classes):
     return classes[cp] if cp < 0x10000 else UNHANDLED
 

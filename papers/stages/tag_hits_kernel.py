@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from papers.stages.compiled_kernel import decode, find, put
+from papers.stages.compiled_kernel import char_at, decode, find, put
 
 # tag_hits.tag_classes' codes
 _SEPARATOR, _SPACE, _WORD, _MARK, _DOT, _POISON, _UNHANDLED = 0, 1, 2, 3, 4, 5, 6
@@ -136,11 +136,7 @@ def hits(data, offsets, classes, lowers, ascii_lower, lowered_table, written_tab
         bad = False
         i = begin
         while i < finish:
-            b = data[i]
-            if b < 0x80:
-                cp, nb = np.int64(b), 1
-            else:
-                cp, nb = decode(data, i)
+            cp, nb = char_at(data, i)
             c = classes[cp] if cp < 0x10000 else _UNHANDLED
             if c == _WORD or c == _POISON:
                 # a word: its characters lower-cased into low and as written into wrote

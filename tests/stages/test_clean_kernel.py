@@ -4,8 +4,6 @@ on every character of the BMP and on any text."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -13,8 +11,6 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from papers.stages import neardup as nd
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _same(texts: list[str | None]) -> None:
@@ -57,16 +53,8 @@ def test_any_text(texts: list[str | None]) -> None:
     _same(texts)
 
 
-def test_real_titles_and_abstracts() -> None:
-    texts: list[str | None] = []
-    for name in ("arxiv/snapshot.jsonl", "arxiv/snapshot_neardup.jsonl",
-                 "latex/math_abstracts.jsonl", "bench/arxiv-snapshot-excerpt.jsonl"):  # fmt: skip
-        frame = pl.read_ndjson(FIXTURES / name, infer_schema_length=None)
-        for column in ("title", "abstract"):
-            if column in frame.columns:
-                texts += frame[column].cast(pl.String).to_list()
-    assert len(texts) > 60
-    _same(texts)
+def test_real_titles_and_abstracts(real_fields: list[str | None]) -> None:
+    _same(real_fields)
 
 
 def test_edges() -> None:

@@ -177,13 +177,17 @@ def test_signatures_do_not_depend_on_the_batch(monkeypatch: pytest.MonkeyPatch) 
     assert (whole[1] == np.iinfo(np.uint32).max).all()  # the empty text matches nothing
 
 
-@pytest.mark.parametrize("k", [1, 2, 3])
-def test_shingle_hashes_are_rensas_hashes_of_the_shingle_strings(k: int) -> None:
-    words = ["a", "bc", "défg", "hijklmnopq", "x" * 17, "y" * 33, "straße", "7"]
-    texts = [" ".join(words[i : i + n]) for n in range(0, 9) for i in range(0, 8 - n + 1, 3)]
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+@pytest.mark.parametrize("hashed", [nd._shingle_hashes, nd._compiled_shingle_hashes])
+def test_shingle_hashes_are_rensas_hashes_of_the_shingle_strings(
+    k: int, hashed: Callable[[pl.Series, int], tuple[np.ndarray, np.ndarray]]
+) -> None:
+    """The numpy passes and the compiled pass (papers/stages/shingle_kernel.py) alike."""
+    words = ["a", "bc", "défg", "hijklmnopq", "x" * 17, "y" * 33, "straße", "7", "漢字"]
+    texts = [" ".join(words[i : i + n]) for n in range(10) for i in range(0, 9 - n + 1, 2)]
     texts += ["", "z", "", "ü ü ü ü", "a a a"]
     series = pl.Series("t", texts)
-    hashes, offsets = nd._shingle_hashes(series.slice(1), k)  # a sliced buffer too
+    hashes, offsets = hashed(series.slice(1), k)  # a sliced buffer too
     expected = rensa.RMinHash.hash_token_sets([nd._shingles(t, k) for t in texts[1:]])
     assert offsets.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
     assert hashes.tolist() == [h for e in expected for h in e]

@@ -1,5 +1,6 @@
 """shingle_kernel: the compiled pass hashes each text's word shingles as rensa hashes the shingle
-strings, and as neardup._shingle_hashes (the numpy passes) does."""
+strings, and as neardup._shingle_hashes (the numpy passes) does (the shingle strings of several
+texts, k = 1 to 5: tests/stages/test_neardup.py, both ways)."""
 
 from __future__ import annotations
 
@@ -22,18 +23,6 @@ def test_every_length_hashes_as_rensa_hashes_a_token() -> None:
     want = rensa.RMinHash.hash_token_sets([[t] for t in tokens if t])
     assert hashes.tolist() == [h for e in want for h in e]
     assert np.diff(offsets).tolist() == [int(bool(t)) for t in tokens]
-
-
-@pytest.mark.parametrize("k", [1, 2, 3, 5])
-def test_shingle_hashes_are_rensas_hashes_of_the_shingle_strings(k: int) -> None:
-    words = ["a", "bc", "défg", "hijklmnopq", "x" * 17, "y" * 33, "straße", "7", "漢字"]
-    texts = [" ".join(words[i : i + n]) for n in range(10) for i in range(0, 9 - n + 1, 2)]
-    texts += ["", "z", "", "ü ü ü ü", "a a a"]
-    series = pl.Series("t", texts)
-    hashes, offsets = nd._compiled_shingle_hashes(series.slice(1), k)  # a sliced buffer too
-    expected = rensa.RMinHash.hash_token_sets([nd._shingles(t, k) for t in texts[1:]])
-    assert offsets.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
-    assert hashes.tolist() == [h for e in expected for h in e]
 
 
 _WORDS = st.text(
