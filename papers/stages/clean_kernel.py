@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numba
 
-from papers.stages.compiled_kernel import decode, put
+from papers.stages.compiled_kernel import decode, lower_ascii, put
 
 _OTHER, _WORD, _UNHANDLED = 0, 1, 2
 
@@ -33,7 +33,7 @@ def _field(data, begin, finish, classes, lowers, out, used, start, bare, bare_us
                     out[used] = 32
                     used += 1
                 gap = False
-                low = b + 32 if 65 <= b <= 90 else b
+                low = lower_ascii(b)
                 out[used] = low
                 bare[bare_used] = low
                 used += 1

@@ -35,6 +35,14 @@ _WS, _LETTER, _NUMBER, _JOIN, _OTHER, _UNHANDLED = 0, 1, 2, 3, 4, 5
 
 
 @functools.cache
+def bmp_points() -> np.ndarray:
+    """Every code point of the BMP that is a character (the surrogates left out), the ones the
+    per-character tables are derived for."""
+    points = np.arange(0x10000)
+    return points[(points < 0xD800) | (points > 0xDFFF)]
+
+
+@functools.cache
 def char_tables() -> tuple[np.ndarray, np.ndarray]:
     """(class, lower case) of every code point of the BMP, as polars' regex engine and
     lower-casing see it: derived from polars itself, so the compiled pass cannot disagree with
@@ -43,7 +51,7 @@ def char_tables() -> tuple[np.ndarray, np.ndarray]:
     text): 0 whitespace, 1 letter, 2 number, 3 apostrophe or hyphen, 4 other; 5 (left to the
     regex passes) where lower-casing is not one character to one: "İ" (two characters), "Σ"
     (final or not by what follows), surrogates, a lower case beyond the BMP."""
-    points = [c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    points = bmp_points().tolist()
     lowered = pl.Series("c", [chr(c) for c in points], dtype=pl.String).str.to_lowercase()
     low = pl.col("low")
     classes = pl.DataFrame({"low": lowered}).select(

@@ -16,7 +16,7 @@ import pyarrow as pa
 import rensa  # type: ignore[import-untyped]
 
 from papers.config import NeardupParams
-from papers.stages.compiled import char_tables, string_buffers, worth_compiling
+from papers.stages.compiled import bmp_points, char_tables, string_buffers, worth_compiling
 from papers.stages.text import runs_outside
 from papers.tasks import TaskMap, one_by_one
 
@@ -380,8 +380,8 @@ def _cleaned_texts(papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     space are the shingled text of the two (the run around the join becomes that one space, and
     lower-casing sees no context across a space); without their spaces, each is its compared
     text. Tests check both against the one-pass regexes. Where a compiled pass is worth it
-    (compiled.worth_compiling) the fields are cleaned by one (_compiled_cleaned), with the same
-    strings."""
+    (compiled.worth_compiling) the fields are cleaned by one (_compiled_cleaned_texts), with the
+    same strings."""
     frame = papers.lazy().select("title", "abstract").collect()
     if worth_compiling(frame.height):
         return _compiled_cleaned_texts(frame)
@@ -413,7 +413,7 @@ def _word_classes() -> np.ndarray:
     regex engine reads it), 0 when not, 2 where compiled.char_tables leaves the character to
     the regex passes (its lower case is not one character or depends on its neighbours)."""
     handled, lowers = char_tables()
-    points = np.array([c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF])
+    points = bmp_points()
     kept = points[handled[points] != 5]
     table = np.full(0x10000, 2, dtype=np.uint8)
     lowered = pl.Series("c", [chr(c) for c in lowers[kept]], dtype=pl.String)

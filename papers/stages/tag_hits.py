@@ -25,7 +25,7 @@ import re
 import numpy as np
 import polars as pl
 
-from papers.stages.compiled import WordTable, char_tables, string_buffers
+from papers.stages.compiled import WordTable, bmp_points, char_tables, string_buffers
 
 # a class per character: 0 other (a separator), 1 whitespace, 2 letter or number, 3 a clause
 # mark (tags._BOUNDARY's characters), 4 a full stop (a clause mark before whitespace or at the
@@ -65,7 +65,7 @@ def tag_classes() -> tuple[np.ndarray, np.ndarray]:
     engine sees them (codes above); a character compiled.char_tables leaves to the regex passes
     (a lower case that is not one character of the BMP, or depends on its neighbours) is class
     6 in the second."""
-    points = np.array([c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF])
+    points = bmp_points()
     chars = pl.Series("c", [chr(c) for c in points], dtype=pl.String)
     written = np.full(0x10000, _UNHANDLED, dtype=np.uint8)
     written[points] = _classes(chars)
@@ -106,6 +106,7 @@ class PrefixTable:
                 prefixes.setdefault(" ".join(words[:n]), -1)
             prefixes[" ".join(words)] = index
         self.table = WordTable(prefixes, span_hash)
+        self.max_words = max((key.count(" ") - 1 for key in keys), default=1)
         index_of = {p.encode("utf-8"): i for p, i in prefixes.items()}
         self.key_of = np.array([index_of[w] for w in self.table.encoded], dtype=np.int32)
         bits = 64
@@ -154,8 +155,6 @@ def _fused_classes() -> np.ndarray:
     return fused
 
 
-_ASCII_LOWER = np.array([c + 32 if 65 <= c <= 90 else c for c in range(128)], dtype=np.uint8)
-
 Pairs = pl.DataFrame
 
 
@@ -175,7 +174,7 @@ def tag_hits(
     data, offsets = string_buffers(text.fill_null(""))
     n = len(text)
     longest = int(np.diff(offsets).max()) if n else 0
-    max_words = max((key.count(" ") - 1 for key in terms + acronyms), default=1)
+    max_words = max(lowered_table.max_words, written_table.max_words)
     cap = max(int(offsets[-1] - offsets[0]) // 8, (longest + 1) * max_words) + 1024
     outs = [(np.empty(cap, dtype=np.uint32), np.empty(cap, dtype=np.int32)) for _ in range(2)]
     unhandled = np.zeros(n, dtype=np.uint8)
@@ -183,7 +182,7 @@ def tag_hits(
     row = 0
     while row < n:
         n_l, n_w, row = hits(
-            data, offsets, _fused_classes(), lowers, _ASCII_LOWER, lowered_table.arrays(),
+            data, offsets, _fused_classes(), lowers, lowered_table.arrays(),
             written_table.arrays(), row, outs[0], outs[1], unhandled,
         )  # fmt: skip
         for got, (rows, keys), count in zip(found, outs, (n_l, n_w), strict=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from papers.stages.compiled_kernel import char_at, decode, find, put
+from papers.stages.compiled_kernel import char_at, decode, find, lower_ascii, put
 
 # tag_hits.tag_classes' codes
 _SEPARATOR, _SPACE, _WORD, _MARK, _DOT, _POISON, _UNHANDLED = 0, 1, 2, 3, 4, 5, 6
@@ -101,7 +101,7 @@ def _mark(spans, n_words, ul, uw):
 
 
 @numba.njit(nogil=True, cache=True)
-def hits(data, offsets, classes, lowers, ascii_lower, lowered_table, written_table, first_row,
+def hits(data, offsets, classes, lowers, lowered_table, written_table, first_row,
          lowered_out, written_out, unhandled):  # fmt: skip
     """Each vocabulary key's occurrences as whole words in each text from first_row on: the
     lower-cased text's words against lowered_table's keys (the terms), the text's words as
@@ -151,7 +151,7 @@ def hits(data, offsets, classes, lowers, ascii_lower, lowered_table, written_tab
                 change = False
                 while True:
                     if cp < 0x80:
-                        lb = ascii_lower[cp]
+                        lb = lower_ascii(cp)
                         change = change or lb != cp
                         low[ul] = lb
                         wrote[uw] = cp

@@ -156,9 +156,9 @@ def _hits(papers: pl.DataFrame, terms: pl.DataFrame, compiled: bool | None = Non
     """(paper_id, key, field) per match of the vocabulary in the title and abstract.
 
     Rows come pass by pass (_passes), paper by paper. Where a compiled pass is worth it
-    (compiled.worth_compiling, or when `compiled` says so) each pass is one compiled lookup of
-    the fields' words (papers/stages/tag_hits.py), the regex passes (_regex_hits) taking the
-    few texts it leaves; else the regex passes do all."""
+    (compiled.worth_compiling, or when `compiled` says so) one compiled pass over each field
+    looks up its terms and acronyms (papers/stages/tag_hits.py), the regex passes
+    (_regex_pass_hits) taking the few texts it leaves; else the regex passes do all."""
     passes = _passes(terms)
     if not passes:
         return pl.DataFrame(schema=_NO_HITS)
@@ -166,9 +166,8 @@ def _hits(papers: pl.DataFrame, terms: pl.DataFrame, compiled: bool | None = Non
         return _regex_hits(papers, passes)
     from papers.stages.tag_hits import tag_hits
 
-    keys = {
-        cased: terms.filter(pl.col("cased") == cased)["key"].to_list() for cased in (False, True)
-    }
+    keys: dict[bool, list[str]] = {False: [], True: []}
+    keys |= {cased: ks for _, cased, ks in passes}  # the same keys for both fields
     # each field's terms and acronyms in one pass; the hits listed pass by pass as above
     by_pass: dict[tuple[str, bool], list[pl.DataFrame]] = {}
     for field in ("title", "abstract"):
