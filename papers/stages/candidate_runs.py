@@ -62,8 +62,11 @@ def candidate_runs(
     wide = np.zeros(len(text), dtype=np.uint8)
     count, used = runs(
         data, offsets, classes, lowers, stops.slots, stops.data, stops.offsets, stops.longest,
-        terms.slots, terms.data, terms.offsets, terms.longest, max_words, slots,
+        terms.slots, terms.data, terms.offsets, terms.longest, max_words,
         out_rows, out_tf, out_data, out_offsets, wide,
+        *(np.empty(max_words, dtype=np.int64) for _ in range(3)),  # a run's words: a ring
+        np.zeros(slots, dtype=np.int64), np.zeros(slots, dtype=np.int64),  # phrases seen
+        np.empty(2 * longest_text + 2, dtype=np.uint8),
     )  # fmt: skip
     phrases = pa.LargeStringArray.from_buffers(
         count, pa.py_buffer(out_offsets[: count + 1]), pa.py_buffer(out_data[:used])

@@ -22,6 +22,7 @@ from papers.stages.compiled_kernel import (
     decode,
     fnv_hash,
     hash_cp,
+    kernel,
     lower_ascii,
     member,
     put,
@@ -127,25 +128,21 @@ def _emit(data, lowers, row, words, run, max_words, terms, scratch, seen, out, n
     return n_out + 1, used
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def runs(data, offsets, classes, lowers, stop_slots, stops, stop_offsets, stop_longest,
-         key_slots, keys, key_offsets, key_longest, max_words, seen_slots, out_rows, out_tf,
-         out_data, out_offsets, unhandled):  # fmt: skip
+         key_slots, keys, key_offsets, key_longest, max_words, out_rows, out_tf, out_data,
+         out_offsets, unhandled, starts, ends, chars, seen_row, seen_index, scratch):  # fmt: skip
     """Each text's counted phrases into out_rows/out_tf/out_data/out_offsets (see
     candidate_runs.py for the rules); unhandled[row] = 1 for a text with a character of class 5,
-    which gets none here. Returns (phrases, bytes written)."""
+    which gets none here. Returns (phrases, bytes written).
+
+    Scratch, from the caller (a kernel allocates nothing: compiled_kernel.kernel): starts, ends
+    and chars of max_words; seen_row and seen_index zeroed, a power of two of slots (the row + 1
+    of the phrase in each slot, and its index), over twice the phrases one text can hold;
+    scratch twice the longest text's bytes + 2."""
     n_out = 0
     used = 0
     out_offsets[0] = 0
-    starts = np.empty(max_words, dtype=np.int64)
-    ends = np.empty(max_words, dtype=np.int64)
-    chars = np.empty(max_words, dtype=np.int64)
-    seen_row = np.zeros(seen_slots, dtype=np.int64)  # row + 1 of the phrase in each slot
-    seen_index = np.zeros(seen_slots, dtype=np.int64)
-    longest = 1
-    for row in range(offsets.shape[0] - 1):
-        longest = max(longest, offsets[row + 1] - offsets[row] + 1)
-    scratch = np.empty(2 * longest, dtype=np.uint8)
     run = (starts, ends, chars)  # the current run's words (a ring of its last max_words)
     terms = (key_slots, keys, key_offsets, key_longest)
     seen = (seen_row, seen_index)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numba
 
-from papers.stages.compiled_kernel import decode, lower_ascii, put
+from papers.stages.compiled_kernel import decode, kernel, lower_ascii, put
 
 _OTHER, _WORD, _UNHANDLED = 0, 1, 2
 
@@ -62,7 +62,7 @@ def _field(data, begin, finish, classes, lowers, out, used, start, bare, bare_us
     return used, bare_used
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def cleaned(titles, abstracts, classes, lowers, outs, unhandled):
     """Each paper's title and abstract cleaned (neardup._cleaned_texts' text, t and ab): into
     outs = ((text, text_offsets), (t, t_offsets), (ab, ab_offsets)), row i of each from its

@@ -184,7 +184,9 @@ def _compiled_shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.n
     size = int(offsets[-1] - offsets[0]) if n else 0
     out = np.empty(size // 2 + 2 * n + 1, dtype=_U64)  # a shingle per word at most
     row_offsets = np.empty(n + 1, dtype=_U64)
-    count = shingle_hashes(data, offsets, k, out, row_offsets)
+    longest = int(np.diff(offsets).max()) + 1 if n else 1  # a text's words at most
+    words = (np.empty(longest, dtype=np.int64), np.empty(longest, dtype=np.int64))
+    count = shingle_hashes(data, offsets, k, out, row_offsets, *words)
     return out[:count], row_offsets
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from papers.stages.compiled_kernel import kernel
+
 _U64 = np.uint64
 _LOW32 = _U64(0xFFFFFFFF)
 _S32 = _U64(32)
@@ -78,17 +80,13 @@ def token_hash(buf, at, length):
     return (h << _U64(26)) | (h >> _U64(38))
 
 
-@numba.njit(nogil=True, cache=True)
-def shingle_hashes(data, offsets, k, out, row_offsets):
+@kernel
+def shingle_hashes(data, offsets, k, out, row_offsets, starts, ends):
     """Each text's word k-shingles' hashes into out, row_offsets[i]..row_offsets[i + 1] for
     text i (neardup._shingle_hashes' rules: words are split at each space; a text of fewer
-    than k words is one shingle, an empty one none). Returns the hashes written."""
+    than k words is one shingle, an empty one none). Returns the hashes written. starts and
+    ends: scratch for a text's words, the longest text's bytes + 1 each."""
     n_rows = offsets.shape[0] - 1
-    longest = 1
-    for row in range(n_rows):
-        longest = max(longest, offsets[row + 1] - offsets[row] + 1)
-    starts = np.empty(longest, dtype=np.int64)
-    ends = np.empty(longest, dtype=np.int64)
     n = 0
     row_offsets[0] = 0
     for row in range(n_rows):

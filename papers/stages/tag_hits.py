@@ -158,6 +158,16 @@ def _fused_classes() -> np.ndarray:
 Pairs = pl.DataFrame
 
 
+def _scratch(longest: int) -> tuple[np.ndarray, ...]:
+    """The kernel's scratch for texts of up to `longest` bytes (it allocates none): a text's
+    words single-spaced, lower-cased (a lower case can be longer: Ⱥ -> ⱥ) and as written; each
+    word's start and end in both; whether no key holds it, whether lower-casing changes it."""
+    texts = tuple(np.empty(3 * longest + 5, dtype=np.uint8) for _ in range(2))
+    spans = tuple(np.empty(longest + 2, dtype=np.int64) for _ in range(4))
+    flags = tuple(np.zeros(longest + 2, dtype=np.bool_) for _ in range(2))
+    return texts + spans + flags
+
+
 def tag_hits(
     text: pl.Series, terms: tuple[str, ...], acronyms: tuple[str, ...]
 ) -> tuple[Pairs, Pairs, pl.Series] | None:
@@ -178,12 +188,13 @@ def tag_hits(
     cap = max(int(offsets[-1] - offsets[0]) // 8, (longest + 1) * max_words) + 1024
     outs = [(np.empty(cap, dtype=np.uint32), np.empty(cap, dtype=np.int32)) for _ in range(2)]
     unhandled = np.zeros(n, dtype=np.uint8)
+    scratch = _scratch(longest)
     found: list[list[tuple[np.ndarray, np.ndarray]]] = [[], []]
     row = 0
     while row < n:
         n_l, n_w, row = hits(
             data, offsets, _fused_classes(), lowers, lowered_table.arrays(),
-            written_table.arrays(), row, outs[0], outs[1], unhandled,
+            written_table.arrays(), row, outs[0], outs[1], unhandled, scratch,
         )  # fmt: skip
         for got, (rows, keys), count in zip(found, outs, (n_l, n_w), strict=True):
             got.append((rows[:count].copy(), keys[:count].copy()))

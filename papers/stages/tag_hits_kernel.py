@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from papers.stages.compiled_kernel import char_at, decode, find, lower_ascii, put
+from papers.stages.compiled_kernel import char_at, decode, find, kernel, lower_ascii, put
 
 # tag_hits.tag_classes' codes
 _SEPARATOR, _SPACE, _WORD, _MARK, _DOT, _POISON, _UNHANDLED = 0, 1, 2, 3, 4, 5, 6
@@ -100,9 +100,9 @@ def _mark(spans, n_words, ul, uw):
     return n_words + 1
 
 
-@numba.njit(nogil=True, cache=True)
+@kernel
 def hits(data, offsets, classes, lowers, lowered_table, written_table, first_row,
-         lowered_out, written_out, unhandled):  # fmt: skip
+         lowered_out, written_out, unhandled, scratch):  # fmt: skip
     """Each vocabulary key's occurrences as whole words in each text from first_row on: the
     lower-cased text's words against lowered_table's keys (the terms), the text's words as
     written against written_table's (the acronyms), as (row, key) pairs into lowered_out and
@@ -111,20 +111,11 @@ def hits(data, offsets, classes, lowers, lowered_table, written_table, first_row
     extended while it is a prefix; cased_only: only a word that lower-casing changes can start
     one of its keys. unhandled[row] = 1 for a text with a character of class _UNHANDLED, which
     gets none here. Returns (pairs written to each, the row to go on from: the number of rows
-    when all are done, less when an output is full)."""
+    when all are done, less when an output is full). scratch (tag_hits._scratch, sized by the
+    longest text): a text's words single-spaced, lower-cased and as written, each word's spans
+    in both, and whether no key holds it or lower-casing changes it."""
     n_rows = offsets.shape[0] - 1
-    longest = 1
-    for row in range(first_row, n_rows):
-        longest = max(longest, offsets[row + 1] - offsets[row])
-    # a text's words, single-spaced: lower-cased (a lower case can be longer: Ⱥ -> ⱥ), written
-    low = np.empty(3 * longest + 2, dtype=np.uint8)
-    wrote = np.empty(3 * longest + 2, dtype=np.uint8)
-    starts_l = np.empty(longest + 1, dtype=np.int64)
-    ends_l = np.empty(longest + 1, dtype=np.int64)
-    starts_w = np.empty(longest + 1, dtype=np.int64)
-    ends_w = np.empty(longest + 1, dtype=np.int64)
-    poisoned = np.zeros(longest + 1, dtype=np.bool_)  # a word no key holds
-    changed = np.zeros(longest + 1, dtype=np.bool_)  # a word lower-casing changes
+    low, wrote, starts_l, ends_l, starts_w, ends_w, poisoned, changed = scratch
     spans = (starts_l, ends_l, starts_w, ends_w, poisoned)
     n_l = 0
     n_w = 0
