@@ -156,12 +156,18 @@ def test_duplicate_precision_on_the_judged_pairs(tmp_path: Path) -> None:
         "utf-8",
     )
     duplicates = pl.DataFrame(
-        {"paper_id_a": ["a", "c", "e"], "paper_id_b": ["b", "d", "f"],
-         "kind": ["same_work", "boilerplate", "reposted"]}
+        {"paper_id_a": ["a", "c", "e", "g"], "paper_id_b": ["b", "d", "f", "h"],
+         "kind": ["same_work", "boilerplate", "reposted", "boilerplate"]}
     )  # fmt: skip
     figures = evaluate.duplicate_precision(duplicates, evaluate.load_checked_pairs(sample))
     assert (figures["judged"], figures["right"], figures["precision"]) == (2, 1, 0.5)
-    assert figures["flagged"] == 3
+    assert figures["flagged"] == 4
+    # the flagged pairs by kind, in the kinds' order
+    assert list(figures["by_kind"].items()) == [
+        ("boilerplate", 2),
+        ("reposted", 1),
+        ("same_work", 1),
+    ]
     assert figures["sample"] == 3
     sample.write_text("paper_id_a,paper_id_b,verdict,note\na,b,maybe,\n", "utf-8")
     with pytest.raises(PapersError, match="verdict must be right or wrong"):
