@@ -84,10 +84,7 @@ def _parse_into(target: Path, path: Path, relative: str, params: Params) -> dict
     shards = 0
 
     def write(number: int, records: pl.DataFrame, rejects: pl.DataFrame) -> None:
-        # lz4 like every intermediate (zstd took twice the CPU on these raw-heavy shards), but
-        # the raw lines, about half a shard, stored as they are: only rejects read them
-        # (normalize's _with_raw), and their lz4 was 40% of the shard's write
-        io.write_frame(records, target / f"records-{number:05d}.parquet", uncompressed=["raw"])
+        io.write_frame(records, target / f"records-{number:05d}.parquet")
         io.write_frame(rejects, target / f"rejects-{number:05d}.parquet")
 
     # A batch is written while the next one is read (a snapshot is one file: its batches were

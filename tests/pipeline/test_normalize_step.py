@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-import pytest
 from polars.testing import assert_frame_equal
 
 from papers import io
@@ -15,10 +14,7 @@ from papers.stages.normalize import normalize_records
 from tests.stages.test_normalize import raw
 
 
-@pytest.mark.parametrize("uncompressed", [(), ("raw",)], ids=["lz4", "raw as parse writes it"])
-def test_rejects_keep_their_raw_text(
-    params: Params, tmp_path: Path, uncompressed: tuple[str, ...]
-) -> None:
+def test_rejects_keep_their_raw_text(params: Params, tmp_path: Path) -> None:
     records = raw(
         title_raw=["Good title", "", "Another", "{}", "Third one"],
         # the same record_index twice in one shard: raw text is found by position, not by key
@@ -26,7 +22,7 @@ def test_rejects_keep_their_raw_text(
         raw=["r0", "r1 empty", "r2", "r3 braces", "r4"],
     )
     path = tmp_path / "records-00000.parquet"
-    io.write_frame(records, path, uncompressed)
+    io.write_frame(records, path)
     shard = {"key": "k", "records": str(path), "source_file": "a.txt"}
     step = normalize_shard_step(shard, params, str(tmp_path / "work"), None)
     expected, expected_rejects = normalize_records(records, params.normalize)
