@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 
 from papers import io
 from papers.config import Params
-from papers.pipeline.normalize import normalize_shard_step
+from papers.pipeline.normalize import drop_normalized_records, normalize_shard_step
 from papers.stages.normalize import normalize_records
 from tests.stages.test_normalize import raw
 
@@ -29,3 +29,19 @@ def test_rejects_keep_their_raw_text(params: Params, tmp_path: Path) -> None:
     assert expected_rejects["raw"].to_list() == ["r1 empty", "r3 braces"]
     assert_frame_equal(pl.read_parquet(step["rejects"]), expected_rejects)
     assert_frame_equal(pl.read_parquet(step["normalized"]), expected.drop("raw"))
+
+
+def test_normalized_records_are_dropped_after_the_shuffle_only_without_a_cache(
+    params: Params, tmp_path: Path
+) -> None:
+    records = raw(title_raw=["Good title", ""], record_index=[0, 1], raw=["r0", "r1"])
+    path = tmp_path / "records-00000.parquet"
+    io.write_frame(records, path)
+    shard = {"key": "k", "records": str(path), "source_file": "a.txt"}
+    cached = normalize_shard_step(shard, params, str(tmp_path / "w1"), str(tmp_path / "cache"))
+    drop_normalized_records([cached], str(tmp_path / "cache"))
+    assert Path(cached["normalized"]).exists()  # a later build reads it
+    work = normalize_shard_step(shard, params, str(tmp_path / "w2"), None)
+    drop_normalized_records([work], None)
+    assert not Path(work["normalized"]).exists()
+    assert pl.read_parquet(work["rejects"])["raw"].to_list() == ["r1"]  # the publish reads these
