@@ -138,7 +138,9 @@ def write_parquet(
 
 
 def write_frame(frame: pl.DataFrame, path: Path) -> str:
-    """An intermediate Parquet file (work folder or cache), renamed into place when complete.
+    """An intermediate file (work folder or cache), renamed into place when complete: Parquet,
+    or Arrow IPC where the name ends in `.arrow` (a partition's signatures: 128 minhashes a
+    paper read back as one buffer).
 
     Uncompressed: each is read once or twice by a later step of the build (or by a later build,
     from the cache), and lz4 cost more CPU than it saved in bytes moved. A 100k-record
@@ -148,7 +150,10 @@ def write_frame(frame: pl.DataFrame, path: Path) -> str:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    frame.write_parquet(tmp, compression="uncompressed", statistics=False)
+    if path.suffix == ".arrow":
+        frame.write_ipc(tmp, compression="uncompressed")
+    else:
+        frame.write_parquet(tmp, compression="uncompressed", statistics=False)
     os.replace(tmp, path)
     return str(path)
 

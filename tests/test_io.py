@@ -364,3 +364,15 @@ def test_sha256_files_without_a_cache_or_with_a_damaged_state(
     for damaged in ("{not json", "[1, 2]", '{"' + str(a.resolve()) + '": 3}'):
         (cache / io.HASH_STATE).write_text(damaged)
         assert io.sha256_files({"a": a}, cache) == {"a": hashlib.sha256(b"one\n").hexdigest()}
+
+
+def test_an_intermediate_named_arrow_is_arrow_ipc(tmp_path: Path) -> None:
+    # a partition's signatures: fixed-size lists read back as one buffer
+    frame = pl.DataFrame(
+        {"paper_id": ["a", "b"], "signature": [[1, 2], [3, 4]]},
+        schema={"paper_id": pl.String, "signature": pl.Array(pl.UInt32, 2)},
+    )
+    path = tmp_path / "signatures.arrow"
+    io.write_frame(frame, path)
+    assert pl.read_ipc(path).equals(frame)
+    assert not list(tmp_path.glob(".*.tmp"))

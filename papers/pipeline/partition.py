@@ -4,8 +4,6 @@ the next build (the memo)."""
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -187,18 +185,6 @@ def leaf_stats(frame: pl.DataFrame) -> dict[str, list[int]]:
     }
 
 
-def _write(frame: pl.DataFrame, path: Path) -> None:
-    """A partition's output, renamed into place when complete: an intermediate (io.write_frame),
-    or Arrow IPC for the signatures, uncompressed too."""
-    if path.suffix != ".arrow":
-        io.write_frame(frame, path)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    frame.write_ipc(tmp, compression="uncompressed")
-    os.replace(tmp, path)
-
-
 # The signatures go to the similarity step as Arrow IPC: 128 minhashes a paper read back as one
 # buffer (1M papers: 0.35 s, against 1.3 s decoding Parquet's repeated column)
 _TABLES = ("papers", "links", "tags", "rejected", "candidates", "df")
@@ -372,25 +358,25 @@ def partition_step(
         )
         # the publish's figures, summed over the partitions (figures.partition_figures)
         figures = partition_figures(good, link_rows, tag_rows, filled, rejected, params, terms)
-        _write(good, target / "papers.parquet")
-        _write(link_rows, target / "links.parquet")
-        _write(tag_rows, target / "tags.parquet")
-        _write(rejected, target / "rejected.parquet")
+        io.write_frame(good, target / "papers.parquet")
+        io.write_frame(link_rows, target / "links.parquet")
+        io.write_frame(tag_rows, target / "tags.parquet")
+        io.write_frame(rejected, target / "rejected.parquet")
         signatures = similarity_rows(good, enriched["signatures"], paper_hash=bool(cache_dir))
-        _write(signatures, target / _FILES["signatures"])
+        io.write_frame(signatures, target / _FILES["signatures"])
         # The candidates and their document counts are what the publish ranks keyphrases from
         # without a pinned IDF. Ranked here, it reads neither: the counts are left empty, and
         # the candidates too unless a cache keeps them for the next build's memo (_memo).
         ranked = idf is not None
         kept = candidates if not ranked or cache_dir else candidates.head(0)
-        _write(kept, target / "candidates.parquet")
+        io.write_frame(kept, target / "candidates.parquet")
         counts = keyphrase_document_counts(candidates if not ranked else candidates.head(0))
-        _write(counts, target / "df.parquet")
+        io.write_frame(counts, target / "df.parquet")
         if cache_dir:
-            _write(hashes, target / "memo-hashes.parquet")
+            io.write_frame(hashes, target / "memo-hashes.parquet")
             for name, frame in enriched.items():
                 if name != "candidates":  # candidates.parquet, written above
-                    _write(frame, target / _memo_file(name))
+                    io.write_frame(frame, target / _memo_file(name))
         commit_entry(target, entry, {"papers_in": papers.height, "papers": good.height,
                                 "rejected": rejected.height, "dropped": dropped,
                                 "enriched": papers.height - reused, "rerun": list(redo),
