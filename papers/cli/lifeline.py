@@ -62,11 +62,25 @@ def _configured_api_url() -> str | None:
     return os.environ.get("PREFECT_API_URL") or None
 
 
+# What a server living for one run has no use for: registering the block types at start (it
+# first imports every installed Prefect collection, prefect-dask's Dask among them: ~0.6 s
+# before the server answers; this project saves no blocks), the automations (triggers and their
+# actions) and the event persister (the event feed of a UI this server does not serve). The
+# task-run recorder, which the run's stage table reads, stays. A user's own value
+# (environment, profile, settings file) wins.
+_ONE_RUN_SETTINGS = {
+    "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+}
+
+
 def _server_env() -> dict[str, str]:
-    """What SubprocessASGIServer gives its child: this environment, no UI, ephemeral; plus the
-    settings set in this process when Prefect is already imported (else the child reads the same
-    environment, profile and settings files as this process would)."""
-    env = {**os.environ, "PREFECT_UI_ENABLED": "0"}
+    """What SubprocessASGIServer gives its child: this environment, no UI, ephemeral, without
+    what a one-run server has no use for (_ONE_RUN_SETTINGS); plus the settings set in this
+    process when Prefect is already imported (else the child reads the same environment, profile
+    and settings files as this process would)."""
+    env = {**_ONE_RUN_SETTINGS, **os.environ, "PREFECT_UI_ENABLED": "0"}
     env.update({"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"})
     if "prefect.settings" in sys.modules:
         from prefect.settings import get_current_settings

@@ -54,6 +54,19 @@ def launched_server_is_used() -> None:
     assert server.process is None
 
 
+def test_the_server_runs_without_what_a_one_run_server_has_no_use_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED", raising=False)
+    monkeypatch.delenv("PREFECT_SERVER_REGISTER_BLOCKS_ON_START", raising=False)
+    monkeypatch.setenv("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED", "true")  # a user's
+    env = lifeline._server_env()
+    assert env["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "false"
+    assert env["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] == "false"
+    assert env["PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED"] == "true"
+    assert "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED" not in env  # the stage table's
+
+
 def test_a_configured_api_url_wins() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
