@@ -27,7 +27,7 @@ from flows.inputs import read_inputs
 from papers import io
 from papers.config import KeyphraseIdf, Params
 from papers.pipeline.identity import identity_step
-from papers.pipeline.normalize import drop_normalized_records, normalize_shard_step, record_shards
+from papers.pipeline.normalize import normalize_shard_step, record_shards
 from papers.pipeline.parallel import IN_FLIGHT, return_freed_memory
 from papers.pipeline.parse import parse_step
 from papers.pipeline.partition import partition_step
@@ -214,7 +214,6 @@ def _build(
              for chunk in _chunks(normalized, SHARDS_PER_TASK, in_flight)],
             in_flight,
         ))  # fmt: skip
-        drop_normalized_records(normalized, cache_dir)
         pieces = partition_inputs(shuffled, plan["boundaries"])
         partitions = _bounded(
             enrich,

@@ -12,7 +12,7 @@ from typing import Any
 from papers import io
 from papers.config import KeyphraseIdf, Params
 from papers.pipeline.identity import identity_step
-from papers.pipeline.normalize import drop_normalized_records, normalize_shard_step, record_shards
+from papers.pipeline.normalize import normalize_shard_step, record_shards
 from papers.pipeline.parallel import parallel_map
 from papers.pipeline.parse import parse_step
 from papers.pipeline.partition import partition_step
@@ -68,7 +68,6 @@ def run_local(
         shuffled = parallel_map(
             shuffle_step, [(n, plan["identity"], plan["boundaries"], w, c) for n in normalized]
         )
-        drop_normalized_records(normalized, c)
         done("shuffle")
         pieces = partition_inputs(shuffled, plan["boundaries"])
         partitions = parallel_map(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -63,17 +62,6 @@ def normalize_shard_step(
         "normalized": str(entry / "records.parquet"),
         "rejects": str(entry / "rejects.parquet"),
     }
-
-
-def drop_normalized_records(normalized: list[dict[str, Any]], cache_dir: str | None) -> None:
-    """Without a cache, delete the normalized shards' records once the shuffle has read them:
-    nothing reads them after it (the publish reads the shards' rejects), and they are about a
-    third of the run's work folder (2.9 GB at 1M records, intermediates being uncompressed).
-    Cache entries are kept: a later build reads them."""
-    if cache_dir:
-        return
-    for shard in normalized:
-        Path(shard["normalized"]).unlink(missing_ok=True)
 
 
 def _without_raw(path: str) -> pl.DataFrame:

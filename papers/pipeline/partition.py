@@ -290,7 +290,8 @@ def partition_step(
     validation of their partitions, not their enrichment. Each stage's rows are kept under the
     key of what it reads (_stage_keys): a rule change (a vocabulary topic, a link rule) re-runs
     the stages that read it over every paper and keeps the others' rows; the meta's `rerun`
-    names them. The outputs are the same as without the cache.
+    names them. The outputs are the same as without the cache. Pieces in `work` (a build
+    without a cache) are deleted once the partition is committed.
     """
     stage_keys = _stage_keys(params, vocabulary)
     key = cache_key(
@@ -388,6 +389,12 @@ def partition_step(
             for piece_key, _ in pieces:
                 pointer = _memo_pointer(cache_dir, piece_key)
                 io.replace_json({"entry": str(entry), "stage_keys": stage_keys}, pointer)
+        # Nothing reads the pieces once the partition is committed (the publish reads the
+        # shards' provenance files): those in this build's work folder (no cache) are deleted
+        # now, not with the folder, so the disk peak holds no partition's input and output both.
+        for _, path in pieces:
+            if Path(path).is_relative_to(work):
+                Path(path).unlink(missing_ok=True)
     return {
         **read_meta(entry),
         "key": key,

@@ -63,15 +63,6 @@ BY_PAPER = ("papers", "links", "tags")
 DEFAULT_MAX_ROWS = 1_000_000
 MANIFEST_FORMAT = 2
 STAGE_REJECT_ORDER = ("read", "parse", "normalize", "links", "tags", "validate")
-_PROVENANCE_COLUMNS = (
-    "paper_id",
-    "source_file",
-    "source",
-    "record_index",
-    "line",
-    "matched_by",
-    "match_score",
-)
 
 
 def publish_step(
@@ -166,12 +157,10 @@ def publish_step(
 
     def provenance() -> Iterator[pl.DataFrame]:
         for shard in shuffled:
-            pieces = [
-                pl.read_parquet(path, columns=list(_PROVENANCE_COLUMNS))
-                for path in shard["parts"].values()
-            ]
-            if pieces:
-                frame = pl.concat(pieces).join(bad, on=["source_file", "record_index"], how="anti")
+            if shard["parts"]:
+                frame = pl.read_parquet(shard["provenance"]).join(
+                    bad, on=["source_file", "record_index"], how="anti"
+                )
                 Provenance.validate(frame)
                 yield frame
 
@@ -203,6 +192,7 @@ def publish_step(
             shuffled, bad, params.write.partition_max_rows.get("provenance", DEFAULT_MAX_ROWS), base
         )
     dropped = [d for p in partitions for d in p["dropped"]]
+    # read only without partitions (no summed figures), when no part was consumed by one
     records = [path for shard in shuffled for path in shard["parts"].values()]
     return publish_tables(
         tables,
@@ -346,12 +336,11 @@ def provenance_nodes(
     keys = ["source_file", "record_index"]
     counts: list[dict[str, int]] = []
     for shard in shuffled:
-        paths = list(shard["parts"].values())
-        if not paths:
+        if not shard["parts"]:
             counts.append({})
             continue
         rows = (
-            pl.scan_parquet(paths)
+            pl.scan_parquet(shard["provenance"])
             .select(keys)
             .join(bad.lazy(), on=keys, how="anti")
             .group_by(source_leaf(pl.col("source_file"), pl.col("record_index"), max_rows))
@@ -382,8 +371,7 @@ def provenance_nodes(
             keep = pl.Series(leaves, dtype=pl.String).implode()
             leaf = source_leaf(pl.col("source_file"), pl.col("record_index"), max_rows)
             frame = (
-                pl.scan_parquet([path for s in shards for path in s["parts"].values()])
-                .select(_PROVENANCE_COLUMNS)
+                pl.scan_parquet([s["provenance"] for s in shards])
                 .filter(leaf.is_in(keep))
                 .join(bad.lazy(), on=keys, how="anti")
                 .collect()

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from papers import io
 from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
+
+# What the publish reads of a shard's records: provenance's columns. They are written apart from
+# the parts (`provenance.parquet`), so a build without a cache can delete each part once its
+# partition is built (partition_step) and still publish provenance.
+PROVENANCE_COLUMNS = (
+    "paper_id",
+    "source_file",
+    "source",
+    "record_index",
+    "line",
+    "matched_by",
+    "match_score",
+)
 
 
 def shuffle_step(
@@ -18,10 +32,12 @@ def shuffle_step(
     work: str,
     cache_dir: str | None,
 ) -> dict[str, Any]:
-    """Give one normalized shard its final paper ids and split it by paper-id range.
+    """Give one normalized shard its final paper ids and split it by paper-id range. Its
+    records, when in `work` (a build without a cache), are deleted once split.
 
-    Returns the cache key, the parts by partition number, and `rows_key`: the key of the rows
-    alone (the same across boundaries)."""
+    Returns the cache key, the parts by partition number, the shard's provenance columns
+    (PROVENANCE_COLUMNS: one file, all its rows) and `rows_key`: the key of the rows alone (the
+    same across boundaries)."""
     own = (
         pl.scan_parquet(identity_path)
         .filter(
@@ -60,7 +76,13 @@ def shuffle_step(
             name = f"part-{int(number):05d}.parquet"
             io.write_frame(rows.drop("_part"), target / name)
             files[str(number)] = name
+        io.write_frame(frame.select(PROVENANCE_COLUMNS), target / "provenance.parquet")
         commit_entry(target, entry, {"parts": files})
+        # Nothing reads the shard's normalized records after this (the publish reads its
+        # rejects): in this build's work folder (no cache) they are deleted now, so the disk
+        # peak holds no shard's records twice (2.9 GB at 1M records, uncompressed).
+        if Path(normalized["normalized"]).is_relative_to(work):
+            Path(normalized["normalized"]).unlink(missing_ok=True)
     parts = read_meta(entry)["parts"]
     return {
         "key": key,
@@ -68,6 +90,7 @@ def shuffle_step(
         # boundaries that split them: provenance node keys hash it (publish.provenance_nodes)
         "rows_key": cache_key("shuffle-rows", normalized["key"], mapped),
         "parts": {number: str(entry / name) for number, name in parts.items()},
+        "provenance": str(entry / "provenance.parquet"),
     }
 
 

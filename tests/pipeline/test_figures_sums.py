@@ -52,14 +52,16 @@ def publish_both(raw: Path, params_path: Path, root: Path) -> dict[str, Path]:
     params, vocabulary, idf = config.params, config.vocabulary, config.idf
     work = root / "work"
     work.mkdir()
-    w = str(work)
+    # with a cache, which keeps the shuffled records the whole-table figures read (without
+    # one, each partition deletes its pieces)
+    w, c = str(work), str(root / "cache")
     files = [f.relative_to(raw).as_posix() for f in io.list_inputs(raw)]
-    parsed = [parse_step(str(raw), f, params, w, None, io.sha256_file(raw / f)) for f in files]
-    normalized = [normalize_shard_step(s, params, w, None) for s in record_shards(parsed)]
-    plan = identity_step(normalized, params, w, None, TARGET_ROWS)
-    shuffled = [shuffle_step(n, plan["identity"], plan["boundaries"], w, None) for n in normalized]
+    parsed = [parse_step(str(raw), f, params, w, c, io.sha256_file(raw / f)) for f in files]
+    normalized = [normalize_shard_step(s, params, w, c) for s in record_shards(parsed)]
+    plan = identity_step(normalized, params, w, c, TARGET_ROWS)
+    shuffled = [shuffle_step(n, plan["identity"], plan["boundaries"], w, c) for n in normalized]
     pieces = partition_inputs(shuffled, plan["boundaries"])
-    partitions = [partition_step(p, params, vocabulary, w, None, idf) for p in pieces if p]
+    partitions = [partition_step(p, params, vocabulary, w, c, idf) for p in pieces if p]
     assert len(partitions) > 2, "several partitions, so the sums add up something"
     assert sum_figures(partitions) is not None
     bare = [{k: v for k, v in p.items() if k != "figures"} for p in partitions]

@@ -9,7 +9,8 @@ from polars.testing import assert_frame_equal
 
 from papers import io
 from papers.config import Params
-from papers.pipeline.normalize import drop_normalized_records, normalize_shard_step
+from papers.pipeline.normalize import normalize_shard_step
+from papers.pipeline.shuffle import shuffle_step
 from papers.stages.normalize import normalize_records
 from tests.stages.test_normalize import raw
 
@@ -31,17 +32,25 @@ def test_rejects_keep_their_raw_text(params: Params, tmp_path: Path) -> None:
     assert_frame_equal(pl.read_parquet(step["normalized"]), expected.drop("raw"))
 
 
-def test_normalized_records_are_dropped_after_the_shuffle_only_without_a_cache(
+def test_normalized_records_are_deleted_by_the_shuffle_only_without_a_cache(
     params: Params, tmp_path: Path
 ) -> None:
     records = raw(title_raw=["Good title", ""], record_index=[0, 1], raw=["r0", "r1"])
     path = tmp_path / "records-00000.parquet"
     io.write_frame(records, path)
     shard = {"key": "k", "records": str(path), "source_file": "a.txt"}
-    cached = normalize_shard_step(shard, params, str(tmp_path / "w1"), str(tmp_path / "cache"))
-    drop_normalized_records([cached], str(tmp_path / "cache"))
+    cache, w1, w2 = (str(tmp_path / name) for name in ("cache", "w1", "w2"))
+    identity = tmp_path / "identity.parquet"  # no record resolved to another paper
+    io.write_frame(
+        pl.DataFrame(schema={"source_file": pl.String, "record_index": pl.Int64,
+                             "paper_id": pl.String}),
+        identity,
+    )  # fmt: skip
+    cached = normalize_shard_step(shard, params, w1, cache)
+    shuffle_step(cached, str(identity), [], w1, cache)
     assert Path(cached["normalized"]).exists()  # a later build reads it
-    work = normalize_shard_step(shard, params, str(tmp_path / "w2"), None)
-    drop_normalized_records([work], None)
+    work = normalize_shard_step(shard, params, w2, None)
+    split = shuffle_step(work, str(identity), [], w2, None)
     assert not Path(work["normalized"]).exists()
     assert pl.read_parquet(work["rejects"])["raw"].to_list() == ["r1"]  # the publish reads these
+    assert pl.read_parquet(split["provenance"])["record_index"].to_list() == [0]

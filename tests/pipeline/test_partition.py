@@ -114,6 +114,37 @@ def test_enrichment_of_no_papers_has_the_schemas_of_some(mixed_raw: Path, tmp_pa
     assert {k: f.schema for k, f in none.items()} == {k: f.schema for k, f in some.items()}
 
 
+def test_a_partition_deletes_the_pieces_in_its_work_folder_only(
+    mixed_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build without a cache shuffles into its work folder: once a partition is committed
+    its pieces there are deleted (the publish reads the shards' provenance files). Pieces
+    elsewhere (a cache's) are kept."""
+    calls: list[tuple[Any, ...]] = []
+
+    def spy(*args: Any) -> dict[str, Any]:
+        calls.append(args)
+        return partition_step(*args)
+
+    monkeypatch.setattr(local, "partition_step", spy)
+    build(mixed_raw, tmp_path / "out", tmp_path / "cache", target_rows=10**9)
+    pieces = calls[0][0]
+    config = load_build_config(REPO / "params.yaml")
+    args = (config.params, config.vocabulary)
+    work = tmp_path / "work"
+    (work / "shuffled").mkdir(parents=True)
+    scratch = []
+    for number, (key, path) in enumerate(pieces):
+        copy = work / "shuffled" / f"part-{number}.parquet"
+        shutil.copy(path, copy)
+        scratch.append((key, str(copy)))
+    kept = partition_step(pieces, *args, str(tmp_path / "elsewhere"), None, config.idf)
+    assert all(Path(path).exists() for _, path in pieces)
+    deleted = partition_step(scratch, *args, str(work), None, config.idf)
+    assert not any(Path(path).exists() for _, path in scratch)
+    assert pl.read_parquet(deleted["papers"]).equals(pl.read_parquet(kept["papers"]))
+
+
 def test_a_ranked_partition_keeps_candidates_for_the_memo_only(
     mixed_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
