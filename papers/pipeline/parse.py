@@ -21,6 +21,9 @@ from papers.config import Params
 from papers.pipeline.version import code_sha256
 from papers.readers import iter_file
 
+# A parse shard's raw-text file (raw-NNNNN.parquet): the records' keys and raw text, by position
+RAW_COLUMNS = ("source_file", "record_index", "raw")
+
 
 def parse_cache_key(file_sha256: str, relative: str, params: Params) -> str:
     """What a parsed shard depends on: the file's bytes and name, the read params, the code."""
@@ -45,7 +48,8 @@ def parse_step(
     cache_dir: str | None = None,
     sha256: str | None = None,
 ) -> dict[str, Any]:
-    """Read one raw file into record and reject shards (one pair per batch); paths and counts.
+    """Read one raw file into record, raw-text and reject shards (three files per batch): paths
+    and counts.
 
     With a cache_dir, shards are kept there under a key of the file's content, name, the read
     and parse params and the code, so a rerun parses only new or changed files.
@@ -84,7 +88,12 @@ def _parse_into(target: Path, path: Path, relative: str, params: Params) -> dict
     shards = 0
 
     def write(number: int, records: pl.DataFrame, rejects: pl.DataFrame) -> None:
-        io.write_frame(records, target / f"records-{number:05d}.parquet")
+        # each record's raw text apart from its parsed fields: the normalize step reads the
+        # fields (and only then the raw text of its rejects), the publish reads the raw text of
+        # the records rejected at validation; a build without a cache deletes the fields once
+        # normalized (normalize_shard_step), keeping the raw text
+        io.write_frame(records.drop(RAW_COLUMNS[-1]), target / f"records-{number:05d}.parquet")
+        io.write_frame(records.select(RAW_COLUMNS), target / f"raw-{number:05d}.parquet")
         io.write_frame(rejects, target / f"rejects-{number:05d}.parquet")
 
     # A batch is written while the next one is read (a snapshot is one file: its batches were
@@ -124,5 +133,6 @@ def _cache_hit(entry: Path) -> dict[str, Any] | None:
 def _shards(folder: Path) -> dict[str, list[str]]:
     return {
         "records": [str(p) for p in sorted(folder.glob("records-*.parquet"))],
+        "raw": [str(p) for p in sorted(folder.glob("raw-*.parquet"))],
         "rejects": [str(p) for p in sorted(folder.glob("rejects-*.parquet"))],
     }

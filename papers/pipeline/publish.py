@@ -112,10 +112,9 @@ def publish_step(
         # only the parsed files holding a rejected record are read, by the streaming engine
         # (the in-memory one read the raw text of every record: 1-2 GB at 1M)
         holding = set(bad.get_column("source_file").to_list())
-        paths = [path for p in parsed if p["file"] in holding for path in p["records"]]
+        paths = [path for p in parsed if p["file"] in holding for path in p["raw"]]
         raw = (
-            pl.scan_parquet(paths or [path for p in parsed for path in p["records"]])
-            .select("source_file", "record_index", "raw")
+            pl.scan_parquet(paths or [path for p in parsed for path in p["raw"]])
             .join(bad.lazy(), on=["source_file", "record_index"], how="semi")
             .collect(engine="streaming")
         )

@@ -56,3 +56,9 @@ def test_parse_without_a_cache_hashes_the_file_as_it_parses(tmp_path: Path) -> N
     assert given["sha256"] == "f" * 64  # a hash the caller took is used as it is
     for a, b in zip(uncached["records"], cached["records"], strict=True):  # type: ignore[call-overload]
         assert pl.read_parquet(a).equals(pl.read_parquet(b))
+    # each batch's raw text apart from its fields, in the same order
+    for fields, text in zip(uncached["records"], uncached["raw"], strict=True):  # type: ignore[call-overload]
+        assert "raw" not in pl.read_parquet_schema(fields)
+        keys = pl.read_parquet(text)
+        assert keys.columns == ["source_file", "record_index", "raw"]
+        assert keys.drop("raw").equals(pl.read_parquet(fields, columns=keys.columns[:2]))
