@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pytest
 
 from papers import io
+from papers.config import load_params
+from papers.pipeline import partition
+from papers.pipeline.parse import parse_step
 from papers.pipeline.publish import unchanged
-from tests.conftest import read_table
+from tests.conftest import REPO, read_table
 from tests.pipeline.conftest import build, digests
 
 
@@ -54,3 +59,40 @@ def test_incremental_rerun_recomputes_only_touched_partitions(
     assert unchanged(out, summary["dataset_version"]) is not None
     next((out / "tags").glob("*.parquet")).write_bytes(b"damaged")
     assert unchanged(out, summary["dataset_version"]) is None
+
+
+def test_a_record_rejected_at_validation_keeps_its_raw_text(
+    mixed_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a cache the parse shards' fields are gone by the publish; the raw text of a
+    record rejected at validation comes from the shard's raw-text file, as the parse wrote it.
+    (One paper's arXiv id is broken before Pandera sees it: real input does not fail there.)"""
+    real = partition.validate_papers
+
+    def breaking_one(papers: pl.DataFrame, *args: Any) -> Any:
+        first = pl.col("paper_id") == papers["paper_id"].sort()[0]
+        broken = papers.with_columns(
+            pl.when(first).then(pl.lit("not an id")).otherwise("arxiv_id").alias("arxiv_id")
+        )
+        return real(broken, *args)
+
+    monkeypatch.setattr(partition, "validate_papers", breaking_one)
+    summary, _ = build(mixed_raw, tmp_path / "out", None, target_rows=10**9)
+    rejected = read_table(tmp_path / "out", "rejected").filter(pl.col("stage") == "validate")
+    assert rejected.height >= 1
+    assert summary["counts"]["raw_records"] == (
+        summary["counts"]["records_in_papers"] + summary["counts"]["rejected"]
+    )
+    parsed = [
+        parse_step(str(mixed_raw), f, load_params(REPO / "params.yaml"), str(tmp_path / "w"))
+        for f in sorted(rejected["source_file"].unique())
+    ]
+    raw_text = pl.concat([pl.read_parquet(path) for p in parsed for path in p["raw"]])
+    expected = rejected.select("source_file", "record_index").join(
+        raw_text, on=["source_file", "record_index"], how="left"
+    )
+    assert expected["raw"].null_count() == 0
+    assert (
+        rejected.sort("source_file", "record_index")["raw"].to_list()
+        == expected.sort("source_file", "record_index")["raw"].to_list()
+    )
