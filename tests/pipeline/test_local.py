@@ -15,6 +15,7 @@ from papers.config import load_params
 from papers.pipeline import partition
 from papers.pipeline.parse import parse_step
 from papers.pipeline.publish import unchanged
+from papers.stages.validate import validate_papers
 from tests.conftest import REPO, read_table
 from tests.pipeline.conftest import build, digests
 
@@ -67,14 +68,13 @@ def test_a_record_rejected_at_validation_keeps_its_raw_text(
     """Without a cache the parse shards' fields are gone by the publish; the raw text of a
     record rejected at validation comes from the shard's raw-text file, as the parse wrote it.
     (One paper's arXiv id is broken before Pandera sees it: real input does not fail there.)"""
-    real = partition.validate_papers
 
     def breaking_one(papers: pl.DataFrame, *args: Any) -> Any:
         first = pl.col("paper_id") == papers["paper_id"].sort()[0]
         broken = papers.with_columns(
             pl.when(first).then(pl.lit("not an id")).otherwise("arxiv_id").alias("arxiv_id")
         )
-        return real(broken, *args)
+        return validate_papers(broken, *args)
 
     monkeypatch.setattr(partition, "validate_papers", breaking_one)
     summary, _ = build(mixed_raw, tmp_path / "out", None, target_rows=10**9)
