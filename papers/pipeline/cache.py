@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,15 @@ def commit_entry(target: Path, entry: Path, meta: dict[str, Any]) -> dict[str, A
 def read_meta(entry: Path) -> dict[str, Any]:
     meta: dict[str, Any] = io.read_json(entry / "meta.json")
     return meta
+
+
+def drop_scratch(paths: Iterable[str], work: str) -> None:
+    """Delete those of paths in this build's work folder, once their last reader is done.
+
+    A build without a cache writes every intermediate there and keeps none for a later build:
+    each step deletes its inputs there as it commits its output, so the folder's peak holds no
+    intermediate twice (docs/performance.md, How it scales). A cache's entries are elsewhere
+    and kept."""
+    for path in paths:
+        if Path(path).is_relative_to(work):
+            Path(path).unlink(missing_ok=True)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from papers import io
 from papers.config import Params
-from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
+from papers.pipeline.cache import (
+    build_entry,
+    cache_entry,
+    cache_key,
+    commit_entry,
+    drop_scratch,
+    read_meta,
+)
 from papers.pipeline.version import code_sha256
 from papers.stages.normalize import normalize_records
 
@@ -57,10 +63,7 @@ def normalize_shard_step(
             "sample": ids.gather_every(step).to_list(),
             "sample_step": step,
         })  # fmt: skip
-        # Nothing reads the parse shard's fields after this (the publish reads its raw text):
-        # in this build's work folder (no cache) they are deleted now.
-        if Path(shard["records"]).is_relative_to(work):
-            Path(shard["records"]).unlink(missing_ok=True)
+        drop_scratch([shard["records"]], work)  # the publish reads the shard's raw text only
     return {
         **read_meta(entry),
         "key": key,

@@ -12,7 +12,14 @@ import polars as pl
 from papers import io
 from papers.config import KeyphraseIdf, Params
 from papers.layout import leaf_of
-from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
+from papers.pipeline.cache import (
+    build_entry,
+    cache_entry,
+    cache_key,
+    commit_entry,
+    drop_scratch,
+    read_meta,
+)
 from papers.pipeline.figures import partition_figures, record_fill_flags
 from papers.pipeline.terms import compiled_terms
 from papers.pipeline.version import code_sha256
@@ -389,12 +396,7 @@ def partition_step(
             for piece_key, _ in pieces:
                 pointer = _memo_pointer(cache_dir, piece_key)
                 io.replace_json({"entry": str(entry), "stage_keys": stage_keys}, pointer)
-        # Nothing reads the pieces once the partition is committed (the publish reads the
-        # shards' provenance files): those in this build's work folder (no cache) are deleted
-        # now, not with the folder, so the disk peak holds no partition's input and output both.
-        for _, path in pieces:
-            if Path(path).is_relative_to(work):
-                Path(path).unlink(missing_ok=True)
+        drop_scratch([path for _, path in pieces], work)  # the publish reads provenance files
     return {
         **read_meta(entry),
         "key": key,

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from papers import io
-from papers.pipeline.cache import build_entry, cache_entry, cache_key, commit_entry, read_meta
+from papers.pipeline.cache import (
+    build_entry,
+    cache_entry,
+    cache_key,
+    commit_entry,
+    drop_scratch,
+    read_meta,
+)
 
 # What the publish reads of a shard's records: provenance's columns. They are written apart from
 # the parts (`provenance.parquet`), so a build without a cache can delete each part once its
@@ -78,11 +84,7 @@ def shuffle_step(
             files[str(number)] = name
         io.write_frame(frame.select(PROVENANCE_COLUMNS), target / "provenance.parquet")
         commit_entry(target, entry, {"parts": files})
-        # Nothing reads the shard's normalized records after this (the publish reads its
-        # rejects): in this build's work folder (no cache) they are deleted now, so the disk
-        # peak holds no shard's records twice (2.9 GB at 1M records, uncompressed).
-        if Path(normalized["normalized"]).is_relative_to(work):
-            Path(normalized["normalized"]).unlink(missing_ok=True)
+        drop_scratch([normalized["normalized"]], work)  # the publish reads the shard's rejects
     parts = read_meta(entry)["parts"]
     return {
         "key": key,
