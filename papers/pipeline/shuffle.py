@@ -16,19 +16,7 @@ from papers.pipeline.cache import (
     drop_scratch,
     read_meta,
 )
-
-# What the publish reads of a shard's records: provenance's columns. They are written apart from
-# the parts (`provenance.parquet`), so a build without a cache can delete each part once its
-# partition is built (partition_step) and still publish provenance.
-PROVENANCE_COLUMNS = (
-    "paper_id",
-    "source_file",
-    "source",
-    "record_index",
-    "line",
-    "matched_by",
-    "match_score",
-)
+from schemas import Provenance, polars_schema
 
 
 def shuffle_step(
@@ -41,9 +29,10 @@ def shuffle_step(
     """Give one normalized shard its final paper ids and split it by paper-id range. Its
     records, when in `work` (a build without a cache), are deleted once split.
 
-    Returns the cache key, the parts by partition number, the shard's provenance columns
-    (PROVENANCE_COLUMNS: one file, all its rows) and `rows_key`: the key of the rows alone (the
-    same across boundaries)."""
+    Returns the cache key, the parts by partition number, the shard's provenance rows (the
+    Provenance table's columns, all its rows in one file: all the publish reads of its records,
+    so a build without a cache can delete each part once its partition is built) and
+    `rows_key`: the key of the rows alone (the same across boundaries)."""
     own = (
         pl.scan_parquet(identity_path)
         .filter(
@@ -82,7 +71,8 @@ def shuffle_step(
             name = f"part-{int(number):05d}.parquet"
             io.write_frame(rows.drop("_part"), target / name)
             files[str(number)] = name
-        io.write_frame(frame.select(PROVENANCE_COLUMNS), target / "provenance.parquet")
+        provenance = frame.select(polars_schema(Provenance).names())
+        io.write_frame(provenance, target / "provenance.parquet")
         commit_entry(target, entry, {"parts": files})
         drop_scratch([normalized["normalized"]], work)  # the publish reads the shard's rejects
     parts = read_meta(entry)["parts"]
