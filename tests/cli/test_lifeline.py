@@ -59,10 +59,12 @@ def test_the_server_runs_without_what_a_one_run_server_has_no_use_for(
 ) -> None:
     monkeypatch.delenv("PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED", raising=False)
     monkeypatch.delenv("PREFECT_SERVER_REGISTER_BLOCKS_ON_START", raising=False)
+    monkeypatch.delenv("PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION", raising=False)
     monkeypatch.setenv("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED", "true")  # a user's
     env = lifeline._server_env()
     assert env["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "false"
     assert env["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] == "false"
+    assert env["PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION"] == "false"
     assert env["PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED"] == "true"
     assert "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED" not in env  # the stage table's
 
