@@ -1,6 +1,6 @@
-"""The compiled text passes' shared pieces (numba): UTF-8 decoding and encoding, FNV-1a hashing
-and lookups in compiled.WordTable's hash tables. Imported only by the kernels, which only the
-builds that use them import (see compiled.worth_compiling)."""
+"""The compiled text passes' shared pieces (numba): UTF-8 decoding and encoding, little-endian
+loads, FNV-1a hashing and lookups in compiled.WordTable's hash tables. Imported only by the
+kernels, which only the builds that use them import (see compiled.worth_compiling)."""
 
 # mypy: ignore-errors
 
@@ -79,6 +79,24 @@ def put(out, at, cp):
     out[at + 1] = 0x80 | ((cp >> 6) & 0x3F)
     out[at + 2] = 0x80 | (cp & 0x3F)
     return at + 3
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def read4(buf, at):
+    """The little-endian unsigned integer of the 4 bytes at buf[at] (written out, so the
+    compiler makes it one load)."""
+    return (
+        np.uint64(buf[at])
+        | (np.uint64(buf[at + 1]) << np.uint64(8))
+        | (np.uint64(buf[at + 2]) << np.uint64(16))
+        | (np.uint64(buf[at + 3]) << np.uint64(24))
+    )
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def read8(buf, at):
+    """The little-endian unsigned integer of the 8 bytes at buf[at] (one load)."""
+    return read4(buf, at) | (read4(buf, at + 4) << np.uint64(32))
 
 
 @numba.njit(nogil=True, cache=True, inline="always")

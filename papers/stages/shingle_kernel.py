@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from papers.stages.compiled_kernel import kernel
+from papers.stages.compiled_kernel import kernel, read4, read8
 
 _U64 = np.uint64
 _LOW32 = _U64(0xFFFFFFFF)
@@ -32,44 +32,26 @@ def _mix(x, y):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _read4(buf, at):
-    """The little-endian unsigned integer of the 4 bytes at buf[at] (written out, so the
-    compiler makes it one load)."""
-    return (
-        _U64(buf[at])
-        | (_U64(buf[at + 1]) << _U64(8))
-        | (_U64(buf[at + 2]) << _U64(16))
-        | (_U64(buf[at + 3]) << _U64(24))
-    )
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _read8(buf, at):
-    """The little-endian unsigned integer of the 8 bytes at buf[at]."""
-    return _read4(buf, at) | (_read4(buf, at + 4) << _S32)
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
 def token_hash(buf, at, length):
     """rensa's hash of the bytes buf[at:at + length] (neardup.token_hashes, one slice)."""
     if length > 16:
         b0 = _K1
-        b1 = _mix(_read8(buf, at) ^ _K0, _read8(buf, at + 8) ^ _ROUND)
+        b1 = _mix(read8(buf, at) ^ _K0, read8(buf, at + 8) ^ _ROUND)
         off = 16
         while length > off + 16:
-            t = _mix(b0 ^ _read8(buf, at + off), _read8(buf, at + off + 8) ^ _ROUND)
+            t = _mix(b0 ^ read8(buf, at + off), read8(buf, at + off + 8) ^ _ROUND)
             b0 = b1
             b1 = t
             off += 16
         tail = at + length - 16
-        s0 = b0 ^ _read8(buf, tail)
-        s1 = b1 ^ _read8(buf, tail + 8)
+        s0 = b0 ^ read8(buf, tail)
+        s1 = b1 ^ read8(buf, tail + 8)
     elif length >= 8:
-        s0 = _read8(buf, at) ^ _K0
-        s1 = _read8(buf, at + length - 8) ^ _K1
+        s0 = read8(buf, at) ^ _K0
+        s1 = read8(buf, at + length - 8) ^ _K1
     elif length >= 4:
-        s0 = _read4(buf, at) ^ _K0
-        s1 = _read4(buf, at + length - 4) ^ _K1
+        s0 = read4(buf, at) ^ _K0
+        s1 = read4(buf, at + length - 4) ^ _K1
     elif length > 0:
         s0 = _U64(buf[at]) ^ _K0
         s1 = ((_U64(buf[at + length - 1]) << _U64(8)) | _U64(buf[at + length // 2])) ^ _K1

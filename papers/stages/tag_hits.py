@@ -161,8 +161,9 @@ Pairs = pl.DataFrame
 def _scratch(longest: int) -> tuple[np.ndarray, ...]:
     """The kernel's scratch for texts of up to `longest` bytes (it allocates none): a text's
     words single-spaced, lower-cased (a lower case can be longer: Ⱥ -> ⱥ) and as written; each
-    word's start and end in both; whether no key holds it, whether lower-casing changes it."""
-    texts = tuple(np.empty(3 * longest + 5, dtype=np.uint8) for _ in range(2))
+    word's start and end in both; whether no key holds it, whether lower-casing changes it.
+    The texts have 8 bytes more, so span_hash loads a text's last bytes eight at a time too."""
+    texts = tuple(np.empty(3 * longest + 5 + 8, dtype=np.uint8) for _ in range(2))
     spans = tuple(np.empty(longest + 2, dtype=np.int64) for _ in range(4))
     flags = tuple(np.zeros(longest + 2, dtype=np.bool_) for _ in range(2))
     return texts + spans + flags

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from papers.stages.compiled_kernel import char_at, decode, find, kernel, lower_ascii, put
+from papers.stages.compiled_kernel import char_at, decode, find, kernel, lower_ascii, put, read8
 
 # tag_hits.tag_classes' codes
 _SEPARATOR, _SPACE, _WORD, _MARK, _DOT, _POISON, _UNHANDLED = 0, 1, 2, 3, 4, 5, 6
@@ -25,14 +25,21 @@ _BLOOM_SHIFT = np.uint64(40)
 @numba.njit(nogil=True, cache=True, inline="always")
 def span_hash(buf, start, end):
     """tag_hits.span_hash of buf[start:end]: eight bytes at a time, so a word costs a multiply
-    or two, not one per byte."""
+    or two, not one per byte. The eight are one load, the bytes past `end` masked off, where
+    the buffer holds them (the scratch has room: tag_hits._scratch); byte by byte at its end."""
     h = _SEED ^ (np.uint64(end - start) * _K1)
     p = start
+    last_load = buf.shape[0] - 8
     while p < end:
-        v = np.uint64(0)
         top = min(p + 8, end)
-        for k in range(p, top):
-            v |= np.uint64(buf[k]) << np.uint64(8 * (k - p))
+        if p <= last_load:
+            v = read8(buf, p)
+            if top - p < 8:
+                v &= (np.uint64(1) << np.uint64(8 * (top - p))) - np.uint64(1)
+        else:
+            v = np.uint64(0)
+            for k in range(p, top):
+                v |= np.uint64(buf[k]) << np.uint64(8 * (k - p))
         h = (h ^ v) * _K2
         h ^= h >> np.uint64(31)
         p = top
@@ -85,6 +92,8 @@ def _match(table, text, words, n_words, row, out, n_out):
                 break
             end = ends[last]
             h = span_hash(text, start, end)
+            if not _maybe(bloom, h):
+                break
     return n_out
 
 

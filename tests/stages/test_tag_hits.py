@@ -200,3 +200,21 @@ def test_hits_compiled_and_by_regex_are_the_same_rows(size: int) -> None:
     assert compiled.schema == regex.schema
     # the same rows pass by pass (field, then case), paper by paper
     assert sorted(compiled.rows()) == sorted(regex.rows())
+
+
+@given(st.binary(max_size=40), st.integers(0, 40), st.integers(0, 40), st.integers(0, 9))
+@settings(max_examples=300, deadline=None)
+def test_the_compiled_span_hash_is_the_spec_with_or_without_room_after_the_span(
+    data: bytes, a: int, b: int, room: int
+) -> None:
+    """tag_hits_kernel.span_hash loads eight bytes at a time where the buffer has them after the
+    span (masking those past its end) and reads byte by byte at the buffer's end: both agree
+    with tag_hits.span_hash."""
+    import numpy as np
+
+    from papers.stages.tag_hits import span_hash
+    from papers.stages.tag_hits_kernel import span_hash as compiled
+
+    start, end = sorted((min(a, len(data)), min(b, len(data))))
+    buf = np.frombuffer(data[:end] + b"\xff" * room, dtype=np.uint8)
+    assert int(compiled(buf, start, end)) == span_hash(data[start:end])
