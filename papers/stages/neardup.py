@@ -196,27 +196,69 @@ SIGN_BATCH = 4096
 
 
 def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
-    """Distinct texts -> uint32 signatures (len(texts) x num_perm), one rensa call per batch.
+    """Distinct texts -> uint32 signatures (len(texts) x num_perm), a batch at a time.
 
     Shingles are hashed in numpy on the texts' bytes (`_shingle_hashes`, the same token hashes
     rensa computes for the shingle strings, so the same signatures) and handed to rensa as one
     flat buffer per batch: no Python object per shingle. A signature depends on its text alone,
     so batches change no byte. An empty text gets an all-max signature that matches nothing
     (see `band_keys`). Where a compiled pass is worth it (compiled.worth_compiling) the shingles
-    are hashed by one (_compiled_shingle_hashes), with the same hashes.
+    are hashed by one (_compiled_shingle_hashes) and signed by another (shingle_kernel.sketches,
+    rensa's algorithm), with the same hashes and signatures: rensa's matrix comes back as one
+    Python list per text (`to_rows`), which cost more than rensa's own work and held the GIL
+    the other partition's thread needs.
     """
     out = np.empty((len(texts), params.num_perm), dtype=np.uint32)
-    shingled = _compiled_shingle_hashes if worth_compiling(len(texts)) else _shingle_hashes
+    compiled = worth_compiling(len(texts))
+    if compiled:
+        from papers.stages.shingle_kernel import sketches  # numba: see worth_compiling
+
+        a, b = rensa_permutations(params.num_perm, SEED)
+        missing = np.empty(params.num_perm, dtype=np.int64)
     for start in range(0, len(texts), SIGN_BATCH):
         batch = texts.slice(start, SIGN_BATCH)
-        hashes, row_offsets = shingled(batch, params.shingle)
-        matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-            hashes, row_offsets, num_perm=params.num_perm, seed=SEED
-        )
-        rows = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(batch), params.num_perm)
+        rows = out[start : start + len(batch)]
+        if compiled:
+            hashes, row_offsets = _compiled_shingle_hashes(batch, params.shingle)
+            sketches(hashes, row_offsets, a, b, rows, missing)
+        else:
+            hashes, row_offsets = _shingle_hashes(batch, params.shingle)
+            matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+                hashes, row_offsets, num_perm=params.num_perm, seed=SEED
+            )
+            rows[:] = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(rows.shape)
         rows[row_offsets[1:] == row_offsets[:-1]] = np.iinfo(np.uint32).max
-        out[start : start + len(batch)] = rows
     return out
+
+
+@functools.cache
+def rensa_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) pairs of rensa's RMinHash(num_perm, seed), as two uint64 arrays: drawn in
+    turn from xoshiro256++ seeded by SplitMix64 (rand_xoshiro's seed_from_u64), a made odd.
+    tests/stages/test_shingle_kernel.py checks the signatures they give against rensa's."""
+    mask = (1 << 64) - 1
+    state, x = [], seed
+    for _ in range(4):
+        x = (x + 0x9E3779B97F4A7C15) & mask
+        z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        state.append(z ^ (z >> 31))
+
+    def draw() -> int:
+        s0, s1, s2, s3 = state
+        total = (s0 + s3) & mask
+        out = ((((total << 23) | (total >> 41)) & mask) + s0) & mask
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= (state[1] << 17) & mask
+        state[:] = [s0, s1, s2, ((s3 << 45) | (s3 >> 19)) & mask]
+        return out
+
+    pairs = [(draw() | 1, draw()) for _ in range(num_perm)]
+    return (np.array([p[0] for p in pairs], dtype=np.uint64),
+            np.array([p[1] for p in pairs], dtype=np.uint64))  # fmt: skip
 
 
 def paper_signatures(papers: pl.DataFrame, params: NeardupParams) -> pl.DataFrame:

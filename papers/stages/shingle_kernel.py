@@ -1,8 +1,10 @@
-"""The near-duplicate signatures' shingle hashes in one compiled pass (numba), for neardup.py:
-each text's word k-shingles hashed as rensa 0.5.0 hashes a token (rustc-hash's FxHasher over
-the UTF-8 bytes), the same values as neardup._shingle_hashes computes with numpy passes
-(tests/stages/test_shingle_kernel.py checks both against rensa's own hashes). Imported only by
-the builds that use it (compiled.worth_compiling)."""
+"""The near-duplicate signatures in compiled passes (numba), for neardup.py: each text's word
+k-shingles hashed as rensa 0.5.0 hashes a token (rustc-hash's FxHasher over the UTF-8 bytes), the
+same values as neardup._shingle_hashes computes with numpy passes; then each text's signature
+from its shingle hashes as rensa 0.5.0's R-MinHash computes it (`sketches`), written straight
+into a uint32 matrix, with no Python list per text and without holding the GIL
+(tests/stages/test_shingle_kernel.py checks both against rensa). Imported only by the builds
+that use it (compiled.worth_compiling)."""
 
 # mypy: ignore-errors
 
@@ -95,3 +97,70 @@ def shingle_hashes(data, offsets, k, out, row_offsets, starts, ends):
                     n += 1
         row_offsets[row + 1] = n
     return n
+
+
+# rensa 0.5.0's R-MinHash (its src/rminhash/bucket.rs): each shingle hash, mixed (SplitMix64's
+# finaliser) with a seed per round, falls in one coordinate and offers a rank there (the round in
+# the top two bits, 30 bits of the mix below); three rounds; a coordinate no round reached gets
+# the least of a fallback rank over all the shingles (an affine map of another mix, per
+# coordinate, tagged with round 3). A coordinate keeps its least rank.
+_BUCKET_DOMAIN = _U64(0x6A09E667F3BCC909)
+_ROUND_DOMAIN = _U64(0x3C6EF372FE94F82B)
+_FALLBACK_DOMAIN = _U64(0xBB67AE8584CAA73B)
+_ROUNDS = 3
+_RANK_SHIFT = _U64(34)  # 32 + the two bits of the round
+_FALLBACK = _U64(3 << 30)
+_FRACTION = _U64((1 << 30) - 1)
+_EMPTY = np.uint32(0xFFFFFFFF)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _splitmix64(v):
+    v = v + _U64(0x9E3779B97F4A7C15)
+    v = (v ^ (v >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    v = (v ^ (v >> _U64(27))) * _U64(0x94D049BB133111EB)
+    return v ^ (v >> _U64(31))
+
+
+@kernel
+def sketches(hashes, row_offsets, a, b, out, missing):
+    """Row i of out: the R-MinHash signature of hashes[row_offsets[i]:row_offsets[i + 1]], as
+    rensa 0.5.0 computes it with the permutations (a, b) (neardup.rensa_permutations); a row
+    with no hash stays all 0xFFFFFFFF, as rensa leaves it. missing: scratch of out's width."""
+    m = a.shape[0]
+    count = _U64(m)
+    threshold = (_U64(1) << _S32) % count  # the multiply-shift's biased low words: drawn again
+    for row in range(row_offsets.shape[0] - 1):
+        lo = row_offsets[row]
+        hi = row_offsets[row + 1]
+        for i in range(m):
+            out[row, i] = _EMPTY
+        if hi == lo:
+            continue
+        for r in range(_ROUNDS):
+            seed = b[0] ^ _BUCKET_DOMAIN ^ (_U64(r) * _ROUND_DOMAIN)
+            prefix = _U64(r) << _U64(30)
+            for t in range(lo, hi):
+                mixed = _splitmix64(hashes[t] ^ seed)
+                product = (mixed & _LOW32) * count
+                drawn = mixed
+                while (product & _LOW32) < threshold:
+                    drawn = _splitmix64(drawn)
+                    product = (drawn & _LOW32) * count
+                bucket = np.int64(product >> _S32)
+                rank = np.uint32(prefix | (mixed >> _RANK_SHIFT))
+                out[row, bucket] = min(out[row, bucket], rank)
+        n_missing = 0
+        for i in range(m):
+            if out[row, i] == _EMPTY:
+                missing[n_missing] = i
+                n_missing += 1
+        if n_missing:
+            seed = a[0] ^ _FALLBACK_DOMAIN
+            for t in range(lo, hi):
+                mixed = _splitmix64(hashes[t] ^ seed)
+                for j in range(n_missing):
+                    i = missing[j]
+                    fraction = ((a[i] * mixed + b[i]) >> _RANK_SHIFT) & _FRACTION
+                    out[row, i] = min(out[row, i], np.uint32(_FALLBACK | fraction))
+    return row_offsets.shape[0] - 1
