@@ -58,6 +58,8 @@ def split_valid(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows that pass `model`, failing rows with a `reason` column)."""
     failures = row_failures(frame, model)
+    if failures.is_empty():  # the usual case: no copy of the frame through two joins
+        return frame, frame.clear().with_columns(pl.lit(None, pl.String).alias("reason"))
     indexed = frame.with_row_index("row")
     bad = indexed.join(failures, on="row", how="inner").drop("row")
     good = indexed.join(failures, on="row", how="anti").drop("row")

@@ -58,6 +58,17 @@ def test_split_valid_keeps_good_rows() -> None:
     assert "score" in bad["reason"].item()
 
 
+def test_split_valid_with_no_failure_gives_the_frame_and_the_same_empty_rejects() -> None:
+    tags = pl.DataFrame(
+        {"paper_id": ["b", "a"], "tag": ["x", "y"], "score": [1.0, 0.5], "evidence": ["e", "e"]}
+    )
+    good, bad = split_valid(tags, Tags)
+    assert good.equals(tags)  # the same rows in the same order
+    with_failure = split_valid(tags.with_columns(score=pl.Series([1.0, -1.0])), Tags)[1]
+    assert bad.is_empty()
+    assert bad.schema == with_failure.schema  # callers concatenate the two kinds
+
+
 def test_validate_papers_rejects_every_record_of_a_bad_paper() -> None:
     frame = papers_frame(["good", "bad"], ["Title", " "])
     provenance = pl.DataFrame(
