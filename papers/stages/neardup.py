@@ -233,9 +233,9 @@ def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
 
 @functools.cache
 def rensa_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (a, b) pairs of rensa's RMinHash(num_perm, seed), as two uint64 arrays: drawn in
-    turn from xoshiro256++ seeded by SplitMix64 (rand_xoshiro's seed_from_u64), a made odd.
-    tests/stages/test_shingle_kernel.py checks the signatures they give against rensa's."""
+    """The (a, b) pairs of rensa's RMinHash(num_perm, seed), as two read-only uint64 arrays:
+    drawn in turn from xoshiro256++ seeded by SplitMix64 (rand_xoshiro's seed_from_u64), a made
+    odd. tests/stages/test_shingle_kernel.py checks the signatures they give against rensa's."""
     mask = (1 << 64) - 1
     state, x = [], seed
     for _ in range(4):
@@ -257,8 +257,9 @@ def rensa_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray
         return out
 
     pairs = [(draw() | 1, draw()) for _ in range(num_perm)]
-    return (np.array([p[0] for p in pairs], dtype=np.uint64),
-            np.array([p[1] for p in pairs], dtype=np.uint64))  # fmt: skip
+    a, b = (np.array(column, dtype=np.uint64) for column in zip(*pairs, strict=True))
+    a.flags.writeable = b.flags.writeable = False  # cached: shared by every caller
+    return a, b
 
 
 def paper_signatures(papers: pl.DataFrame, params: NeardupParams) -> pl.DataFrame:
