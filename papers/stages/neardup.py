@@ -237,27 +237,29 @@ def rensa_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray
     drawn in turn from xoshiro256++ seeded by SplitMix64 (rand_xoshiro's seed_from_u64), a made
     odd. tests/stages/test_shingle_kernel.py checks the signatures they give against rensa's."""
     mask = (1 << 64) - 1
+
+    def rotl(value: int, bits: int) -> int:
+        return ((value << bits) | (value >> (64 - bits))) & mask
+
     state, x = [], seed
-    for _ in range(4):
+    for _ in range(4):  # SplitMix64's outputs seed the generator
         x = (x + 0x9E3779B97F4A7C15) & mask
         z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
         state.append(z ^ (z >> 31))
-
-    def draw() -> int:
-        s0, s1, s2, s3 = state
-        total = (s0 + s3) & mask
-        out = ((((total << 23) | (total >> 41)) & mask) + s0) & mask
+    s0, s1, s2, s3 = state
+    draws = []
+    for _ in range(2 * num_perm):  # a, b, a, b, ...
+        draws.append((rotl((s0 + s3) & mask, 23) + s0) & mask)
+        t = (s1 << 17) & mask
         s2 ^= s0
         s3 ^= s1
         s1 ^= s2
         s0 ^= s3
-        s2 ^= (state[1] << 17) & mask
-        state[:] = [s0, s1, s2, ((s3 << 45) | (s3 >> 19)) & mask]
-        return out
-
-    pairs = [(draw() | 1, draw()) for _ in range(num_perm)]
-    a, b = (np.array(column, dtype=np.uint64) for column in zip(*pairs, strict=True))
+        s2 ^= t
+        s3 = rotl(s3, 45)
+    a = np.array(draws[0::2], dtype=np.uint64) | np.uint64(1)
+    b = np.array(draws[1::2], dtype=np.uint64)
     a.flags.writeable = b.flags.writeable = False  # cached: shared by every caller
     return a, b
 
