@@ -186,6 +186,9 @@ class NeardupParams(_Frozen):
     rows: int = Field(4, ge=1)
     # the estimated Jaccard a pair needs to be published
     min_jaccard: float = Field(0.5, ge=0, le=1)
+    # memory of one block of signatures the similarity step holds to estimate the pairs'
+    # Jaccard (two at once; a corpus under one block is held whole): it shapes no data
+    block_mib: int = Field(512, ge=1)
 
     @model_validator(mode="after")
     def _bands_fit(self) -> NeardupParams:
@@ -312,9 +315,11 @@ class Params(_Frozen):
         """A stable hash of the parameters that shape the data (recorded in the manifest).
 
         The schedule and the gates decide when a build runs and whether it is published, not
-        what it contains, so they are left out: changing them keeps the dataset version.
+        what it contains, so they are left out: changing them keeps the dataset version. So is
+        neardup.block_mib, the memory the similarity step's estimates hold (the same pairs).
         """
         shaping = self.model_dump(mode="json", exclude={"schedule", "gates"})
+        shaping["neardup"].pop("block_mib")  # a memory budget: the same pairs at any value
         if self.write.layout == "single":
             # the layout keys are new: a single-file build keeps the version it had before them
             for key in ("layout", "partition_max_rows"):

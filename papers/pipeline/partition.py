@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from papers import io
-from papers.config import KeyphraseIdf, Params
+from papers.config import KeyphraseIdf, NeardupParams, Params
 from papers.layout import leaf_of
 from papers.pipeline.cache import (
     build_entry,
@@ -25,7 +25,7 @@ from papers.pipeline.terms import compiled_terms
 from papers.pipeline.version import code_sha256
 from papers.stages.keyphrases import keyphrase_candidates, keyphrase_document_counts, keyphrase_top
 from papers.stages.links import code_url, extract_links, links_per_paper
-from papers.stages.neardup import paper_signatures
+from papers.stages.neardup import band_key_columns, band_names, paper_signatures
 from papers.stages.normalize import merge_duplicates
 from papers.stages.related import text_hashes
 from papers.stages.tags import category_matches, tag_papers, tags_per_paper
@@ -199,20 +199,25 @@ _FILES = {name: f"{name}.parquet" for name in _TABLES} | {"signatures": "signatu
 
 
 def similarity_rows(
-    papers: pl.DataFrame, signatures: pl.DataFrame, *, paper_hash: bool
+    papers: pl.DataFrame, signatures: pl.DataFrame, params: NeardupParams, *, paper_hash: bool
 ) -> pl.DataFrame:
-    """A partition's signatures file: its (validated) papers' signatures and pair features
-    (neardup.paper_signatures: what the near-duplicates' pair kinds compare) in their order,
-    and with a cache (`paper_hash`) the hash the similarity step's cached state compares
-    (related.text_hashes). The step then reads no text."""
-    return (
-        papers.select("paper_id")
-        .join(signatures, on="paper_id", how="left", maintain_order="left")
-        .with_columns(
-            text_hashes(papers.select("title", "abstract", "authors"))["paper_hash"]
-            if paper_hash
-            else pl.lit(None, pl.String).alias("paper_hash")
-        )
+    """A partition's signatures file: its (validated) papers' signatures, their LSH band keys
+    (neardup.band_key_columns: the similarity step joins them a band at a time) and pair
+    features (neardup.paper_signatures: what the near-duplicates' pair kinds compare) in the
+    papers' order, and with a cache (`paper_hash`) the hash the similarity step's cached state
+    compares (related.text_hashes). The step then reads no text."""
+    rows = papers.select("paper_id").join(
+        signatures, on="paper_id", how="left", maintain_order="left"
+    )
+    if rows["signature"].null_count():  # a paper not signed: the similarity step refuses it
+        keys = pl.DataFrame(schema=dict.fromkeys(band_names(params), pl.UInt64))
+        keys = keys.clear(rows.height)
+    else:
+        keys = band_key_columns(rows["signature"].to_numpy(), params)
+    return pl.concat([rows, keys], how="horizontal").with_columns(
+        text_hashes(papers.select("title", "abstract", "authors"))["paper_hash"]
+        if paper_hash
+        else pl.lit(None, pl.String).alias("paper_hash")
     )
 
 
@@ -306,6 +311,8 @@ def partition_step(
         # the pieces' keys: the content of this partition's input (shuffle.partition_inputs)
         [k for k, _ in pieces],
         params.model_dump(mode="json", include={"normalize"}),
+        # the signatures file's LSH band keys (similarity_rows)
+        params.neardup.model_dump(mode="json", include={"bands", "rows"}),
         stage_keys,  # each holds the code's hash, and the vocabulary where the stage reads it
         # the keyphrases ranked here against the pinned IDF: how many, and the IDF
         params.tags.keyphrases_top_k,
@@ -370,7 +377,9 @@ def partition_step(
         io.write_frame(link_rows, target / "links.parquet")
         io.write_frame(tag_rows, target / "tags.parquet")
         io.write_frame(rejected, target / "rejected.parquet")
-        signatures = similarity_rows(good, enriched["signatures"], paper_hash=bool(cache_dir))
+        signatures = similarity_rows(
+            good, enriched["signatures"], params.neardup, paper_hash=bool(cache_dir)
+        )
         io.write_frame(signatures, target / _FILES["signatures"])
         # The candidates and their document counts are what the publish ranks keyphrases from
         # without a pinned IDF. Ranked here, it reads neither: the counts are left empty, and

@@ -25,6 +25,7 @@ float32 whatever the blocking, then scaled by the two norms.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import uuid
 from functools import lru_cache
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
 from papers import io
 from papers.config import NeardupParams, Params, RelatedParams
@@ -59,7 +61,7 @@ def similarity_step(
     Returns their paths and what was computed (papers changed since the cached state, texts
     embedded)."""
     paths = [str(p["papers"]) for p in partitions]
-    key = cache_key(code_sha256(), params.neardup.model_dump(mode="json"),
+    key = cache_key(code_sha256(), params.neardup.model_dump(mode="json", exclude={"block_mib"}),
                     params.related.model_dump(mode="json"))  # fmt: skip
     root = Path(cache_dir) / "similarity" if cache_dir else None
     previous = _load_state(root, key)
@@ -79,9 +81,8 @@ def similarity_step(
         fresh = state.join(previous["state"], on=["paper_id", "paper_hash"], how="anti")
         dirty = pl.concat([fresh.select("paper_id"), gone])
     if dirty.height:
-        sig = _signatures(signed, corpus, params.neardup)
+        sig = _signed(signed, corpus, params.neardup)
         pairs = neardup.scored_pairs(dirty, corpus, sig, params.neardup, map_tasks=parallel_map)
-        del sig
     else:  # nothing new, changed or removed (a rule change elsewhere): every pair is kept
         pairs = pl.DataFrame(schema=_PAIRS_SCHEMA)
     duplicates = _duplicates(pairs, signed, previous, dirty)
@@ -132,34 +133,98 @@ def _signed_ids(paths: list[str], columns: list[str]) -> pl.DataFrame:
     return pl.concat([pl.DataFrame(schema=schema), *parts]).sort("paper_id")
 
 
-def _signatures(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -> np.ndarray:
-    """The partitions' signature files (partition step) in one uint32 matrix row-aligned with
-    the corpus: num_perm x 4 bytes per paper, the one copy held."""
+def _signed(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -> neardup.Signed:
+    """The partitions' signature files (partition step) as the corpus's band keys, read a band
+    at a time, and its signatures, read on demand (neardup.Signed): the corpus's signatures
+    are held whole only when they fit in one block (neardup.block_mib; at 4.7M papers their
+    128 minhashes are 2.4 GB), else only the rows in a candidate pair, a block at a time.
+
+    Each file's rows in the corpus (sorted by id) are found once: a partition is a range of
+    paper ids, its file sorted by id, so its rows are a slice of the corpus's (one search), else
+    placed by a join."""
     ids = corpus["paper_id"]
     numbered = ids.to_frame().with_row_index("_row")
-    sig = np.empty((corpus.height, params.num_perm), dtype=np.uint32)
+    files: list[tuple[str, np.ndarray]] = []
     placed = 0
     for path in paths:
-        part = pl.read_ipc(path, columns=["paper_id", "signature"])
-        if part["signature"].null_count():
+        part = pl.read_ipc(path, columns=["paper_id"])
+        if _signature_nulls(path):
             raise PapersError(f"similarity: {path} does not match its partition's papers")
-        # a partition is a range of paper ids, its file sorted by id: its rows are a slice of
-        # the corpus's, found by one search (else placed by a join)
         start = int(ids.search_sorted(part["paper_id"][0])) if part.height else 0
         if part["paper_id"].equals(ids.slice(start, part.height)):
-            sig[start : start + part.height] = part["signature"].to_numpy()
+            rows = np.arange(start, start + part.height, dtype=np.uint32)
         else:
-            rows = part.select("paper_id").join(numbered, on="paper_id", how="left")["_row"]
-            if rows.null_count():
+            found = part.select("paper_id").join(numbered, on="paper_id", how="left")["_row"]
+            if found.null_count():
                 raise PapersError(f"similarity: {path} does not match its partition's papers")
-            sig[rows.to_numpy()] = part["signature"].to_numpy()
+            rows = found.to_numpy().astype(np.uint32)
+        files.append((path, rows))
         placed += part.height
     if placed != corpus.height:
         raise PapersError(
             f"similarity: {placed:,} signatures for {corpus.height:,} papers (a partition's "
             "signature file does not match its papers)"
         )
-    return sig
+    names = neardup.band_names(params)
+
+    def key(band: int) -> pl.Series:
+        keys = np.zeros(corpus.height, dtype=np.uint64)
+        valid = np.zeros(corpus.height, dtype=bool)
+        for path, rows in files:
+            column = pl.read_ipc(path, columns=[names[band]]).to_series()
+            keys[rows] = column.fill_null(0).to_numpy()
+            valid[rows] = column.is_not_null().to_numpy()
+        return pl.select(pl.when(pl.Series(valid)).then(pl.Series("key", keys)))["key"]
+
+    owner = np.zeros(corpus.height, dtype=np.uint32)  # each row's file, and its row there
+    at = np.zeros(corpus.height, dtype=np.uint32)
+    for number, (_, rows) in enumerate(files):
+        owner[rows] = number
+        at[rows] = np.arange(len(rows), dtype=np.uint32)
+
+    def gather(rows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), params.num_perm), dtype=np.uint32)
+        which = owner[rows]
+        order = np.argsort(which, kind="stable")  # by file (already so for the partitions)
+        cuts = np.searchsorted(which[order], np.arange(len(files) + 1))
+        for number, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+            if hi > lo:
+                picked = order[lo:hi]
+                out[picked] = _signature_rows(files[number][0], at[rows[picked]], params)
+        return out
+
+    return neardup.Signed(
+        neardup.BandKeys(corpus.height, key),
+        neardup.SignatureRows(corpus.height, gather, _block_rows(params)),
+    )
+
+
+def _signature_nulls(path: str) -> int:
+    """Papers of a signature file with no signature (read through a memory map: the column's
+    validity only)."""
+    with pa.memory_map(path) as source:
+        nulls: int = pa.ipc.open_file(source).read_all().column("signature").null_count
+        return nulls
+
+
+def _signature_rows(path: str, rows: np.ndarray, params: NeardupParams) -> np.ndarray:
+    """Rows of a signature file's matrix, read through a memory map: the pages of the rows
+    asked for are read, and mapped only while they are copied out."""
+    with pa.memory_map(path) as source:
+        column = pa.ipc.open_file(source).read_all().column("signature")
+        parts = [
+            chunk.flatten().to_numpy(zero_copy_only=True).reshape(-1, params.num_perm)
+            for chunk in column.chunks
+        ]
+        matrix = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        picked: np.ndarray = matrix[rows]  # a copy: the map closes next
+        return picked
+
+
+def _block_rows(params: NeardupParams) -> int:
+    """Signatures in one block of whole files (a file alone may exceed it): block_mib's worth
+    (two blocks are held at once)."""
+    return max(1, params.block_mib * 2**20 // (4 * params.num_perm))
 
 
 def _duplicates(

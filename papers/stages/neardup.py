@@ -8,6 +8,8 @@ candidate self-join and the pair classification are polars expressions.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -302,6 +304,44 @@ def _check_bands(sig: np.ndarray, params: NeardupParams) -> None:
         raise ValueError(f"{sig.shape[0]} signatures: rows are UInt32")
 
 
+def band_names(params: NeardupParams) -> list[str]:
+    """The band key columns of `band_key_columns`, one a band."""
+    return [f"band_{b}" for b in range(params.bands)]
+
+
+def band_key_columns(sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:
+    """Signatures -> one UInt64 column a band (`band_names`): each signature's key there, null
+    for an empty text (never a candidate). The partition step keeps them beside the signatures,
+    so the similarity step reads one band's keys at a time (8 bytes a paper) instead of holding
+    every paper's signature (num_perm x 4 bytes) to compute them."""
+    _check_bands(sig, params)
+    signed = pl.Series("signed", _signed(sig))
+    names = band_names(params)
+    keys = pl.DataFrame([_band_key(sig, b, params).alias(name) for b, name in enumerate(names)])
+    return keys.select(pl.when(signed).then(pl.col(n)).alias(n) for n in keys.columns)
+
+
+@dataclass(frozen=True)
+class BandKeys:
+    """The LSH band keys of `rows` signature rows, a band at a time: `key(band)` is each row's
+    key there (UInt64, null for a row with no text). From a signature matrix (`banded`) or
+    read band by band from the partitions' files (the similarity step)."""
+
+    rows: int
+    key: Callable[[int], pl.Series]
+
+
+def banded(sig: np.ndarray, params: NeardupParams) -> BandKeys:
+    """The band keys of a signature matrix held in memory, computed a band at a time."""
+    _check_bands(sig, params)
+    signed = pl.Series("signed", _signed(sig))
+
+    def key(band: int) -> pl.Series:
+        return pl.select(pl.when(signed).then(_band_key(sig, band, params)))["key"]
+
+    return BandKeys(sig.shape[0], key)
+
+
 def band_keys(sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:
     """Signatures -> rows (row UInt32, band UInt8, key UInt64): one key per band of `rows`
     minhashes; `row` is the signature's row (the paper's position). For inspection and the
@@ -329,21 +369,26 @@ _SHIFT = 1 << 32  # a pair of UInt32 rows packed as a * 2^32 + b
 
 def candidate_pairs(
     new_rows: np.ndarray,
-    sig: np.ndarray,
+    keys: np.ndarray | BandKeys,
     params: NeardupParams,
     index_rows: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Pairs (row_a < row_b, UInt32) of signature rows that share a band key, one of them in
     `new_rows`, both in `index_rows` (default: every row; new rows outside it pair nothing).
+    `keys`: the rows' band keys (`BandKeys`), or their signature matrix (`banded`).
 
     One band at a time: the band's keys of the index (a key no other row has is dropped: most
     rows), the new rows' joined to them, each pair packed into one UInt64 (row_a * 2^32 + row_b);
     the bands' pairs are made unique once. Only integers are joined and held: at the 1M generated
     records (34M band-pair rows, 270 MB) a join of string ids in both directions took 8 GB.
     """
-    _check_bands(sig, params)
-    n = sig.shape[0]
-    member = _signed(sig)
+    if isinstance(keys, np.ndarray):
+        keys = banded(keys, params)
+    n = keys.rows
+    if n >= 2**32:
+        raise ValueError(f"{n} signatures: rows are UInt32")
+    first = keys.key(0) if params.bands else pl.Series("key", [None] * n, dtype=pl.UInt64)
+    member = first.is_not_null().to_numpy()  # a row with no text has no key in any band
     if index_rows is not None:
         listed = np.zeros(n, dtype=bool)
         listed[index_rows] = True
@@ -357,55 +402,152 @@ def candidate_pairs(
     # new side, kept either way round
     keep = (a < b) | ((a > b) & ~pl.col("new_o"))
     packed = pl.min_horizontal(a, b).cast(pl.UInt64) * _SHIFT + pl.max_horizontal(a, b)
-    parts = [pl.Series("pair", [], dtype=pl.UInt64)]
+    parts = [np.zeros(0, dtype=np.uint64)]
     # the rows that can pair with a new one: a key another row has (every row new, a full
     # build), or a key of a new row (few new rows, a daily build: a smaller set to test against)
     few = len(new_rows) * 4 < len(rows)
     for band in range(params.bands):
-        keyed = base.with_columns(_band_key(sig, band, params).gather(rows))
+        key = first if band == 0 else keys.key(band)
+        keyed = base.with_columns(key.gather(rows).alias("key"))
+        del key
         if few:
             keyed = keyed.filter(pl.col("key").is_in(keyed.filter("new")["key"].implode()))
         else:
             keyed = keyed.filter(pl.col("key").is_duplicated())
         other = keyed.rename({"row": "row_o", "new": "new_o"})
         joined = keyed.filter("new").select("row", "key").join(other, on="key").filter(keep)
-        parts.append(joined.select(packed.alias("pair"))["pair"])
-    pairs = pl.concat(parts).unique().sort()
+        parts.append(joined.select(packed.alias("pair"))["pair"].to_numpy())
+    del first
+    pairs = _unique_sorted(parts)
     return pl.DataFrame(
         {
-            "row_a": (pairs // _SHIFT).cast(pl.UInt32),
-            "row_b": (pairs % _SHIFT).cast(pl.UInt32),
+            "row_a": (pairs >> np.uint64(32)).astype(np.uint32),
+            "row_b": (pairs & np.uint64(_SHIFT - 1)).astype(np.uint32),
         }
     )
+
+
+def _unique_sorted(parts: list[np.ndarray]) -> np.ndarray:
+    """The distinct values of the parts, sorted; the parts list is emptied as it is read (the
+    bands' pairs are the step's largest arrays: one copy of them held, sorted in place)."""
+    values = np.concatenate(parts)
+    parts.clear()
+    values.sort()
+    if len(values) < 2:
+        return values
+    first = np.empty(len(values), dtype=bool)
+    first[0] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return values[first]
 
 
 ESTIMATE_BATCH = 65_536  # candidate pairs compared at once (~64 MB of signature rows)
 ESTIMATE_TASK = 16 * ESTIMATE_BATCH  # candidate pairs of one task (papers.tasks)
 
 
+@dataclass(frozen=True)
+class SignatureRows:
+    """Signatures read on demand: `gather(rows)` gives the matrix of the given rows (distinct,
+    ascending) in that order; `block_rows` is how many one block may hold (two are held at
+    once). The similarity step reads them from the partitions' files."""
+
+    rows: int
+    gather: Callable[[np.ndarray], np.ndarray]
+    block_rows: int
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What the pairs are found from: the rows' band keys (`candidate_pairs`) and their
+    signatures (`estimate_jaccard`)."""
+
+    keys: BandKeys
+    signatures: SignatureRows
+
+
 def estimate_jaccard(
-    pairs: pl.DataFrame, sig: np.ndarray, map_tasks: TaskMap[None] | None = None
+    pairs: pl.DataFrame,
+    sig: np.ndarray | SignatureRows,
+    map_tasks: TaskMap[None] | None = None,
 ) -> pl.DataFrame:
     """Adds `jaccard` (Float32) to pairs of signature rows (row_a, row_b): the share of equal
     minhashes of the two signatures. map_tasks runs its ranges of pairs (papers.tasks; the
-    pipeline's thread map runs two at once: numpy's gathers and comparisons release the GIL)."""
+    pipeline's thread map runs two at once: numpy's gathers and comparisons release the GIL).
+
+    `sig`: the matrix, or its rows read on demand (`SignatureRows`): every row when they fit
+    in one block, else only the rows in a pair, a block of them at a time (block i read once,
+    each later block j once beside it for the pairs between them), so two blocks are held at
+    most whatever the corpus's size."""
     ia, ib = pairs["row_a"].to_numpy(), pairs["row_b"].to_numpy()
     est = np.zeros(len(pairs), dtype=np.float32)
+    if isinstance(sig, np.ndarray) or sig.rows <= sig.block_rows:
+        matrix = sig if isinstance(sig, np.ndarray) else sig.gather(np.arange(sig.rows))
+        _estimate(est, None, ia, ib, matrix, matrix, map_tasks)
+        return pairs.with_columns(pl.Series("jaccard", est, dtype=pl.Float32))
+    listed = np.zeros(sig.rows, dtype=bool)
+    listed[ia] = True
+    listed[ib] = True
+    needed = np.flatnonzero(listed)  # the rows in a pair, ascending
+    del listed
+    index = np.zeros(sig.rows, dtype=np.int64)
+    index[needed] = np.arange(len(needed))
+    block, position = index // sig.block_rows, index % sig.block_rows
+    blocks = -(-len(needed) // sig.block_rows)
+
+    def load(i: int) -> np.ndarray:
+        return sig.gather(needed[i * sig.block_rows : (i + 1) * sig.block_rows])
+
+    low = np.minimum(block[ia], block[ib])
+    for i in range(blocks):
+        at = np.flatnonzero(low == i)
+        if not len(at):
+            continue
+        # each pair's end in block i as "a", its other end (in a block j >= i) as "b"; the
+        # pairs grouped by j, so that block is read once beside block i
+        a_in_i = block[ia[at]] == i
+        ra, rb = np.where(a_in_i, ia[at], ib[at]), np.where(a_in_i, ib[at], ia[at])
+        other = block[rb]
+        order = np.argsort(other, kind="stable")
+        at, ra, rb, other = at[order], ra[order], rb[order], other[order]
+        first = load(i)
+        for j in np.unique(other):
+            lo, hi = np.searchsorted(other, [j, j + 1])
+            second = first if j == i else load(int(j))
+            _estimate(est, at[lo:hi], position[ra[lo:hi]], position[rb[lo:hi]],
+                      first, second, map_tasks)  # fmt: skip
+            del second
+        del first
+    return pairs.with_columns(pl.Series("jaccard", est, dtype=pl.Float32))
+
+
+def _estimate(
+    est: np.ndarray,
+    at: np.ndarray | None,
+    pa: np.ndarray,
+    pb: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    map_tasks: TaskMap[None] | None,
+) -> None:
+    """est[at] (at None: est) = the share of equal minhashes of rows pa of `first` and pb of
+    `second`."""
+    num_perm = np.float32(first.shape[1])
 
     def estimate(lo: int, hi: int) -> None:
-        # per batch: sig[ia] of every candidate at once is len(pairs) x num_perm x 4 bytes, and
-        # the 1M generated records (spliced from a pool of 13.5k real texts) give 22M candidates
+        # per batch: every candidate's rows at once would be len(pairs) x num_perm x 4 bytes,
+        # and the 1M generated records (spliced from a pool of 13.5k real texts) give 22M
         for start in range(lo, hi, ESTIMATE_BATCH):
             end = min(start + ESTIMATE_BATCH, hi)
-            same = np.take(sig, ia[start:end], axis=0) == np.take(sig, ib[start:end], axis=0)
+            same = np.take(first, pa[start:end], axis=0) == np.take(second, pb[start:end], axis=0)
             # k equal of num_perm: k / num_perm is exact in float32, as the mean was
-            est[start:end] = np.count_nonzero(same, axis=1) / np.float32(sig.shape[1])
+            share = np.count_nonzero(same, axis=1) / num_perm
+            if at is None:
+                est[start:end] = share
+            else:
+                est[at[start:end]] = share
 
-    tasks = [
-        (lo, min(lo + ESTIMATE_TASK, len(pairs))) for lo in range(0, len(pairs), ESTIMATE_TASK)
-    ]
+    tasks = [(lo, min(lo + ESTIMATE_TASK, len(pa))) for lo in range(0, len(pa), ESTIMATE_TASK)]
     (map_tasks or one_by_one)(estimate, tasks)
-    return pairs.with_columns(pl.Series("jaccard", est, dtype=pl.Float32))
 
 
 PAIR_FEATURES = pl.Schema(
@@ -612,7 +754,7 @@ def kind_and_evidence(
 def scored_pairs(
     new: pl.DataFrame,
     papers: pl.DataFrame,
-    sig_of: np.ndarray,
+    sig_of: np.ndarray | Signed,
     params: NeardupParams,
     index: pl.DataFrame | None = None,
     map_tasks: TaskMap[None] | None = None,
@@ -621,8 +763,13 @@ def scored_pairs(
     `index` (default: all `papers`; `candidate_pairs`) and their estimated Jaccard
     (`estimate_jaccard`, its tasks run by map_tasks).
 
-    `papers` and `sig_of` are row-aligned: every paper that can appear in a pair, and its signature.
+    `papers` and `sig_of` are row-aligned: every paper that can appear in a pair, and its signature
+    (a matrix, or its band keys and its rows read on demand: `Signed`).
     """
+    keys: np.ndarray | BandKeys = sig_of.keys if isinstance(sig_of, Signed) else sig_of
+    signatures: np.ndarray | SignatureRows = (
+        sig_of.signatures if isinstance(sig_of, Signed) else sig_of
+    )
     ids = papers["paper_id"]
     numbered = ids.to_frame().with_row_index("row")
 
@@ -633,8 +780,8 @@ def scored_pairs(
         return out
 
     index_rows = None if index is None else rows_of(index)
-    candidates = candidate_pairs(rows_of(new), sig_of, params, index_rows)
-    pairs = estimate_jaccard(candidates, sig_of, map_tasks)
+    candidates = candidate_pairs(rows_of(new), keys, params, index_rows)
+    pairs = estimate_jaccard(candidates, signatures, map_tasks)
     pairs = pairs.filter(pl.col("jaccard") >= params.min_jaccard)
     a, b = ids.gather(pairs["row_a"]), ids.gather(pairs["row_b"])
     return pairs.select(

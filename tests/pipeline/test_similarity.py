@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from papers.config import NeardupParams, Params, RelatedParams
 from papers.errors import PapersError
+from papers.pipeline import similarity
 from papers.pipeline.partition import similarity_rows
 from papers.pipeline.similarity import similarity_step
+from papers.stages import neardup
 from papers.stages.neardup import paper_signatures
 from schemas import Duplicates, Related
 
@@ -58,8 +63,8 @@ def _partitions(papers: pl.DataFrame, folder: Path, parts: int = 3) -> list[dict
         # as the partition step writes them with a cache (the paper hashes), here in another
         # order than the papers'
         shuffled = part.sample(fraction=1.0, shuffle=True, seed=n)
-        similarity_rows(shuffled, paper_signatures(shuffled, NeardupParams()), paper_hash=True
-                        ).write_ipc(signed)  # fmt: skip
+        signatures = paper_signatures(shuffled, NeardupParams())
+        similarity_rows(shuffled, signatures, NeardupParams(), paper_hash=True).write_ipc(signed)
         out.append({"papers": str(path), "signatures": str(signed)})
     return out
 
@@ -189,6 +194,40 @@ def test_related_off_reads_a_partition_at_a_time_with_the_same_duplicates(tmp_pa
     assert empty.is_empty()
 
 
+def test_signatures_held_a_few_files_at_a_time_give_the_same_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """neardup.block_mib: the Jaccard estimates hold two blocks of signatures at most; with
+    blocks of 3 rows (read from files in another order than their papers), the same table as
+    with the corpus held whole."""
+    off = PARAMS.model_copy(update={"related": RelatedParams(method="off")})
+    papers = _papers()
+    copy = papers.filter(pl.col("paper_id") == "2401.00010").with_columns(paper_id=pl.lit("2403.1"))
+    partitions = _partitions(pl.concat([papers, copy]), tmp_path / "p", parts=5)
+    whole, _ = _tables(similarity_step(partitions, off, str(tmp_path / "w1"), None))
+    reads: list[int] = []
+    real = similarity._signed
+
+    def counted(*args: Any) -> neardup.Signed:
+        signed = real(*args)
+        rows = signed.signatures
+
+        def gather(asked: np.ndarray) -> np.ndarray:
+            reads.append(len(asked))
+            return rows.gather(asked)
+
+        return neardup.Signed(signed.keys, dataclasses.replace(rows, gather=gather))
+
+    monkeypatch.setattr(similarity, "_block_rows", lambda _: 3)
+    monkeypatch.setattr(similarity, "_signed", counted)
+    blocked, _ = _tables(similarity_step(partitions, off, str(tmp_path / "w2"), None))
+    assert whole.height == 4
+    assert_frame_equal(blocked, whole, check_exact=True)
+    # blocks of 3 rows, only the candidates' rows read
+    assert len(reads) > 1
+    assert max(reads) <= 3
+
+
 def test_related_off_reads_no_text_for_the_pair_kinds(tmp_path: Path) -> None:
     """The pair kinds compare the pair features kept beside the signatures: with related off
     the partitions' papers files (their titles and abstracts) are not read at all."""
@@ -216,8 +255,9 @@ def test_with_nothing_changed_no_text_or_signature_is_read(tmp_path: Path) -> No
         zeros = pl.Series(
             "signature", signed["signature"].to_numpy() * 0, signed["signature"].dtype
         )
-        # signatures that would pair every paper with every other
-        signed.with_columns(zeros).write_ipc(str(part["signatures"]))
+        # signatures and band keys that would pair every paper with every other
+        keys = pl.col("^band_.*$").fill_null(0) * 0
+        signed.with_columns(zeros, keys).write_ipc(str(part["signatures"]))
     second = similarity_step(partitions, off, str(tmp_path / "w2"), cache)
     assert second["changed"] == 0
     assert_frame_equal(_tables(second)[0], first, check_exact=True)

@@ -162,6 +162,59 @@ def test_jaccard_estimates_by_task_and_thread_are_the_share_of_equal_minhashes(
         assert got.to_list() == want
 
 
+def test_jaccard_estimates_read_on_demand_are_the_whole_matrixs() -> None:
+    rng = np.random.default_rng(6)
+    sig = rng.integers(0, 3, size=(60, PARAMS.num_perm), dtype=np.uint32)
+    # pairs among 30 of the 60 rows (the others are never read when a block cannot hold all)
+    used = rng.choice(60, size=30, replace=False)
+    pairs = pl.DataFrame(
+        {"row_a": rng.choice(used, 400), "row_b": rng.choice(used, 400)},
+        schema={"row_a": pl.UInt32, "row_b": pl.UInt32},
+    )
+    want = nd.estimate_jaccard(pairs, sig)
+    in_pairs = np.unique(pairs.select(pl.concat_list("row_a", "row_b").explode()).to_series())
+    for block_rows in (60, len(in_pairs), 7):
+        asked: list[list[int]] = []
+
+        def gather(rows: np.ndarray, asked: list[list[int]] = asked) -> np.ndarray:
+            asked.append(rows.tolist())
+            return sig[rows]
+
+        got = nd.estimate_jaccard(pairs, nd.SignatureRows(60, gather, block_rows))
+        assert_frame_equal(got, want)
+        if block_rows == 60:  # every row fits one block: read whole
+            assert asked == [list(range(60))]
+            continue
+        # else only the rows in a pair, in blocks of block_rows: block i read once as the first
+        # of its pairs and once beside each earlier block
+        blocks = [
+            in_pairs[i : i + block_rows].tolist() for i in range(0, len(in_pairs), block_rows)
+        ]
+        assert all(rows in blocks for rows in asked)
+        for i, rows in enumerate(blocks):
+            assert 1 <= asked.count(rows) <= i + 1
+        assert len(blocks) == (1 if block_rows == len(in_pairs) else -(-len(in_pairs) // 7))
+
+
+def test_band_key_columns_are_the_keys_candidate_pairs_join_on() -> None:
+    rng = np.random.default_rng(8)
+    sig = rng.integers(0, 3, size=(30, PARAMS.num_perm), dtype=np.uint32)
+    sig[4] = np.iinfo(np.uint32).max  # an empty text: no key in any band
+    columns = nd.band_key_columns(sig, PARAMS)
+    assert columns.columns == nd.band_names(PARAMS)
+    assert columns.row(4) == (None,) * PARAMS.bands
+    long = nd.band_keys(sig, PARAMS)
+    for band, name in enumerate(columns.columns):
+        keyed = long.filter(pl.col("band") == band)
+        assert columns[name].gather(keyed["row"]).to_list() == keyed["key"].to_list()
+    # from the columns, read a band at a time, the same pairs as from the matrix
+    keys = nd.BandKeys(30, columns.to_series)
+    assert_frame_equal(
+        nd.candidate_pairs(np.arange(30), keys, PARAMS),
+        nd.candidate_pairs(np.arange(30), sig, PARAMS),
+    )
+
+
 def test_bands_must_fit_signature() -> None:
     import pytest
 
