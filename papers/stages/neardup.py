@@ -8,6 +8,7 @@ candidate self-join and the pair classification are polars expressions.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -520,6 +521,14 @@ def estimate_jaccard(
     return pairs.with_columns(pl.Series("jaccard", est, dtype=pl.Float32))
 
 
+# Pairs from which the estimates take the compiled pass (shingle_kernel.shares, ~4x less CPU
+# than numpy's copies of both rows): numba's import and the kernel's cached compile cost ~1 s a
+# process, ~0.4 us a pair saved; from WARM_PAIRS on when this process has loaded numba already
+# (a build's partitions took the compiled passes).
+COMPILED_PAIRS = 4_000_000
+WARM_PAIRS = 100_000
+
+
 def _estimate(
     est: np.ndarray,
     at: np.ndarray | None,
@@ -532,6 +541,17 @@ def _estimate(
     """est[at] (at None: est) = the share of equal minhashes of rows pa of `first` and pb of
     `second`."""
     num_perm = np.float32(first.shape[1])
+    tasks = [(lo, min(lo + ESTIMATE_TASK, len(pa))) for lo in range(0, len(pa), ESTIMATE_TASK)]
+    if len(pa) >= COMPILED_PAIRS or (len(pa) >= WARM_PAIRS and "numba" in sys.modules):
+        from papers.stages.shingle_kernel import shares  # numba: see COMPILED_PAIRS
+
+        where = np.zeros(0, dtype=np.int64) if at is None else at
+
+        def compiled(lo: int, hi: int) -> None:
+            shares(first, second, pa, pb, where, est, lo, hi)
+
+        (map_tasks or one_by_one)(compiled, tasks)
+        return
 
     def estimate(lo: int, hi: int) -> None:
         # per batch: every candidate's rows at once would be len(pairs) x num_perm x 4 bytes,
@@ -546,7 +566,6 @@ def _estimate(
             else:
                 est[at[start:end]] = share
 
-    tasks = [(lo, min(lo + ESTIMATE_TASK, len(pa))) for lo in range(0, len(pa), ESTIMATE_TASK)]
     (map_tasks or one_by_one)(estimate, tasks)
 
 

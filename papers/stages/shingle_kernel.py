@@ -164,3 +164,19 @@ def sketches(hashes, row_offsets, a, b, out, missing):
                     fraction = ((a[i] * mixed + b[i]) >> _RANK_SHIFT) & _FRACTION
                     out[row, i] = min(out[row, i], np.uint32(_FALLBACK | fraction))
     return row_offsets.shape[0] - 1
+
+
+@kernel
+def shares(first, second, pa, pb, at, est, lo, hi):
+    """For k in lo..hi: the share of equal minhashes of row pa[k] of first and row pb[k] of
+    second, into est[at[k]] (est[k] when at is empty): neardup.estimate_jaccard's estimate
+    compared in place, with no copy of the rows (numpy's take copies both sides first)."""
+    width = first.shape[1]
+    scale = np.float32(width)
+    for k in range(lo, hi):
+        a, b = pa[k], pb[k]
+        same = 0
+        for j in range(width):
+            same += first[a, j] == second[b, j]
+        est[at[k] if at.shape[0] else k] = same / scale
+    return hi - lo

@@ -139,9 +139,17 @@ def test_candidates_are_the_pairs_sharing_a_band_key() -> None:
     assert_frame_equal(nd.candidate_pairs(few, sig, PARAMS), expected.filter(ends))
 
 
+def _estimates_compiled(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
+    """The estimates' compiled pass (shingle_kernel.shares) from 0 pairs, or never."""
+    monkeypatch.setattr(nd, "COMPILED_PAIRS", 0 if compiled else 2**62)
+    monkeypatch.setattr(nd, "WARM_PAIRS", 0 if compiled else 2**62)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
 def test_jaccard_estimates_by_task_and_thread_are_the_share_of_equal_minhashes(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, compiled: bool
 ) -> None:
+    _estimates_compiled(monkeypatch, compiled)
     rng = np.random.default_rng(5)
     sig = rng.integers(0, 2, size=(40, PARAMS.num_perm), dtype=np.uint32)
     pairs = pl.DataFrame(
@@ -162,7 +170,10 @@ def test_jaccard_estimates_by_task_and_thread_are_the_share_of_equal_minhashes(
         assert got.to_list() == want
 
 
-def test_jaccard_estimates_read_on_demand_are_the_whole_matrixs() -> None:
+@pytest.mark.parametrize("compiled", [False, True])
+def test_jaccard_estimates_read_on_demand_are_the_whole_matrixs(
+    monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
     rng = np.random.default_rng(6)
     sig = rng.integers(0, 3, size=(60, PARAMS.num_perm), dtype=np.uint32)
     # pairs among 30 of the 60 rows (the others are never read when a block cannot hold all)
@@ -171,7 +182,8 @@ def test_jaccard_estimates_read_on_demand_are_the_whole_matrixs() -> None:
         {"row_a": rng.choice(used, 400), "row_b": rng.choice(used, 400)},
         schema={"row_a": pl.UInt32, "row_b": pl.UInt32},
     )
-    want = nd.estimate_jaccard(pairs, sig)
+    want = nd.estimate_jaccard(pairs, sig)  # numpy, whole (the test above checks it)
+    _estimates_compiled(monkeypatch, compiled)
     in_pairs = np.unique(pairs.select(pl.concat_list("row_a", "row_b").explode()).to_series())
     for block_rows in (60, len(in_pairs), 7):
         asked: list[list[int]] = []
