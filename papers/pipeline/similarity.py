@@ -171,9 +171,7 @@ def _signed(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -> ne
         keys = np.zeros(corpus.height, dtype=np.uint64)
         valid = np.zeros(corpus.height, dtype=bool)
         for path, rows in files:
-            column = pl.read_ipc(path, columns=[names[band]]).to_series()
-            keys[rows] = column.fill_null(0).to_numpy()
-            valid[rows] = column.is_not_null().to_numpy()
+            keys[rows], valid[rows] = _band_column(path, names[band])
         return pl.select(pl.when(pl.Series(valid)).then(pl.Series("key", keys)))["key"]
 
     owner = np.zeros(corpus.height, dtype=np.uint32)  # each row's file, and its row there
@@ -197,6 +195,21 @@ def _signed(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -> ne
         neardup.BandKeys(corpus.height, key),
         neardup.SignatureRows(corpus.height, gather, _block_rows(params)),
     )
+
+
+def _band_column(path: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A signature file's band key column: (values, valid), read through a memory map (a
+    quarter of polars' time to read one column of a file, 32 times per file)."""
+    with pa.memory_map(path) as source:
+        column = pa.ipc.open_file(source).read_all().column(name)
+        chunk = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        values = np.frombuffer(chunk.buffers()[1], dtype=np.uint64, count=chunk.offset + len(chunk))
+        valid = (
+            np.ones(len(chunk), dtype=bool)
+            if chunk.null_count == 0
+            else chunk.is_valid().to_numpy(zero_copy_only=False)
+        )
+        return values[chunk.offset :].copy(), valid
 
 
 def _signature_nulls(path: str) -> int:

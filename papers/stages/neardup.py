@@ -367,6 +367,18 @@ def band_keys(sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:
 
 _SHIFT = 1 << 32  # a pair of UInt32 rows packed as a * 2^32 + b
 
+# Rows from which the candidate pairs take the compiled pass (shingle_kernel.band_pairs), as the
+# estimates do (COMPILED_PAIRS): ~2 us a row over the 32 bands saved against ~1 s of numba a
+# process; from WARM_ROWS on when numba is loaded already.
+COMPILED_ROWS = 1_000_000
+WARM_ROWS = 16_000
+
+
+def _compiled(n: int, always: int, warm: int) -> bool:
+    """Whether a pass over n items takes its compiled version: from `always` on, or from `warm`
+    on when this process has loaded numba already (another pass paid for it)."""
+    return n >= always or (n >= warm and "numba" in sys.modules)
+
 
 def candidate_pairs(
     new_rows: np.ndarray,
@@ -407,8 +419,15 @@ def candidate_pairs(
     # the rows that can pair with a new one: a key another row has (every row new, a full
     # build), or a key of a new row (few new rows, a daily build: a smaller set to test against)
     few = len(new_rows) * 4 < len(rows)
+    compiled = _compiled(len(rows), COMPILED_ROWS, WARM_ROWS)
     for band in range(params.bands):
         key = first if band == 0 else keys.key(band)
+        if compiled:
+            band_keys = key if len(rows) == n else key.gather(rows)
+            if band_keys.null_count():  # keys are null in every band or none (no text)
+                raise ValueError(f"band {band}: a row without a key that band 0 keys")
+            parts.append(_compiled_band_pairs(band_keys.to_numpy(), rows, fresh[rows]))
+            continue
         keyed = base.with_columns(key.gather(rows).alias("key"))
         del key
         if few:
@@ -426,6 +445,19 @@ def candidate_pairs(
             "row_b": (pairs & np.uint64(_SHIFT - 1)).astype(np.uint32),
         }
     )
+
+
+def _compiled_band_pairs(keys: np.ndarray, rows: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """One band's pairs (packed as candidate_pairs packs them) by a sort of its keys and one
+    compiled pass over the runs of equal keys (shingle_kernel.band_pairs): the polars path's
+    duplicate test and self-join in one."""
+    from papers.stages.shingle_kernel import band_pairs  # numba: see COMPILED_ROWS
+
+    order = np.argsort(keys)  # any order within a key: the pairs are packed min, max
+    keys, rows, new = keys[order], rows[order], new[order]
+    out = np.empty(band_pairs(keys, rows, new, np.zeros(0, dtype=np.uint64)), dtype=np.uint64)
+    band_pairs(keys, rows, new, out)
+    return out
 
 
 def _unique_sorted(parts: list[np.ndarray]) -> np.ndarray:
@@ -542,7 +574,7 @@ def _estimate(
     `second`."""
     num_perm = np.float32(first.shape[1])
     tasks = [(lo, min(lo + ESTIMATE_TASK, len(pa))) for lo in range(0, len(pa), ESTIMATE_TASK)]
-    if len(pa) >= COMPILED_PAIRS or (len(pa) >= WARM_PAIRS and "numba" in sys.modules):
+    if _compiled(len(pa), COMPILED_PAIRS, WARM_PAIRS):
         from papers.stages.shingle_kernel import shares  # numba: see COMPILED_PAIRS
 
         where = np.zeros(0, dtype=np.int64) if at is None else at

@@ -180,3 +180,32 @@ def shares(first, second, pa, pb, at, est, lo, hi):
             same += first[a, j] == second[b, j]
         est[at[k] if at.shape[0] else k] = same / scale
     return hi - lo
+
+
+@kernel
+def band_pairs(keys, rows, new, out):
+    """The pairs of rows sharing a key in one LSH band, one of them new, each once as
+    min * 2^32 + max (neardup.candidate_pairs): `keys` sorted, `rows` and `new` in their order.
+    With `out` empty only counts them (the caller then allocates `out` and calls again)."""
+    count = 0
+    fill = out.shape[0] > 0
+    n = keys.shape[0]
+    start = 0
+    while start < n:
+        end = start + 1
+        fresh = new[start]
+        while end < n and keys[end] == keys[start]:
+            fresh |= new[end]
+            end += 1
+        if not fresh:  # no new row in the group (a daily build's old rows): no pair
+            start = end
+            continue
+        for i in range(start, end):
+            for j in range(i + 1, end):
+                if new[i] or new[j]:
+                    if fill:
+                        a, b = np.uint64(rows[i]), np.uint64(rows[j])
+                        out[count] = (min(a, b) << np.uint64(32)) | max(a, b)
+                    count += 1
+        start = end
+    return count

@@ -101,7 +101,15 @@ def test_pairs_and_kinds() -> None:
     )
 
 
-def test_incremental_equals_batch() -> None:
+def _candidates_compiled(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
+    """The candidate pairs' compiled pass (shingle_kernel.band_pairs) from 0 rows, or never."""
+    monkeypatch.setattr(nd, "COMPILED_ROWS", 0 if compiled else 2**62)
+    monkeypatch.setattr(nd, "WARM_ROWS", 0 if compiled else 2**62)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_incremental_equals_batch(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
+    _candidates_compiled(monkeypatch, compiled)
     sig = _sig(PAPERS)
     batch = nd.find_duplicates(PAPERS, PAPERS, sig, PARAMS)
     # day 1: the first half alone; day 2: the rest against the index of everything
@@ -116,7 +124,11 @@ def test_incremental_equals_batch() -> None:
     assert_frame_equal(both, batch)
 
 
-def test_candidates_are_the_pairs_sharing_a_band_key() -> None:
+@pytest.mark.parametrize("compiled", [False, True])
+def test_candidates_are_the_pairs_sharing_a_band_key(
+    monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
+    _candidates_compiled(monkeypatch, compiled)
     # signatures with few distinct values per minhash: many collisions, buckets of every size
     rng = np.random.default_rng(3)
     sig = rng.integers(0, 3, size=(60, PARAMS.num_perm), dtype=np.uint32)
