@@ -3,8 +3,11 @@ k-shingles hashed as rensa 0.5.0 hashes a token (rustc-hash's FxHasher over the 
 same values as neardup._shingle_hashes computes with numpy passes; then each text's signature
 from its shingle hashes as rensa 0.5.0's R-MinHash computes it (`sketches`), written straight
 into a uint32 matrix, with no Python list per text and without holding the GIL
-(tests/stages/test_shingle_kernel.py checks both against rensa). Imported only by the builds
-that use it (compiled.worth_compiling)."""
+(tests/stages/test_shingle_kernel.py checks both against rensa). Then the pairs: a band's
+candidate pairs from its sorted keys (`band_pairs`) and the pairs' Jaccard estimates
+(`shares`), for neardup.candidate_pairs and neardup.estimate_jaccard (tests/stages/
+test_neardup.py runs both paths). Imported only by the builds that use it
+(compiled.worth_compiling, neardup.COMPILED_ROWS and COMPILED_PAIRS)."""
 
 # mypy: ignore-errors
 
