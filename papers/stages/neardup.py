@@ -1,8 +1,12 @@
-"""Near-duplicates: MinHash of title + abstract word shingles, LSH banding in polars, pair kinds.
+"""Near-duplicates: MinHash of title + abstract word shingles, LSH banding, pair kinds.
 
-Pure functions over polars frames; the lead wires them into partition/publish.  rensa computes the
-signatures in one call per batch of distinct texts (no Python object per record); banding, the
-candidate self-join and the pair classification are polars expressions.
+Pure functions over polars frames and numpy arrays; the pipeline runs them in its partition
+step (signatures, band keys, pair features) and similarity step (pairs). rensa computes the
+signatures in one call per batch of distinct texts (no Python object per record), or for a
+large build its algorithm's compiled port (shingle_kernel); the band keys and the pair
+classification are polars expressions; the candidate self-join is a polars join, or for a
+large build a compiled pass over each band's sorted keys, and the Jaccard estimates are numpy
+comparisons, or a compiled pass.
 """
 
 from __future__ import annotations
@@ -394,13 +398,15 @@ def candidate_pairs(
     rows), the new rows' joined to them, each pair packed into one UInt64 (row_a * 2^32 + row_b);
     the bands' pairs are made unique once. Only integers are joined and held: at the 1M generated
     records (34M band-pair rows, 270 MB) a join of string ids in both directions took 8 GB.
+    Over many rows (COMPILED_ROWS) a band's join is one compiled pass over its sorted keys
+    instead (`_compiled_band_pairs`), the same pairs.
     """
     if isinstance(keys, np.ndarray):
         keys = banded(keys, params)
     n = keys.rows
     if n >= 2**32:
         raise ValueError(f"{n} signatures: rows are UInt32")
-    first = keys.key(0) if params.bands else pl.Series("key", [None] * n, dtype=pl.UInt64)
+    first = keys.key(0)  # bands >= 1 (params)
     member = first.is_not_null().to_numpy()  # a row with no text has no key in any band
     if index_rows is not None:
         listed = np.zeros(n, dtype=bool)
