@@ -228,6 +228,18 @@ def test_signatures_held_a_few_files_at_a_time_give_the_same_duplicates(
     assert max(reads) <= 3
 
 
+def test_a_partition_with_no_papers_left_changes_nothing(tmp_path: Path) -> None:
+    """A partition whose every paper was rejected writes an empty signature file: its band
+    keys and signatures read as nothing, the other partitions' pairs as before."""
+    off = PARAMS.model_copy(update={"related": RelatedParams(method="off")})
+    partitions = _partitions(_papers(), tmp_path / "p")
+    first, _ = _tables(similarity_step(partitions, off, str(tmp_path / "w1"), None))
+    empty = _partitions(_papers().head(0), tmp_path / "e", parts=1)
+    second, _ = _tables(similarity_step([*empty, *partitions], off, str(tmp_path / "w2"), None))
+    assert first.height == 3
+    assert_frame_equal(second, first, check_exact=True)
+
+
 def test_related_off_reads_no_text_for_the_pair_kinds(tmp_path: Path) -> None:
     """The pair kinds compare the pair features kept beside the signatures: with related off
     the partitions' papers files (their titles and abstracts) are not read at all."""
