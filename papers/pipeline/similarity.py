@@ -28,6 +28,8 @@ from __future__ import annotations
 import itertools
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -167,12 +169,12 @@ def _signed(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -> ne
         )
     names = neardup.band_names(params)
 
-    def key(band: int) -> pl.Series:
+    def key(band: int) -> tuple[np.ndarray, np.ndarray]:
         keys = np.zeros(corpus.height, dtype=np.uint64)
         valid = np.zeros(corpus.height, dtype=bool)
         for path, rows in files:
             keys[rows], valid[rows] = _band_column(path, names[band])
-        return pl.select(pl.when(pl.Series(valid)).then(pl.Series("key", keys)))["key"]
+        return keys, valid
 
     owner = np.zeros(corpus.height, dtype=np.uint32)  # each row's file, and its row there
     at = np.zeros(corpus.height, dtype=np.uint32)
@@ -197,39 +199,40 @@ def _signed(paths: list[str], corpus: pl.DataFrame, params: NeardupParams) -> ne
     )
 
 
-def _band_column(path: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A signature file's band key column: (values, valid), read through a memory map (a
-    quarter of polars' time to read one column of a file, 32 times per file)."""
+@contextmanager
+def _mapped_column(path: str, name: str) -> Iterator[pa.Array]:
+    """One column of a signature file (Arrow IPC) as one array over a memory map: only the
+    pages read are loaded, and the map closes on leaving (copy out what is kept)."""
     with pa.memory_map(path) as source:
         column = pa.ipc.open_file(source).read_all().column(name)
-        chunk = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        values = np.frombuffer(chunk.buffers()[1], dtype=np.uint64, count=chunk.offset + len(chunk))
+        # one chunk (polars writes one batch) read in place; combine_chunks would copy it
+        yield column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def _band_column(path: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A signature file's band key column: (values, valid) (a quarter of polars' time to read
+    one column of a file, 32 times per file)."""
+    with _mapped_column(path, name) as keys:
+        values = np.frombuffer(keys.buffers()[1], dtype=np.uint64, count=keys.offset + len(keys))
         valid = (
-            np.ones(len(chunk), dtype=bool)
-            if chunk.null_count == 0
-            else chunk.is_valid().to_numpy(zero_copy_only=False)
+            np.ones(len(keys), dtype=bool)
+            if keys.null_count == 0
+            else keys.is_valid().to_numpy(zero_copy_only=False)
         )
-        return values[chunk.offset :].copy(), valid
+        return values[keys.offset :].copy(), valid
 
 
 def _signature_nulls(path: str) -> int:
-    """Papers of a signature file with no signature (read through a memory map: the column's
-    validity only)."""
-    with pa.memory_map(path) as source:
-        nulls: int = pa.ipc.open_file(source).read_all().column("signature").null_count
+    """Papers of a signature file with no signature (the column's validity only)."""
+    with _mapped_column(path, "signature") as signatures:
+        nulls: int = signatures.null_count
         return nulls
 
 
 def _signature_rows(path: str, rows: np.ndarray, params: NeardupParams) -> np.ndarray:
-    """Rows of a signature file's matrix, read through a memory map: the pages of the rows
-    asked for are read, and mapped only while they are copied out."""
-    with pa.memory_map(path) as source:
-        column = pa.ipc.open_file(source).read_all().column("signature")
-        parts = [
-            chunk.flatten().to_numpy(zero_copy_only=True).reshape(-1, params.num_perm)
-            for chunk in column.chunks
-        ]
-        matrix = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    """Rows of a signature file's matrix (only the pages of the rows asked for are read)."""
+    with _mapped_column(path, "signature") as signatures:
+        matrix = signatures.flatten().to_numpy(zero_copy_only=True).reshape(-1, params.num_perm)
         picked: np.ndarray = matrix[rows]  # a copy: the map closes next
         return picked
 

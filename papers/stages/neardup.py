@@ -328,21 +328,21 @@ def band_key_columns(sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class BandKeys:
-    """The LSH band keys of `rows` signature rows, a band at a time: `key(band)` is each row's
-    key there (UInt64, null for a row with no text). From a signature matrix (`banded`) or
-    read band by band from the partitions' files (the similarity step)."""
+    """The LSH band keys of `rows` signature rows, a band at a time: `key(band)` is (each row's
+    key there, uint64; whether it has one, bool: not for a row with no text). From a signature
+    matrix (`banded`) or read band by band from the partitions' files (the similarity step)."""
 
     rows: int
-    key: Callable[[int], pl.Series]
+    key: Callable[[int], tuple[np.ndarray, np.ndarray]]
 
 
 def banded(sig: np.ndarray, params: NeardupParams) -> BandKeys:
     """The band keys of a signature matrix held in memory, computed a band at a time."""
     _check_bands(sig, params)
-    signed = pl.Series("signed", _signed(sig))
+    signed = _signed(sig)
 
-    def key(band: int) -> pl.Series:
-        return pl.select(pl.when(signed).then(_band_key(sig, band, params)))["key"]
+    def key(band: int) -> tuple[np.ndarray, np.ndarray]:
+        return _band_key(sig, band, params).to_numpy(), signed
 
     return BandKeys(sig.shape[0], key)
 
@@ -407,7 +407,7 @@ def candidate_pairs(
     if n >= 2**32:
         raise ValueError(f"{n} signatures: rows are UInt32")
     first = keys.key(0)  # bands >= 1 (params)
-    member = first.is_not_null().to_numpy()  # a row with no text has no key in any band
+    member = first[1].copy()  # a row with no text has no key in any band
     if index_rows is not None:
         listed = np.zeros(n, dtype=bool)
         listed[index_rows] = True
@@ -427,15 +427,16 @@ def candidate_pairs(
     few = len(new_rows) * 4 < len(rows)
     compiled = _compiled(len(rows), COMPILED_ROWS, WARM_ROWS)
     for band in range(params.bands):
-        key = first if band == 0 else keys.key(band)
+        values, valid = first if band == 0 else keys.key(band)
+        if len(rows) < n:
+            values, valid = values[rows], valid[rows]
+        if not valid.all():  # keys are missing in every band or none (no text)
+            raise ValueError(f"band {band}: a row without a key that band 0 keys")
         if compiled:
-            band_keys = key if len(rows) == n else key.gather(rows)
-            if band_keys.null_count():  # keys are null in every band or none (no text)
-                raise ValueError(f"band {band}: a row without a key that band 0 keys")
-            parts.append(_compiled_band_pairs(band_keys.to_numpy(), rows, fresh[rows]))
+            parts.append(_compiled_band_pairs(values, rows, fresh[rows]))
             continue
-        keyed = base.with_columns(key.gather(rows).alias("key"))
-        del key
+        keyed = base.with_columns(pl.Series("key", values, dtype=pl.UInt64))
+        del values, valid
         if few:
             keyed = keyed.filter(pl.col("key").is_in(keyed.filter("new")["key"].implode()))
         else:

@@ -231,8 +231,13 @@ def test_band_key_columns_are_the_keys_candidate_pairs_join_on() -> None:
     for band, name in enumerate(columns.columns):
         keyed = long.filter(pl.col("band") == band)
         assert columns[name].gather(keyed["row"]).to_list() == keyed["key"].to_list()
+
     # from the columns, read a band at a time, the same pairs as from the matrix
-    keys = nd.BandKeys(30, columns.to_series)
+    def key(band: int) -> tuple[np.ndarray, np.ndarray]:
+        column = columns.to_series(band)
+        return column.fill_null(0).to_numpy(), column.is_not_null().to_numpy()
+
+    keys = nd.BandKeys(30, key)
     assert_frame_equal(
         nd.candidate_pairs(np.arange(30), keys, PARAMS),
         nd.candidate_pairs(np.arange(30), sig, PARAMS),
