@@ -29,9 +29,9 @@ enrich_workers). Two partitions side by side in threads of one process spend a q
 their CPU time waiting on each other (polars' one thread pool shared by both, the GIL between
 the compiled passes): 8 partitions of ~24k papers took 18.3 s in two threads, 13.2 s in two
 processes, 23.3 s one after another. A worker process costs ~1.5 CPU s to start (its imports,
-the compiled passes loaded from numba's cache), paid back from about two partitions a worker:
-a 100k-record build's pieces are ~150 MB, the seed's and the tests' a few MB, a day's changed
-partitions usually fewer than that."""
+the compiled passes loaded from numba's cache), paid back from about two partitions a worker
+(enrich_workers asks for both): a 100k-record build's pieces are ~290 MB in 4 partitions, the
+seed's and the tests' a few MB."""
 
 
 def parallel_map(

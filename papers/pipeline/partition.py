@@ -307,9 +307,10 @@ def enrich_workers(
 ) -> int:
     """How many worker processes the enrich stage should run these partitions' partition_step
     in (parallel.worker_processes), 0 for threads in this process: in_flight when the pieces of
-    the partitions not already cached come to parallel.PROCESS_MIN_BYTES (a worker's start
-    then pays for itself), in two partitions or more. A cached partition costs a read of its
-    meta either way; a day's few changed partitions stay in threads."""
+    the partitions not already cached come to parallel.PROCESS_MIN_BYTES, in two partitions a
+    worker or more (a worker's start then pays for itself). A cached partition costs a read of
+    its meta either way; a day's few changed partitions stay in threads (their pieces are
+    whole partitions', but the memo leaves them little to enrich)."""
     if in_flight <= 1:
         return 0
     stage_keys = _stage_keys(params, vocabulary)
@@ -319,7 +320,7 @@ def enrich_workers(
         if not cache_entry(cache_dir, work, "partitions", key)[1]:
             pending += 1
             size += sum(Path(path).stat().st_size for _, path in pieces)
-    return in_flight if pending >= 2 and size >= parallel.PROCESS_MIN_BYTES else 0
+    return in_flight if pending >= 2 * in_flight and size >= parallel.PROCESS_MIN_BYTES else 0
 
 
 def partition_step(

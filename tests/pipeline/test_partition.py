@@ -254,12 +254,12 @@ def test_worker_processes_do_not_change_a_byte(
     _, in_threads = build(mixed_raw, threads, None, target_rows=7)
     config = load_build_config(REPO / "params.yaml")
     work = str(tmp_path / "work")
-    pieces = [[("k", str(f))] for f in sorted(p for p in mixed_raw.rglob("*") if p.is_file())[:3]]
+    pieces = [[("k", str(f))] for f in sorted(p for p in mixed_raw.rglob("*") if p.is_file())[:4]]
     args = (config.params, config.vocabulary, work, None, config.idf)
     assert enrich_workers(pieces, *args, in_flight=2) == 0  # a few KB: threads
     monkeypatch.setattr(parallel, "PROCESS_MIN_BYTES", 0)
     assert enrich_workers(pieces, *args, in_flight=2) == 2
-    assert enrich_workers(pieces[:1], *args, in_flight=2) == 0  # one partition: no gain
+    assert enrich_workers(pieces[:3], *args, in_flight=2) == 0  # under two a worker: no gain
     assert enrich_workers(pieces, *args, in_flight=1) == 0
     started: list[int] = []
     submitted: list[str] = []
