@@ -72,13 +72,6 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _cpu_seconds() -> float:
-    """This process's CPU seconds and its ended children's: the enrich stage's worker processes
-    (papers.pipeline.parallel.worker_processes) are reaped as the stage ends."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
 class _Stages:
     """Wall time and peak RSS of each stage.
 
@@ -90,7 +83,7 @@ class _Stages:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, float]] = {}
         self._t = time.perf_counter()
-        self._cpu = _cpu_seconds()
+        self._cpu = time.process_time()
         self._peak = 0.0
         self._reset_hwm()
 
@@ -114,7 +107,7 @@ class _Stages:
         return None
 
     def done(self, name: str) -> None:
-        now, cpu = time.perf_counter(), _cpu_seconds()
+        now, cpu = time.perf_counter(), time.process_time()
         own = self._hwm_mib()
         # CPU over wall: how many of the cores the stage kept busy
         row: dict[str, float] = {"seconds": now - self._t, "cpu_seconds": cpu - self._cpu}
@@ -361,7 +354,7 @@ def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
         ],
         cwd=ROOT,
     )
-    returncode, usage, seconds, aborted, tree_peak = _wait(proc, kind)
+    returncode, usage, seconds, aborted, _ = _wait(proc, kind)
     if aborted is not None:
         result_path.unlink(missing_ok=True)
         return {"aborted": aborted, "wall_seconds": seconds,
@@ -376,9 +369,8 @@ def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
         "wall_seconds": seconds,
         # CPU time is steadier than wall time on a shared machine (it excludes waiting for a core)
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        # the child's own figure when it reset the kernel's high-water mark between stages, or
-        # its process tree's (the enrich stage's worker processes beside it), the larger
-        "peak_rss_mib": max(usage.ru_maxrss / 1024, result.get("peak_rss_mib", 0.0), tree_peak),
+        # the child's own figure when it reset the kernel's high-water mark between stages
+        "peak_rss_mib": max(usage.ru_maxrss / 1024, result.get("peak_rss_mib", 0.0)),
     }
 
 
@@ -726,10 +718,9 @@ def table(results: list[dict[str, Any]]) -> str:
         lines.extend(f"{'':>11}{line}" for line in targets(e))
     lines.append(
         "seconds: work inside each measuring process (interpreter start and imports "
-        "excluded); peak RSS: the process's ru_maxrss or its process tree's, sampled, the "
-        "larger (per stage: the stage's own peak, on Linux, this process's alone); CPU s: the "
-        "process's user + system time and its worker processes', start included (per stage: "
-        "the stage's own; steadier than wall time on a busy machine); x floor / CPU x fl: "
+        "excluded); peak RSS: the process's ru_maxrss (per stage: the stage's own peak, on "
+        "Linux); CPU s: the process's user + system time, start included (per stage: the "
+        "stage's own; steadier than wall time on a busy machine); x floor / CPU x fl: "
         "seconds / CPU seconds over the I/O floor's; speedup: the baseline's seconds over the "
         "run's"
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,9 +28,9 @@ from papers import io
 from papers.config import KeyphraseIdf, Params
 from papers.pipeline.identity import identity_step
 from papers.pipeline.normalize import normalize_shard_step, record_shards
-from papers.pipeline.parallel import IN_FLIGHT, in_pool, return_freed_memory, worker_processes
+from papers.pipeline.parallel import IN_FLIGHT, return_freed_memory
 from papers.pipeline.parse import parse_step
-from papers.pipeline.partition import enrich_workers, partition_step
+from papers.pipeline.partition import partition_step
 from papers.pipeline.publish import publish_step, unchanged
 from papers.pipeline.shuffle import partition_inputs, shuffle_step
 from papers.pipeline.similarity import similarity_step
@@ -92,10 +91,8 @@ def enrich(
     work: str,
     cache_dir: str | None,
     idf: KeyphraseIdf | None = None,
-    workers: Any = None,
 ) -> dict[str, Any]:
-    # in one of the stage's worker processes when the flow started them (a large build)
-    return in_pool(workers, partition_step, pieces, params, vocabulary, work, cache_dir, idf)
+    return partition_step(pieces, params, vocabulary, work, cache_dir, idf)
 
 
 @task(name="similarity", cache_policy=NONE)
@@ -217,18 +214,16 @@ def _build(
              for chunk in _chunks(normalized, SHARDS_PER_TASK, in_flight)],
             in_flight,
         ))  # fmt: skip
-        pieces = [p for p in partition_inputs(shuffled, plan["boundaries"]) if p]
-        n_workers = enrich_workers(
-            pieces, params, vocabulary, str(work), cache_dir, idf, in_flight or 1
+        pieces = partition_inputs(shuffled, plan["boundaries"])
+        partitions = _bounded(
+            enrich,
+            [
+                (piece, params_in, vocabulary_in, str(work), cache_dir, idf_in)
+                for piece in pieces
+                if piece
+            ],
+            in_flight,
         )
-        with worker_processes(n_workers) if n_workers else nullcontext() as pool:
-            pool_in = opaque(pool) if pool is not None else None  # only in this process
-            partitions = _bounded(
-                enrich,
-                [(piece, params_in, vocabulary_in, str(work), cache_dir, idf_in, pool_in)
-                 for piece in pieces],
-                in_flight,
-            )  # fmt: skip
         logger.info(
             "%d partitions of about %d records (%d recomputed, %d papers enriched)",
             len(partitions), params.parse.partition_rows,

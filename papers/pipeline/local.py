@@ -6,7 +6,6 @@ import hashlib
 import os
 import shutil
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,9 @@ from papers import io
 from papers.config import KeyphraseIdf, Params
 from papers.pipeline.identity import identity_step
 from papers.pipeline.normalize import normalize_shard_step, record_shards
-from papers.pipeline.parallel import IN_FLIGHT, parallel_map, worker_processes
+from papers.pipeline.parallel import parallel_map
 from papers.pipeline.parse import parse_step
-from papers.pipeline.partition import enrich_workers, partition_step
+from papers.pipeline.partition import partition_step
 from papers.pipeline.publish import publish_step, unchanged
 from papers.pipeline.shuffle import partition_inputs, shuffle_step
 from papers.pipeline.similarity import similarity_step
@@ -70,11 +69,10 @@ def run_local(
             shuffle_step, [(n, plan["identity"], plan["boundaries"], w, c) for n in normalized]
         )
         done("shuffle")
-        pieces = [p for p in partition_inputs(shuffled, plan["boundaries"]) if p]
-        calls = [(piece, params, vocabulary, w, c, idf) for piece in pieces]
-        workers = enrich_workers(pieces, params, vocabulary, w, c, idf, IN_FLIGHT)
-        with worker_processes(workers) if workers else nullcontext() as pool:
-            partitions = parallel_map(partition_step, calls, pool=pool)
+        pieces = partition_inputs(shuffled, plan["boundaries"])
+        partitions = parallel_map(
+            partition_step, [(piece, params, vocabulary, w, c, idf) for piece in pieces if piece]
+        )
         done("enrich")
         similar = similarity_step(partitions, params, w, c)
         done("similarity")

@@ -12,7 +12,6 @@ import polars as pl
 from papers import io
 from papers.config import KeyphraseIdf, NeardupParams, Params
 from papers.layout import leaf_of
-from papers.pipeline import parallel
 from papers.pipeline.cache import (
     build_entry,
     cache_entry,
@@ -276,53 +275,6 @@ def _memo_file(name: str) -> str:
     return "candidates.parquet" if name == "candidates" else f"memo-{name}.parquet"
 
 
-def _partition_key(
-    pieces: list[tuple[str, str]],
-    params: Params,
-    stage_keys: dict[str, str],
-    idf: KeyphraseIdf | None,
-) -> str:
-    return cache_key(
-        "partition",
-        # the pieces' keys: the content of this partition's input (shuffle.partition_inputs)
-        [k for k, _ in pieces],
-        params.model_dump(mode="json", include={"normalize"}),
-        # the signatures file's LSH band keys (similarity_rows)
-        params.neardup.model_dump(mode="json", include={"bands", "rows"}),
-        stage_keys,  # each holds the code's hash, and the vocabulary where the stage reads it
-        # the keyphrases ranked here against the pinned IDF: how many, and the IDF
-        params.tags.keyphrases_top_k,
-        idf.sha256 if idf is not None else None,
-    )
-
-
-def enrich_workers(
-    partitions: list[list[tuple[str, str]]],
-    params: Params,
-    vocabulary: dict[str, Any],
-    work: str,
-    cache_dir: str | None,
-    idf: KeyphraseIdf | None,
-    in_flight: int,
-) -> int:
-    """How many worker processes the enrich stage should run these partitions' partition_step
-    in (parallel.worker_processes), 0 for threads in this process: in_flight when the pieces of
-    the partitions not already cached come to parallel.PROCESS_MIN_BYTES, in two partitions a
-    worker or more (a worker's start then pays for itself). A cached partition costs a read of
-    its meta either way; a day's few changed partitions stay in threads (their pieces are
-    whole partitions', but the memo leaves them little to enrich)."""
-    if in_flight <= 1:
-        return 0
-    stage_keys = _stage_keys(params, vocabulary)
-    pending, size = 0, 0
-    for pieces in partitions:
-        key = _partition_key(pieces, params, stage_keys, idf)
-        if not cache_entry(cache_dir, work, "partitions", key)[1]:
-            pending += 1
-            size += sum(Path(path).stat().st_size for _, path in pieces)
-    return in_flight if pending >= 2 * in_flight and size >= parallel.PROCESS_MIN_BYTES else 0
-
-
 def partition_step(
     pieces: list[tuple[str, str]],
     params: Params,
@@ -354,7 +306,18 @@ def partition_step(
     without a cache) are deleted once the partition is committed.
     """
     stage_keys = _stage_keys(params, vocabulary)
-    key = _partition_key(pieces, params, stage_keys, idf)
+    key = cache_key(
+        "partition",
+        # the pieces' keys: the content of this partition's input (shuffle.partition_inputs)
+        [k for k, _ in pieces],
+        params.model_dump(mode="json", include={"normalize"}),
+        # the signatures file's LSH band keys (similarity_rows)
+        params.neardup.model_dump(mode="json", include={"bands", "rows"}),
+        stage_keys,  # each holds the code's hash, and the vocabulary where the stage reads it
+        # the keyphrases ranked here against the pinned IDF: how many, and the IDF
+        params.tags.keyphrases_top_k,
+        idf.sha256 if idf is not None else None,
+    )
     entry, done = cache_entry(cache_dir, work, "partitions", key)
     if not done:
         target = build_entry(entry, cache_dir)

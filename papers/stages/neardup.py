@@ -372,12 +372,9 @@ def band_keys(sig: np.ndarray, params: NeardupParams) -> pl.DataFrame:
 _SHIFT = 1 << 32  # a pair of UInt32 rows packed as a * 2^32 + b
 
 # Rows from which the candidate pairs take the compiled pass (shingle_kernel.band_pairs), as the
-# estimates do (COMPILED_PAIRS): ~2 us a row over the 32 bands saved against ~0.5 s of numba a
-# process (its import and both kernels from numba's cache: 0.48 s measured); from WARM_ROWS on
-# when numba is loaded already. A large build's partitions are enriched in worker processes
-# (parallel.worker_processes), so the similarity step's process has not loaded numba there:
-# from here on it pays the load itself (the 1M generated records' 940k papers do).
-COMPILED_ROWS = 500_000
+# estimates do (COMPILED_PAIRS): ~2 us a row over the 32 bands saved against ~1 s of numba a
+# process; from WARM_ROWS on when numba is loaded already.
+COMPILED_ROWS = 1_000_000
 WARM_ROWS = 16_000
 
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -346,48 +343,3 @@ def test_chunks_keep_order_and_give_each_task_slot_work() -> None:
     assert _chunks(items, 64, None) == [items]  # a cluster: the batch size alone
     assert _chunks([0], 64, 2) == [[0]]
     assert _chunks([], 64, 2) == []
-
-
-def test_enrich_in_worker_processes_is_byte_identical(
-    prefect_harness: None, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The flow's enrich tasks hand their partitions to worker processes when the build is
-    large enough (partition.enrich_workers; made so here by lowering its threshold): the same
-    published bytes as the tasks enriching in this process."""
-    import yaml
-
-    from flows import build as flow_module
-    from papers.pipeline import parallel
-
-    params = yaml.safe_load((repo / "params.yaml").read_text("utf-8"))
-    params["parse"]["partition_rows"] = 12  # the seed's 57 papers in four partitions or more
-    for key in ("vocabulary", "keyphrase_idf"):
-        params["tags"][key] = str(repo / params["tags"][key])
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
-    threads, processes = tmp_path / "threads", tmp_path / "processes"
-    build(repo / "data" / "raw", threads, path)
-    started: list[int] = []
-    submitted: list[str] = []
-    real = flow_module.worker_processes
-
-    @contextmanager
-    def counted(n: int) -> Iterator[Any]:
-        started.append(n)
-        with real(n) as pool:
-            submit = pool.submit
-
-            def counting(work: Any, *args: Any) -> Any:
-                submitted.append(work.__name__)
-                return submit(work, *args)
-
-            pool.submit = counting  # type: ignore[method-assign,assignment]
-            yield pool
-
-    monkeypatch.setattr(parallel, "PROCESS_MIN_BYTES", 0)
-    monkeypatch.setattr(flow_module, "worker_processes", counted)
-    build(repo / "data" / "raw", processes, path)
-    assert started == [2]
-    assert len(submitted) >= 4
-    assert set(submitted) == {"partition_step"}
-    assert digests(processes) == digests(threads)

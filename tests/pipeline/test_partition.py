@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +15,9 @@ import pytest
 from papers import io
 from papers.config import load_build_config, load_params, load_vocabulary, resolve_vocabulary
 from papers.layout import leaf_of
-from papers.pipeline import local, parallel
+from papers.pipeline import local
 from papers.pipeline.local import run_local
-from papers.pipeline.partition import _enrich, enrich_workers, leaf_stats, partition_step
+from papers.pipeline.partition import _enrich, leaf_stats, partition_step
 from papers.pipeline.terms import compiled_terms
 from papers.stages.neardup import paper_signatures
 from papers.stages.related import text_hashes
@@ -243,58 +241,3 @@ def test_a_rule_change_re_runs_only_the_stages_that_read_it(
     unbumped = {**vocabulary, "topics": topics[1:]}
     fourth = run(out, unbumped, params, cache)
     assert {tuple(p["rerun"]) for p in fourth} == {("tags", "candidates")}
-
-
-def test_worker_processes_do_not_change_a_byte(
-    mixed_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The enrich stage in worker processes (a large build's) publishes the same bytes as in
-    threads, and a build takes them only for enough uncached input (enrich_workers)."""
-    threads, processes = tmp_path / "threads", tmp_path / "processes"
-    _, in_threads = build(mixed_raw, threads, None, target_rows=7)
-    config = load_build_config(REPO / "params.yaml")
-    work = str(tmp_path / "work")
-    pieces = [[("k", str(f))] for f in sorted(p for p in mixed_raw.rglob("*") if p.is_file())[:4]]
-    args = (config.params, config.vocabulary, work, None, config.idf)
-    assert enrich_workers(pieces, *args, in_flight=2) == 0  # a few KB: threads
-    monkeypatch.setattr(parallel, "PROCESS_MIN_BYTES", 0)
-    assert enrich_workers(pieces, *args, in_flight=2) == 2
-    assert enrich_workers(pieces[:3], *args, in_flight=2) == 0  # under two a worker: no gain
-    assert enrich_workers(pieces, *args, in_flight=1) == 0
-    started: list[int] = []
-    submitted: list[str] = []
-    real = local.worker_processes
-
-    @contextmanager
-    def counted(n: int) -> Iterator[Any]:
-        started.append(n)
-        with real(n) as pool:
-            submit = pool.submit
-
-            def counting(work: Any, *args: Any) -> Any:
-                submitted.append(work.__name__)
-                return submit(work, *args)
-
-            pool.submit = counting  # type: ignore[method-assign,assignment]
-            yield pool
-
-    monkeypatch.setattr(local, "worker_processes", counted)
-    _, in_processes = build(mixed_raw, processes, None, target_rows=7)
-    assert started == [2]
-    assert submitted == ["partition_step"] * len(in_processes)
-    assert len(in_processes) == len(in_threads) > 10
-    assert digests(processes) == digests(threads)
-
-
-def test_cached_partitions_stay_in_this_process(
-    mixed_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A rebuild whose partitions are all cached starts no worker: it only reads their meta."""
-    cache, out = tmp_path / "cache", tmp_path / "out"
-    build(mixed_raw, out, cache, target_rows=7)
-    monkeypatch.setattr(parallel, "PROCESS_MIN_BYTES", 0)
-    monkeypatch.setattr(local, "worker_processes", lambda n: pytest.fail(f"{n} workers started"))
-    shutil.rmtree(out)  # the published dataset gone, its partitions still cached
-    _, again = build(mixed_raw, out, cache, target_rows=7)
-    assert again
-    assert all(p["cached"] for p in again)
