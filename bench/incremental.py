@@ -408,6 +408,7 @@ def main(opts: Any) -> int:
     facts = run.machine()
     print(f"machine: {facts['cpu']}, {facts['cores_available']} cores, {facts['ram_gib']} GiB, "
           f"load {facts['load_average_at_start']}", flush=True)  # fmt: skip
+    kernels = run.measure_kernels(opts)  # a fresh clone's compiles in no build's figures
     results: list[dict[str, Any]] = []
     for n in sizes:
         ref = reference(n, opts.reference)
@@ -419,6 +420,7 @@ def main(opts: Any) -> int:
             results.append(entry)
             payload = {
                 "machine": facts,
+                "kernels": kernels,
                 "command": "python bench/run.py " + " ".join(opts.argv),
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "results": results,

@@ -246,6 +246,50 @@ def _child_prefect(args: dict[str, Any]) -> dict[str, Any]:
     return {"flow_seconds": time.perf_counter() - started}
 
 
+def _kernels() -> dict[str, Any]:
+    """The compiled passes' numba dispatchers a build calls (papers/stages/*_kernel.py; the
+    helpers they inline are not called on their own), by name."""
+    import importlib
+
+    from numba.core.registry import CPUDispatcher
+
+    found: dict[str, Any] = {}
+    for path in sorted((ROOT / "papers" / "stages").glob("*_kernel.py")):
+        module = importlib.import_module(f"papers.stages.{path.stem}")
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, CPUDispatcher)
+                and value.__module__ == module.__name__
+                and value.targetoptions.get("inline") != "always"
+            ):
+                found[f"{path.stem}.{name}"] = value
+    return found
+
+
+def _child_kernels(args: dict[str, Any]) -> dict[str, Any]:
+    """Every compiled kernel compiled, or loaded from numba's cache (`__pycache__`, kept per
+    machine and code): a small generated input built in process with every compiled pass forced
+    on. A fresh
+    clone's first large build pays the compiles once (tens of seconds on two cores); measured
+    here, they stay out of the sizes' figures, as the package install does."""
+    import papers.pipeline.local  # noqa: F401 - imported before the clock starts
+    from papers.stages import compiled, neardup
+
+    compiled.ALWAYS_FROM = 0
+    neardup.COMPILED_ROWS = neardup.COMPILED_PAIRS = 0
+    out = Path(args["out"])
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    run_steps(Path(args["raw"]), out, Path(args["params"]), None)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out, ignore_errors=True)
+    kernels = _kernels()
+    missing = sorted(name for name, dispatcher in kernels.items() if not dispatcher.signatures)
+    if missing:
+        raise SystemExit(f"bench: the seed build did not reach the kernels {missing}")
+    return {"seconds": seconds, "kernels": sorted(kernels)}
+
+
 def _child_build(args: dict[str, Any]) -> dict[str, Any]:
     """One build into `out` with a cache folder, keeping what `out` holds (incremental runs)."""
     import papers.pipeline.local  # noqa: F401 - imported before the clock starts
@@ -284,6 +328,7 @@ CHILDREN = {
     "baseline": _child_baseline,
     "prefect": _child_prefect,
     "build": _child_build,
+    "kernels": _child_kernels,
     "generate": _child_generate,
     "generate_day": _child_generate_day,
 }
@@ -488,6 +533,25 @@ def raw_dir_for(n: int, opts: argparse.Namespace) -> Path:
 
 
 _BASELINES: dict[int, dict[str, Any]] = {}
+
+
+# Generated records the kernels are compiled on: a few hundred near-duplicate pairs, so every
+# kernel (the pairs' Jaccard estimate included) is reached.
+KERNEL_RECORDS = 20_000
+
+
+def measure_kernels(opts: argparse.Namespace) -> dict[str, Any]:
+    """Compile the kernels before any size is measured (_child_kernels), printing what it
+    cost: their compile lands in no size's figures, whichever size comes first."""
+    print("compiled kernels (numba; once per machine and code, cached in __pycache__) ...",
+          flush=True)  # fmt: skip
+    raw = raw_dir_for(KERNEL_RECORDS, opts)
+    result = measure("kernels", {"raw": str(raw), "params": str(opts.params),
+                                 "out": str(opts.work / "out-kernels")})  # fmt: skip
+    print(f"  {len(result['kernels'])} kernels ready: a build of {KERNEL_RECORDS:,} records "
+          f"with every compiled pass {result['seconds']:.1f} s, {result['cpu_seconds']:.1f} CPU "
+          "s (a few seconds when numba's cache was warm)", flush=True)  # fmt: skip
+    return result
 
 
 def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
@@ -871,12 +935,14 @@ def main(argv: list[str] | None = None) -> int:
         f"polars {facts['polars']}",
         flush=True,
     )
+    kernels = measure_kernels(opts)
     results: list[dict[str, Any]] = []
     for n in sizes:
         results.append(bench_size(n, opts))
         # written after each size, so a long run that is stopped keeps what it measured
         payload = {
             "machine": facts,
+            "kernels": kernels,
             "command": "python bench/run.py " + " ".join(argv),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "complete": len(results) == len(sizes),
