@@ -460,7 +460,9 @@ def _compiled_band_pairs(keys: np.ndarray, rows: np.ndarray, new: np.ndarray) ->
     duplicate test and self-join in one."""
     from papers.stages.shingle_kernel import band_pairs  # numba: see COMPILED_ROWS
 
-    order = np.argsort(keys)  # any order within a key: the pairs are packed min, max
+    # any order within a key: the pairs are packed min, max. Polars sorts on every core (32
+    # bands of 1M keys: numpy 2.56 s, polars 1.0 s wall and 1.9 CPU s)
+    order = pl.Series(keys, dtype=pl.UInt64).arg_sort().to_numpy()
     keys, rows, new = keys[order], rows[order], new[order]
     out = np.empty(band_pairs(keys, rows, new, np.zeros(0, dtype=np.uint64)), dtype=np.uint64)
     band_pairs(keys, rows, new, out)
@@ -469,12 +471,14 @@ def _compiled_band_pairs(keys: np.ndarray, rows: np.ndarray, new: np.ndarray) ->
 
 def _unique_sorted(parts: list[np.ndarray]) -> np.ndarray:
     """The distinct values of the parts, sorted; the parts list is emptied as it is read (the
-    bands' pairs are the step's largest arrays: one copy of them held, sorted in place)."""
+    bands' pairs are the step's largest arrays: two copies of them held at most, the parts'
+    and the sorted one). Sorted by polars, on every core: numpy sorts on one (60M packed
+    pairs, three bands' worth of repeats: np.sort 4.4 s, polars 1.2-1.4 s wall and 2.1 CPU s)."""
     values = np.concatenate(parts)
     parts.clear()
-    values.sort()
     if len(values) < 2:
         return values
+    values = pl.Series(values, dtype=pl.UInt64).sort().to_numpy()
     first = np.empty(len(values), dtype=bool)
     first[0] = True
     np.not_equal(values[1:], values[:-1], out=first[1:])
