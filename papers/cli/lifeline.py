@@ -173,12 +173,19 @@ def launch() -> TemporaryServer | None:
 def serving(server: TemporaryServer | None) -> Iterator[str | None]:
     """Point this process's Prefect at `server` for the duration; yield its API URL (None with
     no server: Prefect's own settings apply). A PREFECT_API_URL found only now (a profile, a
-    settings file) wins: the server is stopped unused."""
+    settings file) wins: the server is stopped unused.
+
+    On the run's own server the flow sends no heartbeats. They are how a long-running server
+    tells a crashed flow run from a live one, and this server dies with the run, so none would
+    ever be read; and Prefect's heartbeat thread sleeps in one-second steps that the flow's end
+    waits out (0.5 s on average, up to 1 s, of every `papers run`). A configured server keeps
+    Prefect's setting."""
     if server is None:
         yield None
         return
     from prefect.settings import (
         PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         temporary_settings,
     )
@@ -190,7 +197,9 @@ def serving(server: TemporaryServer | None) -> Iterator[str | None]:
         yield PREFECT_API_URL.value()
         return
     url = server.wait_healthy(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
-    with temporary_settings(updates={PREFECT_API_URL: url}):
+    with temporary_settings(
+        updates={PREFECT_API_URL: url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    ):
         try:
             yield url
         finally:

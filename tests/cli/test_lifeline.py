@@ -38,7 +38,7 @@ def test_launched_server_answers_and_is_what_prefect_uses() -> None:
 
 
 def launched_server_is_used() -> None:
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY
 
     server = lifeline.launch()
     assert server is not None
@@ -46,6 +46,8 @@ def launched_server_is_used() -> None:
         with lifeline.serving(server) as url:
             assert url == server.api_url
             assert PREFECT_API_URL.value() == url
+            # nothing reads heartbeats on a server that dies with the run
+            assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is None
             with urllib.request.urlopen(f"{url}/health", timeout=10) as answer:
                 assert answer.status == 200
         assert not PREFECT_API_URL.value()
@@ -78,7 +80,11 @@ def test_a_configured_api_url_wins() -> None:
 
 @linux_only
 def test_an_api_url_found_late_stops_the_launched_server_unused() -> None:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
 
     server = lifeline.TemporaryServer()
     assert server.process is not None
@@ -88,6 +94,7 @@ def test_an_api_url_found_late_stops_the_launched_server_unused() -> None:
         lifeline.serving(server) as url,
     ):
         assert url == "http://127.0.0.1:9/api"
+        assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is not None  # the user's server's
         assert server.process is None
         assert not alive(pid)
 
