@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -276,12 +277,31 @@ def bench_incremental(n: int, model: str, opts: Any) -> dict[str, Any]:
 
 # --- the targets -------------------------------------------------------------------------------
 
+# A reference older than this is another machine's (see reference)
+REFERENCE_HOURS = 12
 
-def reference(n: int, path: Path) -> dict[str, Any] | None:
-    """Today's full build at n (the main benchmark's pipeline figures in `path`), if recorded."""
+
+def reference(n: int, path: Path, cpu: str | None = None) -> dict[str, Any] | None:
+    """Today's full build at n (the main benchmark's pipeline figures in `path`), if recorded in
+    the last REFERENCE_HOURS on a machine with this `cpu` (None: any machine, any age). Older
+    figures or another machine's compare nothing: these VMs are replaced between sessions and
+    their speeds differ by a third and more (bench/results.json of 2026-11-29, another AMD EPYC
+    VM, made a 2026-12-07 full build look 7% larger)."""
     if not path.exists():
         return None
     payload = json.loads(path.read_text("utf-8"))
+    if cpu is not None:
+        theirs = payload.get("machine", {}).get("cpu")
+        finished = str(payload.get("finished_at", ""))
+        try:
+            age = datetime.now(UTC) - datetime.fromisoformat(finished.replace("Z", "+00:00"))
+        except ValueError:
+            age = None
+        if theirs != cpu or age is None or age > timedelta(hours=REFERENCE_HOURS):
+            print(f"{path.name} ({theirs}, finished {finished or '?'}) is not from this machine "
+                  f"in the last {REFERENCE_HOURS} hours: the full build is not compared with it",
+                  flush=True)  # fmt: skip
+            return None
     for entry in payload.get("results", []):
         pipe = entry.get("pipeline", {})
         if entry.get("n") == n and "seconds" in pipe:
@@ -411,7 +431,7 @@ def main(opts: Any) -> int:
     kernels = run.measure_kernels(opts)  # a fresh clone's compiles in no build's figures
     results: list[dict[str, Any]] = []
     for n in sizes:
-        ref = reference(n, opts.reference)
+        ref = reference(n, opts.reference, facts["cpu"])
         for model in models[:1] if opts.validate_only else models:
             entry = bench_incremental(n, model, opts)
             entry["reference"] = ref

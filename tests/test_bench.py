@@ -292,6 +292,34 @@ def test_run_incremental_prints_every_target(
     assert {t["met"] for t in entry["targets"]} <= {"met", "NOT met", "n/a"}
 
 
+def test_the_incremental_reference_is_this_machines_only(tmp_path: Path) -> None:
+    """The full build is compared with the main benchmark's figures only when they were measured
+    on this kind of machine in the last hours: another VM's speed says nothing about the code."""
+    from datetime import UTC, datetime, timedelta
+
+    from bench.incremental import REFERENCE_HOURS, reference
+
+    def results(cpu: str, hours_ago: float) -> Path:
+        finished = datetime.now(UTC) - timedelta(hours=hours_ago)
+        path = tmp_path / f"results-{cpu}-{hours_ago}.json"
+        pipeline = {"seconds": 12.5, "peak_rss_mib": 900.0, "cpu_seconds": 20.0}
+        path.write_text(json.dumps({
+            "finished_at": finished.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "machine": {"cpu": cpu, "load_average_at_start": [0.1]},
+            "results": [{"n": 1000, "pipeline": pipeline}],
+        }))  # fmt: skip
+        return path
+
+    same = reference(1000, results("AMD EPYC", 1), "AMD EPYC")
+    assert same is not None
+    assert (same["seconds"], same["peak_rss_mib"]) == (12.5, 900.0)
+    assert reference(1000, results("Intel Xeon Processor", 1), "AMD EPYC") is None
+    assert reference(1000, results("AMD EPYC", REFERENCE_HOURS + 1), "AMD EPYC") is None
+    assert reference(2000, results("AMD EPYC", 1), "AMD EPYC") is None  # no figures at that size
+    assert reference(1000, tmp_path / "absent.json", "AMD EPYC") is None
+    assert reference(1000, results("AMD EPYC", REFERENCE_HOURS + 1)) is not None  # no machine
+
+
 def test_a_worktree_finds_the_main_checkout(tmp_path: Path) -> None:
     """The generator looks for ../shared/realdata beside the main checkout of a git worktree."""
     gitdir = tmp_path / "main" / ".git" / "worktrees" / "wt"
