@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -426,15 +427,16 @@ def candidate_pairs(
     # build), or a key of a new row (few new rows, a daily build: a smaller set to test against)
     few = len(new_rows) * 4 < len(rows)
     compiled = _compiled(len(rows), COMPILED_ROWS, WARM_ROWS)
-    for band in range(params.bands):
+    new_of_rows = fresh[rows]
+
+    def band_pairs(band: int) -> np.ndarray:
         values, valid = first if band == 0 else keys.key(band)
         if len(rows) < n:
             values, valid = values[rows], valid[rows]
         if not valid.all():  # keys are missing in every band or none (no text)
             raise ValueError(f"band {band}: a row without a key that band 0 keys")
         if compiled:
-            parts.append(_compiled_band_pairs(values, rows, fresh[rows]))
-            continue
+            return _compiled_band_pairs(values, rows, new_of_rows)
         keyed = base.with_columns(pl.Series("key", values, dtype=pl.UInt64))
         del values, valid
         if few:
@@ -443,8 +445,16 @@ def candidate_pairs(
             keyed = keyed.filter(pl.col("key").is_duplicated())
         other = keyed.rename({"row": "row_o", "new": "new_o"})
         joined = keyed.filter("new").select("row", "key").join(other, on="key").filter(keep)
-        parts.append(joined.select(packed.alias("pair"))["pair"].to_numpy())
-    del first
+        out: np.ndarray = joined.select(packed.alias("pair"))["pair"].to_numpy()
+        return out
+
+    if compiled:
+        # two bands at a time: a band's compiled pass runs on one core (numba, without the
+        # GIL) while the other band's keys are read and sorted
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parts.extend(pool.map(band_pairs, range(params.bands)))
+    else:
+        parts.extend(band_pairs(band) for band in range(params.bands))
     pairs = _unique_sorted(parts)
     return pl.DataFrame(
         {
