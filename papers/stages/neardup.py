@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -390,6 +390,7 @@ def candidate_pairs(
     keys: np.ndarray | BandKeys,
     params: NeardupParams,
     index_rows: np.ndarray | None = None,
+    map_tasks: TaskMap[np.ndarray] | None = None,
 ) -> pl.DataFrame:
     """Pairs (row_a < row_b, UInt32) of signature rows that share a band key, one of them in
     `new_rows`, both in `index_rows` (default: every row; new rows outside it pair nothing).
@@ -400,7 +401,10 @@ def candidate_pairs(
     the bands' pairs are made unique once. Only integers are joined and held: at the 1M generated
     records (34M band-pair rows, 270 MB) a join of string ids in both directions took 8 GB.
     Over many rows (COMPILED_ROWS) a band's join is one compiled pass over its sorted keys
-    instead (`_compiled_band_pairs`), the same pairs.
+    instead (`_compiled_band_pairs`), the same pairs; map_tasks (papers.tasks) then runs the
+    bands, so the pipeline's thread map keeps one band's compiled pass (numba, without the GIL)
+    on one core while the next band's keys are read and sorted. The polars joins stay one band
+    at a time (two would hold two bands' joins).
     """
     if isinstance(keys, np.ndarray):
         keys = banded(keys, params)
@@ -448,13 +452,8 @@ def candidate_pairs(
         out: np.ndarray = joined.select(packed.alias("pair"))["pair"].to_numpy()
         return out
 
-    if compiled:
-        # two bands at a time: a band's compiled pass runs on one core (numba, without the
-        # GIL) while the other band's keys are read and sorted
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            parts.extend(pool.map(band_pairs, range(params.bands)))
-    else:
-        parts.extend(band_pairs(band) for band in range(params.bands))
+    bands = [(band,) for band in range(params.bands)]
+    parts.extend(((map_tasks or one_by_one) if compiled else one_by_one)(band_pairs, bands))
     pairs = _unique_sorted(parts)
     return pl.DataFrame(
         {
@@ -829,11 +828,11 @@ def scored_pairs(
     sig_of: np.ndarray | Signed,
     params: NeardupParams,
     index: pl.DataFrame | None = None,
-    map_tasks: TaskMap[None] | None = None,
+    map_tasks: TaskMap[Any] | None = None,
 ) -> pl.DataFrame:
     """(paper_id_a < paper_id_b, jaccard >= min_jaccard): the pairs of `new` papers among
     `index` (default: all `papers`; `candidate_pairs`) and their estimated Jaccard
-    (`estimate_jaccard`, its tasks run by map_tasks).
+    (`estimate_jaccard`); map_tasks runs the tasks of both.
 
     `papers` and `sig_of` are row-aligned: every paper that can appear in a pair, and its signature
     (a matrix, or its band keys and its rows read on demand: `Signed`).
@@ -852,7 +851,7 @@ def scored_pairs(
         return out
 
     index_rows = None if index is None else rows_of(index)
-    candidates = candidate_pairs(rows_of(new), keys, params, index_rows)
+    candidates = candidate_pairs(rows_of(new), keys, params, index_rows, map_tasks)
     pairs = estimate_jaccard(candidates, signatures, map_tasks)
     pairs = pairs.filter(pl.col("jaccard") >= params.min_jaccard)
     a, b = ids.gather(pairs["row_a"]), ids.gather(pairs["row_b"])

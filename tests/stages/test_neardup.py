@@ -141,6 +141,8 @@ def test_candidates_are_the_pairs_sharing_a_band_key(
     got = nd.candidate_pairs(np.arange(60), sig, PARAMS)
     assert got.height > 100
     assert_frame_equal(got, expected)
+    # the bands run by a task map on two threads: the same pairs
+    assert_frame_equal(nd.candidate_pairs(np.arange(60), sig, PARAMS, map_tasks=_threads), expected)
     # new rows 0..9 against an index of rows 0..39: pairs with an end in each
     part = nd.candidate_pairs(np.arange(10), sig, PARAMS, index_rows=np.arange(40))
     want = expected.filter((pl.col("row_a") < 10) | (pl.col("row_b") < 10), pl.col("row_b") < 40)
@@ -149,6 +151,12 @@ def test_candidates_are_the_pairs_sharing_a_band_key(
     few = np.array([3, 7, 17, 42, 59])
     ends = pl.col("row_a").is_in(few.tolist()) | pl.col("row_b").is_in(few.tolist())
     assert_frame_equal(nd.candidate_pairs(few, sig, PARAMS), expected.filter(ends))
+
+
+def _threads(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
+    """A task map (papers.tasks) on two threads, as the pipeline's."""
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(lambda args: fn(*args), calls))
 
 
 def _estimates_compiled(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
@@ -172,11 +180,7 @@ def test_jaccard_estimates_by_task_and_thread_are_the_share_of_equal_minhashes(
     monkeypatch.setattr(nd, "ESTIMATE_BATCH", 3)
     monkeypatch.setattr(nd, "ESTIMATE_TASK", 7)  # 8 tasks, the last one short
 
-    def threads(fn: Callable[..., None], calls: list[tuple[Any, ...]]) -> list[None]:
-        with ThreadPoolExecutor(2) as pool:
-            return list(pool.map(lambda args: fn(*args), calls))
-
-    for map_tasks in (None, threads):
+    for map_tasks in (None, _threads):
         got = nd.estimate_jaccard(pairs, sig, map_tasks)["jaccard"]
         assert got.dtype == pl.Float32
         assert got.to_list() == want
