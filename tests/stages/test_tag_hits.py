@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from papers.stages.compiled import char_tables
 from papers.stages.tag_hits import prefix_table, tag_classes, tag_hits
-from papers.stages.tags import _hits, _padded, compile_vocabulary
+from papers.stages.tags import _hit_rows, _padded, compile_vocabulary
 
 # every class of the pass: whitespace of each kind, clause marks (a full stop only before
 # whitespace or at the end), other punctuation, controls, the mark's own character, letters in
@@ -87,7 +87,7 @@ def _same(texts: list[str | None], passes: list[tuple[bool, list[str]]] = PASSES
         )
         named = found.select("row", pl.Series(keys, dtype=pl.String).gather(found["key"]))
         assert sorted(named.rows()) == sorted(want.rows()), (cased, texts)
-        # rows in order (the order _hits lists them in)
+        # rows in order (the order _hit_rows lists them in)
         assert found["row"].is_sorted()
 
 
@@ -165,7 +165,7 @@ def test_keys_it_cannot_hold_go_to_the_regex_passes() -> None:
     assert prefix_table(("  ",)) is None  # no word: would match an empty text's padding
     assert tag_hits(pl.Series(["a b"]), (" a b ", "ab"), (" A ",)) is None
     assert tag_hits(pl.Series(["a b"]), (" a b ",), (" A ", " A ")) is None
-    # _hits then matches that pass by the regex passes, with the same rows
+    # _hit_rows then matches that pass by the regex passes, with the same rows
     terms = pl.DataFrame(
         {
             "key": ["  ", " a ", " B "],
@@ -178,10 +178,11 @@ def test_keys_it_cannot_hold_go_to_the_regex_passes() -> None:
     papers = pl.DataFrame(
         {"paper_id": ["p0", "p1"], "title": ["", "a B a"], "abstract": [None, "b"]}
     )
-    compiled = _hits(papers, terms, True)
-    regex = _hits(papers, terms, False)
+    compiled = _hit_rows(papers, terms, True)
+    regex = _hit_rows(papers, terms, False)
     assert compiled.rows() == regex.rows()
-    assert ("p0", "  ", "title") in compiled.rows()
+    # keys index the sorted distinct keys ("  ", " B ", " a "): "  " in p0's title
+    assert (0, 0, True) in compiled.rows()
 
 
 @pytest.mark.parametrize("size", [0, 1, 7])
@@ -195,8 +196,8 @@ def test_hits_compiled_and_by_regex_are_the_same_rows(size: int) -> None:
         },
         schema={"paper_id": pl.String, "title": pl.String, "abstract": pl.String},
     )
-    compiled = _hits(papers, TERMS, True)
-    regex = _hits(papers, TERMS, False)
+    compiled = _hit_rows(papers, TERMS, True)
+    regex = _hit_rows(papers, TERMS, False)
     assert compiled.schema == regex.schema
     # the same rows pass by pass (field, then case), paper by paper
     assert sorted(compiled.rows()) == sorted(regex.rows())
