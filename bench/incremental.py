@@ -294,7 +294,7 @@ def reference(n: int, path: Path, cpu: str | None = None) -> dict[str, Any] | No
         theirs = payload.get("machine", {}).get("cpu")
         finished = str(payload.get("finished_at", ""))
         try:
-            age = datetime.now(UTC) - datetime.fromisoformat(finished.replace("Z", "+00:00"))
+            age = datetime.now(UTC) - datetime.fromisoformat(finished)
         except ValueError:
             age = None
         if theirs != cpu or age is None or age > timedelta(hours=REFERENCE_HOURS):

@@ -452,8 +452,9 @@ def candidate_pairs(
         out: np.ndarray = joined.select(packed.alias("pair"))["pair"].to_numpy()
         return out
 
-    bands = [(band,) for band in range(params.bands)]
-    parts.extend(((map_tasks or one_by_one) if compiled else one_by_one)(band_pairs, bands))
+    # the compiled passes side by side on the caller's map; the polars joins one band at a time
+    run = map_tasks if compiled and map_tasks is not None else one_by_one
+    parts.extend(run(band_pairs, [(band,) for band in range(params.bands)]))
     pairs = _unique_sorted(parts)
     return pl.DataFrame(
         {

@@ -214,17 +214,14 @@ def _regex_pass_hits(
     """_hit_rows by regex passes, a frame per pass: each field padded (_padded_fields), then one
     Aho-Corasick pass per field and case, the four in one select, so polars runs them in
     parallel."""
-    found = pl.concat(
-        [papers.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row")),
-         _padded_fields(papers)],
-        how="horizontal",
-    ).select(
+    rows = papers.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"))
+    found = pl.concat([rows, _padded_fields(papers)], how="horizontal").select(
         "row",
         *(
             pl.col(f"{field}/{cased}").str.extract_many(keys, overlapping=True)
             for field, cased, keys in passes
         ),
-    )  # fmt: skip
+    )
     frames = []
     for field, cased, _ in passes:
         hits = found.select("row", pl.col(f"{field}/{cased}").alias("key")).explode("key")
