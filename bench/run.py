@@ -3,7 +3,7 @@
     python bench/run.py [--sizes 100000,1000000] [--skip-baseline-above N] [--json PATH]
                         [--profile] [--prefect] [--no-cli] [--max-rss-gib G]
                         [--work DIR] [--from DIR] [--no-floor] [--no-baseline]
-                        [--text pairs|sentences]
+                        [--no-pipeline] [--text pairs|sentences]
     python bench/run.py --incremental [--records 1000000] [--update-model recent|uniform|both]
                         [--validate-only] [--new N] [--updates N]
 
@@ -26,7 +26,10 @@ wait4), each after reading its raw input once untimed (all start from the page c
   orchestration overhead is flow time minus steps time;
 - papers run (unless --no-cli): the command a user runs, end to end in a new interpreter, with
   the temporary Prefect server; issue 15's targets (x floor by wall and CPU, x baseline, peak
-  RSS) are judged on it and printed under each size's table.
+  RSS) are judged on it and printed under each size's table. --no-pipeline measures it without
+  the in-process pipeline first (no per-stage figures: at 5M that run takes ~9 min more), e.g.
+  the 5M memory check: `--sizes 5000000 --text sentences --no-pipeline --no-floor
+  --no-baseline`.
 
 With --incremental it measures instead one more day on a partitioned build against issue 14's
 targets (bench/incremental.py): --records sizes, --update-model recent|uniform|both,
@@ -564,14 +567,15 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
         "input_bytes": (raw / RAW_NAME).stat().st_size,
     }
 
-    print(f"[{n}] pipeline ...", flush=True)
     pipe_args = {"raw": str(raw), "out": str(out), "params": params}
-    if opts.profile:
-        pipe_args["profile"] = str(opts.work / f"profile-{n}.html")
-    entry["pipeline"] = measure("pipeline", pipe_args)
-    if opts.profile:
-        entry["pipeline"]["profile"] = pipe_args["profile"]
-        print(f"  profile: {pipe_args['profile']} (and .txt)", flush=True)
+    if not opts.no_pipeline:
+        print(f"[{n}] pipeline ...", flush=True)
+        if opts.profile:
+            pipe_args["profile"] = str(opts.work / f"profile-{n}.html")
+        entry["pipeline"] = measure("pipeline", pipe_args)
+        if opts.profile:
+            entry["pipeline"]["profile"] = pipe_args["profile"]
+            print(f"  profile: {pipe_args['profile']} (and .txt)", flush=True)
     if not opts.no_floor:
         print(f"[{n}] I/O floor ...", flush=True)
         entry["floor"] = measure(
@@ -595,7 +599,7 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
             base["seconds"] = base["seconds"] * n / m
             base["cpu_seconds"] = base["cpu_seconds"] * n / m
         entry["baseline"] = base
-    if opts.prefect:
+    if opts.prefect and "pipeline" in entry:
         print(f"[{n}] Prefect flow ...", flush=True)
         entry["prefect"] = measure("prefect", pipe_args | {"profile": None})
         entry["prefect"]["overhead_seconds"] = (
@@ -611,27 +615,31 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
 
 def _ratios(entry: dict[str, Any]) -> None:
     n = entry["n"]
-    pipe = entry["pipeline"]
-    if "aborted" in pipe:
+    pipe = entry.get("pipeline")  # absent with --no-pipeline
+    if pipe is not None and "aborted" in pipe:
         return
-    pipe["records_per_s"] = n / pipe["seconds"]
-    for stage in pipe["stages"].values():
-        stage["records_per_s"] = n / stage["seconds"] if stage["seconds"] else None
     if "floor" in entry:
         entry["floor"]["records_per_s"] = n / entry["floor"]["seconds"]
-        pipe["ratio_to_floor"] = pipe["seconds"] / entry["floor"]["seconds"]
-        pipe["ratio_to_floor_cpu"] = pipe["cpu_seconds"] / entry["floor"]["cpu_seconds"]
     if "baseline" in entry:
         base = entry["baseline"]
         base["records_per_s"] = n / base["seconds"]
-        pipe["speedup_vs_baseline"] = base["seconds"] / pipe["seconds"]
-        pipe["speedup_vs_baseline_cpu"] = base["cpu_seconds"] / pipe["cpu_seconds"]
         if "floor" in entry:
             base["ratio_to_floor"] = base["seconds"] / entry["floor"]["seconds"]
+    if pipe is not None:
+        pipe["records_per_s"] = n / pipe["seconds"]
+        for stage in pipe["stages"].values():
+            stage["records_per_s"] = n / stage["seconds"] if stage["seconds"] else None
+        if "floor" in entry:
+            pipe["ratio_to_floor"] = pipe["seconds"] / entry["floor"]["seconds"]
+            pipe["ratio_to_floor_cpu"] = pipe["cpu_seconds"] / entry["floor"]["cpu_seconds"]
+        if "baseline" in entry:
+            pipe["speedup_vs_baseline"] = entry["baseline"]["seconds"] / pipe["seconds"]
+            pipe["speedup_vs_baseline_cpu"] = entry["baseline"]["cpu_seconds"] / pipe["cpu_seconds"]
     cli = entry.get("cli")
     if cli is not None and cli.get("aborted") is None:
         cli["records_per_s"] = n / cli["seconds"]
-        cli["overhead_seconds"] = cli["seconds"] - pipe["seconds"]
+        if pipe is not None:
+            cli["overhead_seconds"] = cli["seconds"] - pipe["seconds"]
         if "floor" in entry:
             cli["ratio_to_floor"] = cli["seconds"] / entry["floor"]["seconds"]
             cli["ratio_to_floor_cpu"] = cli["cpu_seconds"] / entry["floor"]["cpu_seconds"]
@@ -649,10 +657,10 @@ TARGET_PEAK_GIB = 4.0
 def targets(entry: dict[str, Any]) -> list[str]:
     """One line per target of a full build, its figure and met / NOT met (end to end: the
     `papers run` measurement when there is one, else the in-process pipeline)."""
-    pipe = entry["pipeline"]
-    if "aborted" in pipe:
-        return []
+    pipe = entry.get("pipeline")
     cli = entry.get("cli") if entry.get("cli", {}).get("aborted") is None else None
+    if (pipe is None or "aborted" in pipe) and cli is None:
+        return []
     run = cli or pipe
     what = "`papers run`" if cli else "pipeline (in process; no `papers run` measured)"
 
@@ -670,13 +678,18 @@ def targets(entry: dict[str, Any]) -> list[str]:
         speed = run["speedup_vs_baseline"]
         lines.append(f"  x baseline, wall {speed:.1f}  (>= {TARGET_SPEEDUP:g}: "
                      f"{verdict(speed >= TARGET_SPEEDUP)})")  # fmt: skip
-    peaks = [pipe["peak_rss_mib"]]
+    peaks = [pipe["peak_rss_mib"]] if pipe is not None and "aborted" not in pipe else []
     if cli:
         peaks += [cli["peak_rss_mib"], cli["peak_tree_rss_mib"]]
     peak = max(peaks) / 1024
+    of = " and ".join(
+        name
+        for name, measured in (("the in-process pipeline", len(peaks) != 2),
+                               ("`papers run` with its server", cli is not None))
+        if measured
+    )  # fmt: skip
     lines.append(f"  peak RSS {peak:.2f} GiB  (<= {TARGET_PEAK_GIB:g}: "
-                 f"{verdict(peak <= TARGET_PEAK_GIB)}; the largest of the in-process "
-                 "pipeline and `papers run` with its server)")  # fmt: skip
+                 f"{verdict(peak <= TARGET_PEAK_GIB)}; the largest of {of})")  # fmt: skip
     return lines
 
 
@@ -709,37 +722,38 @@ def table(results: list[dict[str, Any]]) -> str:
         )
 
     for e in results:
-        n, pipe = e["n"], e["pipeline"]
+        n, pipe = e["n"], e.get("pipeline")  # no pipeline with --no-pipeline
         if e.get("text", "pairs") != "pairs":
             lines.append(f"{n:>9}  (generated with --text {e['text']})")
-        if "aborted" in pipe:
+        if pipe is not None and "aborted" in pipe:
             lines.append(f"{n:>9}  pipeline {pipe['aborted']} after {pipe['wall_seconds']:.0f} s")
             continue
-        lines.append(
-            f"{n:>9}  (pipeline child process: {pipe['wall_seconds']:.1f} s wall with "
-            "interpreter start and imports)"
-        )
         floor_s = e["floor"]["seconds"] if "floor" in e else None
         floor_cpu = e["floor"]["cpu_seconds"] if "floor" in e else None
-        row(
-            n,
-            "pipeline (total)",
-            pipe["seconds"],
-            pipe["peak_rss_mib"],
-            pipe.get("ratio_to_floor"),
-            pipe.get("speedup_vs_baseline"),
-            pipe["cpu_seconds"],
-        )
-        for name, stage in pipe["stages"].items():
+        if pipe is not None:
+            lines.append(
+                f"{n:>9}  (pipeline child process: {pipe['wall_seconds']:.1f} s wall with "
+                "interpreter start and imports)"
+            )
             row(
                 n,
-                f"  {name}",
-                stage["seconds"],
-                stage.get("peak_rss_mib", stage["peak_rss_mib_so_far"]),
-                stage["seconds"] / floor_s if floor_s else None,
-                None,
-                stage.get("cpu_seconds"),
+                "pipeline (total)",
+                pipe["seconds"],
+                pipe["peak_rss_mib"],
+                pipe.get("ratio_to_floor"),
+                pipe.get("speedup_vs_baseline"),
+                pipe["cpu_seconds"],
             )
+            for name, stage in pipe["stages"].items():
+                row(
+                    n,
+                    f"  {name}",
+                    stage["seconds"],
+                    stage.get("peak_rss_mib", stage["peak_rss_mib_so_far"]),
+                    stage["seconds"] / floor_s if floor_s else None,
+                    None,
+                    stage.get("cpu_seconds"),
+                )
         if "floor" in e:
             floor = e["floor"]
             row(n, "I/O floor", floor["seconds"], floor["peak_rss_mib"], 1.0, None,
@@ -775,10 +789,11 @@ def table(results: list[dict[str, Any]]) -> str:
                 row(n, "papers run (end to end)", c["seconds"],
                     max(c["peak_rss_mib"], c["peak_tree_rss_mib"]), c.get("ratio_to_floor"),
                     c.get("speedup_vs_baseline"), c["cpu_seconds"])  # fmt: skip
-                lines.append(
-                    f"{'':>11}over the in-process pipeline: {c['overhead_seconds']:+.1f} s "
-                    "(interpreter, imports, temporary Prefect server, flow and task runs)"
-                )
+                if "overhead_seconds" in c:
+                    lines.append(
+                        f"{'':>11}over the in-process pipeline: {c['overhead_seconds']:+.1f} s "
+                        "(interpreter, imports, temporary Prefect server, flow and task runs)"
+                    )
         lines.extend(f"{'':>11}{line}" for line in targets(e))
     lines.append(
         "seconds: work inside each measuring process (interpreter start and imports "
@@ -908,7 +923,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="skip the in-process pipeline (its per-stage figures): `papers run` alone, e.g. "
+        "for the peak memory at a size where the pipeline run would double the time",
+    )
     opts = parser.parse_args(argv)
+    if opts.no_pipeline and opts.no_cli:
+        parser.error("--no-pipeline with --no-cli leaves no build to measure")
     sizes = [int(s.replace("_", "")) for s in opts.sizes.split(",") if s.strip()]
     opts.work = opts.work.resolve()
     opts.work.mkdir(parents=True, exist_ok=True)

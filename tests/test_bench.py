@@ -203,6 +203,36 @@ def test_run_measures_end_to_end(work: Path, pool: pl.DataFrame, tmp_path: Path)
         assert target in done.stdout
 
 
+def test_run_measures_papers_run_alone(work: Path, pool: pl.DataFrame, tmp_path: Path) -> None:
+    """--no-pipeline: `papers run` alone (the memory check at a large size), its targets
+    judged on it; with --no-cli too there is nothing to measure, and it says so."""
+    del pool
+    result = tmp_path / "results.json"
+    command = [sys.executable, str(REPO / "bench" / "run.py"), "--sizes", "400", "--work",
+               str(work), "--json", str(result), *[f"--from={s}" for s in POOL_SOURCES]]  # fmt: skip
+    done = subprocess.run(
+        [*command, "--no-pipeline", "--no-baseline"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    (entry,) = json.loads(result.read_text())["results"]
+    assert "pipeline" not in entry
+    assert "baseline" not in entry
+    assert entry["cli"]["returncode"] == 0
+    assert entry["cli"]["ratio_to_floor_cpu"] > 0
+    assert "overhead_seconds" not in entry["cli"]
+    assert "pipeline (total)" not in done.stdout
+    assert "papers run (end to end)" in done.stdout
+    assert "x floor, CPU" in done.stdout
+    assert "the largest of `papers run` with its server)" in done.stdout
+    refused = subprocess.run(
+        [*command, "--no-pipeline", "--no-cli"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "leaves no build to measure" in refused.stderr
+
+
 def test_keyphrase_agreement_prints_the_figures(tmp_path: Path) -> None:
     """bench/keyphrase_agreement.py on a seed build: a table refreshed from every paper agrees
     exactly with the build's own ranking, and growth moves no paper against a pinned table."""
