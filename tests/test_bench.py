@@ -203,9 +203,11 @@ def test_run_measures_end_to_end(work: Path, pool: pl.DataFrame, tmp_path: Path)
         assert target in done.stdout
 
 
+@pytest.mark.slow
 def test_run_measures_papers_run_alone(work: Path, pool: pl.DataFrame, tmp_path: Path) -> None:
     """--no-pipeline: `papers run` alone (the memory check at a large size), its targets
-    judged on it; with --no-cli too there is nothing to measure, and it says so."""
+    judged on it; with --no-cli too there is nothing to measure, and it says so. Slow (~30 s:
+    the bench compiles its kernels on 20k records first); CI runs it with the slow tests."""
     del pool
     result = tmp_path / "results.json"
     command = [sys.executable, str(REPO / "bench" / "run.py"), "--sizes", "400", "--work",
