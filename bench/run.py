@@ -28,8 +28,7 @@ wait4), each after reading its raw input once untimed (all start from the page c
   the temporary Prefect server; issue 15's targets (x floor by wall and CPU, x baseline, peak
   RSS) are judged on it and printed under each size's table. --no-pipeline measures it without
   the in-process pipeline first (no per-stage figures: at 5M that run takes ~9 min more), e.g.
-  the 5M memory check: `--sizes 5000000 --text sentences --no-pipeline --no-floor
-  --no-baseline`.
+  the 5M memory check: `--sizes 5000000 --text sentences --no-pipeline --no-baseline`.
 
 With --incremental it measures instead one more day on a partitioned build against issue 14's
 targets (bench/incremental.py): --records sizes, --update-model recent|uniform|both,
@@ -599,7 +598,7 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
             base["seconds"] = base["seconds"] * n / m
             base["cpu_seconds"] = base["cpu_seconds"] * n / m
         entry["baseline"] = base
-    if opts.prefect and "pipeline" in entry:
+    if opts.prefect:
         print(f"[{n}] Prefect flow ...", flush=True)
         entry["prefect"] = measure("prefect", pipe_args | {"profile": None})
         entry["prefect"]["overhead_seconds"] = (
@@ -678,13 +677,14 @@ def targets(entry: dict[str, Any]) -> list[str]:
         speed = run["speedup_vs_baseline"]
         lines.append(f"  x baseline, wall {speed:.1f}  (>= {TARGET_SPEEDUP:g}: "
                      f"{verdict(speed >= TARGET_SPEEDUP)})")  # fmt: skip
-    peaks = [pipe["peak_rss_mib"]] if pipe is not None and "aborted" not in pipe else []
+    piped = pipe is not None and "aborted" not in pipe
+    peaks = [pipe["peak_rss_mib"]] if piped else []
     if cli:
         peaks += [cli["peak_rss_mib"], cli["peak_tree_rss_mib"]]
     peak = max(peaks) / 1024
     of = " and ".join(
         name
-        for name, measured in (("the in-process pipeline", len(peaks) != 2),
+        for name, measured in (("the in-process pipeline", piped),
                                ("`papers run` with its server", cli is not None))
         if measured
     )  # fmt: skip
@@ -932,6 +932,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     if opts.no_pipeline and opts.no_cli:
         parser.error("--no-pipeline with --no-cli leaves no build to measure")
+    if opts.no_pipeline and opts.prefect:
+        parser.error("--prefect measures the flow's overhead over the in-process pipeline: "
+                     "not with --no-pipeline")  # fmt: skip
     sizes = [int(s.replace("_", "")) for s in opts.sizes.split(",") if s.strip()]
     opts.work = opts.work.resolve()
     opts.work.mkdir(parents=True, exist_ok=True)

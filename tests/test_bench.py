@@ -233,6 +233,12 @@ def test_run_measures_papers_run_alone(work: Path, pool: pl.DataFrame, tmp_path:
     )  # fmt: skip
     assert refused.returncode == 2
     assert "leaves no build to measure" in refused.stderr
+    refused = subprocess.run(
+        [*command, "--no-pipeline", "--prefect"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "not with --no-pipeline" in refused.stderr
 
 
 def test_keyphrase_agreement_prints_the_figures(tmp_path: Path) -> None:
