@@ -167,6 +167,10 @@ def test_baseline_matches_pipeline_on_generated_records(generated: Path, tmp_pat
     assert counts["links"] > 20
 
 
+# The bench's own end-to-end runs are slow (~30 s each: it builds 20k records to compile the
+# kernels, then every measurement in a child): CI runs them with the slow tests, and its
+# `make bench-smoke` runs the bench itself.
+@pytest.mark.slow
 def test_run_measures_end_to_end(work: Path, pool: pl.DataFrame, tmp_path: Path) -> None:
     del pool  # built into `work` already: run.py finds it there
     result = tmp_path / "results.json"
@@ -206,8 +210,7 @@ def test_run_measures_end_to_end(work: Path, pool: pl.DataFrame, tmp_path: Path)
 @pytest.mark.slow
 def test_run_measures_papers_run_alone(work: Path, pool: pl.DataFrame, tmp_path: Path) -> None:
     """--no-pipeline: `papers run` alone (the memory check at a large size), its targets
-    judged on it; with --no-cli too there is nothing to measure, and it says so. Slow (~30 s:
-    the bench compiles its kernels on 20k records first); CI runs it with the slow tests."""
+    judged on it; with --no-cli too there is nothing to measure, and it says so."""
     del pool
     result = tmp_path / "results.json"
     command = [sys.executable, str(REPO / "bench" / "run.py"), "--sizes", "400", "--work",
@@ -296,6 +299,7 @@ def test_an_update_changes_the_merged_paper(
     assert changed["abstract"].str.contains("This revision extends the experiments").all()
 
 
+@pytest.mark.slow
 def test_run_incremental_prints_every_target(
     work: Path, pool: pl.DataFrame, tmp_path: Path
 ) -> None:
