@@ -179,7 +179,7 @@ def test_series_matches_expression_on_the_examples() -> None:
 
 
 # 100 lists of 5-24 texts (~10 on average): the expression costs the same for one row or many
-# (`norms`), and half the examples of twice the texts find what 200 lists of ~5 found
+# (`norms`), so half the examples of twice the texts check as many as 200 lists of ~5 did
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
