@@ -628,23 +628,24 @@ def _ratios(entry: dict[str, Any]) -> None:
         pipe["records_per_s"] = n / pipe["seconds"]
         for stage in pipe["stages"].values():
             stage["records_per_s"] = n / stage["seconds"] if stage["seconds"] else None
-        if "floor" in entry:
-            pipe["ratio_to_floor"] = pipe["seconds"] / entry["floor"]["seconds"]
-            pipe["ratio_to_floor_cpu"] = pipe["cpu_seconds"] / entry["floor"]["cpu_seconds"]
-        if "baseline" in entry:
-            pipe["speedup_vs_baseline"] = entry["baseline"]["seconds"] / pipe["seconds"]
-            pipe["speedup_vs_baseline_cpu"] = entry["baseline"]["cpu_seconds"] / pipe["cpu_seconds"]
+        _against_floor_and_baseline(pipe, entry)
     cli = entry.get("cli")
     if cli is not None and cli.get("aborted") is None:
         cli["records_per_s"] = n / cli["seconds"]
         if pipe is not None:
             cli["overhead_seconds"] = cli["seconds"] - pipe["seconds"]
-        if "floor" in entry:
-            cli["ratio_to_floor"] = cli["seconds"] / entry["floor"]["seconds"]
-            cli["ratio_to_floor_cpu"] = cli["cpu_seconds"] / entry["floor"]["cpu_seconds"]
-        if "baseline" in entry:
-            cli["speedup_vs_baseline"] = entry["baseline"]["seconds"] / cli["seconds"]
-            cli["speedup_vs_baseline_cpu"] = entry["baseline"]["cpu_seconds"] / cli["cpu_seconds"]
+        _against_floor_and_baseline(cli, entry)
+
+
+def _against_floor_and_baseline(run: dict[str, Any], entry: dict[str, Any]) -> None:
+    """A build's (the pipeline's or `papers run`'s) seconds and CPU seconds over the floor's,
+    and the baseline's over its, for what the entry measured."""
+    if "floor" in entry:
+        run["ratio_to_floor"] = run["seconds"] / entry["floor"]["seconds"]
+        run["ratio_to_floor_cpu"] = run["cpu_seconds"] / entry["floor"]["cpu_seconds"]
+    if "baseline" in entry:
+        run["speedup_vs_baseline"] = entry["baseline"]["seconds"] / run["seconds"]
+        run["speedup_vs_baseline_cpu"] = entry["baseline"]["cpu_seconds"] / run["cpu_seconds"]
 
 
 # Issue 15's targets for a full build, end to end (`papers run`)

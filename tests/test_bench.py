@@ -230,18 +230,14 @@ def test_run_measures_papers_run_alone(work: Path, pool: pl.DataFrame, tmp_path:
     assert "papers run (end to end)" in done.stdout
     assert "x floor, CPU" in done.stdout
     assert "the largest of `papers run` with its server)" in done.stdout
-    refused = subprocess.run(
-        [*command, "--no-pipeline", "--no-cli"],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert refused.returncode == 2
-    assert "leaves no build to measure" in refused.stderr
-    refused = subprocess.run(
-        [*command, "--no-pipeline", "--prefect"],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert refused.returncode == 2
-    assert "not with --no-pipeline" in refused.stderr
+    for flag, reason in (("--no-cli", "leaves no build to measure"),
+                         ("--prefect", "not with --no-pipeline")):  # fmt: skip
+        refused = subprocess.run(
+            [*command, "--no-pipeline", flag],
+            cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert refused.returncode == 2
+        assert reason in refused.stderr
 
 
 def test_keyphrase_agreement_prints_the_figures(tmp_path: Path) -> None:
