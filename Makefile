@@ -5,6 +5,10 @@
 PYTHON ?= python3
 # Extra pytest arguments for the test targets, e.g. make test PYTEST_ARGS='tests/test_report.py -x'
 PYTEST_ARGS ?=
+# The test targets run on one worker per core (pytest-xdist; at most 4, each holds a Prefect
+# server and the kernels). PYTEST_WORKERS=0 runs them in this process (pdb, -x in order).
+PYTEST_WORKERS ?= auto
+XDIST := -n $(PYTEST_WORKERS) --maxprocesses 4
 ENSURE := PYTHON='$(PYTHON)' sh scripts/ensure-system.sh
 VENV := .venv
 BIN := $(VENV)/bin
@@ -38,15 +42,17 @@ run: $(STAMP)
 	$(BIN)/dvc repro
 
 ## The default test suite (fast), the report's browser test included (it fails, never skips, without
-## Chromium unless PAPERS_SKIP_BROWSER=1); slow tests run with `make test-all`.
+## Chromium unless PAPERS_SKIP_BROWSER=1); slow tests run with `make test-all`. A file's tests
+## run on one worker, so a module's fixture (a published build) is built once.
 test: $(STAMP)
 	$(ENSURE) browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) --dist loadfile $(PYTEST_ARGS)
 
-## The slow tests run git and `dvc repro` in throwaway copies of the project.
+## The slow tests run git and `dvc repro` in throwaway copies of the project. Most are in one
+## file (test_crash.py), so idle workers take tests from the busy one's queue.
 test-slow: $(STAMP)
 	$(ENSURE) git
-	$(BIN)/pytest -m 'slow and not long' $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) --dist worksteal -m 'slow and not long' $(PYTEST_ARGS)
 
 ## The long fuzz campaigns (thousands of generated inputs per reader, atheris): ~25 min.
 test-long: $(STAMP)
