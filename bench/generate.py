@@ -58,6 +58,8 @@ FALLBACK = (ROOT / "data" / "raw", ROOT / "tests" / "fixtures")
 ID_DUP, TITLE_DUP, DOI_DUP = 3, 2, 1  # percent of rows of each duplicate kind
 UPDATE = 4  # the kind of a day's re-listing of an existing paper (day_plan)
 UPDATE_MODELS = ("recent", "uniform")
+# the benchmarks' --update-model: one model, or both one after the other (bench/incremental.py)
+UPDATE_MODEL_CHOICES = {**{model: (model,) for model in UPDATE_MODELS}, "both": UPDATE_MODELS}
 RECENT_SHARE = 0.02  # "recent" updates are drawn from this newest share of the base rows
 # Appended to an updated paper's abstract: the longer abstract is the one the merge keeps
 # (papers.stages.normalize.merge_duplicates), so the paper's abstract and comments change.

@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from bench import run
+from bench import generate, harness
 from schemas import PUBLISHED
 
 # every published table, as dvc.yaml tracks them (duplicates and related were left out before
@@ -89,7 +89,7 @@ def day_for(n: int, model: str, opts: Any) -> tuple[Path, int, int]:
     if not path.exists():
         print(f"generating one more day ({new} new, {updates} {model} updates) ...", flush=True)
         sources = [str(s) for s in opts.sources] if opts.sources else None
-        done = run.measure(
+        done = harness.measure(
             "generate_day",
             {"n": n, "path": str(path), "seed": opts.seed, "new": new, "updates": updates,
              "model": model, "sources": sources, "work": str(opts.work)},
@@ -101,7 +101,7 @@ def day_for(n: int, model: str, opts: Any) -> tuple[Path, int, int]:
 def build(raw: Path, out: Path, params: Path, cache: Path | None, label: str) -> dict[str, Any]:
     """One build in a child process (run_steps with the cache folder, if any; out is kept)."""
     before = load()
-    result = run.measure(
+    result = harness.measure(
         "build",
         {"raw": str(raw), "out": str(out), "params": str(params),
          "cache": str(cache) if cache else None},
@@ -119,7 +119,7 @@ def validate_has_changed_only() -> bool:
     """Whether `papers validate` has an incremental mode (`--changed-only`) in this code."""
     done = subprocess.run(
         [sys.executable, "-m", "papers", "validate", "--help"],
-        cwd=run.ROOT, capture_output=True, text=True, env=os.environ | QUIET_ENV, check=False,
+        cwd=harness.ROOT, capture_output=True, text=True, env=os.environ | QUIET_ENV, check=False,
     )  # fmt: skip
     return "--changed-only" in done.stdout
 
@@ -128,7 +128,7 @@ def validate(out: Path, reports: Path, label: str, changed_only: bool) -> dict[s
     """`papers validate` in a child process: its exit code, wall, CPU and peak RSS."""
     cmd = [sys.executable, "-m", "papers", "validate", "--out", str(out), "--reports", str(reports)]
     before = load()
-    result = run.measure_command(
+    result = harness.measure_command(
         [*cmd, *(["--changed-only"] if changed_only else [])], env=QUIET_ENV
     )
     result["load"] = before
@@ -231,20 +231,20 @@ def _manifest(out: Path) -> dict[str, Any]:
 
 def bench_incremental(n: int, model: str, opts: Any) -> dict[str, Any]:
     """The sequence of the module docstring for n records and one update model."""
-    base = run.raw_dir_for(n, opts)
+    base = harness.raw_dir_for(n, opts)
     scratch = opts.work / f"incremental-{n}-{model}"
     shutil.rmtree(scratch, ignore_errors=True)
     raw, cache, reports = scratch / "raw", scratch / "cache", scratch / "reports"
     repo, remote = scratch / "repo", scratch / "remote"
     out = repo / "data" / "processed"
     raw.mkdir(parents=True)
-    (raw / run.RAW_NAME).symlink_to((base / run.RAW_NAME).resolve())
+    (raw / harness.RAW_NAME).symlink_to((base / harness.RAW_NAME).resolve())
     params = partitioned_params(opts.params, scratch / "params.yaml")
     entry: dict[str, Any] = {"n": n, "update_model": model, "validate_only": opts.validate_only}
-    run._warm(str(raw))
+    harness.warm(str(raw))
     if not opts.validate_only:
         day, entry["new"], entry["updates"] = day_for(n, model, opts)
-        run._warm(str(day))
+        harness.warm(str(day))
         dvc_repo(repo, remote)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -259,7 +259,7 @@ def bench_incremental(n: int, model: str, opts: Any) -> dict[str, Any]:
     entry["dvc_full"] = dvc_version(repo, out, remote)
 
     shutil.copyfile(day, raw / DAY_NAME)
-    run._warm(str(raw))
+    harness.warm(str(raw))
     print(f"[{n} {model}] +1 day ...", flush=True)
     entry["plus_one_day"] = build(raw, out, params, cache, "+1 day build")
     entry["day_files"] = file_changes(full_manifest, _manifest(out), out)
@@ -424,11 +424,11 @@ def table(entry: dict[str, Any], ref: dict[str, Any] | None) -> str:
 def main(opts: Any) -> int:
     """Run the incremental benchmark for each --records size and update model; print, save."""
     sizes = [int(s.replace("_", "")) for s in opts.records.split(",") if s.strip()]
-    models = list(run.UPDATE_MODEL_CHOICES[opts.update_model])
-    facts = run.machine()
+    models = list(generate.UPDATE_MODEL_CHOICES[opts.update_model])
+    facts = harness.machine()
     print(f"machine: {facts['cpu']}, {facts['cores_available']} cores, {facts['ram_gib']} GiB, "
           f"load {facts['load_average_at_start']}", flush=True)  # fmt: skip
-    kernels = run.measure_kernels(opts)  # a fresh clone's compiles in no build's figures
+    kernels = harness.measure_kernels(opts)  # a fresh clone's compiles in no build's figures
     results: list[dict[str, Any]] = []
     for n in sizes:
         ref = reference(n, opts.reference, facts["cpu"])

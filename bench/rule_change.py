@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import generate, run  # noqa: E402
+from bench import generate, harness  # noqa: E402
 
 DROPPED = 0  # the vocabulary topic the changed vocabulary drops (its first)
 
@@ -47,7 +47,7 @@ def variant_params(work: Path) -> dict[str, Path]:
     """params files: the base (related off, absolute paths), one with the changed vocabulary,
     and one with the changed vocabulary and a changed link rule (built after it: only the link
     rule differs from the build before)."""
-    base = run.with_related(run.ROOT / "params.yaml", work / "params-base.yaml", "off")
+    base = harness.with_related(harness.ROOT / "params.yaml", work / "params-base.yaml", "off")
     params = yaml.safe_load(base.read_text("utf-8"))
     vocabulary = yaml.safe_load(Path(params["tags"]["vocabulary"]).read_text("utf-8"))
     dropped = vocabulary["topics"].pop(DROPPED)
@@ -65,7 +65,7 @@ def variant_params(work: Path) -> dict[str, Path]:
 
 
 def build(raw: Path, out: Path, params: Path, cache: Path, label: str) -> dict[str, Any]:
-    result = run.measure(
+    result = harness.measure(
         "build", {"raw": str(raw), "out": str(out), "params": str(params), "cache": str(cache)}
     )
     stages = ", ".join(f"{k} {v['seconds']:.1f}" for k, v in result["stages"].items())
@@ -83,20 +83,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--text", choices=generate.TEXTS, default="pairs")
-    parser.add_argument("--work", type=Path, default=run.WORK)
+    parser.add_argument("--work", type=Path, default=harness.WORK)
     parser.add_argument("--from", dest="sources", type=Path, action="append")
     parser.add_argument("--json", type=Path, help="write the figures here")
     opts = parser.parse_args(argv)
     opts.work = opts.work.resolve()
-    run.WORK = opts.work  # the children's result files
+    harness.configure(opts.work)  # the children's result files
     opts.work.mkdir(parents=True, exist_ok=True)
-    raw = run.raw_dir_for(opts.records, opts)
+    raw = harness.raw_dir_for(opts.records, opts)
     scratch = opts.work / f"rule-change-{opts.records}"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     params = variant_params(scratch)
     out, cache = scratch / "out", scratch / "cache"
-    print(f"machine: {run.machine()}", flush=True)
+    print(f"machine: {harness.machine()}", flush=True)
     print(f"[{opts.records}] rule change, builds into {out} with the cache {cache}", flush=True)
     results = {
         "full": build(raw, out, params["base"], cache, "full build (empty cache)"),
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {"command": "python bench/rule_change.py " + " ".join(argv or sys.argv[1:]),
                  "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "machine": run.machine(), "records": opts.records, "text": opts.text,
+                 "machine": harness.machine(), "records": opts.records, "text": opts.text,
                  "results": results},
                 indent=1, sort_keys=True,
             ) + "\n",

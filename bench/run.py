@@ -34,526 +34,44 @@ With --incremental it measures instead one more day on a partitioned build again
 targets (bench/incremental.py): --records sizes, --update-model recent|uniform|both,
 --validate-only for the full build and its validation only.
 
-It prints a table and writes the figures with the machine's facts to --json.
+It prints a table and writes the figures with the machine's facts to --json. The measuring
+harness (child processes, wait4, memory limit, inputs) is bench/harness.py; what runs in a
+child, bench/children.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
-import os
-import platform
-import resource
 import shutil
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "data" / "interim" / "bench"
+if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, not the repository
+    sys.path.insert(0, str(ROOT))
+
+from bench import harness  # noqa: E402
+from bench.harness import (  # noqa: E402
+    RAW_NAME,
+    machine,
+    measure,
+    measure_cli,
+    measure_kernels,
+    raw_dir_for,
+    with_related,
+)
+
 DEFAULT_JSON = ROOT / "bench" / "results.json"
 INCREMENTAL_JSON = ROOT / "bench" / "results-incremental.json"
-# --update-model: the generator's models (bench/generate.py), or both one after the other
-UPDATE_MODEL_CHOICES = {"recent": ("recent",), "uniform": ("uniform",),
-                        "both": ("recent", "uniform")}  # fmt: skip
-RAW_NAME = "arxiv-metadata-oai-snapshot.jsonl"
-
-sys.path.insert(0, str(ROOT))
-
-
-# --- measurements, each run in a child: `python bench/run.py --child KIND ARGS_JSON` ----------
-
-
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class _Stages:
-    """Wall time and peak RSS of each stage.
-
-    On Linux the stage's own peak: the kernel's high-water mark (VmHWM) is read and reset
-    (/proc/self/clear_refs) as each stage ends, so a stage's figure is not hidden by an earlier,
-    larger one. Elsewhere only the peak so far is known.
-    """
-
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[str, float]] = {}
-        self._t = time.perf_counter()
-        self._cpu = time.process_time()
-        self._peak = 0.0
-        self._reset_hwm()
-
-    @staticmethod
-    def _reset_hwm() -> bool:
-        try:
-            Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            return False
-        return True
-
-    @staticmethod
-    def _hwm_mib() -> float | None:
-        try:
-            status = Path("/proc/self/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return None
-
-    def done(self, name: str) -> None:
-        now, cpu = time.perf_counter(), time.process_time()
-        own = self._hwm_mib()
-        # CPU over wall: how many of the cores the stage kept busy
-        row: dict[str, float] = {"seconds": now - self._t, "cpu_seconds": cpu - self._cpu}
-        if own is not None and self._reset_hwm():
-            row["peak_rss_mib"] = own
-            self._peak = max(self._peak, own)
-        else:
-            self._peak = max(self._peak, _rss_mib())
-        # once the mark is reset, ru_maxrss holds only the peak since: keep the running maximum
-        row["peak_rss_mib_so_far"] = self._peak
-        self.rows[name] = row
-        self._t, self._cpu = now, cpu
-
-    @property
-    def peak_mib(self) -> float:
-        return max(self._peak, _rss_mib())
-
-
-def run_steps(
-    raw_dir: Path, out: Path, params_path: Path, cache_dir: Path | None
-) -> dict[str, Any]:
-    """The build-dataset flow's work without Prefect (papers.pipeline.local.run_local), each stage
-    timed (loading the params and vocabulary is not)."""
-    from papers.config import (
-        load_keyphrase_idf,
-        load_params,
-        load_vocabulary,
-        resolve_keyphrase_idf,
-        resolve_vocabulary,
-    )
-    from papers.pipeline.local import run_local
-
-    params = load_params(params_path)
-    vocabulary = load_vocabulary(resolve_vocabulary(params, params_path))
-    idf = load_keyphrase_idf(resolve_keyphrase_idf(params, params_path))
-    stages = _Stages()
-    summary = run_local(
-        str(raw_dir),
-        str(out),
-        params,
-        vocabulary,
-        str(cache_dir) if cache_dir else None,
-        on_stage=stages.done,
-        idf=idf,
-    )
-    seconds = sum(stage["seconds"] for stage in stages.rows.values())
-    # the enrichment stages the partitions ran over all their papers (the rest from the memo)
-    rerun = sorted({stage for part in summary["partitions"] for stage in part.get("rerun", [])})
-    return {
-        "stages": stages.rows,
-        "counts": summary["counts"],
-        "rerun": rerun,
-        "seconds": seconds,
-        "peak_rss_mib": stages.peak_mib,
-    }
-
-
-def with_related(source: Path, target: Path, method: str) -> Path:
-    """A copy of the params file with `related.method` set, the vocabulary and IDF paths made
-    absolute (they are relative to the params file's folder)."""
-    params = yaml.safe_load(source.read_text("utf-8"))
-    tags = params.setdefault("tags", {})
-    for key in ("vocabulary", "keyphrase_idf"):
-        if tags.get(key) and not Path(tags[key]).is_absolute():
-            tags[key] = str((source.parent / tags[key]).resolve())
-    params.setdefault("related", {})["method"] = method
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
-    return target
-
-
-def _child_pipeline(args: dict[str, Any]) -> dict[str, Any]:
-    import papers.pipeline.local  # noqa: F401 - imported before the clock (and the profiler) starts
-
-    out = Path(args["out"])
-    shutil.rmtree(out, ignore_errors=True)
-    raw, params = Path(args["raw"]), Path(args["params"])
-    if args.get("profile"):
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.005)
-        profiler.start()
-        result = run_steps(raw, out, params, None)
-        profiler.stop()
-        Path(args["profile"]).write_text(profiler.output_html(), "utf-8")
-        text = profiler.output_text(unicode=False, color=False, show_all=False)
-        Path(args["profile"]).with_suffix(".txt").write_text(text, "utf-8")
-        return result
-    return run_steps(raw, out, params, None)
-
-
-def _child_floor(args: dict[str, Any]) -> dict[str, Any]:
-    import polars as pl
-
-    from papers.config import load_params
-    from papers.readers.arxiv_snapshot_records import SNAPSHOT_SCHEMA
-
-    write = load_params(Path(args["params"])).write
-    out = Path(args["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / "floor.parquet"
-    started = time.perf_counter()
-    # Streaming read and write: the least any pipeline must do to turn these lines into Parquet.
-    pl.scan_ndjson(Path(args["raw"]) / RAW_NAME, schema=SNAPSHOT_SCHEMA).sink_parquet(
-        target,
-        compression=write.compression,
-        compression_level=write.compression_level,
-        row_group_size=write.row_group_size,
-    )
-    seconds = time.perf_counter() - started
-    rows = pl.scan_parquet(target).select(pl.len()).collect().item()
-    return {"rows": rows, "seconds": seconds}
-
-
-def _child_baseline(args: dict[str, Any]) -> dict[str, Any]:
-    from bench import baseline
-
-    out = Path(args["out"])
-    shutil.rmtree(out, ignore_errors=True)
-    timings, counts = baseline.run(Path(args["raw"]), out, Path(args["params"]))
-    return {
-        "stages": {k: {"seconds": v} for k, v in timings.items()},
-        "counts": counts,
-        "seconds": sum(timings.values()),
-    }
-
-
-def _child_prefect(args: dict[str, Any]) -> dict[str, Any]:
-    from flows.build import build_dataset
-
-    out = Path(args["out"])
-    shutil.rmtree(out, ignore_errors=True)
-    extra = {"gates": False} if "gates" in inspect.signature(build_dataset.fn).parameters else {}
-    started = time.perf_counter()
-    build_dataset(raw_dir=args["raw"], out_dir=str(out), params_path=args["params"], **extra)
-    return {"flow_seconds": time.perf_counter() - started}
-
-
-def _kernels() -> dict[str, Any]:
-    """The compiled passes' numba dispatchers a build calls (papers/stages/*_kernel.py; the
-    helpers they inline are not called on their own), by name."""
-    import importlib
-
-    from numba.core.registry import CPUDispatcher
-
-    found: dict[str, Any] = {}
-    for path in sorted((ROOT / "papers" / "stages").glob("*_kernel.py")):
-        module = importlib.import_module(f"papers.stages.{path.stem}")
-        for name, value in vars(module).items():
-            if (
-                isinstance(value, CPUDispatcher)
-                and value.__module__ == module.__name__
-                and value.targetoptions.get("inline") != "always"
-            ):
-                found[f"{path.stem}.{name}"] = value
-    return found
-
-
-def _child_kernels(args: dict[str, Any]) -> dict[str, Any]:
-    """Every compiled kernel compiled, or loaded from numba's cache (`__pycache__`, kept per
-    machine and code): a small generated input built in process with every compiled pass forced
-    on (the thresholds lowered as tests/stages/test_neardup.py does). A fresh clone's first large
-    build pays the compiles once (tens of seconds on two cores); measured here, they stay out of
-    the sizes' figures, as the package install does."""
-    import papers.pipeline.local  # noqa: F401 - imported before the clock starts
-    from papers.stages import compiled, neardup
-
-    compiled.ALWAYS_FROM = 0
-    neardup.COMPILED_ROWS = neardup.COMPILED_PAIRS = 0
-    out = Path(args["out"])
-    shutil.rmtree(out, ignore_errors=True)
-    started = time.perf_counter()
-    run_steps(Path(args["raw"]), out, Path(args["params"]), None)
-    seconds = time.perf_counter() - started
-    shutil.rmtree(out, ignore_errors=True)
-    kernels = _kernels()
-    missing = sorted(name for name, dispatcher in kernels.items() if not dispatcher.signatures)
-    if missing:
-        raise SystemExit(f"bench: the kernels' build did not reach {missing}")
-    return {"seconds": seconds, "kernels": sorted(kernels)}
-
-
-def _child_build(args: dict[str, Any]) -> dict[str, Any]:
-    """One build into `out` with a cache folder, keeping what `out` holds (incremental runs)."""
-    import papers.pipeline.local  # noqa: F401 - imported before the clock starts
-
-    cache = Path(args["cache"]) if args.get("cache") else None
-    return run_steps(Path(args["raw"]), Path(args["out"]), Path(args["params"]), cache)
-
-
-def _child_generate(args: dict[str, Any]) -> dict[str, Any]:
-    from bench import generate
-
-    started = time.perf_counter()
-    sources = tuple(Path(s) for s in args["sources"]) if args["sources"] else None
-    pool = generate.load_pool(sources or generate.default_sources(), Path(args["work"]))
-    generate.generate(args["n"], Path(args["path"]), args["seed"], pool, start=args["start"],
-                      text=args.get("text", "pairs"))  # fmt: skip
-    return {"seconds": time.perf_counter() - started}
-
-
-def _child_generate_day(args: dict[str, Any]) -> dict[str, Any]:
-    from bench import generate
-
-    started = time.perf_counter()
-    sources = tuple(Path(s) for s in args["sources"]) if args["sources"] else None
-    pool = generate.load_pool(sources or generate.default_sources(), Path(args["work"]))
-    generate.generate_day(
-        args["n"], Path(args["path"]), args["new"], args["updates"], args["model"], args["seed"],
-        pool,
-    )  # fmt: skip
-    return {"seconds": time.perf_counter() - started}
-
-
-CHILDREN = {
-    "pipeline": _child_pipeline,
-    "floor": _child_floor,
-    "baseline": _child_baseline,
-    "prefect": _child_prefect,
-    "build": _child_build,
-    "kernels": _child_kernels,
-    "generate": _child_generate,
-    "generate_day": _child_generate_day,
-}
-
-
-MAX_RSS_MIB = 0.0  # 0: no limit (set by --max-rss-gib)
-
-
-def _tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children, from /proc (0 when it is gone)."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
-    except psutil.Error:
-        return 0.0
-
-
-def _warm(raw: str | None) -> None:
-    """Read the raw input once, untimed, so every measurement starts from the page cache: the
-    first reader of a freshly generated file otherwise pays the disk (12 s for 190 MB here)."""
-    if raw is None:
-        return
-    for path in sorted(Path(raw).glob("*")) if Path(raw).is_dir() else [Path(raw)]:
-        with path.open("rb") as f:
-            while f.read(16 << 20):
-                pass
-
-
-def _wait(proc: subprocess.Popen[Any], label: str) -> tuple[int, Any, float, str | None, float]:
-    """Wait for a child, stopping it past --max-rss-gib: exit status, rusage, seconds, why
-    it was stopped (None if it was not), the peak resident memory of the child and all its
-    descendants together (sampled every 0.2 s: a Prefect server or worker processes count)."""
-    started = time.perf_counter()
-    aborted = None
-    tree_peak = 0.0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        rss = _tree_rss_mib(proc.pid)
-        tree_peak = max(tree_peak, rss)
-        if MAX_RSS_MIB and rss > MAX_RSS_MIB:
-            # a shared machine: stop before the kernel's OOM killer picks someone else's process
-            aborted = f"stopped at {rss:,.0f} MiB RSS (--max-rss-gib {MAX_RSS_MIB / 1024:g})"
-            proc.kill()
-        time.sleep(0.2)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if aborted is not None:
-        print(f"  {label}: {aborted} after {seconds:.0f} s", flush=True)
-    return proc.returncode, usage, seconds, aborted, tree_peak
-
-
-def measure(kind: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Run one measurement in a child process; its result plus wall seconds and peak RSS."""
-    _warm(args.get("raw"))
-    result_path = WORK / f".result-{uuid.uuid4().hex[:8]}.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--child",
-            kind,
-            json.dumps(args),
-            str(result_path),
-        ],
-        cwd=ROOT,
-    )
-    returncode, usage, seconds, aborted, _ = _wait(proc, kind)
-    if aborted is not None:
-        result_path.unlink(missing_ok=True)
-        return {"aborted": aborted, "wall_seconds": seconds,
-                "cpu_seconds": usage.ru_utime + usage.ru_stime,
-                "peak_rss_mib": usage.ru_maxrss / 1024}  # fmt: skip
-    if returncode != 0:
-        raise SystemExit(f"bench: the {kind} measurement failed (exit {returncode})")
-    result: dict[str, Any] = json.loads(result_path.read_text("utf-8"))
-    result_path.unlink()
-    return {
-        **result,
-        "wall_seconds": seconds,
-        # CPU time is steadier than wall time on a shared machine (it excludes waiting for a core)
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        # the child's own figure when it reset the kernel's high-water mark between stages
-        "peak_rss_mib": max(usage.ru_maxrss / 1024, result.get("peak_rss_mib", 0.0)),
-    }
-
-
-def measure_command(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run a command (a CLI, not a bench child) and measure it: exit code, its output (stdout
-    and stderr, interleaved), wall and CPU seconds, peak RSS from wait4."""
-    log = WORK / f".output-{uuid.uuid4().hex[:8]}.txt"
-    with log.open("wb") as handle:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=os.environ | (env or {})
-        )
-        returncode, usage, seconds, aborted, tree_peak = _wait(proc, Path(cmd[0]).name)
-    output = log.read_text("utf-8", errors="replace")
-    log.unlink()
-    return {
-        "returncode": returncode,
-        "aborted": aborted,
-        "output": output[-4000:],
-        "wall_seconds": seconds,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
-        "peak_tree_rss_mib": tree_peak,
-    }
-
-
-def measure_cli(raw: Path, out: Path, params: str) -> dict[str, Any]:
-    """`papers run` as a user runs it, end to end: a new interpreter and its imports, the
-    temporary Prefect server, the flow, the summary. PREFECT_HOME is kept under the work folder
-    like a user's ~/.prefect (its database is created once, by an untimed seed run first).
-    CPU seconds are the run's and its reaped children's; the temporary server's own are not
-    counted (it dies with the run, unreaped): its memory is, in peak_tree_rss_mib."""
-    home = WORK / "prefect-home"
-    env = {
-        "PREFECT_HOME": str(home),
-        "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "GX_ANALYTICS_ENABLED": "False",
-    }
-    run = [sys.executable, "-m", "papers", "run", "--no-cache", "--quiet", "--params", params]
-    if not home.exists():
-        seed = measure_command([*run, "--out", str(WORK / "seed-warmup")], env)
-        shutil.rmtree(WORK / "seed-warmup", ignore_errors=True)
-        if seed["returncode"] != 0:
-            raise SystemExit(f"bench: the warm-up `papers run` failed:\n{seed['output']}")
-    _warm(str(raw))
-    shutil.rmtree(out, ignore_errors=True)
-    result = measure_command([*run, "--raw", str(raw), "--out", str(out)], env)
-    shutil.rmtree(out, ignore_errors=True)
-    if result["returncode"] != 0 and result["aborted"] is None:
-        raise SystemExit(f"bench: `papers run` failed:\n{result['output']}")
-    result["seconds"] = result["wall_seconds"]
-    return result
 
 
 # --- the benchmark ----------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    import polars as pl
-
-    mem = 0
-    with open("/proc/meminfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) * 1024
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next(
-                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
-                cpu,
-            )
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "cores_available": len(os.sched_getaffinity(0)),
-        "ram_gib": round(mem / 2**30, 1),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "polars": pl.__version__,
-        "platform": platform.platform(),
-    }
-
-
-def _generate(n: int, path: Path, opts: argparse.Namespace, start: int = 0) -> None:
-    print(f"generating {n} records ...", flush=True)
-    sources = [str(s) for s in opts.sources] if opts.sources else None
-    done = measure(
-        "generate",
-        {
-            "n": n,
-            "path": str(path),
-            "seed": opts.seed,
-            "text": opts.text,
-            "start": start,
-            "sources": sources,
-            "work": str(opts.work),
-        },
-    )
-    print(f"  {done['wall_seconds']:.1f} s", flush=True)
-
-
-def raw_dir_for(n: int, opts: argparse.Namespace) -> Path:
-    """The generated input for n records, made once and kept (it is large: reused across runs).
-
-    Kept by size and seed only: delete the work folder after changing the generator or --from.
-    """
-    suffix = "" if opts.text == "pairs" else f"-{opts.text}"
-    raw = opts.work / f"raw-{n}-s{opts.seed}{suffix}"
-    if not (raw / RAW_NAME).exists():
-        _generate(n, raw / RAW_NAME, opts)
-    return raw
-
-
 _BASELINES: dict[int, dict[str, Any]] = {}
-
-
-# Generated records the kernels are compiled on: a few hundred near-duplicate pairs, so every
-# kernel (the pairs' Jaccard estimate included) is reached.
-KERNEL_RECORDS = 20_000
-
-
-def measure_kernels(opts: argparse.Namespace) -> dict[str, Any]:
-    """Compile the kernels before any size is measured (_child_kernels), printing what it
-    cost: their compile lands in no size's figures, whichever size comes first."""
-    print("compiled kernels (numba; once per machine and code, cached in __pycache__) ...",
-          flush=True)  # fmt: skip
-    raw = raw_dir_for(KERNEL_RECORDS, opts)
-    result = measure("kernels", {"raw": str(raw), "params": str(opts.params),
-                                 "out": str(opts.work / "out-kernels")})  # fmt: skip
-    print(f"  {len(result['kernels'])} kernels ready: a build of {KERNEL_RECORDS:,} records "
-          f"with every compiled pass {result['seconds']:.1f} s, {result['cpu_seconds']:.1f} CPU "
-          "s (a few seconds when numba's cache was warm)", flush=True)  # fmt: skip
-    return result
 
 
 def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
@@ -808,14 +326,8 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global WORK, MAX_RSS_MIB  # noqa: PLW0603 - read by measure()
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
-        kind, args, result_path = argv[1], json.loads(argv[2]), Path(argv[3])
-        result = CHILDREN[kind](args)
-        result_path.write_text(json.dumps(result), "utf-8")
-        return 0
-    from bench import generate  # the parent stays light: polars is imported by the children
+    from bench import generate
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -881,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--update-model",
-        choices=sorted(UPDATE_MODEL_CHOICES),
+        choices=sorted(generate.UPDATE_MODEL_CHOICES),
         default="recent",
         help="--incremental: which papers the day updates (bench/generate.py), or both",
     )
@@ -899,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--work",
         type=Path,
-        default=WORK,
+        default=harness.WORK,
         help="folder for generated inputs and outputs (default data/interim/bench)",
     )
     parser.add_argument(
@@ -939,17 +451,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s.replace("_", "")) for s in opts.sizes.split(",") if s.strip()]
     opts.work = opts.work.resolve()
     opts.work.mkdir(parents=True, exist_ok=True)
-    WORK = opts.work
+    harness.configure(opts.work, opts.max_rss_gib * 1024)
     if opts.related != "params":
         opts.params = with_related(opts.params, opts.work / f"params-related-{opts.related}.yaml",
                                    opts.related)  # fmt: skip
-    MAX_RSS_MIB = opts.max_rss_gib * 1024
     if opts.incremental or opts.validate_only:
         from bench import incremental
-
-        # incremental.py measures through `bench.run`, a second copy of this module when it
-        # runs as a script: give it the same work folder and memory limit
-        incremental.run.WORK, incremental.run.MAX_RSS_MIB = WORK, MAX_RSS_MIB
 
         opts.json = opts.json or INCREMENTAL_JSON
         opts.argv = argv

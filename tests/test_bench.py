@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from bench import baseline, generate
-from bench.run import run_steps
+from bench.children import run_steps
 from papers.config import load_params
 from papers.readers import iter_file
 from schemas import PUBLISHED
