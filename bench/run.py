@@ -65,7 +65,7 @@ from bench.harness import (  # noqa: E402
 )
 
 DEFAULT_JSON = ROOT / "bench" / "results.json"
-INCREMENTAL_JSON = ROOT / "bench" / "results-incremental.json"
+INCREMENTAL_JSON = ROOT / "bench" / "results" / "incremental.json"
 
 
 # --- the benchmark ----------------------------------------------------------------------------
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         "--json",
         type=Path,
         help="where the figures go (default bench/results.json, with --incremental "
-        "bench/results-incremental.json)",
+        "bench/results/incremental.json)",
     )
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
     parser.add_argument(
