@@ -233,14 +233,21 @@ def _child_build(args: dict[str, Any]) -> dict[str, Any]:
     return run_steps(Path(args["raw"]), Path(args["out"]), Path(args["params"]), cache)
 
 
+def _pool(args: dict[str, Any]) -> Any:
+    """The generator's pool of real records, from args["sources"] (or its defaults), kept
+    under args["work"]."""
+    from bench import generate
+
+    sources = tuple(Path(s) for s in args["sources"]) if args["sources"] else None
+    return generate.load_pool(sources or generate.default_sources(), Path(args["work"]))
+
+
 def _child_generate(args: dict[str, Any]) -> dict[str, Any]:
     from bench import generate
 
     started = time.perf_counter()
-    sources = tuple(Path(s) for s in args["sources"]) if args["sources"] else None
-    pool = generate.load_pool(sources or generate.default_sources(), Path(args["work"]))
-    generate.generate(args["n"], Path(args["path"]), args["seed"], pool, start=args["start"],
-                      text=args.get("text", "pairs"))  # fmt: skip
+    generate.generate(args["n"], Path(args["path"]), args["seed"], _pool(args),
+                      start=args["start"], text=args.get("text", "pairs"))  # fmt: skip
     return {"seconds": time.perf_counter() - started}
 
 
@@ -248,11 +255,9 @@ def _child_generate_day(args: dict[str, Any]) -> dict[str, Any]:
     from bench import generate
 
     started = time.perf_counter()
-    sources = tuple(Path(s) for s in args["sources"]) if args["sources"] else None
-    pool = generate.load_pool(sources or generate.default_sources(), Path(args["work"]))
     generate.generate_day(
         args["n"], Path(args["path"]), args["new"], args["updates"], args["model"], args["seed"],
-        pool,
+        _pool(args),
     )  # fmt: skip
     return {"seconds": time.perf_counter() - started}
 

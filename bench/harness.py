@@ -25,7 +25,8 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "data" / "interim" / "bench"  # the children's result files, inputs, outputs
+DEFAULT_WORK = ROOT / "data" / "interim" / "bench"  # --work's default
+WORK = DEFAULT_WORK  # the children's result files, inputs, outputs (set by configure)
 MAX_RSS_MIB = 0.0  # 0: no limit (set by --max-rss-gib)
 RAW_NAME = "arxiv-metadata-oai-snapshot.jsonl"
 

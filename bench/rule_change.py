@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--text", choices=generate.TEXTS, default="pairs")
-    parser.add_argument("--work", type=Path, default=harness.WORK)
+    parser.add_argument("--work", type=Path, default=harness.DEFAULT_WORK)
     parser.add_argument("--from", dest="sources", type=Path, action="append")
     parser.add_argument("--json", type=Path, help="write the figures here")
     opts = parser.parse_args(argv)

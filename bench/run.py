@@ -53,9 +53,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-from bench import harness  # noqa: E402
 from bench.harness import (  # noqa: E402
+    DEFAULT_WORK,
     RAW_NAME,
+    configure,
     machine,
     measure,
     measure_cli,
@@ -411,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--work",
         type=Path,
-        default=harness.WORK,
+        default=DEFAULT_WORK,
         help="folder for generated inputs and outputs (default data/interim/bench)",
     )
     parser.add_argument(
@@ -451,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s.replace("_", "")) for s in opts.sizes.split(",") if s.strip()]
     opts.work = opts.work.resolve()
     opts.work.mkdir(parents=True, exist_ok=True)
-    harness.configure(opts.work, opts.max_rss_gib * 1024)
+    configure(opts.work, opts.max_rss_gib * 1024)
     if opts.related != "params":
         opts.params = with_related(opts.params, opts.work / f"params-related-{opts.related}.yaml",
                                    opts.related)  # fmt: skip
