@@ -19,40 +19,26 @@ loud = Loud()
 """
 
 
-def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_python(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, *argv], check=False, capture_output=True, text=True, timeout=120
     )
 
 
-def test_main_runs_the_app_with_its_status_and_output(tmp_path: Path) -> None:
-    ok = subprocess.run(
-        [sys.executable, "-m", "papers", "--help"],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run_code(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_python("-c", textwrap.dedent(code), *args)
+
+
+def test_main_runs_the_app_with_its_status_and_output() -> None:
+    # its errors: tests/cli/test_commands.py::test_module_entry_point_prints_no_traceback
+    ok = run_python("-m", "papers", "--help")
     assert ok.returncode == 0, ok.stderr
     assert "Usage: papers" in ok.stdout
-    failed = subprocess.run(
-        [sys.executable, "-m", "papers", "run", "--raw", str(tmp_path / "missing")],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert failed.returncode == 1
-    assert f"error: raw input folder not found: {tmp_path / 'missing'}" in failed.stderr
 
 
 def test_quick_exit_runs_the_exit_hooks_flushes_and_skips_the_teardown(tmp_path: Path) -> None:
     marker = tmp_path / "hook"
-    quick = run_python(
+    quick = run_code(
         TEARDOWN
         + """
 import atexit, logging
@@ -71,7 +57,7 @@ quick_exit(3)
     assert "logged" in quick.stderr
     assert "torn down" not in quick.stderr
     # the control: an ordinary exit does tear the module down (so the check above can fail)
-    ordinary = run_python(TEARDOWN + "sys.exit(3)")
+    ordinary = run_code(TEARDOWN + "sys.exit(3)")
     assert ordinary.returncode == 3
     assert "torn down" in ordinary.stderr
 
@@ -82,13 +68,13 @@ quick_exit(3)
 )
 def test_quick_exit_gives_the_status_sys_exit_gives(code: str, status: int, stderr: str) -> None:
     for ending in (f"from papers.cli import quick_exit; quick_exit({code})", f"sys.exit({code})"):
-        done = run_python(f"import sys\n{ending}")
+        done = run_code(f"import sys\n{ending}")
         assert (done.returncode, done.stderr) == (status, stderr), ending
 
 
 def test_quick_exit_waits_for_a_running_thread_as_an_ordinary_exit_does(tmp_path: Path) -> None:
     marker = tmp_path / "thread"
-    done = run_python(
+    done = run_code(
         """
 import sys, threading, time
 def work():
