@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from papers.errors import PapersError
@@ -169,11 +169,24 @@ def launch() -> TemporaryServer | None:
     return server
 
 
+def _quietly(work: Callable[[], object] | None) -> None:
+    with contextlib.suppress(Exception):
+        if work is not None:
+            work()
+
+
 @contextlib.contextmanager
-def serving(server: TemporaryServer | None) -> Iterator[str | None]:
+def serving(
+    server: TemporaryServer | None, meanwhile: Callable[[], object] | None = None
+) -> Iterator[str | None]:
     """Point this process's Prefect at `server` for the duration; yield its API URL (None with
     no server: Prefect's own settings apply). A PREFECT_API_URL found only now (a profile, a
     settings file) wins: the server is stopped unused.
+
+    `meanwhile` runs in a thread while this waits for the server to answer (finished before the
+    run goes on): what the run would load on first use, loaded while there is nothing else to
+    do (flows.build.warm_up). Whatever it fails on, the run meets again and reports; it is not
+    run when there is no wait (no server of the run's own).
 
     On the run's own server the flow sends no heartbeats. They are how a long-running server
     tells a crashed flow run from a live one, and this server dies with the run, so none would
@@ -196,7 +209,14 @@ def serving(server: TemporaryServer | None) -> Iterator[str | None]:
         server.stop()
         yield PREFECT_API_URL.value()
         return
-    url = server.wait_healthy(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+    ahead = threading.Thread(target=_quietly, args=(meanwhile,), daemon=True, name="warm-up")
+    if meanwhile is not None:
+        ahead.start()
+    try:
+        url = server.wait_healthy(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+    finally:
+        if ahead.is_alive():
+            ahead.join()
     with temporary_settings(
         updates={PREFECT_API_URL: url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     ):

@@ -122,7 +122,7 @@ def run(
         # Inputs plainly missing: no server at all, check_inputs says what is wrong.
         server = lifeline.launch() if raw.is_dir() and params.is_file() else None
         try:
-            from flows.build import build_dataset
+            from flows.build import build_dataset, warm_up
             from flows.inputs import check_inputs
             from flows.runners import make_task_runner, shared_api
 
@@ -136,7 +136,7 @@ def run(
         flow = build_dataset.with_options(
             task_runner=runner, on_running=[*build_dataset.on_running_hooks, watcher.hook]
         )
-        with lifeline.serving(server), shared_api(executor):
+        with lifeline.serving(server, lambda: warm_up(params)), shared_api(executor):
             try:
                 result: dict[str, Any] = flow(
                     raw_dir=str(raw),

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -42,8 +43,18 @@ def launched_server_is_used() -> None:
 
     server = lifeline.launch()
     assert server is not None
+    ran: list[str] = []
+
+    def meanwhile() -> None:
+        time.sleep(0.3)
+        ran.append(threading.current_thread().name)
+        raise RuntimeError("the run meets this again and reports it")
+
     try:
-        with lifeline.serving(server) as url:
+        with lifeline.serving(server, meanwhile) as url:
+            # the warm-up ran in a thread of its own while the server booted, ended before the
+            # run goes on, and its error did not stop the run
+            assert ran == ["warm-up"]
             assert url == server.api_url
             assert PREFECT_API_URL.value() == url
             # nothing reads heartbeats on a server that dies with the run
@@ -89,11 +100,13 @@ def test_an_api_url_found_late_stops_the_launched_server_unused() -> None:
     server = lifeline.TemporaryServer()
     assert server.process is not None
     pid = server.process.pid
+    ran: list[bool] = []
     with (
         temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}),
-        lifeline.serving(server) as url,
+        lifeline.serving(server, lambda: ran.append(True)) as url,
     ):
         assert url == "http://127.0.0.1:9/api"
+        assert ran == []  # no wait for a server: nothing to do meanwhile
         assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is not None  # the user's server's
         assert server.process is None
         assert not alive(pid)
