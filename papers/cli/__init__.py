@@ -44,10 +44,9 @@ def quick_exit(code: str | int | None) -> None:
     After its exit hooks an ordinary exit frees every module's objects one by one: ~0.85 s after
     `papers run` (0.4 s for Prefect's imports alone), memory the process hands back to the
     system anyway. Here the exit does what comes before that, in the same order: threads that
-    are not daemons first (when one is still running, the ordinary exit waits for it: so does
-    this, by being one), then the exit hooks (the temporary server's stop, logging's flush),
-    then stdout and stderr flushed, then the process ends with the status `sys.exit(code)`
-    gives."""
+    are not daemons first (while one still runs this is the ordinary exit, which waits for it),
+    then the exit hooks (the temporary server's stop, logging's flush), then stdout and stderr
+    flushed; then the process ends with the status `sys.exit(code)` gives."""
     if any(
         t.is_alive() and not t.daemon
         for t in threading.enumerate()

@@ -169,10 +169,9 @@ def launch() -> TemporaryServer | None:
     return server
 
 
-def _quietly(work: Callable[[], object] | None) -> None:
+def _quietly(work: Callable[[], object]) -> None:
     with contextlib.suppress(Exception):
-        if work is not None:
-            work()
+        work()
 
 
 @contextlib.contextmanager
@@ -209,13 +208,14 @@ def serving(
         server.stop()
         yield PREFECT_API_URL.value()
         return
-    ahead = threading.Thread(target=_quietly, args=(meanwhile,), daemon=True, name="warm-up")
+    ahead = None
     if meanwhile is not None:
+        ahead = threading.Thread(target=_quietly, args=(meanwhile,), daemon=True, name="warm-up")
         ahead.start()
     try:
         url = server.wait_healthy(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
     finally:
-        if ahead.is_alive():
+        if ahead is not None:
             ahead.join()
     with temporary_settings(
         updates={PREFECT_API_URL: url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
