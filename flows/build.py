@@ -252,13 +252,16 @@ def _build(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def warm_up(params_path: Path) -> None:
+def warm_up(params_path: Path, raw_dir: Path | None = None) -> None:
     """Load ahead what this flow's run loads on first use: Prefect's encoder of the flow's
-    parameters (fastapi's, ~0.1 s) and the build's own (papers.pipeline.warm). `papers run`
-    calls it while Prefect's temporary server boots (papers.cli.lifeline.serving)."""
+    parameters (fastapi's, ~0.1 s) and the build's own (papers.pipeline.warm: the compiled
+    passes' kernels too when raw_dir's files are large). `papers run` calls it while Prefect's
+    temporary server boots (papers.cli.lifeline.serving)."""
     from fastapi.encoders import jsonable_encoder  # noqa: F401 (Flow.serialize_parameters)
 
-    warm.warm_up(load_build_config(params_path).params)
+    config = load_build_config(params_path)
+    size = sum(p.stat().st_size for p in io.list_inputs(raw_dir)) if raw_dir is not None else 0
+    warm.warm_up(config.params, config.vocabulary, size)
 
 
 T = TypeVar("T")

@@ -136,7 +136,7 @@ def run(
         flow = build_dataset.with_options(
             task_runner=runner, on_running=[*build_dataset.on_running_hooks, watcher.hook]
         )
-        with lifeline.serving(server, lambda: warm_up(params)), shared_api(executor):
+        with lifeline.serving(server, lambda: warm_up(params, raw)), shared_api(executor):
             try:
                 result: dict[str, Any] = flow(
                     raw_dir=str(raw),

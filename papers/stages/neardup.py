@@ -203,21 +203,21 @@ def _compiled_shingle_hashes(texts: pl.Series, k: int) -> tuple[np.ndarray, np.n
 SIGN_BATCH = 4096
 
 
-def signatures(texts: pl.Series, params: NeardupParams) -> np.ndarray:
+def signatures(texts: pl.Series, params: NeardupParams, compiled: bool | None = None) -> np.ndarray:
     """Distinct texts -> uint32 signatures (len(texts) x num_perm), a batch at a time.
 
     Shingles are hashed in numpy on the texts' bytes (`_shingle_hashes`, the same token hashes
     rensa computes for the shingle strings, so the same signatures) and handed to rensa as one
     flat buffer per batch: no Python object per shingle. A signature depends on its text alone,
     so batches change no byte. An empty text gets an all-max signature that matches nothing
-    (see `band_keys`). Where a compiled pass is worth it (compiled.worth_compiling) the shingles
-    are hashed by one (_compiled_shingle_hashes) and signed by another (shingle_kernel.sketches,
-    rensa's algorithm), with the same hashes and signatures: rensa's matrix comes back as one
-    Python list per text (`to_rows`), which cost more than rensa's own work and held the GIL
-    the other partition's thread needs.
+    (see `band_keys`). Where a compiled pass is worth it (compiled.worth_compiling, or when
+    `compiled` says so) the shingles are hashed by one (_compiled_shingle_hashes) and signed by
+    another (shingle_kernel.sketches, rensa's algorithm), with the same hashes and signatures:
+    rensa's matrix comes back as one Python list per text (`to_rows`), which cost more than
+    rensa's own work and held the GIL the other partition's thread needs.
     """
     out = np.empty((len(texts), params.num_perm), dtype=np.uint32)
-    compiled = worth_compiling(len(texts))
+    compiled = compiled if compiled is not None else worth_compiling(len(texts))
     if compiled:
         from papers.stages.shingle_kernel import sketches  # numba: see worth_compiling
 
@@ -272,14 +272,17 @@ def rensa_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray
     return a, b
 
 
-def paper_signatures(papers: pl.DataFrame, params: NeardupParams) -> pl.DataFrame:
+def paper_signatures(
+    papers: pl.DataFrame, params: NeardupParams, compiled: bool | None = None
+) -> pl.DataFrame:
     """(paper_id, signature, t, ab, au): each paper's MinHash signature of its title + abstract
     (`shingle_text`, `signatures`) and its `pair_features`, in the papers' order. They depend on
     the paper's row alone, so they are computed once per paper where the paper is enriched, and
-    kept with it. The title and abstract are cleaned once for both."""
-    texts = _cleaned_texts(papers)
+    kept with it. The title and abstract are cleaned once for both. compiled: by the compiled
+    passes or the polars ones (default: by size, compiled.worth_compiling)."""
+    texts = _cleaned_texts(papers, compiled)
     signed = pl.DataFrame(
-        {"paper_id": papers["paper_id"], "signature": signatures(texts["text"], params)},
+        {"paper_id": papers["paper_id"], "signature": signatures(texts["text"], params, compiled)},
         schema={"paper_id": pl.String(), "signature": pl.Array(pl.UInt32(), params.num_perm)},
     )
     return pl.concat([signed, _features_of(texts, papers["authors"])], how="horizontal")
@@ -633,7 +636,9 @@ PAIR_FEATURES = pl.Schema(
 """What the pair kinds read of a paper (`pair_features`)."""
 
 
-def _cleaned_texts(papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+def _cleaned_texts(
+    papers: pl.DataFrame | pl.LazyFrame, compiled: bool | None = None
+) -> pl.DataFrame:
     """text (`shingle_text`), t and ab (the title and the abstract as the pair kinds compare
     them: lower case, word characters only; null when null), from one cleaning of each field.
 
@@ -641,10 +646,10 @@ def _cleaned_texts(papers: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     space are the shingled text of the two (the run around the join becomes that one space, and
     lower-casing sees no context across a space); without their spaces, each is its compared
     text. Tests check both against the one-pass regexes. Where a compiled pass is worth it
-    (compiled.worth_compiling) the fields are cleaned by one (_compiled_cleaned_texts), with the
-    same strings."""
+    (compiled.worth_compiling, or when `compiled` says so) the fields are cleaned by one
+    (_compiled_cleaned_texts), with the same strings."""
     frame = papers.lazy().select("title", "abstract").collect()
-    if worth_compiling(frame.height):
+    if compiled if compiled is not None else worth_compiling(frame.height):
         return _compiled_cleaned_texts(frame)
     return _expression_cleaned_texts(frame)
 

@@ -47,3 +47,61 @@ print(before, after, similarity._embedder.cache_info().currsize)
     assert done.stdout.split("\n")[0] == (
         "[] ['fastapi.encoders', 'papers.report', 'onnxruntime'] 1"
     )
+
+
+_KERNELS = """
+import sys
+from pathlib import Path
+from flows.build import warm_up
+from papers.pipeline import warm
+warm.KERNELS_FROM_BYTES = int(sys.argv[3])
+warm_up(Path(sys.argv[1]), Path(sys.argv[2]))
+if "numba" not in sys.modules:
+    print("no kernels")
+    raise SystemExit
+import polars as pl
+from bench.children import _kernels
+from papers.config import load_build_config
+from papers.pipeline.terms import compiled_terms
+from papers.stages.keyphrases import keyphrase_candidates
+from papers.stages.neardup import paper_signatures
+from papers.stages.tags import tag_papers
+loaded = {name: len(k.signatures) for name, k in _kernels().items()}
+print(sorted(name for name, n in loaded.items() if n))
+# a build's calls (5,000 papers: the compiled passes, as numba is loaded; signed in two
+# batches) find every kernel loaded, of the types they give it: nothing more is compiled
+config = load_build_config(Path(sys.argv[1]))
+many = pl.concat([warm._SAMPLE] * 2500).with_columns(
+    pl.format("{}-{}", "paper_id", pl.int_range(pl.len())).alias("paper_id")
+)
+terms = compiled_terms(config.vocabulary)
+tag_papers(many, terms, config.params.tags)
+keyphrase_candidates(many, terms, config.params.tags)
+paper_signatures(many, config.params.neardup)
+print(loaded == {name: len(k.signatures) for name, k in _kernels().items()})
+"""
+
+
+@pytest.mark.parametrize(("threshold", "loaded"), [(1 << 40, False), (1, True)])
+def test_the_kernels_are_loaded_ahead_for_a_large_input_only(threshold: int, loaded: bool) -> None:
+    # in a new interpreter, from the repo's seed input (its size against the threshold)
+    done = subprocess.run(
+        [sys.executable, "-c", _KERNELS, str(REPO / "params.yaml"), str(REPO / "data" / "raw"),
+         str(threshold)],
+        check=False, capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split("\n")
+    if not loaded:
+        assert lines[0] == "no kernels"
+        return
+    assert lines[0] == str(
+        [
+            "candidate_runs_kernel.runs",
+            "clean_kernel.cleaned",
+            "shingle_kernel.shingle_hashes",
+            "shingle_kernel.sketches",
+            "tag_hits_kernel.hits",
+        ]
+    )
+    assert lines[1] == "True"
