@@ -136,7 +136,10 @@ def run(
         flow = build_dataset.with_options(
             task_runner=runner, on_running=[*build_dataset.on_running_hooks, watcher.hook]
         )
-        with lifeline.serving(server, lambda: warm_up(params, raw)), shared_api(executor):
+        # the raw input's size decides whether the compiled passes' kernels are loaded ahead:
+        # only where the tasks run, in this process (on Dask they run in the workers)
+        warm_raw = raw if executor == "local" else None
+        with lifeline.serving(server, lambda: warm_up(params, warm_raw)), shared_api(executor):
             try:
                 result: dict[str, Any] = flow(
                     raw_dir=str(raw),
