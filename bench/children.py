@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import RAW_NAME, ROOT
+from bench.harness import RAW_NAME
 
 
 def _rss_mib() -> float:
@@ -181,26 +181,6 @@ def _child_prefect(args: dict[str, Any]) -> dict[str, Any]:
     return {"flow_seconds": time.perf_counter() - started}
 
 
-def _kernels() -> dict[str, Any]:
-    """The compiled passes' numba dispatchers a build calls (papers/stages/*_kernel.py; the
-    helpers they inline are not called on their own), by name."""
-    import importlib
-
-    from numba.core.registry import CPUDispatcher
-
-    found: dict[str, Any] = {}
-    for path in sorted((ROOT / "papers" / "stages").glob("*_kernel.py")):
-        module = importlib.import_module(f"papers.stages.{path.stem}")
-        for name, value in vars(module).items():
-            if (
-                isinstance(value, CPUDispatcher)
-                and value.__module__ == module.__name__
-                and value.targetoptions.get("inline") != "always"
-            ):
-                found[f"{path.stem}.{name}"] = value
-    return found
-
-
 def _child_kernels(args: dict[str, Any]) -> dict[str, Any]:
     """Every compiled kernel compiled, or loaded from numba's cache (`__pycache__`, kept per
     machine and code): a small generated input built in process with every compiled pass forced
@@ -218,7 +198,7 @@ def _child_kernels(args: dict[str, Any]) -> dict[str, Any]:
     run_steps(Path(args["raw"]), out, Path(args["params"]), None)
     seconds = time.perf_counter() - started
     shutil.rmtree(out, ignore_errors=True)
-    kernels = _kernels()
+    kernels = compiled.kernels()
     missing = sorted(name for name, dispatcher in kernels.items() if not dispatcher.signatures)
     if missing:
         raise SystemExit(f"bench: the kernels' build did not reach {missing}")

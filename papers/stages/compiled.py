@@ -9,8 +9,11 @@ handle what it leaves (a text with a character it does not handle); tests compar
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -22,6 +25,26 @@ import pyarrow as pa
 # docs/performance.md) cost more than the passes save (~50 µs a paper, the four together).
 ALWAYS_FROM = 16_000
 WARM_FROM = 2_000
+
+
+def kernels() -> dict[str, Any]:
+    """The compiled passes' numba dispatchers a build calls (papers/stages/*_kernel.py; the
+    helpers they inline are not called on their own), by "module.name". Imports numba and
+    every kernel module; `len(dispatcher.signatures)` is how many types each has compiled or
+    loaded in this process (the benchmark's kernel build, tests/pipeline/test_warm.py)."""
+    from numba.core.registry import CPUDispatcher
+
+    found: dict[str, Any] = {}
+    for path in sorted(Path(__file__).parent.glob("*_kernel.py")):
+        module = importlib.import_module(f"{__package__}.{path.stem}")
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, CPUDispatcher)
+                and value.__module__ == module.__name__
+                and value.targetoptions.get("inline") != "always"
+            ):
+                found[f"{path.stem}.{name}"] = value
+    return found
 
 
 def worth_compiling(n: int) -> bool:

@@ -60,13 +60,13 @@ if "numba" not in sys.modules:
     print("no kernels")
     raise SystemExit
 import polars as pl
-from bench.children import _kernels
+from papers.stages.compiled import kernels
 from papers.config import load_build_config
 from papers.pipeline.terms import compiled_terms
 from papers.stages.keyphrases import keyphrase_candidates
 from papers.stages.neardup import paper_signatures
 from papers.stages.tags import tag_papers
-loaded = {name: len(k.signatures) for name, k in _kernels().items()}
+loaded = {name: len(k.signatures) for name, k in kernels().items()}
 print(sorted(name for name, n in loaded.items() if n))
 # a build's calls (5,000 papers: the compiled passes, as numba is loaded; signed in two
 # batches) find every kernel loaded, of the types they give it: nothing more is compiled
@@ -78,7 +78,7 @@ terms = compiled_terms(config.vocabulary)
 tag_papers(many, terms, config.params.tags)
 keyphrase_candidates(many, terms, config.params.tags)
 paper_signatures(many, config.params.neardup)
-print(loaded == {name: len(k.signatures) for name, k in _kernels().items()})
+print(loaded == {name: len(k.signatures) for name, k in kernels().items()})
 """
 
 
