@@ -26,8 +26,18 @@ def test_the_model_is_loaded_ahead_only_when_the_params_embed(method: str, loade
     similarity._embedder.cache_clear()
 
 
+def _in_new_interpreter(code: str, *args: str) -> list[str]:
+    """The lines `code` prints, run in a new interpreter (in this one the other tests have
+    imported and loaded everything already)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        check=False, capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split("\n")
+
+
 def test_the_flow_warms_prefects_parameter_encoder_and_the_build() -> None:
-    # in a new interpreter: in this one the other tests have imported everything already
     code = """
 import sys
 from pathlib import Path
@@ -39,14 +49,8 @@ warm_up(Path(sys.argv[1]))  # the repo's params embed (related.method: both)
 after = [m for m in lazy if m in sys.modules]
 print(before, after, similarity._embedder.cache_info().currsize)
 """
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(REPO / "params.yaml")],
-        check=False, capture_output=True, text=True, timeout=120, cwd=REPO,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == (
-        "[] ['fastapi.encoders', 'papers.report', 'onnxruntime'] 1"
-    )
+    lines = _in_new_interpreter(code, str(REPO / "params.yaml"))
+    assert lines[0] == "[] ['fastapi.encoders', 'papers.report', 'onnxruntime'] 1"
 
 
 _KERNELS = """
@@ -84,14 +88,10 @@ print(loaded == {name: len(k.signatures) for name, k in kernels().items()})
 
 @pytest.mark.parametrize(("threshold", "loaded"), [(1 << 40, False), (1, True)])
 def test_the_kernels_are_loaded_ahead_for_a_large_input_only(threshold: int, loaded: bool) -> None:
-    # in a new interpreter, from the repo's seed input (its size against the threshold)
-    done = subprocess.run(
-        [sys.executable, "-c", _KERNELS, str(REPO / "params.yaml"), str(REPO / "data" / "raw"),
-         str(threshold)],
-        check=False, capture_output=True, text=True, timeout=300, cwd=REPO,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.split("\n")
+    # from the repo's seed input (its size against the threshold)
+    lines = _in_new_interpreter(
+        _KERNELS, str(REPO / "params.yaml"), str(REPO / "data" / "raw"), str(threshold)
+    )
     if not loaded:
         assert lines[0] == "no kernels"
         return
