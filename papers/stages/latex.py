@@ -481,6 +481,38 @@ def _scripts(expr: pl.Expr) -> pl.Expr:
     )
 
 
+def _scripts_series(text: pl.Series) -> pl.Series:
+    """`_scripts` of a Series (no nulls): the pieces of all texts in one column, so each
+    replace_many builds its automaton once, not once per text as in a list.eval (2.3k texts of
+    100k generated records: 0.14 -> 0.02 s CPU)."""
+    piece = pl.col("piece")
+    pieces = (
+        text.to_frame("t")
+        .with_row_index("row")
+        .select(
+            "row",
+            pl.col("t")
+            .str.extract_all(f"{_MARKED}|[^{_SUP_OPEN}{_SUB_OPEN}]+|[{_SUP_OPEN}{_SUB_OPEN}]")
+            .alias("piece"),
+        )
+        .explode("piece", empty_as_null=True)  # an empty text keeps its row
+    )
+    return (
+        pieces.with_columns(
+            pl.when(piece.str.starts_with(_SUP_OPEN))
+            .then(piece.str.replace_many(_SUPERSCRIPTS))
+            .when(piece.str.starts_with(_SUB_OPEN))
+            .then(piece.str.replace_many(_SUBSCRIPTS))
+            .otherwise(piece)
+        )
+        .group_by("row", maintain_order=True)
+        .agg(piece.str.join(""))
+        .select(piece.fill_null("").str.replace_all(f"[{_SUP_OPEN}-{_SUB_CLOSE}]", ""))
+        .to_series()
+        .rename(text.name)
+    )
+
+
 # Text that `_scripts` can change.
 SCRIPTS_TRIGGER = f"[{_SUP_OPEN}{_SUB_OPEN}]"
 
@@ -744,7 +776,7 @@ def _latex_series(text: pl.Series) -> pl.Series:
         lambda rows: _select(rows, lambda e: _rewritten(e, _comparison_rewrites())),
     )
     out = _select(out, lambda e: _rewritten(e, _debris_rewrites()))
-    return _on_rows(out, out.str.contains(SCRIPTS_TRIGGER), lambda rows: _select(rows, _scripts))
+    return _on_rows(out, out.str.contains(SCRIPTS_TRIGGER), _scripts_series)
 
 
 # Characters NFC can compose with a character before them or reorder: combining marks (every

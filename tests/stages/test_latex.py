@@ -35,6 +35,7 @@ from papers.stages.latex import (
     _pre_rewrites,
     _rewritten,
     _scripts,
+    _scripts_series,
     _special_round,
     _whitespace,
     _whitespace_series,
@@ -232,6 +233,20 @@ def test_text_without_a_trigger_is_left_alone(texts: list[str]) -> None:
     for trigger, rewrites in gated:
         untouched(t.str.contains(trigger), lambda e, rewrites=rewrites: _rewritten(e, rewrites))
     untouched(t.str.contains(SCRIPTS_TRIGGER), _scripts)
+
+
+# the marks the rounds put around a superscript and a subscript run, and text around them
+_SCRIPT_PIECES = ["\ue010", "\ue011", "\ue012", "\ue013", "2", "n", "i+1", "x", " ", "é", "(", "*"]
+
+
+@settings(max_examples=300, deadline=None)
+@example(["\ue0102\ue011", "a\ue012i\ue013b\ue0102", "\ue010\ue011", "\ue012", "x"])
+@given(st.lists(st.lists(st.sampled_from(_SCRIPT_PIECES), max_size=12).map("".join), min_size=1))
+def test_scripts_series_matches_expression(texts: list[str]) -> None:
+    frame = pl.DataFrame({"t": texts}, schema={"t": pl.String})
+    assert (
+        _scripts_series(frame["t"]).to_list() == frame.select(_scripts(pl.col("t")))["t"].to_list()
+    )
 
 
 def _whitespace_as_written_first(expr: pl.Expr) -> pl.Expr:
