@@ -25,6 +25,7 @@ from papers.readers.limits import (
     DEFAULT_LIMITS,
     BoundedLines,
     ReadLimits,
+    count_newlines,
     gzip_budget,
 )
 from schemas import RawRecords, empty_frame
@@ -77,7 +78,7 @@ def _line_chunks(stream: _Reader, batch_rows: int) -> Iterator[tuple[bytes, str 
             return
         if not block:
             break
-        in_block = block.count(b"\n")
+        in_block = count_newlines(block)
         start = 0
         while newlines + in_block >= batch_rows:  # a chunk ends inside this block
             end = start

@@ -27,12 +27,21 @@ from papers.readers import iter_file, read_file
 from papers.readers.limits import (
     BoundedLines,
     LimitExceededError,
+    count_newlines,
     gunzip,
 )
 from schemas import RawRecords, Rejected
 
 REPO: Final = Path(__file__).resolve().parents[2]
 SECRET: Final = "SENTINEL-SECRET-d41d8cd98f00b204"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.integers(min_value=0, max_value=200))
+def test_count_newlines_is_bytes_count(data: bytes, end: int) -> None:
+    end = min(end, len(data))
+    assert count_newlines(data) == data.count(b"\n")
+    assert count_newlines(data, end) == data.count(b"\n", 0, end)
 
 
 def _params(batch_rows: int = 100_000, **limits: int) -> Params:
