@@ -47,8 +47,11 @@ def kernels() -> dict[str, Any]:
     return found
 
 
-def worth_compiling(n: int) -> bool:
-    """Whether a call over n papers should take the compiled passes (see ALWAYS_FROM)."""
+def worth_compiling(n: int, compiled: bool | None = None) -> bool:
+    """Whether a call over n papers should take the compiled passes (see ALWAYS_FROM), unless
+    the caller's `compiled` says (a stage's `compiled=` parameter: tests, the warm-up)."""
+    if compiled is not None:
+        return compiled
     if n >= ALWAYS_FROM:
         return True
     return n >= WARM_FROM and "numba" in sys.modules and char_tables.cache_info().currsize > 0

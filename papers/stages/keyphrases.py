@@ -119,7 +119,7 @@ def keyphrase_candidates(
     # a phrase that is a vocabulary term (in any spelling: "self-supervised learning") or an
     # acronym of one is already a tag
     keys = terms.select(pl.col("key").str.strip_chars().str.to_lowercase().alias("phrase"))
-    if compiled if compiled is not None else worth_compiling(papers.height):
+    if worth_compiling(papers.height, compiled):
         # one compiled pass; the few texts it leaves by the regex passes
         from papers.stages.candidate_runs import candidate_runs
 

@@ -217,7 +217,7 @@ def signatures(texts: pl.Series, params: NeardupParams, compiled: bool | None = 
     rensa's own work and held the GIL the other partition's thread needs.
     """
     out = np.empty((len(texts), params.num_perm), dtype=np.uint32)
-    compiled = compiled if compiled is not None else worth_compiling(len(texts))
+    compiled = worth_compiling(len(texts), compiled)
     if compiled:
         from papers.stages.shingle_kernel import sketches  # numba: see worth_compiling
 
@@ -649,7 +649,7 @@ def _cleaned_texts(
     (compiled.worth_compiling, or when `compiled` says so) the fields are cleaned by one
     (_compiled_cleaned_texts), with the same strings."""
     frame = papers.lazy().select("title", "abstract").collect()
-    if compiled if compiled is not None else worth_compiling(frame.height):
+    if worth_compiling(frame.height, compiled):
         return _compiled_cleaned_texts(frame)
     return _expression_cleaned_texts(frame)
 

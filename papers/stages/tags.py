@@ -172,7 +172,7 @@ def _hit_rows(
     if not passes:
         return pl.DataFrame(schema=_NO_HIT_ROWS)
     key_list = _key_list(terms)
-    if not (compiled if compiled is not None else worth_compiling(papers.height)):
+    if not worth_compiling(papers.height, compiled):
         return pl.concat(_regex_pass_hits(papers, passes, key_list))
     from papers.stages.tag_hits import tag_hits
 

@@ -5,7 +5,6 @@ on every character of the BMP and on any text."""
 from __future__ import annotations
 
 import polars as pl
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -65,11 +64,9 @@ def test_edges() -> None:
     assert got.rows() == [("graph based σ a", "graphbasedσ", "a"), ("ⱥé x a", "ⱥéx", "a")]
 
 
-def test_cleaned_texts_are_the_same_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cleaned_texts_are_the_same_either_way() -> None:
     papers = pl.DataFrame(
         {"title": ["A Title", None, "", "Σ-Model"], "abstract": [None, "Some text.", "", "ΑΣ"]}
     )
-    monkeypatch.setattr(nd, "worth_compiling", lambda n: False)
-    expressions = nd._cleaned_texts(papers)
-    monkeypatch.setattr(nd, "worth_compiling", lambda n: True)
-    assert_frame_equal(nd._cleaned_texts(papers), expressions)
+    expressions = nd._cleaned_texts(papers, compiled=False)
+    assert_frame_equal(nd._cleaned_texts(papers, compiled=True), expressions)

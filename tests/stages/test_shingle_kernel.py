@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-import pytest
 import rensa  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -40,13 +39,11 @@ def test_the_same_hashes_as_the_numpy_passes(texts: list[str], k: int) -> None:
     assert got[0].tolist() == want[0].tolist()
 
 
-def test_signatures_are_the_same_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_signatures_are_the_same_either_way() -> None:
     texts = pl.Series(["alpha beta gamma delta", "", "alpha beta gamma", "one two three four five"])
     params = NeardupParams()
-    monkeypatch.setattr(nd, "worth_compiling", lambda n: False)
-    numpy_passes = nd.signatures(texts, params)
-    monkeypatch.setattr(nd, "worth_compiling", lambda n: True)
-    assert np.array_equal(nd.signatures(texts, params), numpy_passes)
+    numpy_passes = nd.signatures(texts, params, compiled=False)
+    assert np.array_equal(nd.signatures(texts, params, compiled=True), numpy_passes)
 
 
 def _rensa(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
