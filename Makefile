@@ -36,9 +36,11 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)
 
 ## Build the dataset (DVC runs `papers run` when its inputs, code or params changed), then
-## check it with the Great Expectations suite.
+## check it with the Great Expectations suite. `papers recover` first repairs what a killed run
+## left (the folder's leftovers, an unreadable DVC lock table); it prints one line when clean.
 run: $(STAMP)
 	$(ENSURE) git repo
+	$(BIN)/papers recover
 	$(BIN)/dvc repro
 
 ## The default test suite (fast), the report's browser test included (it fails, never skips, without

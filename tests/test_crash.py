@@ -418,7 +418,8 @@ def add_listing(clone: Path) -> None:
 @pytest.mark.parametrize("offset", DVC_KILL_POINTS)
 def test_sigkill_during_dvc_commit(dvc_clone: Path, offset: float | str) -> None:
     """dvc repro killed while it hashes and caches the outputs the build just published: the
-    folder holds one complete version, and the next dvc repro completes and leaves DVC clean.
+    folder holds one complete version, and the next `make run` (papers recover, dvc repro)
+    completes and leaves DVC clean.
 
     """
     previous = check_published(dvc_clone / "data" / "processed")
@@ -438,6 +439,14 @@ def test_sigkill_during_dvc_commit(dvc_clone: Path, offset: float | str) -> None
     killed = check_published(out)  # one complete version, every file as its manifest says
     assert killed != previous, log[-2000:]  # the build had published the new version
 
+    # what `make run` does next: `papers recover` (a kill inside DVC's rewrite of its lock table
+    # leaves it unreadable, and DVC would refuse to run), then `dvc repro`
+    recover = subprocess.run(
+        [sys.executable, "-m", "papers", "recover", "--out", str(out), "--repo", str(clone)],
+        cwd=clone, env=_clone_env(clone), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert recover.returncode == 0, recover.stderr
+    print(f"papers recover: {recover.stdout.strip()!r}")
     dvc(clone, "repro")
     recovered = check_published(out)
     status = dvc(clone, "status")

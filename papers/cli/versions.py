@@ -1,5 +1,6 @@
 """`papers versions` and `papers diff`: the dataset versions DVC keeps, and what changed
-between two; `papers recover`: one complete version in a folder after a crash."""
+between two; `papers recover`: one complete version in a folder after a crash, and DVC's lock
+table readable again."""
 
 from __future__ import annotations
 
@@ -80,21 +81,29 @@ def recover(
     wait: Annotated[
         float, typer.Option("--wait", min=0, help="Seconds to wait for a running build's lock.")
     ] = 0.0,
+    repo: Annotated[
+        Path, typer.Option("--repo", help="A folder inside the DVC project (none: skipped).")
+    ] = Path("."),
 ) -> None:
     """Finish what an interrupted publish left in OUT: roll its commit forward when the journal
-    says it had begun, then remove the files no version lists and the work folders.
+    says it had begun, then remove the files no version lists and the work folders. In a DVC
+    project, also mend what a killed `dvc repro` left unreadable (DVC would refuse every later
+    command): dvc.lock put back as the last commit has it, its lock table removed.
 
-    `papers run` does the same when it starts; this is for a folder readers use before the next
-    run, or to check one. It takes the folder's lock, so it never races a running build.
+    `papers run` does the folder's part when it starts; this is for a folder readers use before
+    the next run, or to check one, and `make run` calls it before `dvc repro`. It takes the
+    folder's lock and DVC's, so it never races a running build.
     """
 
     def action() -> list[str]:
-        from papers import io
+        from papers import dvcstate, io
 
         if not out.is_dir():
             raise PapersError(f"{out} is not a folder")
         with io.output_lock(out, wait):
-            return io.recover(out)
+            done = io.recover(out)
+        root = dvcstate.dvc_root(repo)
+        return done + (dvcstate.recover(root) if root is not None else [])
 
     for line in guard(action) or [f"{out}: nothing to recover, one complete version"]:
         typer.echo(line)
