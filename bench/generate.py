@@ -1,6 +1,7 @@
 """Synthetic arXiv-snapshot JSON lines of N records, assembled from real records.
 
-    python bench/generate.py 1000000 [--out PATH] [--seed 0] [--from DIR] [--text pairs|sentences]
+    python bench/generate.py 1000000 [--out PATH] [--seed 0] [--from DIR]
+        [--text auto|pairs|sentences]
         [--daily-out PATH [--new N] [--updates N] [--update-model recent|uniform]]
 
 The text is real: a pool of records is read once, with the project's own readers, from
@@ -10,7 +11,11 @@ Hugging Face listings), else from the repository's seed and test fixtures; the p
 under data/interim/bench/. Paper i is built from two pool records a and b (title of a with a
 subtitle from b, abstract = first sentences of a + last sentences of b), so texts do not repeat
 the way a small pool would make them, yet keep the LaTeX, URLs and wording of real ones. The
-pair (a, b) is a bijection of i (for i < pool size squared).
+pair (a, b) is a bijection of i (for i < pool size squared). Each record's halves then recur in
+about N / pool size papers, near-duplicate clusters no real corpus has once that is large; with
+`--text sentences` an abstract is 5-9 pool sentences instead, and `--text auto` (the default)
+takes sentences beyond PAIRS_PER_RECORD papers a pool record (a fresh clone's pool of seed and
+fixtures, 169 records: beyond 16,900 records; the realdata pool: beyond ~1.35M).
 
 Record i lists paper i, except the rows whose (i + 37 * seed) % 100 falls in the duplicate
 residues: they re-list an earlier paper, as a merged multi-source listing does (6% in all):
@@ -67,6 +72,13 @@ _REVISION = "This revision extends the experiments and corrects the evaluation."
 _PER_MONTH = 99_999  # new-style ids YYMM.NNNNN, NNNNN from 00001
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 TEXTS = ("pairs", "sentences")
+# `pairs` puts each pool record's title and abstract half into about n / pool size papers, which
+# share enough words to be near-duplicate candidates: clusters that grow with n (1M records from
+# the 169-record pool of a fresh clone: ~5,900 papers a record, and the similarity step ran out of
+# 24 GB). `auto` keeps pairs up to this many papers a pool record (../shared/realdata's 13,481
+# records: up to ~1.35M records), else makes sentences.
+PAIRS_PER_RECORD = 100
+TEXT_CHOICES = (*TEXTS, "auto")
 _SENTENCES = (5, 9)  # a `sentences` abstract's sentence count, inclusive
 _CATEGORIES = ("cs.CL", "cs.CV", "cs.LG", "cs.AI", "stat.ML", "cs.RO", "cs.IR", "eess.AS")
 
@@ -445,6 +457,14 @@ def day_plan(n: int, new: int, updates: int, model: str, seed: int, pool_size: i
     return _pair(i, kind, i, seed, pool_size)
 
 
+def text_for(n: int, pool_size: int, text: str = "auto") -> str:
+    """The abstracts' kind (TEXTS) for n records from a pool of pool_size: `text`, or for
+    "auto" pairs up to PAIRS_PER_RECORD papers a pool record, else sentences."""
+    if text != "auto":
+        return text
+    return "pairs" if n <= PAIRS_PER_RECORD * pool_size else "sentences"
+
+
 def _sentences_for(text: str, pool: pl.DataFrame) -> pl.Series | None:
     if text not in TEXTS:
         raise ValueError(f"text must be one of {TEXTS}, not {text!r}")
@@ -528,20 +548,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--text",
-        choices=TEXTS,
-        default="pairs",
-        help="abstracts from two pool records' halves (default) or from pool sentences (for "
-        "sizes beyond ~1M: see above)",
+        choices=TEXT_CHOICES,
+        default="auto",
+        help="abstracts from two pool records' halves or from pool sentences; auto (default): "
+        f"halves up to {PAIRS_PER_RECORD} records a pool record, else sentences (see above)",
     )
     parser.add_argument("--chunk", type=int, default=200_000)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     pool = load_pool(tuple(args.sources) if args.sources else default_sources())
+    args.text = text_for(args.n, pool.height, args.text)
     suffix = "" if args.text == "pairs" else f"-{args.text}"
     out = args.out or CACHE / f"arxiv-snapshot-{args.n}-s{args.seed}{suffix}.jsonl"
     generate(args.n, out, args.seed, pool, chunk=args.chunk, text=args.text)
     print(
-        f"{out}: {args.n} records from a pool of {pool.height}, "
+        f"{out}: {args.n} records ({args.text}) from a pool of {pool.height}, "
         f"{time.perf_counter() - started:.1f} s"
     )
     if args.daily_out:

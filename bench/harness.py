@@ -213,7 +213,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _generate(n: int, path: Path, opts: argparse.Namespace, start: int = 0) -> None:
+def _generate(n: int, path: Path, opts: argparse.Namespace, start: int = 0, *, text: str) -> None:
     print(f"generating {n} records ...", flush=True)
     sources = [str(s) for s in opts.sources] if opts.sources else None
     done = measure(
@@ -222,7 +222,7 @@ def _generate(n: int, path: Path, opts: argparse.Namespace, start: int = 0) -> N
             "n": n,
             "path": str(path),
             "seed": opts.seed,
-            "text": opts.text,
+            "text": text,
             "start": start,
             "sources": sources,
             "work": str(opts.work),
@@ -231,15 +231,33 @@ def _generate(n: int, path: Path, opts: argparse.Namespace, start: int = 0) -> N
     print(f"  {done['wall_seconds']:.1f} s", flush=True)
 
 
-def raw_dir_for(n: int, opts: argparse.Namespace) -> Path:
-    """The generated input for n records, made once and kept (it is large: reused across runs).
+def pool_records(opts: argparse.Namespace) -> int:
+    """How many records the generator's pool holds (--from, else its default sources)."""
+    from bench import generate
 
-    Kept by size and seed only: delete the work folder after changing the generator or --from.
+    sources = tuple(opts.sources) if opts.sources else generate.default_sources()
+    return generate.load_pool(sources, opts.work).height  # where the generating child keeps it
+
+
+def text_for(n: int, opts: argparse.Namespace) -> str:
+    """--text for n records, "auto" resolved against the pool (generate.text_for)."""
+    from bench import generate
+
+    return opts.text if opts.text != "auto" else generate.text_for(n, pool_records(opts))
+
+
+def raw_dir_for(n: int, opts: argparse.Namespace, text: str | None = None) -> Path:
+    """The generated input for n records (abstracts: `text`, default text_for), made once and
+    kept (it is large: reused across runs).
+
+    Kept by size, seed and text only: delete the work folder after changing the generator or
+    --from.
     """
-    suffix = "" if opts.text == "pairs" else f"-{opts.text}"
+    text = text or text_for(n, opts)
+    suffix = "" if text == "pairs" else f"-{text}"
     raw = opts.work / f"raw-{n}-s{opts.seed}{suffix}"
     if not (raw / RAW_NAME).exists():
-        _generate(n, raw / RAW_NAME, opts)
+        _generate(n, raw / RAW_NAME, opts, text=text)
     return raw
 
 
@@ -253,7 +271,9 @@ def measure_kernels(opts: argparse.Namespace) -> dict[str, Any]:
     cost: their compile lands in no size's figures, whichever size comes first."""
     print("compiled kernels (numba; once per machine and code, cached in __pycache__) ...",
           flush=True)  # fmt: skip
-    raw = raw_dir_for(KERNEL_RECORDS, opts)
+    # the halves' near-duplicate pairs, whatever the pool (at 20,000 records a small pool's
+    # clusters stay small)
+    raw = raw_dir_for(KERNEL_RECORDS, opts, "pairs" if opts.text == "auto" else None)
     result = measure("kernels", {"raw": str(raw), "params": str(opts.params),
                                  "out": str(opts.work / "out-kernels")})  # fmt: skip
     print(f"  {len(result['kernels'])} kernels ready: a build of {KERNEL_RECORDS:,} records "

@@ -3,7 +3,7 @@
     python bench/run.py [--sizes 100000,1000000] [--skip-baseline-above N] [--json PATH]
                         [--profile] [--prefect] [--no-cli] [--max-rss-gib G]
                         [--work DIR] [--from DIR] [--no-floor] [--no-baseline]
-                        [--no-pipeline] [--text pairs|sentences]
+                        [--no-pipeline] [--text auto|pairs|sentences]
     python bench/run.py --incremental [--records 1000000] [--update-model recent|uniform|both]
                         [--validate-only] [--new N] [--updates N]
 
@@ -12,8 +12,10 @@ memory and caches do not flatter or burden the next; peak RSS is the child's ru_
 wait4), each after reading its raw input once untimed (all start from the page cache):
 
 - generate: bench/generate.py writes (or reuses, cached under data/interim/bench/) N records;
-  --text sentences makes abstracts of pool sentences instead of two records' halves (beyond ~1M
-  the halves repeat so often that their real near-duplicate pairs number ~10^9 at 5M);
+  --text sentences makes abstracts of pool sentences instead of two records' halves (each half
+  recurs in ~N / pool size papers: at 5M from the realdata pool their real near-duplicate pairs
+  number ~10^9, at 1M from a fresh clone's 169-record pool the similarity step ran out of 24 GB);
+  --text auto (the default) takes the halves up to 100 papers a pool record, else sentences;
 - pipeline: the build-dataset flow's steps called in one process without Prefect
   (`papers.pipeline.local.run_local`), each stage timed; the published files are the ones
   `papers run` writes;
@@ -28,7 +30,7 @@ wait4), each after reading its raw input once untimed (all start from the page c
   the temporary Prefect server; issue 15's targets (x floor by wall and CPU, x baseline, peak
   RSS) are judged on it and printed under each size's table. --no-pipeline measures it without
   the in-process pipeline first (no per-stage figures: at 5M that run takes ~9 min more), e.g.
-  the 5M memory check: `--sizes 5000000 --text sentences --no-pipeline --no-baseline`.
+  the 5M memory check: `--sizes 5000000 --no-pipeline --no-baseline` (sentences, by auto).
 
 With --incremental it measures instead one more day on a partitioned build against issue 14's
 targets (bench/incremental.py): --records sizes, --update-model recent|uniform|both,
@@ -61,7 +63,9 @@ from bench.harness import (  # noqa: E402
     measure,
     measure_cli,
     measure_kernels,
+    pool_records,
     raw_dir_for,
+    text_for,
     with_related,
 )
 
@@ -72,16 +76,18 @@ INCREMENTAL_JSON = ROOT / "bench" / "results" / "incremental.json"
 # --- the benchmark ----------------------------------------------------------------------------
 
 
-_BASELINES: dict[int, dict[str, Any]] = {}
+_BASELINES: dict[tuple[int, str], dict[str, Any]] = {}
 
 
 def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
-    raw = raw_dir_for(n, opts)
+    text = text_for(n, opts)
+    raw = raw_dir_for(n, opts, text)
     params = str(opts.params)
     out = opts.work / f"out-{n}"
     entry: dict[str, Any] = {
         "n": n,
-        "text": opts.text,
+        "text": text,
+        "pool_records": pool_records(opts),
         "input_bytes": (raw / RAW_NAME).stat().st_size,
     }
 
@@ -102,14 +108,14 @@ def bench_size(n: int, opts: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(str(out) + "-floor", ignore_errors=True)
     if not opts.no_baseline:
         m = min(n, opts.skip_baseline_above) if opts.skip_baseline_above else n
-        if m not in _BASELINES:  # one run per size, shared by the sizes extrapolated from it
-            base_raw = raw if m == n else raw_dir_for(m, opts)
+        if (m, text) not in _BASELINES:  # one run per input, shared by the sizes from it
+            base_raw = raw if m == n else raw_dir_for(m, opts, text)
             print(f"[{n}] baseline on {m} records ...", flush=True)
-            _BASELINES[m] = measure(
+            _BASELINES[m, text] = measure(
                 "baseline", {"raw": str(base_raw), "out": str(out) + "-baseline", "params": params}
             )
             shutil.rmtree(str(out) + "-baseline", ignore_errors=True)
-        base = json.loads(json.dumps(_BASELINES[m]))
+        base = json.loads(json.dumps(_BASELINES[m, text]))
         base["measured_n"] = m
         base["extrapolated"] = m != n
         if m != n:
@@ -244,7 +250,8 @@ def table(results: list[dict[str, Any]]) -> str:
     for e in results:
         n, pipe = e["n"], e.get("pipeline")  # no pipeline with --no-pipeline
         if e.get("text", "pairs") != "pairs":
-            lines.append(f"{n:>9}  (generated with --text {e['text']})")
+            pool = f", a pool of {e['pool_records']:,} records" if "pool_records" in e else ""
+            lines.append(f"{n:>9}  (generated with --text {e['text']}{pool})")
         if pipe is not None and "aborted" in pipe:
             lines.append(f"{n:>9}  pipeline {pipe['aborted']} after {pipe['wall_seconds']:.0f} s")
             continue
@@ -361,10 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--text",
-        choices=generate.TEXTS,
-        default="pairs",
-        help="generated abstracts (bench/generate.py): two pool records' halves (default) or "
-        "pool sentences, whose near-duplicates stay few beyond ~1M records",
+        choices=generate.TEXT_CHOICES,
+        default="auto",
+        help="generated abstracts (bench/generate.py): two pool records' halves, or pool "
+        "sentences, whose near-duplicates stay few at any size; auto (default): halves up to "
+        f"{generate.PAIRS_PER_RECORD} records a pool record, else sentences",
     )
     parser.add_argument(
         "--profile",

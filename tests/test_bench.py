@@ -3,6 +3,7 @@ bench/run.py measures end to end."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from bench import baseline, generate
+from bench import baseline, generate, harness
 from bench.children import run_steps
 from papers.config import load_params
 from papers.readers import iter_file
@@ -170,6 +171,24 @@ def test_baseline_matches_pipeline_on_generated_records(generated: Path, tmp_pat
 # The bench's own end-to-end runs are slow (~30 s each: it builds 20k records to compile the
 # kernels, then every measurement in a child): CI runs them with the slow tests, and its
 # `make bench-smoke` runs the bench itself.
+def test_auto_text_takes_sentences_once_a_pool_record_would_recur_in_many_papers(
+    work: Path, pool: pl.DataFrame
+) -> None:
+    """The halves of a small pool recur in ~n / pool size papers: near-duplicate clusters that
+    grow with n (1M records from a fresh clone's pool ran the similarity step out of 24 GB)."""
+    per = generate.PAIRS_PER_RECORD
+    assert generate.text_for(per * 169, 169) == "pairs"
+    assert generate.text_for(per * 169 + 1, 169) == "sentences"
+    assert generate.text_for(1_000_000, 13_481) == "pairs"  # the realdata pool, as measured
+    assert generate.text_for(5_000_000, 13_481) == "sentences"
+    assert generate.text_for(5_000_000, 169, "pairs") == "pairs"  # asked for: kept
+    opts = argparse.Namespace(text="auto", sources=list(POOL_SOURCES), work=work, seed=0)
+    assert harness.pool_records(opts) == pool.height  # the pool a fresh clone generates from
+    assert harness.text_for(per * pool.height, opts) == "pairs"
+    assert harness.text_for(per * pool.height + 1, opts) == "sentences"
+    assert harness.text_for(10**9, argparse.Namespace(**{**vars(opts), "text": "pairs"})) == "pairs"
+
+
 @pytest.mark.slow
 def test_run_measures_end_to_end(work: Path, pool: pl.DataFrame, tmp_path: Path) -> None:
     del pool  # built into `work` already: run.py finds it there
@@ -186,6 +205,8 @@ def test_run_measures_end_to_end(work: Path, pool: pl.DataFrame, tmp_path: Path)
     assert {"cores", "ram_gib", "python", "polars", "cpu"} <= payload["machine"].keys()
     (entry,) = payload["results"]
     assert entry["n"] == 400
+    assert entry["text"] == "pairs"  # 400 records from a pool of more than 4
+    assert entry["pool_records"] > 4
     pipe = entry["pipeline"]
     assert {"parse", "normalize", "write"} <= set(pipe["stages"])
     assert sum(s["seconds"] for s in pipe["stages"].values()) == pytest.approx(pipe["seconds"])
