@@ -189,6 +189,15 @@ class NeardupParams(_Frozen):
     # memory of one block of signatures the similarity step holds to estimate the pairs'
     # Jaccard (two at once; a corpus under one block is held whole): it shapes no data
     block_mib: int = Field(512, ge=1)
+    # candidate pairs (a band key's papers paired, summed over the bands) past which the step
+    # stops with a readable error instead of exhausting memory: k papers sharing a key make
+    # ~k^2/2 pairs (8 bytes each, held twice while made unique)
+    max_candidate_pairs: int = Field(200_000_000, ge=1)
+
+    def shaping(self) -> dict[str, Any]:
+        """The fields that shape the pairs: all but the memory budgets (block_mib,
+        max_candidate_pairs: a build gives the same pairs at any value, or stops)."""
+        return self.model_dump(mode="json", exclude={"block_mib", "max_candidate_pairs"})
 
     @model_validator(mode="after")
     def _bands_fit(self) -> NeardupParams:
@@ -316,10 +325,10 @@ class Params(_Frozen):
 
         The schedule and the gates decide when a build runs and whether it is published, not
         what it contains, so they are left out: changing them keeps the dataset version. So is
-        neardup.block_mib, the memory the similarity step's estimates hold (the same pairs).
+        neardup's memory budgets (NeardupParams.shaping: the same pairs at any value).
         """
-        shaping = self.model_dump(mode="json", exclude={"schedule", "gates"})
-        shaping["neardup"].pop("block_mib")  # a memory budget: the same pairs at any value
+        shaping = self.model_dump(mode="json", exclude={"schedule", "gates", "neardup"})
+        shaping["neardup"] = self.neardup.shaping()
         if self.write.layout == "single":
             # the layout keys are new: a single-file build keeps the version it had before them
             for key in ("layout", "partition_max_rows"):

@@ -63,7 +63,7 @@ def similarity_step(
     Returns their paths and what was computed (papers changed since the cached state, texts
     embedded)."""
     paths = [str(p["papers"]) for p in partitions]
-    key = cache_key(code_sha256(), params.neardup.model_dump(mode="json", exclude={"block_mib"}),
+    key = cache_key(code_sha256(), params.neardup.shaping(),
                     params.related.model_dump(mode="json"))  # fmt: skip
     root = Path(cache_dir) / "similarity" if cache_dir else None
     previous = _load_state(root, key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ import pyarrow as pa
 import rensa  # type: ignore[import-untyped]
 
 from papers.config import NeardupParams
+from papers.errors import PapersError
 from papers.stages.compiled import bmp_points, char_tables, string_buffers, worth_compiling
 from papers.stages.text import runs_outside
 from papers.tasks import TaskMap, one_by_one
@@ -435,6 +437,7 @@ def candidate_pairs(
     few = len(new_rows) * 4 < len(rows)
     compiled = _compiled(len(rows), COMPILED_ROWS, WARM_ROWS)
     new_of_rows = fresh[rows]
+    budget = PairBudget(params.max_candidate_pairs)
 
     def band_pairs(band: int) -> np.ndarray:
         values, valid = first if band == 0 else keys.key(band)
@@ -443,7 +446,7 @@ def candidate_pairs(
         if not valid.all():  # keys are missing in every band or none (no text)
             raise ValueError(f"band {band}: a row without a key that band 0 keys")
         if compiled:
-            return _compiled_band_pairs(values, rows, new_of_rows)
+            return _compiled_band_pairs(values, rows, new_of_rows, budget, band)
         keyed = base.with_columns(pl.Series("key", values, dtype=pl.UInt64))
         del values, valid
         if few:
@@ -452,6 +455,7 @@ def candidate_pairs(
             keyed = keyed.filter(pl.col("key").is_duplicated())
         other = keyed.rename({"row": "row_o", "new": "new_o"})
         joined = keyed.filter("new").select("row", "key").join(other, on="key").filter(keep)
+        budget.take(joined.height, band, lambda: _largest_run(np.sort(keyed["key"].to_numpy())))
         out: np.ndarray = joined.select(packed.alias("pair"))["pair"].to_numpy()
         return out
 
@@ -467,17 +471,54 @@ def candidate_pairs(
     )
 
 
-def _compiled_band_pairs(keys: np.ndarray, rows: np.ndarray, new: np.ndarray) -> np.ndarray:
+class PairBudget:
+    """The candidate pairs candidate_pairs may make (params.max_candidate_pairs), counted over
+    the bands (which map_tasks may run at once) before each band's pairs are held, so a corpus
+    with a huge group of near-identical texts stops with a readable error, not out of memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+        self._lock = threading.Lock()
+
+    def take(self, count: int, band: int, largest: Callable[[], int]) -> None:
+        """Count a band's `count` pairs; PapersError past the limit (largest(): the most papers
+        sharing one of the band's keys, for the message)."""
+        with self._lock:
+            self.taken += count
+            taken = self.taken
+        if taken > self.limit:
+            raise PapersError(
+                f"near-duplicates: {taken:,} candidate pairs by band {band} (neardup."
+                f"max_candidate_pairs = {self.limit:,}); {largest():,} papers share one of that "
+                "band's keys, i.e. nearly the same title and abstract. Look for a source that "
+                "repeats one text, or raise neardup.max_candidate_pairs (docs/neardup.md)"
+            )
+
+
+def _largest_run(sorted_keys: np.ndarray) -> int:
+    """The longest run of equal values in a sorted array."""
+    if not len(sorted_keys):
+        return 0
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1], True])
+    return int(np.diff(starts).max())
+
+
+def _compiled_band_pairs(
+    keys: np.ndarray, rows: np.ndarray, new: np.ndarray, budget: PairBudget, band: int
+) -> np.ndarray:
     """One band's pairs (packed as candidate_pairs packs them) by a sort of its keys and one
     compiled pass over the runs of equal keys (shingle_kernel.band_pairs): the polars path's
-    duplicate test and self-join in one."""
+    duplicate test and self-join in one. The pass counts them first (budget), then makes them."""
     from papers.stages.shingle_kernel import band_pairs  # numba: see COMPILED_ROWS
 
     # any order within a key: the pairs are packed min, max. Polars sorts on every core (32
     # bands of 1M keys: numpy 2.56 s, polars 1.0 s wall and 1.9 CPU s)
     order = pl.Series(keys, dtype=pl.UInt64).arg_sort().to_numpy()
     keys, rows, new = keys[order], rows[order], new[order]
-    out = np.empty(band_pairs(keys, rows, new, np.zeros(0, dtype=np.uint64)), dtype=np.uint64)
+    count = band_pairs(keys, rows, new, np.zeros(0, dtype=np.uint64))
+    budget.take(count, band, lambda: _largest_run(keys))
+    out = np.empty(count, dtype=np.uint64)
     band_pairs(keys, rows, new, out)
     return out
 

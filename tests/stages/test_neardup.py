@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from papers.errors import PapersError
 from papers.stages import neardup as nd
 from schemas.similarity import Duplicates
 
@@ -376,3 +377,23 @@ def test_text_cleaning_equals_the_one_pass_regexes(
     # paper_signatures cleans the two fields apart, once for the shingles and the pair features
     apart = nd._cleaned_texts(frame)
     assert_frame_equal(apart.select(pl.col("text").alias("s"), "t", "ab"), expected)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_huge_group_of_one_text_stops_with_a_readable_error(
+    monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
+    """k papers with the same signature make k(k-1)/2 pairs in every band: past
+    max_candidate_pairs the step stops before holding them, naming the group's size."""
+    _candidates_compiled(monkeypatch, compiled)
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 2**32, size=(300, PARAMS.num_perm), dtype=np.uint32)
+    sig[:200] = sig[0]  # 200 papers, one text: 19,900 pairs in each of the 32 bands
+    every = nd.candidate_pairs(np.arange(300), sig, PARAMS)  # the default budget holds them
+    assert every.height == 19_900
+    exact = PARAMS.model_copy(update={"max_candidate_pairs": 32 * 19_900})
+    assert_frame_equal(nd.candidate_pairs(np.arange(300), sig, exact), every)  # at the limit
+    tight = PARAMS.model_copy(update={"max_candidate_pairs": 32 * 19_900 - 1})
+    for tasks in (None, _threads):
+        with pytest.raises(PapersError, match=r"200 papers share one of that band's keys"):
+            nd.candidate_pairs(np.arange(300), sig, tight, map_tasks=tasks)
