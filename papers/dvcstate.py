@@ -18,13 +18,13 @@ repair never races a running dvc command.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from papers import io
 from papers.errors import PapersError
+from papers.history import git_file
 
 
 def dvc_root(start: Path) -> Path | None:
@@ -102,18 +102,15 @@ def recover_lockfile(root: Path) -> list[str]:
 
     def fix() -> str:
         size = path.stat().st_size
-        committed = subprocess.run(
-            ["git", "-C", str(root), "show", "HEAD:./dvc.lock"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        committed = git_file(root, "HEAD", "./dvc.lock")
         kept = root / ".dvc" / "tmp" / "dvc.lock.unreadable"  # nothing lost, should it matter
         kept.write_bytes(path.read_bytes())
         cut = (
             f"dvc.lock: unreadable ({size} bytes: a dvc command was killed while writing it; "
             f"kept as {kept.relative_to(root)})"
         )
-        if committed.returncode == 0:
-            io.write_text(committed.stdout, path)
+        if committed is not None:
+            io.write_text(committed, path)
             return (
                 f"{cut}; put back as the last commit has it: `dvc repro` redoes what changed since"
             )

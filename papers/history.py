@@ -112,7 +112,9 @@ def _is_revision(repo: Path, spec: str) -> bool:
     return proc.returncode == 0
 
 
-def _git_file(repo: Path, rev: str, path: str) -> str | None:
+def git_file(repo: Path, rev: str, path: str) -> str | None:
+    """The text of `path` (relative to `repo`; "./x" for a folder below the work tree's top) as
+    revision `rev` has it, or None when it has none."""
     proc = subprocess.run(
         ["git", "-C", str(repo), "show", f"{rev}:{path}"],
         capture_output=True,
@@ -188,7 +190,7 @@ def list_versions(repo: Path) -> list[dict[str, Any]]:
     versions: list[dict[str, Any]] = []
     for line in log.splitlines():
         commit, date, subject = line.split("\x1f", 2)
-        lock_text = _git_file(repo, commit, "dvc.lock")
+        lock_text = git_file(repo, commit, "dvc.lock")
         if lock_text is None:
             continue
         outs = _lock_outs(lock_text)
@@ -196,7 +198,7 @@ def list_versions(repo: Path) -> list[dict[str, Any]]:
             continue
         manifest_path, md5, manifest = _manifest_at(repo, commit, outs)
         folder = manifest_path.rsplit("/", 1)[0]
-        metrics_text = _git_file(repo, commit, f"{folder}/{io.METRICS}")
+        metrics_text = git_file(repo, commit, f"{folder}/{io.METRICS}")
         metrics: dict[str, Any] = json.loads(metrics_text) if metrics_text else {}
         about = (manifest or {}).get("dataset", {})
         entry: dict[str, Any] = {
